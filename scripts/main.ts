@@ -1,0 +1,55 @@
+// The action's entry point and its one error boundary: parse inputs, dispatch start or stop, fail the step with
+// a message that says what happened and what to check.
+import * as core from "@actions/core";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ActionIO, type Clock, coreIO, realClock } from "./action-io.ts";
+import { createGitHubClient } from "./github.ts";
+import type { Env } from "./input-readers.ts";
+import { parseInputs, readRunContext } from "./inputs.ts";
+import { start } from "./start.ts";
+import { stop } from "./stop.ts";
+import { createTerraform } from "./terraform.ts";
+
+export interface MainDeps {
+  env: Env;
+  io: ActionIO;
+  clock: Clock;
+}
+
+export async function main(deps: MainDeps): Promise<void> {
+  const { env, io } = deps;
+  // Mask the secrets before anything else can print them, even in an input error.
+  for (const secret of ["GPU_RUNNER_GITHUB_TOKEN", "GPU_RUNNER_STATE_PASSPHRASE"]) {
+    const value = env[secret]?.trim();
+    if (value) io.setSecret(value);
+  }
+  const inputs = parseInputs(env);
+  const context = readRunContext(env, tmpdir());
+  const github = createGitHubClient({
+    token: inputs.githubToken,
+    apiUrl: context.apiUrl,
+    scope: { kind: "repository", owner: context.owner, repo: context.repo },
+    onSecret: (value) => io.setSecret(value),
+    log: (line) => io.info(line),
+    sleep: deps.clock.sleep,
+  });
+  const terraform = createTerraform({
+    pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
+    log: (line) => io.info(line),
+  });
+  const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
+  if (inputs.mode === "start") {
+    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir });
+  } else {
+    await stop(inputs, context, { github, terraform, io, workDir });
+  }
+}
+
+// Run only as the entry point, so tests can import main() with their own dependencies.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main({ env: process.env, io: coreIO, clock: realClock }).catch((error: unknown) => {
+    core.setFailed(error instanceof Error ? error.message : String(error));
+  });
+}

@@ -1,0 +1,127 @@
+// mode: start. Order matters for safety: everything that can be checked offline (inputs, synthesis) happens
+// before GitHub or the cloud is asked for anything, and from the first runner registered on, any failure undoes
+// what exists before the step fails.
+import { mkdir, rm } from "node:fs/promises";
+import { synthesizeStack } from "../stacks/synth.ts";
+import type { ActionIO, Clock } from "./action-io.ts";
+import { JIT_VARIABLE_PREFIX, OUTPUTS } from "./constants.ts";
+import type { GitHubClient, JitConfig } from "./github.ts";
+import type { RunContext, StartInputs } from "./inputs.ts";
+import { newLabel } from "./label.ts";
+import { buildStackConfig } from "./stack-config.ts";
+import { packStackDir, writeEncryptedBundle } from "./state-bundle.ts";
+import { stateFilePath } from "./state-location.ts";
+import { teardown } from "./teardown.ts";
+import type { Terraform } from "./terraform.ts";
+import { waitForRunnersOnline } from "./wait-online.ts";
+
+export interface StartDeps {
+  github: GitHubClient;
+  terraform: Terraform;
+  io: ActionIO;
+  clock: Clock;
+  /** Scratch directory for the synthesized stack; removed before returning (it may hold state in clear). */
+  workDir: string;
+  label?: () => string;
+  /** How often to ask GitHub whether the runners are online. */
+  pollIntervalMs?: number;
+}
+
+export interface StartedRunner {
+  name: string;
+  id: number;
+  machineId: string;
+}
+
+export class StartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartError";
+  }
+}
+
+export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
+  const { io, github, terraform } = deps;
+  const label = deps.label?.() ?? newLabel(context);
+  // Written first, so that the state upload and the stop job can find this start even if it dies half way.
+  io.setOutput(OUTPUTS.label, label);
+  io.setOutput(OUTPUTS.stateId, label);
+
+  const shared = buildStackConfig(inputs, context, label);
+  const { stackDir } = await io.group("Synthesize the stack", async () => {
+    await mkdir(deps.workDir, { recursive: true });
+    const result = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, deps.workDir);
+    io.info(`Terraform JSON: ${result.stackJsonPath}`);
+    return result;
+  });
+  if (inputs.dryRun) {
+    io.info(`dry-run: ${inputs.count} runner(s) labelled ${label} would be started; nothing was created.`);
+    await rm(deps.workDir, { recursive: true, force: true });
+    return [];
+  }
+
+  const registered: JitConfig[] = [];
+  let applyStarted = false;
+  try {
+    await io.group("Register just-in-time runners at GitHub", async () => {
+      for (const runner of shared.runners) {
+        const jit = await github.createJitConfig({ name: runner.name, labels: [label, ...inputs.extraLabels], runnerGroupId: inputs.runnerGroupId });
+        registered.push(jit);
+        io.info(`Registered ${jit.runnerName} (id ${jit.runnerId})`);
+      }
+    });
+    const secretEnv = Object.fromEntries(registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
+    await io.group("terraform init", () => terraform.init(stackDir));
+    applyStarted = true;
+    await io.group("terraform apply", () => terraform.apply(stackDir, { secretEnv }));
+    const machines = (await terraform.output(stackDir)).machines as Record<string, string> | undefined;
+    const runners = registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
+    io.setOutput(OUTPUTS.runners, JSON.stringify(runners));
+    await io.group("Wait for the runners to come online", () =>
+      waitForRunnersOnline(
+        github,
+        runners,
+        { timeoutMs: inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 5000 },
+        deps,
+      ),
+    );
+    io.info(`${runners.length} runner(s) online with label ${label}.`);
+    return runners;
+  } catch (error) {
+    const cleanup = await teardown({
+      stackDir: applyStarted ? stackDir : undefined,
+      runners: registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName })),
+      terraform,
+      github,
+      io,
+    });
+    throw new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
+  } finally {
+    try {
+      await saveState(inputs, context, label, stackDir, registered, io);
+    } catch (error) {
+      io.warning(`Could not write the encrypted state: ${(error as Error).message}. The stop job will not find this start's state.`);
+    }
+    // The stack directory may hold the state in clear, user-data and all; only the encrypted copy may stay.
+    await rm(deps.workDir, { recursive: true, force: true });
+  }
+}
+
+async function saveState(
+  inputs: StartInputs,
+  context: RunContext,
+  label: string,
+  stackDir: string,
+  registered: JitConfig[],
+  io: ActionIO,
+): Promise<void> {
+  const bundle = await packStackDir(stackDir, {
+    cloud: inputs.cloud.name,
+    label,
+    createdAt: new Date().toISOString(),
+    runners: registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId })),
+  });
+  const path = stateFilePath(context, label);
+  await writeEncryptedBundle(path, bundle, inputs.statePassphrase);
+  io.info(`Encrypted state written for upload (${path}).`);
+}

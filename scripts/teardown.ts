@@ -1,0 +1,56 @@
+// Undoing a start: destroy the machines, then remove the runners at GitHub. Used when start fails and by stop.
+// Each half runs even if the other fails, and the result says plainly what may still exist.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ActionIO } from "./action-io.ts";
+import { JIT_VARIABLE_PREFIX } from "./constants.ts";
+import type { GitHubClient } from "./github.ts";
+import { placeholderSecretEnv, type Terraform } from "./terraform.ts";
+
+export interface TeardownTarget {
+  /** The stack directory to destroy; undefined when nothing was ever applied. */
+  stackDir?: string;
+  runners: { id: number; name: string }[];
+  terraform: Terraform;
+  github: GitHubClient;
+  io: ActionIO;
+}
+
+export interface TeardownResult {
+  ok: boolean;
+  summary: string;
+}
+
+export async function teardown(target: TeardownTarget): Promise<TeardownResult> {
+  const { io } = target;
+  const lines: string[] = [];
+  let ok = true;
+  if (target.stackDir) {
+    const stackDir = target.stackDir;
+    try {
+      await io.group("terraform destroy", async () => {
+        const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
+        // Destroy evaluates the configuration, so the JIT variables need values; they are never used again.
+        await target.terraform.destroy(stackDir, { secretEnv: placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX) });
+      });
+      lines.push("Machines destroyed.");
+    } catch (error) {
+      ok = false;
+      lines.push(
+        `DESTROY FAILED: ${(error as Error).message}. Machines may still be running until their max-lifetime; ` +
+          "run the stop job again, or find them by their gpu-runner-label tag.",
+      );
+    }
+  }
+  for (const runner of target.runners) {
+    try {
+      const result = await target.github.deleteRunner(runner.id);
+      lines.push(result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`);
+    } catch (error) {
+      ok = false;
+      lines.push(`Could not remove runner ${runner.name} (id ${runner.id}) from GitHub: ${(error as Error).message}`);
+    }
+  }
+  for (const line of lines) (line.startsWith("DESTROY FAILED") || line.startsWith("Could not") ? io.warning : io.info)(line);
+  return { ok, summary: lines.join("\n") };
+}

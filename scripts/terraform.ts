@@ -1,0 +1,166 @@
+// Runs the real terraform binary for one stack directory (the folder holding cdk.tf.json).
+//
+// Secrets (the runners' JIT configs) reach terraform only through the child's environment as TF_VAR_*: never argv
+// (visible in `ps`), never a file. Terraform hides sensitive variables in plans, but not everywhere (a failed
+// `validation` block prints the offending value), so every secret value is scrubbed from what we log or throw.
+
+import { mkdir } from "node:fs/promises";
+import { getExecOutput } from "@actions/exec";
+
+export interface TerraformRunOptions {
+  /** Merged into the child's environment only, e.g. { TF_VAR_jit_config_0: "..." }. Never argv, never logged. */
+  secretEnv?: Record<string, string>;
+}
+
+export interface Terraform {
+  init(dir: string): Promise<void>;
+  apply(dir: string, opts?: TerraformRunOptions): Promise<void>;
+  /** `terraform output -json`, as name -> value. */
+  output(dir: string): Promise<Record<string, unknown>>;
+  destroy(dir: string, opts?: TerraformRunOptions): Promise<void>;
+  /** Lines of `terraform state list`; 0 when there is no state at all. */
+  stateResourceCount(dir: string): Promise<number>;
+}
+
+export interface TerraformOptions {
+  /** The executable, looked up on PATH when not absolute. Default "terraform". */
+  binary?: string;
+  /** TF_PLUGIN_CACHE_DIR; created when missing. */
+  pluginCacheDir?: string;
+  /** Receives terraform's stdout (init/apply/destroy) line by line, secrets scrubbed. Default: process.stdout. */
+  log?: (line: string) => void;
+  /** Extra, non-secret environment for every command (e.g. AWS_REGION). */
+  extraEnv?: Record<string, string>;
+}
+
+export class TerraformError extends Error {
+  readonly command: string;
+  readonly exitCode: number;
+  readonly stderrTail: string;
+
+  constructor(command: string, exitCode: number, stderrTail: string) {
+    const detail = stderrTail ? `:\n${stderrTail}` : " (no error output)";
+    super(`terraform ${command} failed with exit code ${exitCode}${detail}`);
+    this.name = "TerraformError";
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderrTail = stderrTail;
+  }
+}
+
+/** The base64 of "destroy": passes the base64 validation of the JIT variables and grants nothing. */
+export const PLACEHOLDER_SECRET = "ZGVzdHJveQ==";
+
+/**
+ * `terraform destroy` evaluates the whole configuration, so every variable without a default needs a value even
+ * though the JIT configs are no longer needed (and must not be kept anywhere to be given again). This returns
+ * TF_VAR_<name> = a harmless placeholder for every variable of the stack JSON whose name starts with `prefix`.
+ */
+export function placeholderSecretEnv(stackJson: unknown, prefix: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!isObject(stackJson)) return env;
+  const variables = stackJson.variable;
+  if (!isObject(variables)) return env;
+  for (const name of Object.keys(variables)) {
+    if (name.startsWith(prefix)) env[`TF_VAR_${name}`] = PLACEHOLDER_SECRET;
+  }
+  return env;
+}
+
+const STDERR_TAIL_LINES = 40;
+const STDERR_TAIL_CHARS = 4000;
+
+export function createTerraform(opts: TerraformOptions = {}): Terraform {
+  const binary = opts.binary ?? "terraform";
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let cacheReady: Promise<unknown> | undefined;
+
+  /** `label` names the command in errors ("apply", "state list"); `argv` is everything after the binary. */
+  async function run(
+    label: string,
+    argv: string[],
+    dir: string,
+    secretEnv: Record<string, string> = {},
+    stream = false,
+  ): Promise<string> {
+    if (opts.pluginCacheDir) {
+      cacheReady ??= mkdir(opts.pluginCacheDir, { recursive: true });
+      await cacheReady;
+    }
+    const scrub = scrubber(Object.values(secretEnv));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    Object.assign(env, opts.extraEnv, { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" });
+    if (opts.pluginCacheDir) env.TF_PLUGIN_CACHE_DIR = opts.pluginCacheDir;
+    Object.assign(env, secretEnv);
+
+    const r = await getExecOutput(binary, argv, {
+      cwd: dir,
+      env,
+      // silent: we forward stdout ourselves (scrubbed), and @actions/exec would otherwise echo the command line.
+      silent: true,
+      ignoreReturnCode: true,
+      listeners: stream ? { stdline: (line: string) => log(scrub(line)) } : {},
+    });
+    if (r.exitCode !== 0) {
+      // A directory that never applied anything has no state file: that is "nothing there", not an error.
+      if (label === "state list" && /No state file was found/i.test(r.stderr)) return "";
+      throw new TerraformError(label, r.exitCode, tail(scrub(r.stderr)));
+    }
+    // Terraform's warnings about the CLI or the configuration go to stderr even on success: keep them visible.
+    if (stream && r.stderr.trim()) for (const line of r.stderr.trimEnd().split("\n")) log(scrub(line));
+    return r.stdout;
+  }
+
+  return {
+    async init(dir) {
+      // No -upgrade: the lock file (when the bundle carries one) pins the providers that created the resources.
+      await run("init", ["init", "-input=false", "-no-color"], dir, {}, true);
+    },
+    async apply(dir, runOpts) {
+      await run("apply", ["apply", "-input=false", "-no-color", "-auto-approve"], dir, runOpts?.secretEnv, true);
+    },
+    async output(dir) {
+      // `output` and `state list` reject -input; TF_INPUT=0 covers them.
+      const stdout = await run("output", ["output", "-json", "-no-color"], dir);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(stdout.trim() || "{}");
+      } catch {
+        // Not echoed: outputs may be sensitive.
+        throw new Error("terraform output -json printed something that is not JSON");
+      }
+      if (!isObject(parsed)) throw new Error("terraform output -json did not print a JSON object");
+      const values: Record<string, unknown> = {};
+      for (const [name, entry] of Object.entries(parsed)) values[name] = isObject(entry) ? entry.value : undefined;
+      return values;
+    },
+    async destroy(dir, runOpts) {
+      await run("destroy", ["destroy", "-input=false", "-no-color", "-auto-approve"], dir, runOpts?.secretEnv, true);
+    },
+    async stateResourceCount(dir) {
+      const stdout = await run("state list", ["state", "list", "-no-color"], dir);
+      return stdout.split("\n").filter((line) => line.trim() !== "").length;
+    },
+  };
+}
+
+function scrubber(secrets: string[]): (text: string) => string {
+  // Longest first, so a secret that contains another is replaced whole.
+  const values = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const s of values) out = out.split(s).join("***");
+    return out;
+  };
+}
+
+function tail(text: string): string {
+  const lines = text.trimEnd().split("\n");
+  const last = lines.slice(-STDERR_TAIL_LINES).join("\n");
+  return last.length > STDERR_TAIL_CHARS ? last.slice(-STDERR_TAIL_CHARS) : last;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,97 @@
+// AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
+// with the instance, terminate on power-off, no inbound traffic, public IP only when asked.
+import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet/index.js";
+import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc/index.js";
+import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group/index.js";
+import type { InputReader } from "../scripts/input-readers.ts";
+import { defineCloud } from "./cloud.ts";
+import { awsGpusPerMachine } from "./gpu-catalog.ts";
+import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
+
+export interface AwsConfig {
+  region: string;
+  instanceType: string;
+  ami: string;
+  diskSizeGb: number;
+  subnetId?: string;
+  securityGroupIds: string[];
+  instanceProfile?: string;
+  publicIp: boolean;
+}
+
+export class AwsRunnerStack extends RunnerStack<AwsConfig> {
+  protected override configureProvider(config: AwsConfig): AwsConfig {
+    new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: this.ownershipTags() }] });
+    if (config.securityGroupIds.length > 0) return config;
+    return { ...config, securityGroupIds: [this.noInboundGroup(config)] };
+  }
+
+  /** Without a given security group, one with no inbound rule at all: the runner only dials out to GitHub. */
+  private noInboundGroup(config: AwsConfig): string {
+    const vpcId = config.subnetId
+      ? new DataAwsSubnet(this, "subnet", { id: config.subnetId }).vpcId
+      : new DataAwsVpc(this, "default-vpc", { default: true }).id;
+    const group = new SecurityGroup(this, "no-inbound", {
+      namePrefix: `${this.shared.label}-`,
+      description: "Ephemeral GPU runner: no inbound, all outbound",
+      vpcId,
+      egress: [{ fromPort: 0, toPort: 0, protocol: "-1", cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+      tags: this.ownershipTags(),
+    });
+    return group.id;
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: AwsConfig): string {
+    const tags = { ...this.ownershipTags(), Name: runner.name };
+    const instance = new Instance(this, `runner-${runner.index}`, {
+      ami: config.ami,
+      instanceType: config.instanceType,
+      subnetId: config.subnetId,
+      vpcSecurityGroupIds: config.securityGroupIds,
+      iamInstanceProfile: config.instanceProfile,
+      associatePublicIpAddress: config.publicIp,
+      // Power-off (after the job, at idle timeout or at max-lifetime) must end the bill, not park the machine.
+      instanceInitiatedShutdownBehavior: "terminate",
+      // IMDSv2 only, one hop: a container in a job cannot reach the instance's credentials.
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: { encrypted: true, deleteOnTermination: true, volumeSize: config.diskSizeGb, volumeType: "gp3" },
+      userData,
+      userDataReplaceOnChange: true,
+      tags,
+      // default_tags do not reach volumes created with the instance.
+      volumeTags: tags,
+    });
+    return instance.id;
+  }
+}
+
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+export const awsCloud = defineCloud<AwsConfig>({
+  name: "aws",
+  inputs: ["region", "subnet", "security-group", "instance-profile"],
+  parse(read: InputReader): AwsConfig {
+    return {
+      region: read.matching("region", REGION, "an AWS region such as us-east-1", read.env.AWS_REGION || undefined),
+      instanceType: read.matching("machine-type", /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g4dn.xlarge"),
+      ami: read.matching("image", /^ami-[0-9a-f]{8,17}$/, "an AMI id such as ami-0123456789abcdef0"),
+      diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100 }),
+      subnetId: read.matching("subnet", /^subnet-[0-9a-f]{8,17}$/, "a subnet id such as subnet-0123456789abcdef0", "") || undefined,
+      securityGroupIds: read.list("security-group", /^sg-[0-9a-f]{8,17}$/, "security group ids such as sg-0123456789abcdef0", { max: 5 }),
+      instanceProfile: read.matching("instance-profile", /^[\w+=,.@-]{1,128}$/, "an IAM instance profile name", "") || undefined,
+      publicIp: read.boolean("public-ip", false),
+    };
+  },
+  createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
+  gpusPerMachine: (config) => awsGpusPerMachine(config.instanceType),
+  summary: (config) => ({ machineType: config.instanceType, location: config.region, image: config.ami }),
+  example: {
+    region: "us-east-1",
+    "machine-type": "g4dn.xlarge",
+    image: "ami-0123456789abcdef0",
+  },
+  // EC2 rejects user-data over 16 KB (before base64).
+  userDataLimitBytes: 16 * 1024,
+});

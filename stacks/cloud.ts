@@ -1,0 +1,33 @@
+// What a cloud must provide to be selectable by the `cloud` input. A new cloud is one file that exports a
+// CloudDefinition, plus one line in clouds.ts.
+import type { Construct } from "constructs";
+import type { InputReader } from "../scripts/input-readers.ts";
+import type { RunnerStack, SharedStackConfig } from "./runner-stack.ts";
+
+export interface MachineSummary {
+  machineType: string;
+  location: string;
+  image: string;
+}
+
+export interface CloudDefinition<C> {
+  /** The value of the `cloud` input. */
+  name: string;
+  /** Inputs that only this cloud reads; any other cloud rejects them when set. */
+  inputs: readonly string[];
+  /** Reads and validates this cloud's inputs (errors name the input). */
+  parse(read: InputReader): C;
+  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): RunnerStack<C>;
+  /** The GPUs a machine of this config carries, when known; the GPU gate expects that many. */
+  gpusPerMachine(config: C): number | undefined;
+  summary(config: C): MachineSummary;
+  /** Example input values (input name -> value) that synthesize without any cloud account. */
+  example: Readonly<Record<string, string>>;
+  /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
+  userDataLimitBytes: number;
+}
+
+/** Erases the config type so clouds of different configs share one registry; each definition stays typed inside. */
+export function defineCloud<C>(definition: CloudDefinition<C>): CloudDefinition<unknown> {
+  return definition as unknown as CloudDefinition<unknown>;
+}

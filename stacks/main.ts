@@ -1,0 +1,16 @@
+// The cdktf app behind `npx cdktf synth` and `npx cdktf plan`: the same stack the action would apply, from the
+// same GPU_RUNNER_* variables action.yml sets (or a JSON file named by GPU_RUNNER_CONFIG_FILE). With none set it
+// synthesizes the chosen cloud's example configuration, so a reviewer needs no cloud account.
+import { App } from "cdktf";
+import { reviewEnvironment } from "../scripts/review-env.ts";
+import { parseInputs, readRunContext } from "../scripts/inputs.ts";
+import { buildStackConfig } from "../scripts/stack-config.ts";
+import { STACK_ID } from "./synth.ts";
+
+const env = reviewEnvironment(process.env);
+const inputs = parseInputs(env);
+if (inputs.mode !== "start") throw new Error("The cdktf app reviews a start: set GPU_RUNNER_MODE=start (or leave it unset).");
+const context = readRunContext(env, ".");
+const app = new App();
+inputs.cloud.createStack(app, STACK_ID, buildStackConfig(inputs, context, env.GPU_RUNNER_REVIEW_LABEL ?? "gpu-0-1-00000000"), inputs.cloudConfig);
+app.synth();

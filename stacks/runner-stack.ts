@@ -1,0 +1,131 @@
+// The shared part of every cloud's stack: one machine per runner, each with its own sensitive JIT variable, the
+// same ownership tags, the same outputs and the same state backend. A cloud subclass only says how to make a
+// machine (and its provider); everything a reviewer must trust is here once.
+import { GcsBackend, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import type { Construct } from "constructs";
+import { JIT_VARIABLE_PREFIX, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/constants.ts";
+import { type BootSettings, bootValues } from "./boot-values.ts";
+import { renderBootScriptForTerraform } from "./boot-script.ts";
+
+export interface RunnerSlot {
+  /** Position of the runner in this start; names its JIT variable (jit_config_<index>). */
+  index: number;
+  /** The runner's name at GitHub, also the machine's name. */
+  name: string;
+}
+
+export type StateBackendConfig =
+  | { kind: "artifact" }
+  | { kind: "s3"; bucket: string; key: string; region: string; encrypt: boolean; useLockfile: boolean }
+  | { kind: "gcs"; bucket: string; prefix: string };
+
+export interface Ownership {
+  repository: string;
+  runId: string;
+  runAttempt: string;
+}
+
+export interface SharedStackConfig {
+  /** The label shared by this start's runners (what `runs-on:` names); unique per start. */
+  label: string;
+  runners: RunnerSlot[];
+  ownership: Ownership;
+  /** The user's extra tags; they can never override the ownership tags. */
+  userTags: Record<string, string>;
+  boot: BootSettings;
+  backend: StateBackendConfig;
+}
+
+/** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */
+const JIT_CONFIG_PATTERN = "^[A-Za-z0-9+/=]+$";
+
+export abstract class RunnerStack<C> extends TerraformStack {
+  constructor(
+    scope: Construct,
+    id: string,
+    readonly shared: SharedStackConfig,
+    cloud: C,
+  ) {
+    super(scope, id);
+    configureBackend(this, shared.backend);
+    const resolved = this.configureProvider(cloud);
+    const machines: Record<string, string> = {};
+    for (const runner of shared.runners) {
+      const userData = renderBootScriptForTerraform({
+        values: bootValues(shared.boot, runner.name),
+        terraformValues: { GR_JIT_CONFIG: jitVariable(this, runner).stringValue },
+      });
+      machines[runner.name] = this.createMachine(runner, userData, resolved);
+    }
+    new TerraformOutput(this, "machines", {
+      description: "Runner name -> the cloud's id of its machine",
+      value: machines,
+    });
+  }
+
+  /** Ownership tags every resource carries, so a sweeper can find what one start made without its state. */
+  ownershipTags(): Record<string, string> {
+    const { ownership, label, userTags } = this.shared;
+    return {
+      ...userTags,
+      [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
+      [OWNERSHIP_KEYS.repository]: ownership.repository,
+      [OWNERSHIP_KEYS.runId]: ownership.runId,
+      [OWNERSHIP_KEYS.runAttempt]: ownership.runAttempt,
+      [OWNERSHIP_KEYS.label]: label,
+    };
+  }
+
+  /**
+   * Declares the cloud's provider and any pieces the machines share, once per stack. Returns the config the
+   * machines are made from, completed with what this step created (e.g. a security group's id). It runs inside
+   * the base constructor, so subclasses keep no state in fields.
+   */
+  protected abstract configureProvider(cloud: C): C;
+
+  /** Creates one runner's machine with `userData` as its boot script; returns the machine's id (a token). */
+  protected abstract createMachine(runner: RunnerSlot, userData: string, cloud: C): string;
+}
+
+/**
+ * The JIT config is the runner's credential: it reaches Terraform only through TF_VAR_ in the environment, never
+ * cdk.tf.json or argv. Terraform still writes user-data to state, which is why the state is encrypted.
+ */
+function jitVariable(stack: TerraformStack, runner: RunnerSlot): TerraformVariable {
+  const name = `${JIT_VARIABLE_PREFIX}${runner.index}`;
+  return new TerraformVariable(stack, name, {
+    type: "string",
+    sensitive: true,
+    nullable: false,
+    description: `Just-in-time runner config of ${runner.name}`,
+    validation: [
+      {
+        condition: `\${can(regex("${JIT_CONFIG_PATTERN}", var.${name}))}`,
+        errorMessage: `${name} must be a base64 JIT runner config.`,
+      },
+    ],
+  });
+}
+
+function configureBackend(stack: TerraformStack, backend: StateBackendConfig): void {
+  switch (backend.kind) {
+    case "artifact":
+      // Local state in the stack directory; the action encrypts it into the workflow artifact.
+      new LocalBackend(stack, { path: "terraform.tfstate" });
+      return;
+    case "s3": {
+      const s3 = new S3Backend(stack, {
+        bucket: backend.bucket,
+        key: backend.key,
+        region: backend.region,
+        encrypt: backend.encrypt,
+      });
+      // S3-native locking (Terraform >= 1.10); the pinned cdktf bindings predate the field.
+      if (backend.useLockfile) s3.addOverride("use_lockfile", true);
+      return;
+    }
+    case "gcs":
+      new GcsBackend(stack, { bucket: backend.bucket, prefix: backend.prefix });
+      return;
+  }
+}
