@@ -1,0 +1,28 @@
+// Builds the environment action.yml would give the scripts, from input names.
+import { inputEnvName } from "../../scripts/constants.ts";
+
+export const FAKE_TOKEN = "test-token-not-real-0123456789";
+
+export const RUN_CONTEXT_ENV = {
+  GITHUB_REPOSITORY: "octo-org/md-sim",
+  GITHUB_RUN_ID: "987654321",
+  GITHUB_RUN_ATTEMPT: "2",
+  GITHUB_API_URL: "https://api.github.com",
+} as const;
+
+/** Env for `inputs` (input name -> value) on top of the run context. */
+export function inputEnv(inputs: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { ...RUN_CONTEXT_ENV, ...extra };
+  for (const [name, value] of Object.entries(inputs)) env[inputEnvName(name)] = value;
+  return env;
+}
+
+/** A valid AWS start, to which a test adds or overrides inputs. */
+export const AWS_START: Readonly<Record<string, string>> = {
+  mode: "start",
+  cloud: "aws",
+  "github-token": FAKE_TOKEN,
+  region: "us-east-1",
+  "machine-type": "g4dn.xlarge",
+  image: "ami-0123456789abcdef0",
+};
