@@ -23,7 +23,8 @@ const NAME = /^[A-Z][A-Z0-9_]*$/;
  * `${VAR}`. Doubling the opener makes Terraform emit the text literally.
  */
 export function terraformLiteral(text: string): string {
-  return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
+  // Replacer functions, because "$$" in a replacement string means a single "$".
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
 export interface BootScriptParts {

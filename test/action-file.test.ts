@@ -1,0 +1,96 @@
+// action.yml is code too: it must parse as GitHub parses it, map every input the scripts read, and never let an
+// input's text reach a shell as code.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { CLOUD_NAMES } from "../stacks/clouds.ts";
+import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/constants.ts";
+import { parseInputs } from "../scripts/inputs.ts";
+import { reviewEnvironment } from "../scripts/review-env.ts";
+import { ACTION_PATH, actionErrors, readActionFile } from "./helpers/action-file.ts";
+import { FAKE_TOKEN, inputEnv } from "./helpers/env.ts";
+
+const action = readActionFile();
+const mainStep = action.runs.steps.find((s) => s.id === "main");
+
+/** The GPU_RUNNER_* variables parseInputs reads for an env, recorded through a proxy. */
+function variablesRead(env: Record<string, string | undefined>): Set<string> {
+  const read = new Set<string>();
+  const proxy = new Proxy(env, {
+    get(target, key) {
+      if (typeof key === "string" && key.startsWith(INPUT_ENV_PREFIX)) read.add(key);
+      return target[key as string];
+    },
+  });
+  parseInputs(proxy);
+  return read;
+}
+
+describe("action.yml", () => {
+  it("is valid for GitHub's action parser", () => {
+    assert.deepEqual(actionErrors(readFileSync(ACTION_PATH, "utf8")), []);
+  });
+
+  it("the parser check catches a broken file (so the test above can fail)", () => {
+    const broken = readFileSync(ACTION_PATH, "utf8").replace("using: composite", "using: compost");
+    assert.ok(actionErrors(broken).length > 0);
+  });
+
+  it("is a composite action whose main step runs the scripts with tsx", () => {
+    assert.equal(action.runs.using, "composite");
+    assert.ok(mainStep, "a step with id: main");
+    assert.match(mainStep.run ?? "", /node_modules\/\.bin\/tsx" "\$GITHUB_ACTION_PATH\/scripts\/main\.ts"/);
+  });
+
+  it("maps every input to its GPU_RUNNER_* variable in the main step, and nothing else to that prefix", () => {
+    const env = mainStep?.env ?? {};
+    for (const input of Object.keys(action.inputs)) {
+      assert.equal(env[inputEnvName(input)], `\${{ inputs.${input} }}`, `input ${input}`);
+    }
+    const mapped = Object.keys(env).filter((k) => k.startsWith(INPUT_ENV_PREFIX));
+    assert.equal(mapped.length, Object.keys(action.inputs).length);
+  });
+
+  it("declares every input the scripts read, for every cloud and both modes", () => {
+    const declared = new Set(Object.keys(action.inputs).map(inputEnvName));
+    const read = new Set<string>();
+    for (const cloud of CLOUD_NAMES) {
+      for (const backend of ["artifact", "s3", "gcs"]) {
+        const env = reviewEnvironment(inputEnv({ cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" }));
+        for (const name of variablesRead(env)) read.add(name);
+      }
+    }
+    for (const name of variablesRead(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d" }))) read.add(name);
+    const missing = [...read].filter((name) => !declared.has(name));
+    assert.deepEqual(missing, [], "variables read by the scripts but not mapped from an input in action.yml");
+  });
+
+  it("never expands an expression inside a run: script (inputs travel as environment variables)", () => {
+    for (const step of action.runs.steps) {
+      if (step.run) assert.ok(!step.run.includes("${{"), `step ${step.name ?? step.id} has \${{ }} in run:`);
+    }
+  });
+
+  it("exposes the documented outputs from the main step", () => {
+    for (const output of Object.values(OUTPUTS)) {
+      assert.equal(action.outputs[output]?.value, `\${{ steps.main.outputs.${output} }}`);
+    }
+  });
+
+  it("uploads the state even when start failed or was cancelled, and downloads it for stop", () => {
+    const upload = action.runs.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+    const download = action.runs.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
+    assert.match(upload?.if ?? "", /^always\(\) && inputs\.mode == 'start'/);
+    assert.equal(upload?.with?.name, "gpu-runner-state-${{ steps.main.outputs.state-id }}");
+    assert.equal(download?.with?.name, "gpu-runner-state-${{ inputs.state-id }}");
+    assert.equal(download?.["continue-on-error"], true, "stop goes on when there is no state to download");
+    const order = action.runs.steps.map((s) => s.id ?? s.uses ?? s.name);
+    assert.ok(order.indexOf(download?.uses) < order.indexOf("main") && order.indexOf("main") < order.indexOf(upload?.uses));
+  });
+
+  it("pins every third-party action to a full commit sha", () => {
+    for (const step of action.runs.steps) {
+      if (step.uses) assert.match(step.uses, /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, step.uses);
+    }
+  });
+});

@@ -1,0 +1,77 @@
+// The boot script's header is the one place where action inputs meet shell code: run it with bash and check
+// every value comes back byte for byte, whatever characters it holds.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { renderBootScript, renderBootScriptForTerraform, shellQuote, terraformLiteral } from "../stacks/boot-script.ts";
+
+const HOSTILE_VALUES = [
+  "plain",
+  "",
+  "it's quoted",
+  "'; touch pwned; '",
+  "$(touch pwned)",
+  "`touch pwned`",
+  "${HOME}",
+  "line one\nline two",
+  'double "quotes" and \\ backslash',
+  "%{ if true }terraform directive%{ endif }",
+  "ünïcödé ✓",
+];
+
+/** Runs only the header (the body is replaced by printing the variables) in a clean scratch directory. */
+function echoBack(values: Record<string, string>): Record<string, string> {
+  const script = renderBootScript({ values });
+  const header = script.slice(0, script.indexOf("\n", script.lastIndexOf("export ")) + 1);
+  const printer = Object.keys(values)
+    .map((name) => `printf '%s\\0' "$${name}"`)
+    .join("\n");
+  const result = spawnSync("bash", ["-c", `${header}\n${printer}`], { encoding: "utf8", cwd: "/" });
+  assert.equal(result.status, 0, result.stderr);
+  const printed = result.stdout.split("\0").slice(0, -1);
+  return Object.fromEntries(Object.keys(values).map((name, i) => [name, printed[i] ?? "<missing>"]));
+}
+
+describe("renderBootScript", () => {
+  it("delivers every value to bash unchanged, executing none of it", () => {
+    const values = Object.fromEntries(HOSTILE_VALUES.map((v, i) => [`GR_VALUE_${i}`, v]));
+    assert.deepEqual(echoBack(values), values);
+  });
+
+  it("starts with a bash shebang and carries the real body after the header", () => {
+    const script = renderBootScript({ values: { GR_A: "1" } });
+    assert.ok(script.startsWith("#!/bin/bash\nexport GR_A='1'\n"));
+    assert.ok(script.includes("gpu-runner"), "the body of stacks/boot/runner.sh follows the header");
+    assert.equal(script.match(/^#!/gm)?.length, 1, "the body's own shebang is dropped");
+  });
+
+  it("refuses a variable name that is not an upper-case shell name", () => {
+    for (const name of ["gr_lower", "GR-DASH", "GR_A=$(x)", "1GR"]) {
+      assert.throws(() => renderBootScript({ values: { [name]: "v" } }), /not an upper-case shell name/);
+    }
+  });
+
+  it("shellQuote closes and reopens around a single quote", () => {
+    assert.equal(shellQuote("a'b"), `'a'\\''b'`);
+  });
+});
+
+describe("renderBootScriptForTerraform", () => {
+  it("escapes Terraform interpolation in literal text but keeps the secret's expression live", () => {
+    const script = renderBootScriptForTerraform({
+      values: { GR_TAG: "${var.other} %{ if x }" },
+      terraformValues: { GR_JIT_CONFIG: "${var.jit_config_0}" },
+    });
+    assert.ok(script.includes("export GR_TAG='$${var.other} %%{ if x }'"));
+    assert.ok(script.includes("export GR_JIT_CONFIG='${var.jit_config_0}'"));
+    // Only the one deliberate expression may remain: every other "${" in the body is escaped.
+    const live = script.match(/(?<!\$)\$\{/g) ?? [];
+    assert.equal(live.length, 1);
+    const directives = script.match(/(?<!%)%\{/g) ?? [];
+    assert.equal(directives.length, 0);
+  });
+
+  it("terraformLiteral doubles the openers Terraform would interpret", () => {
+    assert.equal(terraformLiteral("a ${b} %{c} $d %e"), "a $${b} %%{c} $d %e");
+  });
+});
