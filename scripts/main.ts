@@ -16,6 +16,23 @@ export interface MainDeps {
   env: Env;
   io: ActionIO;
   clock: Clock;
+  onCancel?: (handler: () => void) => () => void;
+}
+
+/** Calls `handler` on the first SIGINT or SIGTERM; listening also keeps Node from exiting before cleanup ends. */
+export function onProcessCancel(handler: () => void): () => void {
+  let fired = false;
+  const listener = () => {
+    if (fired) return;
+    fired = true;
+    handler();
+  };
+  process.on("SIGINT", listener);
+  process.on("SIGTERM", listener);
+  return () => {
+    process.off("SIGINT", listener);
+    process.off("SIGTERM", listener);
+  };
 }
 
 export async function main(deps: MainDeps): Promise<void> {
@@ -41,7 +58,7 @@ export async function main(deps: MainDeps): Promise<void> {
   });
   const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
   if (inputs.mode === "start") {
-    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir });
+    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir, onCancel: deps.onCancel });
   } else {
     await stop(inputs, context, { github, terraform, io, workDir });
   }
@@ -49,7 +66,7 @@ export async function main(deps: MainDeps): Promise<void> {
 
 // Run only as the entry point, so tests can import main() with their own dependencies.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main({ env: process.env, io: coreIO, clock: realClock }).catch((error: unknown) => {
+  main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
     core.setFailed(error instanceof Error ? error.message : String(error));
   });
 }

@@ -25,6 +25,12 @@ export interface StartDeps {
   label?: () => string;
   /** How often to ask GitHub whether the runners are online. */
   pollIntervalMs?: number;
+  /**
+   * Registers what to do when the job is cancelled (SIGINT/SIGTERM from the runner); returns the unregister
+   * function. Start saves its state at once, so the upload step (if: always()) can hand it to the stop job even
+   * if this process is killed before its own cleanup ends.
+   */
+  onCancel?: (handler: () => void) => () => void;
 }
 
 export interface StartedRunner {
@@ -62,6 +68,11 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
 
   const registered: JitConfig[] = [];
   let applyStarted = false;
+  const save = () => saveState(inputs, context, label, stackDir, registered, io);
+  const unregisterCancel = deps.onCancel?.(() => {
+    io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
+    save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
+  });
   try {
     await io.group("Register just-in-time runners at GitHub", async () => {
       for (const runner of shared.runners) {
@@ -97,8 +108,9 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     });
     throw new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
   } finally {
+    unregisterCancel?.();
     try {
-      await saveState(inputs, context, label, stackDir, registered, io);
+      await save();
     } catch (error) {
       io.warning(`Could not write the encrypted state: ${(error as Error).message}. The stop job will not find this start's state.`);
     }

@@ -5,6 +5,7 @@ import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc/index.js";
 import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group/index.js";
+import { Fn, TerraformLocal } from "cdktf";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { awsGpusPerMachine } from "./gpu-catalog.ts";
@@ -19,6 +20,7 @@ export interface AwsConfig {
   securityGroupIds: string[];
   instanceProfile?: string;
   publicIp: boolean;
+  spot: boolean;
 }
 
 export class AwsRunnerStack extends RunnerStack<AwsConfig> {
@@ -52,12 +54,18 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
       vpcSecurityGroupIds: config.securityGroupIds,
       iamInstanceProfile: config.instanceProfile,
       associatePublicIpAddress: config.publicIp,
+      // A one-time Spot request that terminates on interruption: an interrupted CI machine is never resumed.
+      instanceMarketOptions: config.spot
+        ? { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } }
+        : undefined,
       // Power-off (after the job, at idle timeout or at max-lifetime) must end the bill, not park the machine.
       instanceInitiatedShutdownBehavior: "terminate",
       // IMDSv2 only, one hop: a container in a job cannot reach the instance's credentials.
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { encrypted: true, deleteOnTermination: true, volumeSize: config.diskSizeGb, volumeType: "gp3" },
-      userData,
+      // Gzipped (cloud-init unpacks it): EC2 takes at most 16 KB of user-data, and the script plus a JIT config
+      // comes close to that in clear. The script is a local so the JSON stays readable and needs no second escaping.
+      userDataBase64: Fn.base64gzip(new TerraformLocal(this, `boot_script_${runner.index}`, userData).asString),
       userDataReplaceOnChange: true,
       tags,
       // default_tags do not reach volumes created with the instance.
@@ -82,6 +90,7 @@ export const awsCloud = defineCloud<AwsConfig>({
       securityGroupIds: read.list("security-group", /^sg-[0-9a-f]{8,17}$/, "security group ids such as sg-0123456789abcdef0", { max: 5 }),
       instanceProfile: read.matching("instance-profile", /^[\w+=,.@-]{1,128}$/, "an IAM instance profile name", "") || undefined,
       publicIp: read.boolean("public-ip", false),
+      spot: read.boolean("spot", false),
     };
   },
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
@@ -92,6 +101,6 @@ export const awsCloud = defineCloud<AwsConfig>({
     "machine-type": "g4dn.xlarge",
     image: "ami-0123456789abcdef0",
   },
-  // EC2 rejects user-data over 16 KB (before base64).
+  // EC2 rejects user-data over 16 KB (before base64; here after gzip).
   userDataLimitBytes: 16 * 1024,
 });

@@ -12,10 +12,6 @@ export interface BootSettings {
   gpuWaitSeconds: number;
   /** The user's script run as root before the runner; "" for none. */
   preRunnerScript: string;
-  /** Where the runner release is downloaded from; the local machine kind points it at a test server. */
-  runnerDownloadBase?: string;
-  /** Extra GR_* values a machine kind needs (the local kind's scratch paths). */
-  extra?: Record<string, string>;
 }
 
 export function bootValues(settings: BootSettings, runnerName: string): Record<string, string> {
@@ -24,7 +20,7 @@ export function bootValues(settings: BootSettings, runnerName: string): Record<s
     GR_RUNNER_VERSION: RUNNER_RELEASE.version,
     GR_RUNNER_SHA256_X64: RUNNER_RELEASE.sha256.x64,
     GR_RUNNER_SHA256_ARM64: RUNNER_RELEASE.sha256.arm64,
-    GR_RUNNER_DOWNLOAD_BASE: settings.runnerDownloadBase ?? RUNNER_RELEASE.downloadBase,
+    GR_RUNNER_DOWNLOAD_BASE: RUNNER_RELEASE.downloadBase,
     GR_RUNNER_USER: settings.runnerUser,
     GR_RUNNER_SUDO: String(settings.runnerSudo),
     GR_MAX_LIFETIME_MINUTES: String(settings.maxLifetimeMinutes),
@@ -32,6 +28,5 @@ export function bootValues(settings: BootSettings, runnerName: string): Record<s
     GR_EXPECTED_GPUS: String(settings.expectedGpus),
     GR_GPU_WAIT_SECONDS: String(settings.gpuWaitSeconds),
     GR_PRE_RUNNER_SCRIPT_B64: Buffer.from(settings.preRunnerScript, "utf8").toString("base64"),
-    ...settings.extra,
   };
 }

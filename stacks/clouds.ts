@@ -1,9 +1,14 @@
 // The registry: `cloud` input value -> its definition. Adding a cloud is one file plus one line here.
 import { awsCloud } from "./aws.ts";
 import type { CloudDefinition } from "./cloud.ts";
+import { gcpCloud } from "./gcp.ts";
+import { localCloud } from "./local.ts";
 
 export const CLOUDS: Readonly<Record<string, CloudDefinition<unknown>>> = {
   aws: awsCloud,
+  gcp: gcpCloud,
+  // Tests and demos only: the boot script as a local process (see stacks/local.ts).
+  local: localCloud,
 };
 
 export const CLOUD_NAMES = Object.keys(CLOUDS);

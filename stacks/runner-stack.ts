@@ -52,7 +52,7 @@ export abstract class RunnerStack<C> extends TerraformStack {
     const machines: Record<string, string> = {};
     for (const runner of shared.runners) {
       const userData = renderBootScriptForTerraform({
-        values: bootValues(shared.boot, runner.name),
+        values: { ...bootValues(shared.boot, runner.name), ...this.bootOverrides(resolved, runner) },
         terraformValues: { GR_JIT_CONFIG: jitVariable(this, runner).stringValue },
       });
       machines[runner.name] = this.createMachine(runner, userData, resolved);
@@ -82,6 +82,11 @@ export abstract class RunnerStack<C> extends TerraformStack {
    * the base constructor, so subclasses keep no state in fields.
    */
   protected abstract configureProvider(cloud: C): C;
+
+  /** Boot script values this kind of machine sets differently (the local kind's scratch paths). */
+  protected bootOverrides(_cloud: C, _runner: RunnerSlot): Record<string, string> {
+    return {};
+  }
 
   /** Creates one runner's machine with `userData` as its boot script; returns the machine's id (a token). */
   protected abstract createMachine(runner: RunnerSlot, userData: string, cloud: C): string;

@@ -8,7 +8,7 @@ import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/constants.ts
 import { parseInputs } from "../scripts/inputs.ts";
 import { reviewEnvironment } from "../scripts/review-env.ts";
 import { ACTION_PATH, actionErrors, readActionFile } from "./helpers/action-file.ts";
-import { FAKE_TOKEN, inputEnv } from "./helpers/env.ts";
+import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./helpers/env.ts";
 
 const action = readActionFile();
 const mainStep = action.runs.steps.find((s) => s.id === "main");
@@ -56,7 +56,9 @@ describe("action.yml", () => {
     const read = new Set<string>();
     for (const cloud of CLOUD_NAMES) {
       for (const backend of ["artifact", "s3", "gcs"]) {
-        const env = reviewEnvironment(inputEnv({ cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" }));
+        const env = reviewEnvironment(
+          inputEnv({ cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" }, LOCAL_KIND_ENV),
+        );
         for (const name of variablesRead(env)) read.add(name);
       }
     }

@@ -37,6 +37,7 @@ describe("parseInputs: a valid start", () => {
       securityGroupIds: [],
       instanceProfile: undefined,
       publicIp: false,
+      spot: false,
     });
   });
 
@@ -60,6 +61,7 @@ describe("parseInputs: a valid start", () => {
       "instance-profile": "gpu-runner",
       "public-ip": "true",
       "disk-size": "200",
+      spot: "true",
     });
     assert.equal(inputs.count, 3);
     assert.deepEqual(inputs.extraLabels, ["cuda-12", "a100", "large"]);
@@ -83,6 +85,7 @@ describe("parseInputs: a valid start", () => {
       securityGroupIds: ["sg-0123456789abcdef0", "sg-00000000"],
       instanceProfile: "gpu-runner",
       publicIp: true,
+      spot: true,
     });
   });
 

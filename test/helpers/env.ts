@@ -26,3 +26,10 @@ export const AWS_START: Readonly<Record<string, string>> = {
   "machine-type": "g4dn.xlarge",
   image: "ami-0123456789abcdef0",
 };
+
+/** Valid settings of the local machine kind, for tests that only parse or synthesize (nothing is started). */
+export const LOCAL_KIND_ENV: Readonly<Record<string, string>> = {
+  LOCAL_KIND_ROOT: "/nonexistent/gpu-runner-local",
+  LOCAL_KIND_RUNNER_URL: "http://127.0.0.1:9/runner",
+  LOCAL_KIND_RUNNER_SHA256: "0".repeat(64),
+};

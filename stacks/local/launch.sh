@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Starts one local "machine": writes the user-data where cloud-init would keep its copy and runs it as a
+# detached process group, as a cloud would boot it. Called by the local kind's terraform_data provisioner with
+# GR_MACHINE_DIR, GR_USER_DATA (the boot script, secrets included) and GR_STAND_INS in its environment.
+set -euo pipefail
+: "${GR_MACHINE_DIR:?}" "${GR_USER_DATA:?}" "${GR_STAND_INS:?}"
+
+umask 077
+mkdir -p "$GR_MACHINE_DIR/cloud/instance"
+user_data="$GR_MACHINE_DIR/cloud/instance/user-data.txt"
+printf '%s' "$GR_USER_DATA" > "$user_data"
+unset GR_USER_DATA
+
+# The stand-ins (power-off, user management) come first on PATH so the boot script touches nothing outside the
+# machine directory. All output goes to the machine's console log: Terraform waits for every inherited pipe.
+PATH="$GR_STAND_INS:$PATH" GR_MACHINE_DIR="$GR_MACHINE_DIR" \
+  setsid bash "$user_data" </dev/null >>"$GR_MACHINE_DIR/console.log" 2>&1 &
+echo "$!" > "$GR_MACHINE_DIR/pid"
+echo "local machine started in $GR_MACHINE_DIR (pid $!)"

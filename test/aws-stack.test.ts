@@ -1,0 +1,224 @@
+// The EC2 stack as Terraform will see it: inputs parsed from the environment as action.yml sets them, synthesized
+// by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/constants.ts";
+import { InputError } from "../scripts/input-readers.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
+import { buildStackConfig } from "../scripts/stack-config.ts";
+import type { SharedStackConfig } from "../stacks/runner-stack.ts";
+import { synthesizeStack } from "../stacks/synth.ts";
+
+const LABEL = "gpu-777-1-89abcdef";
+
+const BASE: Record<string, string> = {
+  mode: "start",
+  cloud: "aws",
+  "github-token": "ghs_not-a-real-token",
+  region: "eu-west-1",
+  "machine-type": "g5.xlarge",
+  image: "ami-0123456789abcdef0",
+};
+
+const OWNERSHIP = {
+  [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
+  [OWNERSHIP_KEYS.repository]: "example-org/example-repo",
+  [OWNERSHIP_KEYS.runId]: "777",
+  [OWNERSHIP_KEYS.runAttempt]: "1",
+  [OWNERSHIP_KEYS.label]: LABEL,
+};
+
+function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { GITHUB_REPOSITORY: "example-org/example-repo", GITHUB_RUN_ID: "777", GITHUB_RUN_ATTEMPT: "1" };
+  for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
+  return env;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
+type Json = Record<string, any>;
+
+function prepare(overrides: Record<string, string | undefined>): { inputs: StartInputs; shared: SharedStackConfig } {
+  const env = envOf({ ...BASE, ...overrides });
+  const inputs = parseInputs(env);
+  assert.equal(inputs.mode, "start");
+  return { inputs, shared: buildStackConfig(inputs, readRunContext(env, tmpdir()), LABEL) };
+}
+
+function synthShared(inputs: StartInputs, shared: SharedStackConfig): Json {
+  const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
+  try {
+    const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
+    return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function synth(overrides: Record<string, string | undefined> = {}): Json {
+  const { inputs, shared } = prepare(overrides);
+  return synthShared(inputs, shared);
+}
+
+function instance(json: Json, index = 0): Json {
+  const found = json.resource?.aws_instance?.[`runner-${index}`] as Json | undefined;
+  assert.ok(found, `runner-${index} is an aws_instance`);
+  return found;
+}
+
+/** A Terraform expression as cdk.tf.json spells it. */
+const tf = (expression: string) => `\${${expression}}`;
+
+/** Terraform expressions of the JIT variables in a script (escaped `$${` literals excluded). */
+function jitReferences(script: string): string[] {
+  return [...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]!);
+}
+
+describe("aws stack", () => {
+  const json = synth({ count: "2", tags: JSON.stringify({ team: "md-sim", "cost center": "42" }) });
+
+  test("one instance per runner, in the region, of the type and AMI asked for", () => {
+    assert.equal(Object.keys(json.resource.aws_instance).length, 2);
+    for (const index of [0, 1]) {
+      const vm = instance(json, index);
+      assert.equal(vm.ami, "ami-0123456789abcdef0");
+      assert.equal(vm.instance_type, "g5.xlarge");
+      assert.equal(vm.tags.Name, `${LABEL}-${index}`);
+    }
+    assert.equal(json.provider.aws[0].region, "eu-west-1");
+  });
+
+  test("IMDSv2 only, one hop", () => {
+    for (const index of [0, 1]) {
+      assert.deepEqual(instance(json, index).metadata_options, { http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1 });
+    }
+  });
+
+  test("root volume encrypted and deleted with the instance", () => {
+    const root = instance(synth({ "disk-size": "300" })).root_block_device;
+    assert.deepEqual(root, { encrypted: true, delete_on_termination: true, volume_size: 300, volume_type: "gp3" });
+  });
+
+  test("power-off terminates the instance", () => {
+    for (const index of [0, 1]) assert.equal(instance(json, index).instance_initiated_shutdown_behavior, "terminate");
+  });
+
+  test("tags and volume_tags carry the ownership keys and the user's tags; default_tags the ownership keys", () => {
+    const expected = { ...OWNERSHIP, team: "md-sim", "cost center": "42" };
+    for (const index of [0, 1]) {
+      const vm = instance(json, index);
+      assert.deepEqual(vm.tags, { ...expected, Name: `${LABEL}-${index}` });
+      assert.deepEqual(vm.volume_tags, vm.tags);
+    }
+    const defaults = json.provider.aws[0].default_tags[0].tags;
+    for (const [key, value] of Object.entries(OWNERSHIP)) assert.equal(defaults[key], value, key);
+  });
+
+  test("user tags cannot override the ownership keys, in the stack or at the input", () => {
+    const { inputs, shared } = prepare({});
+    const spoofed = synthShared(inputs, { ...shared, userTags: { [OWNERSHIP_KEYS.label]: "spoof", [OWNERSHIP_KEYS.repository]: "evil/repo" } });
+    assert.equal(instance(spoofed).tags[OWNERSHIP_KEYS.label], LABEL);
+    assert.equal(instance(spoofed).volume_tags[OWNERSHIP_KEYS.repository], "example-org/example-repo");
+    assert.equal(spoofed.provider.aws[0].default_tags[0].tags[OWNERSHIP_KEYS.label], LABEL);
+    assert.throws(
+      () => parseInputs(envOf({ ...BASE, tags: JSON.stringify({ [OWNERSHIP_KEYS.label]: "spoof" }) })),
+      (error: unknown) => error instanceof InputError && error.input === "tags",
+    );
+  });
+
+  test("without a security group: one is created with no ingress, in the default VPC", () => {
+    const groups = json.resource.aws_security_group;
+    assert.deepEqual(Object.keys(groups), ["no-inbound"]);
+    const group = groups["no-inbound"];
+    assert.equal(group.ingress, undefined);
+    assert.equal(group.vpc_id, tf("data.aws_vpc.default-vpc.id"));
+    assert.deepEqual(group.tags, { ...OWNERSHIP, team: "md-sim", "cost center": "42" });
+    assert.equal(json.data.aws_vpc["default-vpc"].default, true);
+    for (const index of [0, 1]) assert.deepEqual(instance(json, index).vpc_security_group_ids, [tf("aws_security_group.no-inbound.id")]);
+  });
+
+  test("with a subnet: the created group lives in the subnet's VPC", () => {
+    const withSubnet = synth({ subnet: "subnet-0123456789abcdef0" });
+    assert.equal(withSubnet.resource.aws_security_group["no-inbound"].vpc_id, tf("data.aws_subnet.subnet.vpc_id"));
+    assert.equal(instance(withSubnet).subnet_id, "subnet-0123456789abcdef0");
+    assert.equal(withSubnet.data.aws_vpc, undefined);
+  });
+
+  test("with security groups given: none is created", () => {
+    const given = synth({ "security-group": "sg-0123456789abcdef0, sg-0fedcba9876543210" });
+    assert.equal(given.resource.aws_security_group, undefined);
+    assert.deepEqual(instance(given).vpc_security_group_ids, ["sg-0123456789abcdef0", "sg-0fedcba9876543210"]);
+  });
+
+  test("no public IP unless asked", () => {
+    assert.equal(instance(json).associate_public_ip_address, false);
+    assert.equal(instance(synth({ "public-ip": "true" })).associate_public_ip_address, true);
+  });
+
+  test("on-demand unless spot is asked; spot is one-time and terminates on interruption", () => {
+    assert.equal(instance(json).instance_market_options, undefined);
+    assert.deepEqual(instance(synth({ spot: "true" })).instance_market_options, {
+      market_type: "spot",
+      spot_options: { instance_interruption_behavior: "terminate", spot_instance_type: "one-time" },
+    });
+  });
+
+  test("instance profile only when given", () => {
+    assert.equal(instance(json).iam_instance_profile, undefined);
+    assert.equal(instance(synth({ "instance-profile": "gpu-runner" })).iam_instance_profile, "gpu-runner");
+  });
+
+  test("the JIT variables are sensitive, without default, validated as base64", () => {
+    for (const index of [0, 1]) {
+      const variable = json.variable[`jit_config_${index}`];
+      assert.equal(variable.sensitive, true);
+      assert.equal(variable.nullable, false);
+      assert.equal(variable.default, undefined);
+      assert.equal(variable.validation.length, 1);
+      assert.equal(variable.validation[0].condition, `\${can(regex("^[A-Za-z0-9+/=]+$", var.jit_config_${index}))}`);
+    }
+    assert.deepEqual(Object.keys(json.variable).sort(), ["jit_config_0", "jit_config_1"]);
+  });
+
+  test("user data is its own gzipped boot script, holding its own JIT variable exactly once, replaced on change", () => {
+    for (const index of [0, 1]) {
+      const vm = instance(json, index);
+      assert.equal(vm.user_data, undefined, "only the gzipped form is sent");
+      assert.equal(vm.user_data_base64, `\${base64gzip(local.boot_script_${index})}`);
+      const script: string = json.locals[`boot_script_${index}`];
+      assert.ok(script.startsWith("#!/bin/bash\n"));
+      assert.deepEqual(jitReferences(script), [String(index)]);
+      assert.match(script, new RegExp(`^export GR_JIT_CONFIG='\\$\\{var\\.jit_config_${index}\\}'$`, "m"));
+      assert.match(script, new RegExp(`^export GR_RUNNER_NAME='${LABEL}-${index}'$`, "m"));
+      assert.match(script, /^export GR_EXPECTED_GPUS='1'$/m, "g5.xlarge has one GPU");
+      assert.equal(vm.user_data_replace_on_change, true);
+    }
+  });
+
+  test("the machines output maps runner names to instance ids", () => {
+    assert.deepEqual(json.output.machines.value, {
+      [`${LABEL}-0`]: tf("aws_instance.runner-0.id"),
+      [`${LABEL}-1`]: tf("aws_instance.runner-1.id"),
+    });
+  });
+});
+
+describe("aws inputs", () => {
+  const bad: Array<[string, Record<string, string | undefined>, string]> = [
+    ["a GCE image path", { image: "projects/debian-cloud/global/images/family/debian-12" }, "image"],
+    ["a GCE machine type", { "machine-type": "n1-standard-4" }, "machine-type"],
+    ["a zone as region", { region: "us-east-1a" }, "region"],
+    ["the gcp-only input zone", { zone: "us-central1-a" }, "zone"],
+    ["the gcp-only input gpu", { gpu: "nvidia-tesla-t4:1" }, "gpu"],
+  ];
+  for (const [what, overrides, input] of bad) {
+    test(`rejects ${what}, naming '${input}'`, () => {
+      assert.throws(
+        () => parseInputs(envOf({ ...BASE, ...overrides })),
+        (error: unknown) => error instanceof InputError && error.input === input && error.message.startsWith(`Input '${input}'`),
+      );
+    });
+  }
+});

@@ -1,0 +1,354 @@
+// The Compute Engine stack as Terraform will see it: inputs parsed from the environment as action.yml sets them,
+// synthesized by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { inputEnvName, OWNERSHIP_KEYS } from "../scripts/constants.ts";
+import { InputError } from "../scripts/input-readers.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
+import { buildStackConfig } from "../scripts/stack-config.ts";
+import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
+import { synthesizeStack } from "../stacks/synth.ts";
+
+const LABEL = "gpu-4242-2-0a1b2c3d";
+
+const BASE: Record<string, string> = {
+  mode: "start",
+  cloud: "gcp",
+  "github-token": "ghs_not-a-real-token",
+  project: "my-project-123",
+  zone: "europe-west4-b",
+  "machine-type": "n1-standard-8",
+  gpu: "nvidia-tesla-t4:2",
+  image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
+};
+
+function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {
+    GITHUB_REPOSITORY: "Example-Org/Example.Repo",
+    GITHUB_RUN_ID: "4242",
+    GITHUB_RUN_ATTEMPT: "2",
+  };
+  for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
+  return env;
+}
+
+function startInputs(overrides: Record<string, string | undefined> = {}): StartInputs {
+  const inputs = parseInputs(envOf({ ...BASE, ...overrides }));
+  assert.equal(inputs.mode, "start");
+  return inputs as StartInputs;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
+type Json = Record<string, any>;
+
+function synth(overrides: Record<string, string | undefined> = {}): Json {
+  const env = envOf({ ...BASE, ...overrides });
+  const inputs = startInputs(overrides);
+  const shared = buildStackConfig(inputs, readRunContext(env, tmpdir()), LABEL);
+  const outdir = mkdtempSync(join(tmpdir(), "gcp-stack-"));
+  try {
+    const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
+    return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function instances(json: Json): Json[] {
+  return Object.values((json.resource?.google_compute_instance ?? {}) as Record<string, Json>);
+}
+
+function instance(json: Json, index = 0): Json {
+  const found = json.resource?.google_compute_instance?.[`runner-${index}`] as Json | undefined;
+  assert.ok(found, `runner-${index} is a google_compute_instance`);
+  return found;
+}
+
+/** Terraform expressions of the JIT variables in a script (escaped `$${` literals excluded). */
+function jitReferences(script: string): string[] {
+  return [...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]!);
+}
+
+describe("gcp stack", () => {
+  const json = synth({ count: "2", "max-lifetime": "90" });
+
+  test("one instance per runner, named after the runner, in the zone", () => {
+    assert.equal(instances(json).length, 2);
+    for (const index of [0, 1]) {
+      const vm = instance(json, index);
+      assert.equal(vm.name, `${LABEL}-${index}`);
+      assert.equal(vm.zone, "europe-west4-b");
+      assert.equal(vm.machine_type, "n1-standard-8");
+    }
+    assert.deepEqual(json.provider.google, [
+      {
+        project: "my-project-123",
+        region: "europe-west4",
+        zone: "europe-west4-b",
+        default_labels: instance(json).labels,
+      },
+    ]);
+  });
+
+  test("scheduling: terminate on host maintenance, no restart, standard capacity, deleted at max-lifetime", () => {
+    assert.deepEqual(instance(json).scheduling, {
+      on_host_maintenance: "TERMINATE",
+      automatic_restart: false,
+      provisioning_model: "STANDARD",
+      preemptible: false,
+      instance_termination_action: "DELETE",
+      max_run_duration: { seconds: 90 * 60 },
+    });
+  });
+
+  test("spot: SPOT capacity is preemptible and still deleted, never stopped", () => {
+    const scheduling = instance(synth({ spot: "true" })).scheduling;
+    assert.equal(scheduling.provisioning_model, "SPOT");
+    assert.equal(scheduling.preemptible, true);
+    assert.equal(scheduling.instance_termination_action, "DELETE");
+    assert.equal(scheduling.automatic_restart, false);
+  });
+
+  test("GPUs from the gpu input as guest_accelerator; the boot script expects that many", () => {
+    const vm = instance(json);
+    assert.deepEqual(vm.guest_accelerator, [{ type: "nvidia-tesla-t4", count: 2 }]);
+    assert.match(vm.metadata["startup-script"], /^export GR_EXPECTED_GPUS='2'$/m);
+  });
+
+  test("accelerator-optimized machine types get no guest_accelerator; their own GPU count is expected", () => {
+    for (const [machineType, gpus, nic] of [
+      ["a2-highgpu-1g", "1", undefined],
+      ["g2-standard-24", "2", undefined],
+      ["a3-highgpu-8g", "8", "GVNIC"],
+    ] as const) {
+      const vm = instance(synth({ "machine-type": machineType, gpu: undefined }));
+      assert.equal(vm.guest_accelerator, undefined, machineType);
+      assert.match(vm.metadata["startup-script"], new RegExp(`^export GR_EXPECTED_GPUS='${gpus}'$`, "m"), machineType);
+      assert.equal(vm.network_interface[0].nic_type, nic, machineType);
+    }
+  });
+
+  test("shielded VM: vTPM and integrity monitoring on, Secure Boot off (unsigned NVIDIA modules)", () => {
+    assert.deepEqual(instance(json).shielded_instance_config, {
+      enable_secure_boot: false,
+      enable_vtpm: true,
+      enable_integrity_monitoring: true,
+    });
+  });
+
+  test("boot disk: the image, size and type asked for, deleted with the instance, labelled", () => {
+    const disk = instance(synth({ "disk-size": "250", "disk-type": "pd-ssd" })).boot_disk;
+    assert.equal(disk.auto_delete, true);
+    assert.equal(disk.initialize_params.image, BASE.image);
+    assert.equal(disk.initialize_params.size, 250);
+    assert.equal(disk.initialize_params.type, "pd-ssd");
+    assert.equal(instance(json).boot_disk.initialize_params.type, "pd-balanced");
+    assert.equal(instance(json).boot_disk.initialize_params.size, 100);
+    assert.deepEqual(disk.initialize_params.labels, instance(json).labels);
+  });
+
+  test("labels: valid by GCE rules, the ownership keys with their values normalised, user tags kept", () => {
+    const vm = instance(synth({ tags: JSON.stringify({ Team: "MD Sim", "cost/center": "CC-42" }) }));
+    for (const [key, value] of Object.entries(vm.labels as Record<string, string>)) {
+      assert.ok(isValidGcpLabel(key, value), `${key}=${value} is a valid GCE label`);
+    }
+    assert.deepEqual(vm.labels, {
+      team: "md_sim",
+      cost_center: "cc-42",
+      [OWNERSHIP_KEYS.managedBy]: "ephemeral-gpu-runner",
+      [OWNERSHIP_KEYS.repository]: "example-org_example_repo",
+      [OWNERSHIP_KEYS.runId]: "4242",
+      [OWNERSHIP_KEYS.runAttempt]: "2",
+      [OWNERSHIP_KEYS.label]: LABEL,
+    });
+  });
+
+  test("network: the default network, no external IP unless public-ip is true", () => {
+    assert.deepEqual(instance(json).network_interface, [{ network: "default" }]);
+    const open = instance(synth({ "public-ip": "true" })).network_interface;
+    assert.deepEqual(open, [{ network: "default", access_config: [{}] }]);
+    assert.deepEqual(instance(json).tags, ["gpu-runner"]);
+  });
+
+  test("network: a subnetwork alone lets Compute Engine infer its network", () => {
+    const path = "projects/host-project/regions/europe-west4/subnetworks/runners";
+    assert.deepEqual(instance(synth({ subnetwork: path })).network_interface, [{ subnetwork: path }]);
+    assert.deepEqual(instance(synth({ network: "ci", subnetwork: "ci-eu" })).network_interface, [{ network: "ci", subnetwork: "ci-eu" }]);
+  });
+
+  test("service account: none unless given; cloud-platform scope by default", () => {
+    assert.equal(instance(json).service_account, undefined);
+    const email = "runner@my-project-123.iam.gserviceaccount.com";
+    assert.deepEqual(instance(synth({ "service-account": email })).service_account, { email, scopes: ["cloud-platform"] });
+    assert.deepEqual(instance(synth({ "service-account": email, scopes: "storage-ro, logging-write" })).service_account, {
+      email,
+      scopes: ["storage-ro", "logging-write"],
+    });
+  });
+
+  test("metadata: the boot script as startup-script, project SSH keys blocked, OS Login on", () => {
+    for (const index of [0, 1]) {
+      const metadata = instance(json, index).metadata;
+      assert.equal(metadata["block-project-ssh-keys"], "TRUE");
+      assert.equal(metadata["enable-oslogin"], "TRUE");
+      const script: string = metadata["startup-script"];
+      assert.ok(script.startsWith("#!/bin/bash\n"));
+      assert.match(script, /^export GR_MAX_LIFETIME_MINUTES='90'$/m);
+      assert.match(script, new RegExp(`^export GR_RUNNER_NAME='${LABEL}-${index}'$`, "m"));
+      assert.deepEqual(jitReferences(script), [String(index)], "each instance references its own JIT variable, once");
+    }
+    assert.equal(instance(json).metadata_startup_script, undefined);
+  });
+
+  test("the JIT variables are sensitive and validated as base64", () => {
+    for (const index of [0, 1]) {
+      const variable = json.variable[`jit_config_${index}`];
+      assert.equal(variable.sensitive, true);
+      assert.equal(variable.default, undefined);
+      assert.match(variable.validation[0].condition, /regex\("\^\[A-Za-z0-9\+\/=\]\+\$", var\.jit_config_\d\)/);
+    }
+  });
+});
+
+describe("gcp inputs", () => {
+  test("the parsed config", () => {
+    const config = startInputs({ "service-account": "runner@my-project-123.iam.gserviceaccount.com" }).cloudConfig;
+    assert.deepEqual(config, {
+      project: "my-project-123",
+      zone: "europe-west4-b",
+      region: "europe-west4",
+      machineType: "n1-standard-8",
+      gpu: { type: "nvidia-tesla-t4", count: 2 },
+      image: BASE.image,
+      diskSizeGb: 100,
+      diskType: "pd-balanced",
+      spot: false,
+      serviceAccount: { email: "runner@my-project-123.iam.gserviceaccount.com", scopes: ["cloud-platform"] },
+      network: "default",
+      subnetwork: undefined,
+      publicIp: false,
+    });
+  });
+
+  test("project defaults to GOOGLE_CLOUD_PROJECT (set by google-github-actions/auth)", () => {
+    const env = { ...envOf({ ...BASE, project: undefined }), GOOGLE_CLOUD_PROJECT: "from-auth-step" };
+    const inputs = parseInputs(env) as StartInputs;
+    assert.equal((inputs.cloudConfig as { project: string }).project, "from-auth-step");
+    assert.throws(
+      () => parseInputs({ ...env, GOOGLE_CLOUD_PROJECT: "Not A Project" }),
+      (error: unknown) => error instanceof InputError && error.input === "project",
+    );
+  });
+
+  test("accepted images", () => {
+    for (const image of [
+      "projects/debian-cloud/global/images/debian-12-bookworm-v20250101",
+      "projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts",
+      "https://www.googleapis.com/compute/v1/projects/my-project-123/global/images/runner-image-7",
+    ]) {
+      assert.equal((startInputs({ image }).cloudConfig as { image: string }).image, image);
+    }
+  });
+
+  test("GPUs per machine", () => {
+    for (const [overrides, gpus] of [
+      [{}, 2],
+      [{ gpu: "nvidia-tesla-v100:8" }, 8],
+      [{ gpu: "nvidia-tesla-p4" }, 1],
+      [{ "machine-type": "a2-highgpu-4g", gpu: undefined }, 4],
+      [{ "machine-type": "g2-standard-48", gpu: undefined }, 4],
+      [{ "machine-type": "n2-standard-8", gpu: undefined }, 0],
+      [{ "machine-type": "a4-highgpu-8g", gpu: undefined }, undefined],
+    ] as const) {
+      assert.equal(gcpCloud.gpusPerMachine(startInputs(overrides).cloudConfig), gpus, JSON.stringify(overrides));
+    }
+  });
+
+  const bad: Array<[string, Record<string, string | undefined>, string, RegExp?]> = [
+    ["an AMI id as image", { image: "ami-0123456789abcdef0" }, "image", /AMI ids are for cloud aws/],
+    ["a short image family", { image: "family/ubuntu-2204-lts" }, "image"],
+    ["a bare image name", { image: "debian-12" }, "image"],
+    ["a region as zone", { zone: "us-central1" }, "zone"],
+    ["an AWS availability zone", { zone: "us-east-1a" }, "zone"],
+    ["no zone", { zone: undefined }, "zone"],
+    ["no project", { project: undefined }, "project"],
+    ["an upper-case project", { project: "My-Project" }, "project"],
+    ["an EC2 instance type", { "machine-type": "g4dn.xlarge" }, "machine-type"],
+    ["gpu on an A2 type", { "machine-type": "a2-highgpu-1g" }, "gpu", /carry their own GPUs/],
+    ["gpu on a G2 type", { "machine-type": "g2-standard-8", gpu: "nvidia-l4:1" }, "gpu", /carry their own GPUs/],
+    ["gpu on an N2 type", { "machine-type": "n2-standard-8" }, "gpu", /only to N1/],
+    ["gpu without a type", { gpu: ":1" }, "gpu"],
+    ["gpu with 'x'", { gpu: "nvidia-tesla-t4x1" }, "gpu"],
+    ["gpu count 0", { gpu: "nvidia-tesla-t4:0" }, "gpu"],
+    ["gpu count 3", { gpu: "nvidia-tesla-t4:3" }, "gpu"],
+    ["8 T4s", { gpu: "nvidia-tesla-t4:8" }, "gpu", /at most 4/],
+    ["an L4 on N1", { gpu: "nvidia-l4:1" }, "gpu"],
+    ["an unknown disk type", { "disk-type": "gp3" }, "disk-type"],
+    ["Hyperdisk on N1", { "disk-type": "hyperdisk-balanced" }, "disk-type"],
+    ["a tiny disk", { "disk-size": "5" }, "disk-size"],
+    ["scopes without a service account", { scopes: "cloud-platform" }, "scopes"],
+    ["a user email as service account", { "service-account": "me@example.com" }, "service-account"],
+    ["a subnetwork of another region", { subnetwork: "projects/p-123456/regions/us-east1/subnetworks/s" }, "subnetwork"],
+    ["spot as yes", { spot: "yes" }, "spot"],
+    ["tags that merge as labels", { tags: JSON.stringify({ Team: "a", team: "b" }) }, "tags"],
+    ["more tags than labels allow", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 59 }, (_, i) => [`k${i}`, "v"]))) }, "tags"],
+    ["the aws-only input subnet", { subnet: "subnet-0123456789abcdef0" }, "subnet", /only read when cloud is aws/],
+    ["the aws-only input region", { region: "us-east-1" }, "region"],
+  ];
+  for (const [what, overrides, input, message] of bad) {
+    test(`rejects ${what}, naming '${input}'`, () => {
+      assert.throws(
+        () => parseInputs(envOf({ ...BASE, ...overrides })),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, String(error));
+          assert.equal(error.input, input);
+          assert.match(error.message, new RegExp(`^Input '${input}'`));
+          if (message) assert.match(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
+
+  for (const input of ["zone", "project", "gpu", "disk-type", "service-account", "scopes", "network", "subnetwork"]) {
+    test(`cloud aws rejects the gcp-only input ${input}`, () => {
+      const env = envOf({
+        mode: "start",
+        cloud: "aws",
+        "github-token": "ghs_not-a-real-token",
+        region: "us-east-1",
+        "machine-type": "g4dn.xlarge",
+        image: "ami-0123456789abcdef0",
+        [input]: "set",
+      });
+      assert.throws(
+        () => parseInputs(env),
+        (error: unknown) => error instanceof InputError && error.input === input && /only read when cloud is gcp/.test(error.message),
+      );
+    });
+  }
+});
+
+describe("toGcpLabels", () => {
+  const cases: Array<[string, Record<string, string>, Record<string, string>]> = [
+    ["valid labels pass unchanged", { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" }, { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" }],
+    ["repository owner/repo", { "gpu-runner-repository": "My-Org/My.Repo" }, { "gpu-runner-repository": "my-org_my_repo" }],
+    ["upper case and punctuation in keys", { "Cost Center:ID": "A B" }, { cost_center_id: "a_b" }],
+    ["keys must start with a letter", { "1st": "v", _x: "v" }, { t_1st: "v", t__x: "v" }],
+    ["empty values stay empty", { note: "" }, { note: "" }],
+    ["non-ASCII becomes '_'", { "équipe": "über" }, { t__quipe: "_ber" }],
+    ["cut to 63 characters", { ["k".repeat(70)]: "v".repeat(70) }, { ["k".repeat(63)]: "v".repeat(63) }],
+    ["an already valid key wins over a normalised one", { "Gpu-Runner-Label": "spoof", "gpu-runner-label": "real" }, { "gpu-runner-label": "real" }],
+    ["whatever the order", { "gpu-runner-label": "real", "GPU-RUNNER-LABEL": "spoof" }, { "gpu-runner-label": "real" }],
+  ];
+  for (const [what, tags, labels] of cases) {
+    test(what, () => {
+      const out = toGcpLabels(tags);
+      assert.deepEqual(out, labels);
+      for (const [key, value] of Object.entries(out)) assert.ok(isValidGcpLabel(key, value), `${key}=${value}`);
+    });
+  }
+});
