@@ -58,9 +58,9 @@ export async function main(deps: MainDeps): Promise<void> {
   });
   const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
   if (inputs.mode === "start") {
-    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir, onCancel: deps.onCancel });
+    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir, onCancel: deps.onCancel, pollIntervalMs: pollInterval(env) });
   } else {
-    await stop(inputs, context, { github, terraform, io, workDir });
+    await stop(inputs, context, { github, terraform, io, workDir, env });
   }
 }
 
@@ -69,4 +69,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
     core.setFailed(error instanceof Error ? error.message : String(error));
   });
+}
+
+/**
+ * How often start asks GitHub whether the runners are online: every 5 s (a few calls a minute per runner, far
+ * under the API's rate limit). The end-to-end tests shorten it through GPU_RUNNER_TEST_POLL_MS; not an input.
+ */
+function pollInterval(env: Env): number {
+  const value = Number(env.GPU_RUNNER_TEST_POLL_MS);
+  return Number.isInteger(value) && value >= 50 && value <= 60_000 ? value : 5000;
 }

@@ -7,7 +7,8 @@ import { runnerName } from "./label.ts";
 /** How long the boot script waits for the NVIDIA driver to answer before calling the machine unhealthy. */
 const GPU_WAIT_SECONDS = 300;
 
-export function buildStackConfig(inputs: StartInputs, context: RunContext, label: string): SharedStackConfig {
+/** `cloudConfig`: the capacity candidate being tried (its machine type decides how many GPUs to expect). */
+export function buildStackConfig(inputs: StartInputs, context: RunContext, label: string, cloudConfig: unknown = inputs.cloudConfig): SharedStackConfig {
   const runners: RunnerSlot[] = Array.from({ length: inputs.count }, (_, index) => ({ index, name: runnerName(label, index) }));
   return {
     label,
@@ -19,7 +20,7 @@ export function buildStackConfig(inputs: StartInputs, context: RunContext, label
       runnerSudo: inputs.runnerSudo,
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       idleTimeoutMinutes: inputs.idleTimeoutMinutes,
-      expectedGpus: expectedGpus(inputs),
+      expectedGpus: expectedGpus(inputs, cloudConfig),
       gpuWaitSeconds: GPU_WAIT_SECONDS,
       preRunnerScript: inputs.preRunnerScript,
     },
@@ -28,8 +29,8 @@ export function buildStackConfig(inputs: StartInputs, context: RunContext, label
 }
 
 /** The user's number wins; else the machine type's known GPU count; else 0, which turns the gate off. */
-export function expectedGpus(inputs: StartInputs): number {
-  return inputs.expectedGpus ?? inputs.cloud.gpusPerMachine(inputs.cloudConfig) ?? 0;
+export function expectedGpus(inputs: StartInputs, cloudConfig: unknown = inputs.cloudConfig): number {
+  return inputs.expectedGpus ?? inputs.cloud.gpusPerMachine(cloudConfig) ?? 0;
 }
 
 export function stateBackend(input: StateBackendInput, stateId: string): StateBackendConfig {

@@ -2,18 +2,20 @@
 // before GitHub or the cloud is asked for anything, and from the first runner registered on, any failure undoes
 // what exists before the step fails.
 import { mkdir, rm } from "node:fs/promises";
-import { synthesizeStack } from "../stacks/synth.ts";
 import type { ActionIO, Clock } from "./action-io.ts";
+import { showBootLines } from "./boot-lines.ts";
+import { type CommandRunner, runCommand } from "./command.ts";
 import { JIT_VARIABLE_PREFIX, OUTPUTS } from "./constants.ts";
+import { guardAgainstForks } from "./fork-guard.ts";
 import type { GitHubClient, JitConfig } from "./github.ts";
 import type { RunContext, StartInputs } from "./inputs.ts";
-import { newLabel } from "./label.ts";
-import { buildStackConfig } from "./stack-config.ts";
+import { newLabel, runnerName } from "./label.ts";
+import { provision, synthesizeFor } from "./provision.ts";
 import { packStackDir, writeEncryptedBundle } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
 import { teardown } from "./teardown.ts";
 import type { Terraform } from "./terraform.ts";
-import { waitForRunnersOnline } from "./wait-online.ts";
+import { RunnersNotOnlineError, waitForRunnersOnline } from "./wait-online.ts";
 
 export interface StartDeps {
   github: GitHubClient;
@@ -31,6 +33,8 @@ export interface StartDeps {
    * if this process is killed before its own cleanup ends.
    */
   onCancel?: (handler: () => void) => () => void;
+  /** Runs the cloud's CLI (to read a machine's console); the real one by default. */
+  run?: CommandRunner;
 }
 
 export interface StartedRunner {
@@ -48,17 +52,19 @@ export class StartError extends Error {
 
 export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
   const { io, github, terraform } = deps;
+  await guardAgainstForks(context, inputs.allowForks);
   const label = deps.label?.() ?? newLabel(context);
   // Written first, so that the state upload and the stop job can find this start even if it dies half way.
   io.setOutput(OUTPUTS.label, label);
   io.setOutput(OUTPUTS.stateId, label);
 
-  const shared = buildStackConfig(inputs, context, label);
-  const { stackDir } = await io.group("Synthesize the stack", async () => {
-    await mkdir(deps.workDir, { recursive: true });
-    const result = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, deps.workDir);
+  const target = { inputs, context, label, workDir: deps.workDir, secretEnv: {} as Record<string, string> };
+  await mkdir(deps.workDir, { recursive: true });
+  // Synthesized before anything exists, so a configuration error costs nothing; a dry run stops here.
+  let stackDir = await io.group("Synthesize the stack", async () => {
+    const result = synthesizeFor(target, inputs.cloudConfig);
     io.info(`Terraform JSON: ${result.stackJsonPath}`);
-    return result;
+    return result.stackDir;
   });
   if (inputs.dryRun) {
     io.info(`dry-run: ${inputs.count} runner(s) labelled ${label} would be started; nothing was created.`);
@@ -68,37 +74,40 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
 
   const registered: JitConfig[] = [];
   let applyStarted = false;
+  let machineConfig: unknown = inputs.cloudConfig;
   const save = () => saveState(inputs, context, label, stackDir, registered, io);
   const unregisterCancel = deps.onCancel?.(() => {
     io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
     save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
   });
+  let runners: StartedRunner[] = [];
   try {
     await io.group("Register just-in-time runners at GitHub", async () => {
-      for (const runner of shared.runners) {
-        const jit = await github.createJitConfig({ name: runner.name, labels: [label, ...inputs.extraLabels], runnerGroupId: inputs.runnerGroupId });
+      for (let index = 0; index < inputs.count; index++) {
+        const jit = await github.createJitConfig({ name: runnerName(label, index), labels: [label, ...inputs.extraLabels], runnerGroupId: inputs.runnerGroupId });
         registered.push(jit);
         io.info(`Registered ${jit.runnerName} (id ${jit.runnerId})`);
       }
     });
-    const secretEnv = Object.fromEntries(registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
-    await io.group("terraform init", () => terraform.init(stackDir));
+    target.secretEnv = Object.fromEntries(registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
     applyStarted = true;
-    await io.group("terraform apply", () => terraform.apply(stackDir, { secretEnv }));
+    const provisioned = await provision(target, deps, (dir) => {
+      stackDir = dir;
+    });
+    machineConfig = provisioned.config;
     const machines = (await terraform.output(stackDir)).machines as Record<string, string> | undefined;
-    const runners = registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
+    runners = registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
     io.setOutput(OUTPUTS.runners, JSON.stringify(runners));
     await io.group("Wait for the runners to come online", () =>
-      waitForRunnersOnline(
-        github,
-        runners,
-        { timeoutMs: inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 5000 },
-        deps,
-      ),
+      waitForRunnersOnline(github, runners, { timeoutMs: inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 5000 }, deps),
     );
     io.info(`${runners.length} runner(s) online with label ${label}.`);
     return runners;
   } catch (error) {
+    if (error instanceof RunnersNotOnlineError) {
+      const offline = runners.filter((r) => error.offline.some((o) => o.id === r.id));
+      await showBootLines(inputs.cloud, machineConfig, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run ?? runCommand });
+    }
     const cleanup = await teardown({
       stackDir: applyStarted ? stackDir : undefined,
       runners: registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName })),

@@ -5,10 +5,12 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { STACK_ID } from "../stacks/synth.ts";
 import type { ActionIO } from "./action-io.ts";
+import { type CommandRunner, runCommand } from "./command.ts";
 import { STATE_ARTIFACT_PREFIX } from "./constants.ts";
 import type { GitHubClient } from "./github.ts";
+import type { Env } from "./input-readers.ts";
 import type { RunContext, StopInputs } from "./inputs.ts";
-import { readEncryptedBundle, unpackStackDir } from "./state-bundle.ts";
+import { readEncryptedBundle, type StateBundle, unpackStackDir } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
 import { teardown } from "./teardown.ts";
 import type { Terraform } from "./terraform.ts";
@@ -18,6 +20,10 @@ export interface StopDeps {
   terraform: Terraform;
   io: ActionIO;
   workDir: string;
+  /** The job's environment: the cloud's region/project variables for the no-state fallback. */
+  env: Env;
+  /** Runs the cloud's CLI for that fallback; the real one by default. */
+  run?: CommandRunner;
 }
 
 export class StopError extends Error {
@@ -30,20 +36,38 @@ export class StopError extends Error {
 export async function stop(inputs: StopInputs, context: RunContext, deps: StopDeps): Promise<void> {
   const { io, github } = deps;
   const statePath = stateFilePath(context, inputs.stateId);
-  const bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
+  let bundle: StateBundle | undefined;
+  let unreadable: Error | undefined;
+  try {
+    bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
+  } catch (error) {
+    unreadable = error as Error;
+  }
   let stackDir: string | undefined;
+  const problems: string[] = [];
   if (bundle === undefined) {
-    io.info(`No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`);
+    io.info(
+      unreadable
+        ? `The state of ${inputs.stateId} cannot be used (${unreadable.message}).`
+        : `No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`,
+    );
+    const swept = await sweepByLabel(inputs, deps);
+    // Without a readable state, the sweep is the only way to be sure nothing is left: its failure is the stop's.
+    if (!swept && unreadable) problems.push(`The state could not be read and the ${inputs.cloud.name} machines could not be looked up by label.`);
   } else {
     stackDir = join(deps.workDir, "stacks", STACK_ID);
-    await mkdir(stackDir, { recursive: true });
-    await unpackStackDir(bundle, stackDir);
-    await io.group("terraform init", () => deps.terraform.init(stackDir!));
   }
   try {
+    if (bundle && stackDir) {
+      const dir = stackDir;
+      await mkdir(dir, { recursive: true });
+      // The decrypted state holds user-data in clear: it lives only in workDir, removed below whatever happens.
+      await unpackStackDir(bundle, dir);
+      await io.group("terraform init", () => deps.terraform.init(dir));
+    }
     const runners = await runnersToRemove(github, inputs.stateId, bundle?.runners ?? []);
     const result = await teardown({ stackDir, runners, terraform: deps.terraform, github, io });
-    if (!result.ok) throw new StopError(`Stop did not finish cleanly:\n${result.summary}`);
+    if (!result.ok || problems.length > 0) throw new StopError(`Stop did not finish cleanly:\n${[...problems, result.summary].join("\n")}`);
   } finally {
     await rm(deps.workDir, { recursive: true, force: true });
   }
@@ -68,4 +92,21 @@ async function removeStateArtifact(github: GitHubClient, context: RunContext, st
   } catch (error) {
     io.warning(`Could not delete the state artifact (${(error as Error).message}); it expires with its retention.`);
   }
+}
+
+/**
+ * Finds this start's machines by their ownership label with the cloud's CLI and deletes them: what a lost or
+ * undecryptable state would otherwise leave running until max-lifetime. Returns whether the lookup worked.
+ */
+async function sweepByLabel(inputs: StopInputs, deps: StopDeps): Promise<boolean> {
+  return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
+    try {
+      const deleted = await inputs.cloud.sweep(inputs.stateId, deps.env, deps.run ?? runCommand);
+      deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
+      return true;
+    } catch (error) {
+      deps.io.warning(`Could not look for this start's machines: ${(error as Error).message}`);
+      return false;
+    }
+  });
 }

@@ -26,13 +26,8 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
   const lines: string[] = [];
   let ok = true;
   if (target.stackDir) {
-    const stackDir = target.stackDir;
     try {
-      await io.group("terraform destroy", async () => {
-        const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
-        // Destroy evaluates the configuration, so the JIT variables need values; they are never used again.
-        await target.terraform.destroy(stackDir, { secretEnv: placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX) });
-      });
+      await destroyStack(target.stackDir, target.terraform, io);
       lines.push("Machines destroyed.");
     } catch (error) {
       ok = false;
@@ -53,4 +48,13 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
   }
   for (const line of lines) (line.startsWith("DESTROY FAILED") || line.startsWith("Could not") ? io.warning : io.info)(line);
   return { ok, summary: lines.join("\n") };
+}
+
+/** terraform destroy of a stack directory, with placeholder values for the JIT variables. */
+export async function destroyStack(stackDir: string, terraform: Terraform, io: ActionIO): Promise<void> {
+  await io.group("terraform destroy", async () => {
+    const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
+    // Destroy evaluates the configuration, so the JIT variables need values; they are never used again.
+    await terraform.destroy(stackDir, { secretEnv: placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX) });
+  });
 }

@@ -6,6 +6,8 @@ import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group/index.js";
 import { Fn, TerraformLocal } from "cdktf";
+import { runChecked } from "../scripts/command.ts";
+import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { awsGpusPerMachine } from "./gpu-catalog.ts";
@@ -21,6 +23,9 @@ export interface AwsConfig {
   instanceProfile?: string;
   publicIp: boolean;
   spot: boolean;
+  /** Instance types and subnets to try next when EC2 has no capacity (the rest of the machine-type/subnet lists). */
+  fallbackInstanceTypes: string[];
+  fallbackSubnetIds: string[];
 }
 
 export class AwsRunnerStack extends RunnerStack<AwsConfig> {
@@ -76,17 +81,25 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
 }
 
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
 
 export const awsCloud = defineCloud<AwsConfig>({
   name: "aws",
   inputs: ["region", "subnet", "security-group", "instance-profile"],
   parse(read: InputReader): AwsConfig {
+    const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
+    const [instanceType, ...fallbackInstanceTypes] = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
+    if (instanceType === undefined) read.fail("machine-type", typesExpected);
+    const [subnetId, ...fallbackSubnetIds] = read.list("subnet", SUBNET, "subnet ids such as subnet-0123456789abcdef0, comma-separated in order of preference", { max: 5 });
     return {
       region: read.matching("region", REGION, "an AWS region such as us-east-1", read.env.AWS_REGION || undefined),
-      instanceType: read.matching("machine-type", /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g4dn.xlarge"),
+      instanceType,
+      fallbackInstanceTypes,
       ami: read.matching("image", /^ami-[0-9a-f]{8,17}$/, "an AMI id such as ami-0123456789abcdef0"),
       diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100 }),
-      subnetId: read.matching("subnet", /^subnet-[0-9a-f]{8,17}$/, "a subnet id such as subnet-0123456789abcdef0", "") || undefined,
+      subnetId,
+      fallbackSubnetIds,
       securityGroupIds: read.list("security-group", /^sg-[0-9a-f]{8,17}$/, "security group ids such as sg-0123456789abcdef0", { max: 5 }),
       instanceProfile: read.matching("instance-profile", /^[\w+=,.@-]{1,128}$/, "an IAM instance profile name", "") || undefined,
       publicIp: read.boolean("public-ip", false),
@@ -103,4 +116,49 @@ export const awsCloud = defineCloud<AwsConfig>({
   },
   // EC2 rejects user-data over 16 KB (before base64; here after gzip).
   userDataLimitBytes: 16 * 1024,
+  async bootConsole(config, machine, run) {
+    // --latest asks Nitro instances for the current buffer instead of the snapshot taken at boot.
+    const args = ["ec2", "get-console-output", "--region", config.region, "--instance-id", machine.id, "--latest", "--output", "text", "--query", "Output"];
+    return runChecked(run, "aws", args);
+  },
+  async sweep(label, env, run) {
+    const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+    if (!region) throw new Error("AWS_REGION is not set: configure-aws-credentials sets it; without it the machines cannot be looked up");
+    const filter = `Name=tag:${OWNERSHIP_KEYS.label},Values=${label}`;
+    const found = await runChecked(run, "aws", [
+      "ec2", "describe-instances", "--region", region, "--filters", filter,
+      "Name=instance-state-name,Values=pending,running,stopping,stopped",
+      "--query", "Reservations[].Instances[].InstanceId", "--output", "text",
+    ]);
+    const ids = found.split(/\s+/).filter((id) => /^i-[0-9a-f]+$/.test(id));
+    const deleted: string[] = [];
+    if (ids.length > 0) {
+      await runChecked(run, "aws", ["ec2", "terminate-instances", "--region", region, "--instance-ids", ...ids]);
+      deleted.push(...ids.map((id) => `instance ${id}`));
+      // The security group can only go once no instance uses it.
+      await runChecked(run, "aws", ["ec2", "wait", "instance-terminated", "--region", region, "--instance-ids", ...ids]);
+    }
+    const groups = await runChecked(run, "aws", [
+      "ec2", "describe-security-groups", "--region", region, "--filters", filter, "--query", "SecurityGroups[].GroupId", "--output", "text",
+    ]);
+    for (const group of groups.split(/\s+/).filter((id) => /^sg-[0-9a-f]+$/.test(id))) {
+      await runChecked(run, "aws", ["ec2", "delete-security-group", "--region", region, "--group-id", group]);
+      deleted.push(`security group ${group}`);
+    }
+    return deleted;
+  },
+  alternatives(config) {
+    const types = [config.instanceType, ...config.fallbackInstanceTypes];
+    const subnets = [config.subnetId, ...config.fallbackSubnetIds];
+    const candidates: AwsConfig[] = [];
+    // Spot everywhere first (the user asked for the cheaper capacity), then on-demand as the fallback.
+    for (const spot of config.spot ? [true, false] : [false]) {
+      for (const instanceType of types) {
+        for (const subnetId of subnets) {
+          candidates.push({ ...config, instanceType, subnetId, spot, fallbackInstanceTypes: [], fallbackSubnetIds: [] });
+        }
+      }
+    }
+    return candidates;
+  },
 });

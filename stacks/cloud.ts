@@ -1,7 +1,8 @@
 // What a cloud must provide to be selectable by the `cloud` input. A new cloud is one file that exports a
 // CloudDefinition, plus one line in clouds.ts.
 import type { Construct } from "constructs";
-import type { InputReader } from "../scripts/input-readers.ts";
+import type { CommandRunner } from "../scripts/command.ts";
+import type { Env, InputReader } from "../scripts/input-readers.ts";
 import type { RunnerStack, SharedStackConfig } from "./runner-stack.ts";
 
 export interface MachineSummary {
@@ -25,6 +26,22 @@ export interface CloudDefinition<C> {
   example: Readonly<Record<string, string>>;
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
+  /**
+   * The machine's console (serial port) output, where the boot script's lines appear: shown when a runner does
+   * not come online, before the machine is destroyed.
+   */
+  bootConsole(config: C, machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
+  /**
+   * Deletes every machine (and shared piece) carrying this start's label tag, without Terraform state: the stop
+   * fallback when the state is missing or cannot be decrypted. `env` holds the cloud's usual variables (region,
+   * project). Returns one line per thing deleted.
+   */
+  sweep(label: string, env: Env, run: CommandRunner): Promise<string[]>;
+  /**
+   * The configurations to try in order when the cloud reports no capacity: the user's candidate machine types,
+   * zones or subnets, and Spot before on-demand. The first is `config` itself.
+   */
+  alternatives(config: C): C[];
 }
 
 /** Erases the config type so clouds of different configs share one registry; each definition stays typed inside. */

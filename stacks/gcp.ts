@@ -3,6 +3,8 @@
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
 import { ComputeInstance } from "@cdktf/provider-google/lib/compute-instance/index.js";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider/index.js";
+import { runChecked } from "../scripts/command.ts";
+import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { gceBundledGpus } from "./gpu-catalog.ts";
@@ -33,6 +35,9 @@ export interface GcpConfig {
   network?: string;
   subnetwork?: string;
   publicIp: boolean;
+  /** Zones and machine types to try next when Compute Engine has no capacity (the rest of the zone/machine-type lists). */
+  fallbackZones: string[];
+  fallbackMachineTypes: string[];
 }
 
 /** GCE label rules: lowercase letters, digits, '_' and '-'; keys start with a letter; both at most 63 characters. */
@@ -200,12 +205,16 @@ function parseImage(read: InputReader): string {
   return read.matching("image", IMAGE, expected);
 }
 
-function parseNetwork(read: InputReader, region: string): Pick<GcpConfig, "network" | "subnetwork"> {
+function regionOf(zone: string): string {
+  return ZONE.exec(zone)![1]!;
+}
+
+function parseNetwork(read: InputReader, zones: string[]): Pick<GcpConfig, "network" | "subnetwork"> {
   const subnetwork =
     read.matching("subnetwork", SUBNETWORK, "a subnetwork name, or projects/PROJECT/regions/REGION/subnetworks/NAME for a shared VPC", "") || undefined;
   const subnetRegion = subnetwork ? SUBNETWORK.exec(subnetwork)?.[2] : undefined;
-  if (subnetRegion !== undefined && subnetRegion !== region) {
-    read.fail("subnetwork", `a subnetwork in region ${region}, the region of zone`);
+  for (const region of new Set(zones.map(regionOf))) {
+    if (subnetRegion !== undefined && subnetRegion !== region) read.fail("subnetwork", `a subnetwork in region ${region}, the region of zone`);
   }
   // Without a subnetwork the network's auto subnet of the zone's region is used; with one, naming the default
   // network too would contradict a subnetwork of any other network.
@@ -242,10 +251,16 @@ export const gcpCloud = defineCloud<GcpConfig>({
     const project = read.matching("project", PROJECT, projectExpected, read.env.GOOGLE_CLOUD_PROJECT || undefined);
     // The fallback comes from the environment unchecked.
     if (!PROJECT.test(project)) read.fail("project", `${projectExpected}; GOOGLE_CLOUD_PROJECT is not one`);
-    const zone = read.matching("zone", ZONE, "a Compute Engine zone such as us-central1-a");
-    const region = ZONE.exec(zone)![1]!;
-    const machineType = read.matching("machine-type", MACHINE_TYPE, "a Compute Engine machine type such as n1-standard-4, g2-standard-8 or a2-highgpu-1g");
+    const zonesExpected = "Compute Engine zones such as us-central1-a, comma-separated in order of preference";
+    const [zone, ...fallbackZones] = read.list("zone", ZONE, zonesExpected, { max: 5 });
+    if (zone === undefined) read.fail("zone", zonesExpected);
+    const region = regionOf(zone);
+    const typesExpected = "Compute Engine machine types such as n1-standard-4, g2-standard-8 or a2-highgpu-1g, comma-separated in order of preference";
+    const [machineType, ...fallbackMachineTypes] = read.list("machine-type", MACHINE_TYPE, typesExpected, { max: 5 });
+    if (machineType === undefined) read.fail("machine-type", typesExpected);
+    // Every candidate must be valid with the same gpu input; the first decides the GPU count.
     const gpu = parseGpu(read, machineType);
+    for (const other of fallbackMachineTypes) parseGpu(read, other);
     const image = parseImage(read);
     const diskType = read.oneOf("disk-type", DISK_TYPES, "pd-balanced");
     if (diskType.startsWith("hyperdisk-") && machineType.startsWith("n1-")) {
@@ -263,8 +278,10 @@ export const gcpCloud = defineCloud<GcpConfig>({
       diskType,
       spot: read.boolean("spot", false),
       serviceAccount: parseServiceAccount(read),
-      ...parseNetwork(read, region),
+      ...parseNetwork(read, [zone, ...fallbackZones]),
       publicIp: read.boolean("public-ip", false),
+      fallbackZones,
+      fallbackMachineTypes,
     };
   },
   createStack: (scope, id, shared, config) => new GcpRunnerStack(scope, id, shared, config),
@@ -288,4 +305,37 @@ export const gcpCloud = defineCloud<GcpConfig>({
   },
   // Compute Engine limits one metadata value (the startup-script) to 256 KB.
   userDataLimitBytes: 256 * 1024,
+  async bootConsole(config, machine, run) {
+    return runChecked(run, "gcloud", ["compute", "instances", "get-serial-port-output", machine.name, "--zone", config.zone, "--project", config.project]);
+  },
+  async sweep(label, env, run) {
+    const project = env.GOOGLE_CLOUD_PROJECT || env.CLOUDSDK_CORE_PROJECT || env.CLOUDSDK_PROJECT;
+    if (!project) throw new Error("GOOGLE_CLOUD_PROJECT is not set: google-github-actions/auth sets it; without it the machines cannot be looked up");
+    const labelValue = toGcpLabels({ [OWNERSHIP_KEYS.label]: label })[OWNERSHIP_KEYS.label];
+    const found = await runChecked(run, "gcloud", [
+      "compute", "instances", "list", "--project", project, `--filter=labels.${OWNERSHIP_KEYS.label}=${labelValue}`, "--format=value(name,zone.basename())",
+    ]);
+    const deleted: string[] = [];
+    for (const line of found.split("\n").filter((l) => l.trim() !== "")) {
+      const [name, zone] = line.trim().split(/\s+/);
+      if (!name || !zone || !ZONE.test(zone)) continue;
+      await runChecked(run, "gcloud", ["compute", "instances", "delete", name, "--zone", zone, "--project", project, "--quiet"]);
+      deleted.push(`instance ${name} (${zone})`);
+    }
+    return deleted;
+  },
+  alternatives(config) {
+    const zones = [config.zone, ...config.fallbackZones];
+    const types = [config.machineType, ...config.fallbackMachineTypes];
+    const candidates: GcpConfig[] = [];
+    // Spot everywhere first (the user asked for the cheaper capacity), then standard as the fallback.
+    for (const spot of config.spot ? [true, false] : [false]) {
+      for (const machineType of types) {
+        for (const zone of zones) {
+          candidates.push({ ...config, machineType, zone, region: regionOf(zone), spot, fallbackZones: [], fallbackMachineTypes: [] });
+        }
+      }
+    }
+    return candidates;
+  },
 });

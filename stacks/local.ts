@@ -3,9 +3,11 @@
 // destroy-time provisioner. Terraform runs init/apply/output/destroy on it for real, offline: the built-in
 // terraform_data resource needs no provider download. Power-off and user management are stood in for by the
 // scripts in stacks/local/bin, so nothing outside the scratch directory is touched.
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DataResource } from "cdktf";
+import { runChecked } from "../scripts/command.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
@@ -95,4 +97,19 @@ export const localCloud = defineCloud<LocalConfig>({
   example: {},
   // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
   userDataLimitBytes: 128 * 1024,
+  async bootConsole(config, machine) {
+    return readFile(join(config.root, machine.name, "console.log"), "utf8");
+  },
+  async sweep(label, env, run) {
+    const root = env[LOCAL_ENV.root];
+    if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be looked up`);
+    const entries = await readdir(root).catch(() => [] as string[]);
+    const deleted: string[] = [];
+    for (const entry of entries.filter((name) => name.startsWith(`${label}-`))) {
+      await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, entry)]);
+      deleted.push(`local machine ${entry}`);
+    }
+    return deleted;
+  },
+  alternatives: (config) => [config],
 });

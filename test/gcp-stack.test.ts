@@ -230,6 +230,8 @@ describe("gcp inputs", () => {
       network: "default",
       subnetwork: undefined,
       publicIp: false,
+      fallbackZones: [],
+      fallbackMachineTypes: [],
     });
   });
 

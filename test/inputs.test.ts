@@ -38,6 +38,8 @@ describe("parseInputs: a valid start", () => {
       instanceProfile: undefined,
       publicIp: false,
       spot: false,
+      fallbackInstanceTypes: [],
+      fallbackSubnetIds: [],
     });
   });
 
@@ -86,6 +88,8 @@ describe("parseInputs: a valid start", () => {
       instanceProfile: "gpu-runner",
       publicIp: true,
       spot: true,
+      fallbackInstanceTypes: [],
+      fallbackSubnetIds: [],
     });
   });
 

@@ -1,0 +1,36 @@
+// When a runner does not come online, the answer is on the machine: its boot script prints prefixed progress
+// lines to the console. Show them (the last ones, per machine) before the machine is destroyed.
+import type { CloudDefinition } from "../stacks/cloud.ts";
+import type { ActionIO } from "./action-io.ts";
+import type { CommandRunner } from "./command.ts";
+import { BOOT_LOG_PREFIX } from "./constants.ts";
+
+const MAX_LINES = 40;
+
+/** The boot script's own lines from a console dump, the newest MAX_LINES of them. */
+export function bootLines(consoleText: string): string[] {
+  return consoleText
+    .split(/\r?\n/)
+    .map((line) => line.slice(Math.max(0, line.indexOf(BOOT_LOG_PREFIX))))
+    .filter((line) => line.startsWith(BOOT_LOG_PREFIX))
+    .slice(-MAX_LINES);
+}
+
+export async function showBootLines(
+  cloud: CloudDefinition<unknown>,
+  config: unknown,
+  machines: { name: string; id: string }[],
+  deps: { io: ActionIO; run: CommandRunner },
+): Promise<void> {
+  for (const machine of machines) {
+    await deps.io.group(`Boot lines of ${machine.name}`, async () => {
+      try {
+        const lines = bootLines(await cloud.bootConsole(config, machine, deps.run));
+        if (lines.length === 0) deps.io.info("(no boot script line yet: the machine may not have booted, or its console is not available yet)");
+        for (const line of lines) deps.io.info(line);
+      } catch (error) {
+        deps.io.warning(`Could not read the console of ${machine.name}: ${(error as Error).message}`);
+      }
+    });
+  }
+}

@@ -1,0 +1,135 @@
+// What each cloud asks of its CLI when Terraform cannot help (a machine's console, a stop without state), and
+// the order in which it tries capacity. The CLIs cannot reach a cloud here, so the runner records the exact
+// command lines and answers as the CLI would.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { CommandResult, CommandRunner } from "../scripts/command.ts";
+import type { AwsConfig } from "../stacks/aws.ts";
+import { CLOUDS } from "../stacks/clouds.ts";
+import type { GcpConfig } from "../stacks/gcp.ts";
+
+function recorder(answers: Record<string, Partial<CommandResult>>): { run: CommandRunner; calls: string[] } {
+  const calls: string[] = [];
+  const run: CommandRunner = async (command, args) => {
+    const line = [command, ...args].join(" ");
+    calls.push(line);
+    const key = Object.keys(answers).find((prefix) => line.startsWith(prefix));
+    return { exitCode: 0, stdout: "", stderr: "", ...(key ? answers[key] : {}) };
+  };
+  return { run, calls };
+}
+
+const aws = CLOUDS.aws!;
+const gcp = CLOUDS.gcp!;
+const LABEL = "gpu-42-1-0a1b2c3d";
+
+const AWS_CONFIG: AwsConfig = {
+  region: "us-east-1",
+  instanceType: "g5.xlarge",
+  fallbackInstanceTypes: ["g4dn.xlarge"],
+  ami: "ami-0123456789abcdef0",
+  diskSizeGb: 100,
+  subnetId: "subnet-00000001",
+  fallbackSubnetIds: ["subnet-00000002"],
+  securityGroupIds: [],
+  publicIp: false,
+  spot: true,
+};
+
+const GCP_CONFIG: GcpConfig = {
+  project: "my-project-123",
+  zone: "us-central1-a",
+  region: "us-central1",
+  fallbackZones: ["europe-west4-b"],
+  machineType: "g2-standard-8",
+  fallbackMachineTypes: [],
+  image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
+  diskSizeGb: 100,
+  diskType: "pd-balanced",
+  spot: false,
+  publicIp: false,
+};
+
+describe("capacity alternatives", () => {
+  it("aws: Spot over every type and subnet first, then on-demand, the user's order kept", () => {
+    const tried = (aws.alternatives(AWS_CONFIG) as AwsConfig[]).map((c) => `${c.spot ? "spot" : "on-demand"} ${c.instanceType} ${c.subnetId}`);
+    assert.deepEqual(tried, [
+      "spot g5.xlarge subnet-00000001",
+      "spot g5.xlarge subnet-00000002",
+      "spot g4dn.xlarge subnet-00000001",
+      "spot g4dn.xlarge subnet-00000002",
+      "on-demand g5.xlarge subnet-00000001",
+      "on-demand g5.xlarge subnet-00000002",
+      "on-demand g4dn.xlarge subnet-00000001",
+      "on-demand g4dn.xlarge subnet-00000002",
+    ]);
+  });
+
+  it("aws: without spot or lists, the one configuration", () => {
+    const single = { ...AWS_CONFIG, spot: false, fallbackInstanceTypes: [], fallbackSubnetIds: [] };
+    assert.deepEqual(aws.alternatives(single), [single]);
+  });
+
+  it("gcp: each zone in turn, its region following the zone", () => {
+    const tried = (gcp.alternatives(GCP_CONFIG) as GcpConfig[]).map((c) => `${c.machineType} ${c.zone} ${c.region}`);
+    assert.deepEqual(tried, ["g2-standard-8 us-central1-a us-central1", "g2-standard-8 europe-west4-b europe-west4"]);
+  });
+});
+
+describe("boot console", () => {
+  it("aws reads the instance's latest console output", async () => {
+    const { run, calls } = recorder({ "aws ec2 get-console-output": { stdout: "gpu-runner: booting\n" } });
+    assert.equal(await aws.bootConsole(AWS_CONFIG, { name: "r-0", id: "i-0abc" }, run), "gpu-runner: booting\n");
+    assert.deepEqual(calls, ["aws ec2 get-console-output --region us-east-1 --instance-id i-0abc --latest --output text --query Output"]);
+  });
+
+  it("gcp reads the serial port of the instance by name and zone", async () => {
+    const { run, calls } = recorder({});
+    await gcp.bootConsole(GCP_CONFIG, { name: "r-0", id: "1234" }, run);
+    assert.deepEqual(calls, ["gcloud compute instances get-serial-port-output r-0 --zone us-central1-a --project my-project-123"]);
+  });
+
+  it("a failing CLI is an error naming the command", async () => {
+    const { run } = recorder({ aws: { exitCode: 255, stderr: "An error occurred (UnauthorizedOperation)" } });
+    await assert.rejects(aws.bootConsole(AWS_CONFIG, { name: "r-0", id: "i-0abc" }, run), /aws ec2 get-console-output --region failed \(exit 255\): An error occurred \(UnauthorizedOperation\)/);
+  });
+});
+
+describe("sweep (stop without state)", () => {
+  it("aws terminates the label's instances, waits, then deletes its security group", async () => {
+    const { run, calls } = recorder({
+      "aws ec2 describe-instances": { stdout: "i-0aaa\ti-0bbb\n" },
+      "aws ec2 describe-security-groups": { stdout: "sg-0ccc\n" },
+    });
+    const deleted = await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run);
+    assert.deepEqual(deleted, ["instance i-0aaa", "instance i-0bbb", "security group sg-0ccc"]);
+    assert.deepEqual(calls, [
+      `aws ec2 describe-instances --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} Name=instance-state-name,Values=pending,running,stopping,stopped --query Reservations[].Instances[].InstanceId --output text`,
+      "aws ec2 terminate-instances --region eu-west-1 --instance-ids i-0aaa i-0bbb",
+      "aws ec2 wait instance-terminated --region eu-west-1 --instance-ids i-0aaa i-0bbb",
+      `aws ec2 describe-security-groups --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} --query SecurityGroups[].GroupId --output text`,
+      "aws ec2 delete-security-group --region eu-west-1 --group-id sg-0ccc",
+    ]);
+  });
+
+  it("aws with nothing tagged deletes nothing", async () => {
+    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "\n" } });
+    assert.deepEqual(await aws.sweep(LABEL, { AWS_DEFAULT_REGION: "us-east-1" }, run), []);
+    assert.ok(!calls.some((c) => c.includes("terminate-instances")));
+  });
+
+  it("aws without a region refuses rather than guess", async () => {
+    await assert.rejects(aws.sweep(LABEL, {}, recorder({}).run), /AWS_REGION is not set/);
+  });
+
+  it("gcp deletes the label's instances in whatever zone they are", async () => {
+    const { run, calls } = recorder({ "gcloud compute instances list": { stdout: `${LABEL}-0\tus-central1-a\n${LABEL}-1\teurope-west4-b\n` } });
+    const deleted = await gcp.sweep(LABEL, { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);
+    assert.deepEqual(deleted, [`instance ${LABEL}-0 (us-central1-a)`, `instance ${LABEL}-1 (europe-west4-b)`]);
+    assert.deepEqual(calls.slice(1), [
+      `gcloud compute instances delete ${LABEL}-0 --zone us-central1-a --project my-project-123 --quiet`,
+      `gcloud compute instances delete ${LABEL}-1 --zone europe-west4-b --project my-project-123 --quiet`,
+    ]);
+    assert.equal(calls[0], `gcloud compute instances list --project my-project-123 --filter=labels.gpu-runner-label=${LABEL} --format=value(name,zone.basename())`);
+  });
+});

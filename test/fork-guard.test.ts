@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { ForkRefusedError, guardAgainstForks } from "../scripts/fork-guard.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "fork-guard-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const BASE = "octo-org/md-sim";
+let n = 0;
+function eventFile(payload: unknown): string {
+  const path = join(dir, `event-${n++}.json`);
+  writeFileSync(path, JSON.stringify(payload));
+  return path;
+}
+
+const pr = (head: string | null) => ({ repository: { full_name: BASE }, pull_request: { head: { repo: head === null ? null : { full_name: head } } } });
+
+const CASES: { name: string; eventName: string; payload: unknown; refused: boolean }[] = [
+  { name: "push", eventName: "push", payload: { repository: { full_name: BASE } }, refused: false },
+  { name: "workflow_dispatch", eventName: "workflow_dispatch", payload: { repository: { full_name: BASE } }, refused: false },
+  { name: "pull_request from a branch", eventName: "pull_request", payload: pr(BASE), refused: false },
+  { name: "pull_request from a branch, other case", eventName: "pull_request", payload: pr("Octo-Org/MD-Sim"), refused: false },
+  { name: "pull_request from a fork", eventName: "pull_request", payload: pr("stranger/md-sim"), refused: true },
+  { name: "pull_request_target from a fork", eventName: "pull_request_target", payload: pr("stranger/md-sim"), refused: true },
+  { name: "pull_request from a deleted fork", eventName: "pull_request", payload: pr(null), refused: true },
+  { name: "pull_request_review on a fork's PR", eventName: "pull_request_review", payload: pr("stranger/md-sim"), refused: true },
+  {
+    name: "workflow_run of a fork's PR",
+    eventName: "workflow_run",
+    payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request", head_repository: { full_name: "stranger/md-sim" } } },
+    refused: true,
+  },
+  {
+    name: "workflow_run of a push",
+    eventName: "workflow_run",
+    payload: { repository: { full_name: BASE }, workflow_run: { event: "push", head_repository: { full_name: BASE } } },
+    refused: false,
+  },
+];
+
+describe("guardAgainstForks", () => {
+  for (const c of CASES) {
+    it(`${c.refused ? "refuses" : "allows"}: ${c.name}`, async () => {
+      const context = { eventName: c.eventName, eventPath: eventFile(c.payload), repository: BASE };
+      if (c.refused) {
+        await assert.rejects(guardAgainstForks(context, false), (error: unknown) => {
+          assert.ok(error instanceof ForkRefusedError);
+          assert.match(error.message, /environment with required reviewers/);
+          assert.match(error.message, /allow-forks: true/);
+          return true;
+        });
+        // The explicit opt-in lets it through.
+        await guardAgainstForks(context, true);
+      } else {
+        await guardAgainstForks(context, false);
+      }
+    });
+  }
+
+  it("refuses when the event cannot be read, rather than guess", async () => {
+    await assert.rejects(guardAgainstForks({ eventName: "pull_request", eventPath: join(dir, "missing.json"), repository: BASE }, false), /GITHUB_EVENT_PATH/);
+  });
+});

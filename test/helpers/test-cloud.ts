@@ -1,0 +1,68 @@
+// A cloud for orchestration tests: a real RunnerStack subclass whose "machines" are terraform_data resources, so
+// the real terraform binary applies and destroys them offline. Each machine writes a marker file (holding the
+// sha256 of the JIT config it received) and its destroy-time provisioner removes it. A machine type in
+// `noCapacity` fails its apply with EC2's capacity error text; one in `broken` fails with any other error.
+import { join } from "node:path";
+import { DataResource } from "cdktf";
+import { defineCloud } from "../../stacks/cloud.ts";
+import { RunnerStack, type RunnerSlot } from "../../stacks/runner-stack.ts";
+
+export interface TestCloudConfig {
+  markerDir: string;
+  machineType: string;
+  fallbackMachineTypes: string[];
+  noCapacity: string[];
+  broken: string[];
+  /** Console text bootConsole returns per machine name. */
+  consoles: Record<string, string>;
+}
+
+export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName: string): string {
+  return join(config.markerDir, runnerName);
+}
+
+class TestCloudStack extends RunnerStack<TestCloudConfig> {
+  protected override configureProvider(config: TestCloudConfig): TestCloudConfig {
+    return config;
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: TestCloudConfig): string {
+    const marker = markerOf(config, runner.name);
+    const create = config.noCapacity.includes(config.machineType)
+      ? `echo "Error: creating EC2 Instance: InsufficientInstanceCapacity: We currently do not have sufficient ${config.machineType} capacity" >&2; exit 1`
+      : config.broken.includes(config.machineType)
+        ? 'echo "Error: UnauthorizedOperation: You are not authorized to perform this operation" >&2; exit 1'
+        : // The JIT config reaches the machine inside its user-data; record a digest, never the value.
+          `printf '%s' "$USER_DATA" | grep -o "GR_JIT_CONFIG='[^']*'" | sha256sum | cut -d' ' -f1 > "$MARKER.jit"; printf '%s' "${config.machineType}" > "$MARKER"`;
+    const machine = new DataResource(this, `runner-${runner.index}`, {
+      input: { marker },
+      provisioners: [
+        { type: "local-exec", command: create, environment: { USER_DATA: userData, MARKER: marker } },
+        { type: "local-exec", when: "destroy", command: 'rm -f "$MARKER" "$MARKER.jit"', environment: { MARKER: "${self.input.marker}" } },
+      ],
+    });
+    return machine.id;
+  }
+}
+
+/** The definition, with its config given directly (tests build StartInputs themselves). */
+export const testCloud = defineCloud<TestCloudConfig>({
+  name: "test",
+  inputs: [],
+  parse: () => {
+    throw new Error("the test cloud is configured directly, not from inputs");
+  },
+  createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
+  gpusPerMachine: () => 0,
+  summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image" }),
+  example: {},
+  userDataLimitBytes: 128 * 1024,
+  bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
+  // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).
+  sweep: async (label, env) => {
+    if (env.TEST_SWEEP === "fail") throw new Error("the cloud's CLI is not configured");
+    return env.TEST_SWEEP === "found" ? [`instance ${label}-0`] : [];
+  },
+  alternatives: (config) =>
+    [config.machineType, ...config.fallbackMachineTypes].map((machineType) => ({ ...config, machineType, fallbackMachineTypes: [] })),
+});

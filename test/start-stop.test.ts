@@ -1,0 +1,276 @@
+// start and stop orchestration against the real terraform binary (machines are terraform_data resources of the
+// test cloud) and a mocked GitHub (nock): the happy path, capacity fallback, failures at each stage, and what is
+// left afterwards (nothing, except the encrypted state).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import nock from "nock";
+import type { Clock } from "../scripts/action-io.ts";
+import { createGitHubClient } from "../scripts/github.ts";
+import { parseInputs, readRunContext, type RunContext, type StartInputs, type StopInputs } from "../scripts/inputs.ts";
+import { start, StartError } from "../scripts/start.ts";
+import { readEncryptedBundle } from "../scripts/state-bundle.ts";
+import { stateFilePath } from "../scripts/state-location.ts";
+import { stop } from "../scripts/stop.ts";
+import { createTerraform } from "../scripts/terraform.ts";
+import { AWS_START, FAKE_TOKEN, inputEnv } from "./helpers/env.ts";
+import { type RecordingIO, recordingIO } from "./helpers/io.ts";
+import { markerOf, type TestCloudConfig, testCloud } from "./helpers/test-cloud.ts";
+
+const API = "https://api.github.com";
+const RUNNERS = "/repos/octo-org/md-sim/actions/runners";
+const LABEL = "gpu-987654321-2-0a1b2c3d";
+const PASSPHRASE = "state passphrase for tests";
+/** Two JIT configs as GitHub would send them: opaque base64. */
+const JIT = [Buffer.from("jit-config-of-runner-zero ".repeat(40)).toString("base64"), Buffer.from("jit-config-of-runner-one ".repeat(40)).toString("base64")];
+
+const root = mkdtempSync(join(tmpdir(), "start-stop-"));
+const pluginCache = join(root, "plugin-cache");
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+interface Fixture {
+  io: RecordingIO;
+  context: RunContext;
+  markerDir: string;
+  workDir: string;
+  inputs: StartInputs;
+}
+
+function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<string, string> = {}): Fixture {
+  const dir = join(root, `case-${n++}`);
+  const markerDir = join(dir, "markers");
+  mkdirSync(markerDir, { recursive: true });
+  const env = inputEnv({ ...AWS_START, count: "2", "state-passphrase": PASSPHRASE, ...inputOverrides }, { RUNNER_TEMP: join(dir, "runner-temp") });
+  const parsed = parseInputs(env) as StartInputs;
+  const cloudConfig: TestCloudConfig = { markerDir, machineType: "a", fallbackMachineTypes: [], noCapacity: [], broken: [], consoles: {}, ...config };
+  return {
+    io: recordingIO(),
+    context: readRunContext(env, dir),
+    markerDir,
+    workDir: join(dir, "work"),
+    inputs: { ...parsed, cloud: testCloud, cloudConfig },
+  };
+}
+
+function stopInputs(): StopInputs {
+  return { ...(parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-passphrase": PASSPHRASE, "state-id": LABEL })) as StopInputs), cloud: testCloud };
+}
+
+/** A clock whose sleeps pass at once, so runner-timeout can run out instantly. */
+function instantClock(): Clock {
+  let now = 0;
+  return {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+  };
+}
+
+function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => void } = {}) {
+  const github = createGitHubClient({
+    token: FAKE_TOKEN,
+    apiUrl: API,
+    scope: { kind: "repository", owner: "octo-org", repo: "md-sim" },
+    onSecret: (value) => f.io.setSecret(value),
+    log: (line) => f.io.info(line),
+    sleep: async () => {},
+  });
+  const terraform = createTerraform({ pluginCacheDir: pluginCache, log: (line) => f.io.info(line) });
+  return { github, terraform, io: f.io, clock: instantClock(), workDir: f.workDir, label: () => LABEL, pollIntervalMs: 5000, ...extra };
+}
+
+function runnerBody(id: number, status: string) {
+  return { id, name: `${LABEL}-${id - 100}`, os: "Linux", status, busy: false, labels: [{ id: 1, name: LABEL, type: "custom" }] };
+}
+
+function mockRegistration(count = 2): void {
+  for (let i = 0; i < count; i++) {
+    nock(API)
+      .post(`${RUNNERS}/generate-jitconfig`, (body) => body.name === `${LABEL}-${i}` && body.labels[0] === LABEL)
+      .reply(201, { runner: runnerBody(100 + i, "offline"), encoded_jit_config: JIT[i] });
+  }
+}
+
+function mockDeletes(ids: number[]): void {
+  for (const id of ids) nock(API).delete(`${RUNNERS}/${id}`).reply(204);
+}
+
+const sha256 = (text: string) => createHash("sha256").update(`GR_JIT_CONFIG='${text}'\n`).digest("hex");
+
+/** Everything under a directory, as text, to look for secrets in clear. */
+function allText(dir: string): string {
+  if (!existsSync(dir)) return "";
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => readFileSync(join(e.parentPath, e.name), "latin1"))
+    .join("\n");
+}
+
+function assertNoSecretInClear(f: Fixture): void {
+  const text = [allText(join(f.context.tempDir)), f.io.lines.join("\n"), f.io.warnings.join("\n"), JSON.stringify(f.io.outputs)].join("\n");
+  for (const secret of [...JIT, FAKE_TOKEN, PASSPHRASE]) assert.ok(!text.includes(secret), "a secret is in clear in a file, a log line or an output");
+}
+
+describe("start and stop, real terraform, mocked GitHub", () => {
+  before(() => nock.disableNetConnect());
+  after(() => nock.enableNetConnect());
+  beforeEach(() => nock.cleanAll());
+  afterEach(() => {
+    const pending = nock.pendingMocks();
+    nock.cleanAll();
+    assert.deepEqual(pending, [], "every expected GitHub call was made");
+  });
+
+  it("starts two runners, then stop removes everything, and a second stop finds nothing to do", async () => {
+    const f = fixture();
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "offline")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online"));
+    const runners = await start(f.inputs, f.context, deps(f));
+
+    assert.deepEqual(runners.map((r) => [r.name, r.id]), [[`${LABEL}-0`, 100], [`${LABEL}-1`, 101]]);
+    assert.ok(runners.every((r) => /^[0-9a-f-]{36}$/.test(r.machineId)), "machine ids come from terraform's output");
+    assert.equal(f.io.outputs.label, LABEL);
+    assert.equal(f.io.outputs["state-id"], LABEL);
+    assert.deepEqual(JSON.parse(f.io.outputs.runners ?? "[]"), runners);
+    // Each machine received its own JIT config, inside its user-data; each was masked when it arrived.
+    for (const [i, jit] of JIT.entries()) {
+      assert.equal(readFileSync(`${markerOf(f.inputs.cloudConfig as TestCloudConfig, `${LABEL}-${i}`)}.jit`, "utf8").trim(), sha256(jit));
+      assert.ok(f.io.secrets.includes(jit));
+    }
+    // Only the encrypted state is left, and it holds the applied state.
+    assert.ok(!existsSync(f.workDir), "the plaintext work directory is removed");
+    const bundle = await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE);
+    assert.ok(bundle?.files["terraform.tfstate"]?.includes("terraform_data"));
+    assert.deepEqual(bundle?.runners, [{ name: `${LABEL}-0`, id: 100 }, { name: `${LABEL}-1`, id: 101 }]);
+    assertNoSecretInClear(f);
+
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 1, runners: [runnerBody(101, "online")] });
+    mockDeletes([100, 101]);
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
+      .query({ name: `gpu-runner-state-${LABEL}`, per_page: "100" })
+      .reply(200, { total_count: 1, artifacts: [{ id: 77, name: `gpu-runner-state-${LABEL}` }] });
+    nock(API).delete("/repos/octo-org/md-sim/actions/artifacts/77").reply(204);
+    const stopIO = recordingIO();
+    await stop(stopInputs(), f.context, { ...deps({ ...f, io: stopIO }), env: {} });
+    assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed");
+    assert.ok(!existsSync(stateFilePath(f.context, LABEL)), "the state file is removed");
+
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
+      .query({ name: `gpu-runner-state-${LABEL}`, per_page: "100" })
+      .reply(200, { total_count: 0, artifacts: [] });
+    const again = recordingIO();
+    await stop(stopInputs(), f.context, { ...deps({ ...f, io: again }), env: {} });
+    assert.ok(again.lines.some((l) => l.startsWith(`No state found for ${LABEL}`)));
+  });
+
+  it("moves to the next machine type when the cloud has no capacity, leaving nothing of the failed one", async () => {
+    const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], noCapacity: ["a"] });
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    await start(f.inputs, f.context, deps(f));
+    assert.ok(f.io.warnings.includes("No capacity for a in test-zone; trying b in test-zone."));
+    const config = f.inputs.cloudConfig as TestCloudConfig;
+    assert.deepEqual([0, 1].map((i) => readFileSync(markerOf(config, `${LABEL}-${i}`), "utf8")), ["b", "b"]);
+    assert.equal(f.io.lines.filter((l) => l.startsWith("::group::terraform apply")).length, 2);
+  });
+
+  it("fails listing every candidate when none has capacity, after removing machines and runners", async () => {
+    const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], noCapacity: ["a", "b"] });
+    mockRegistration();
+    mockDeletes([100, 101]);
+    await assert.rejects(start(f.inputs, f.context, deps(f)), (error: unknown) => {
+      assert.ok(error instanceof StartError);
+      assert.match(error.message, /No capacity for any candidate\. Tried, in order: a in test-zone; b in test-zone\./);
+      assert.match(error.message, /Runner gpu-987654321-2-0a1b2c3d-0 removed from GitHub\./);
+      return true;
+    });
+    assert.deepEqual(readdirSync(f.markerDir), []);
+    assertNoSecretInClear(f);
+  });
+
+  it("does not retry an error that is not about capacity", async () => {
+    const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], broken: ["a"] });
+    mockRegistration();
+    mockDeletes([100, 101]);
+    await assert.rejects(start(f.inputs, f.context, deps(f)), /UnauthorizedOperation/);
+    assert.equal(f.io.lines.filter((l) => l.startsWith("::group::terraform apply")).length, 1);
+    assertNoSecretInClear(f);
+  });
+
+  it("shows the boot lines of a runner that never came online, then destroys it and removes the runners", async () => {
+    const consoles = { [`${LABEL}-1`]: `[  5.1] cloud-init: start\n[  6.0] gpu-runner: booting\n[ 61.2] gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1\n` };
+    const f = fixture({ consoles }, { "runner-timeout": "1" });
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online"));
+    nock(API).get(`${RUNNERS}/101`).times(13).reply(200, runnerBody(101, "offline"));
+    mockDeletes([100, 101]);
+    await assert.rejects(start(f.inputs, f.context, deps(f)), /gpu-987654321-2-0a1b2c3d-1 did not come online within 60 s/);
+    const shown = f.io.lines.slice(f.io.lines.indexOf(`::group::Boot lines of ${LABEL}-1`));
+    assert.deepEqual(shown.slice(1, 3), ["gpu-runner: booting", "gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1"]);
+    assert.ok(!f.io.lines.includes(`::group::Boot lines of ${LABEL}-0`), "only the offline runner's console is read");
+    assert.deepEqual(readdirSync(f.markerDir), []);
+    // The state is still uploaded (now empty of resources), so a stop job finds nothing left to do.
+    const bundle = await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE);
+    assert.ok(bundle);
+  });
+
+  it("stop with a state it cannot decrypt looks for the machines by label, and fails if it cannot", async () => {
+    const f = fixture();
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    await start(f.inputs, f.context, deps(f));
+    const wrongKey = { ...stopInputs(), statePassphrase: "not the passphrase" };
+
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
+    mockDeletes([100, 101]);
+    const failing = recordingIO();
+    await assert.rejects(stop(wrongKey, f.context, { ...deps({ ...f, io: failing }), env: { TEST_SWEEP: "fail" } }), /could not be looked up by label/);
+    assert.ok(failing.lines.some((l) => l.includes("cannot be used (the state could not be decrypted")));
+
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
+      .query(true)
+      .reply(200, { total_count: 0, artifacts: [] });
+    const sweeping = recordingIO();
+    await stop(wrongKey, f.context, { ...deps({ ...f, io: sweeping }), env: { TEST_SWEEP: "found" } });
+    assert.ok(sweeping.lines.includes(`Deleted: instance ${LABEL}-0.`));
+    // A stop that swept successfully is done: the unusable state file goes too. (The test cloud's sweep only
+    // reports; its marker files go with the temporary directory.)
+    assert.ok(!existsSync(stateFilePath(f.context, LABEL)));
+  });
+
+  it("when cancelled, saves the encrypted state at once", async () => {
+    const f = fixture();
+    let cancel: () => void = () => assert.fail("not registered");
+    let registered = false;
+    nock(API)
+      .post(`${RUNNERS}/generate-jitconfig`)
+      .reply(201, () => {
+        cancel();
+        return { runner: runnerBody(100, "offline"), encoded_jit_config: JIT[0] };
+      });
+    nock(API).post(`${RUNNERS}/generate-jitconfig`).reply(201, { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] });
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    const onCancel = (handler: () => void) => {
+      cancel = handler;
+      registered = true;
+      return () => {
+        registered = false;
+      };
+    };
+    await start(f.inputs, f.context, deps(f, { onCancel }));
+    assert.ok(f.io.warnings.some((w) => w.startsWith("Cancelled: saving the state now")));
+    assert.equal(registered, false, "the handler is removed when start ends");
+    assert.ok(await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE));
+  });
+});
