@@ -10,7 +10,9 @@ import { guardAgainstForks } from "./fork-guard.ts";
 import type { GitHubClient, JitConfig } from "./github.ts";
 import type { RunContext, StartInputs } from "./inputs.ts";
 import { newLabel, runnerName } from "./label.ts";
+import { startSummary } from "./job-summary.ts";
 import { provision, synthesizeFor } from "./provision.ts";
+import { expectedGpus } from "./stack-config.ts";
 import { packStackDir, writeEncryptedBundle } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
 import { teardown } from "./teardown.ts";
@@ -75,7 +77,7 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   const registered: JitConfig[] = [];
   let applyStarted = false;
   let machineConfig: unknown = inputs.cloudConfig;
-  const save = () => saveState(inputs, context, label, stackDir, registered, io);
+  const save = () => saveState(inputs, context, label, stackDir, registered, machineConfig, io);
   const unregisterCancel = deps.onCancel?.(() => {
     io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
     save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
@@ -102,6 +104,16 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
       waitForRunnersOnline(github, runners, { timeoutMs: inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 5000 }, deps),
     );
     io.info(`${runners.length} runner(s) online with label ${label}.`);
+    await io.summary(
+      startSummary({
+        label,
+        runners,
+        machine: inputs.cloud.summary(machineConfig),
+        gpusPerMachine: expectedGpus(inputs, machineConfig),
+        maxLifetimeMinutes: inputs.maxLifetimeMinutes,
+        usdPerHour: inputs.cloud.hourlyPriceUsd(machineConfig),
+      }),
+    );
     return runners;
   } catch (error) {
     if (error instanceof RunnersNotOnlineError) {
@@ -134,13 +146,16 @@ async function saveState(
   label: string,
   stackDir: string,
   registered: JitConfig[],
+  machineConfig: unknown,
   io: ActionIO,
 ): Promise<void> {
+  const machine = inputs.cloud.summary(machineConfig);
   const bundle = await packStackDir(stackDir, {
     cloud: inputs.cloud.name,
     label,
     createdAt: new Date().toISOString(),
     runners: registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId })),
+    machine: { type: machine.machineType, location: machine.location, usdPerHour: inputs.cloud.hourlyPriceUsd(machineConfig) },
   });
   const path = stateFilePath(context, label);
   await writeEncryptedBundle(path, bundle, inputs.statePassphrase);

@@ -13,6 +13,8 @@ export interface StateBundle {
   label: string;
   createdAt: string;
   runners: { name: string; id: number }[];
+  /** What was started, for the stop job's summary (how long it lived, what it cost). */
+  machine?: { type: string; location: string; usdPerHour?: number };
   files: Record<string, string>;
 }
 
@@ -54,6 +56,7 @@ export async function packStackDir(
     label: meta.label,
     createdAt: meta.createdAt,
     runners: meta.runners.map((r) => ({ name: r.name, id: r.id })),
+    ...(meta.machine ? { machine: { ...meta.machine } } : {}),
     files,
   };
   validateBundle(bundle);
@@ -127,6 +130,16 @@ function validateBundle(value: unknown): asserts value is StateBundle {
       Number.isSafeInteger(r.id) &&
       r.id >= 0;
     if (!ok) throw new StateBundleError(`runners[${i}] must be { name: non-empty string, id: integer >= 0 }`);
+  }
+  if (b.machine !== undefined) {
+    const m = b.machine as Record<string, unknown> | null;
+    const ok =
+      typeof m === "object" &&
+      m !== null &&
+      typeof m.type === "string" &&
+      typeof m.location === "string" &&
+      (m.usdPerHour === undefined || (typeof m.usdPerHour === "number" && Number.isFinite(m.usdPerHour)));
+    if (!ok) throw new StateBundleError("machine must be { type: string, location: string, usdPerHour?: number }");
   }
   if (typeof b.files !== "object" || b.files === null || Array.isArray(b.files)) {
     throw new StateBundleError("files must be an object of file name -> text");

@@ -8,6 +8,7 @@ import type { ActionIO } from "./action-io.ts";
 import { type CommandRunner, runCommand } from "./command.ts";
 import { STATE_ARTIFACT_PREFIX } from "./constants.ts";
 import type { GitHubClient } from "./github.ts";
+import { stopSummary } from "./job-summary.ts";
 import type { Env } from "./input-readers.ts";
 import type { RunContext, StopInputs } from "./inputs.ts";
 import { readEncryptedBundle, type StateBundle, unpackStackDir } from "./state-bundle.ts";
@@ -24,6 +25,8 @@ export interface StopDeps {
   env: Env;
   /** Runs the cloud's CLI for that fallback; the real one by default. */
   run?: CommandRunner;
+  /** Epoch milliseconds, for the summary's lifetime; Date.now by default. */
+  now?: () => number;
 }
 
 export class StopError extends Error {
@@ -44,6 +47,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
     unreadable = error as Error;
   }
   let stackDir: string | undefined;
+  let machineCount = 0;
   const problems: string[] = [];
   if (bundle === undefined) {
     io.info(
@@ -64,6 +68,9 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       // The decrypted state holds user-data in clear: it lives only in workDir, removed below whatever happens.
       await unpackStackDir(bundle, dir);
       await io.group("terraform init", () => deps.terraform.init(dir));
+      // The machines that still exist per the state (none when start failed and cleaned up), for the summary.
+      const machines = (await deps.terraform.output(dir)).machines;
+      machineCount = machines && typeof machines === "object" ? Object.keys(machines).length : 0;
     }
     const runners = await runnersToRemove(github, inputs.stateId, bundle?.runners ?? []);
     const result = await teardown({ stackDir, runners, terraform: deps.terraform, github, io });
@@ -73,6 +80,15 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   }
   await removeStateArtifact(github, context, inputs.stateId, io);
   await rm(statePath, { force: true });
+  await io.summary(
+    stopSummary({
+      label: inputs.stateId,
+      machineCount,
+      machine: bundle?.machine,
+      startedAt: bundle?.createdAt,
+      stoppedAt: new Date(deps.now?.() ?? Date.now()),
+    }),
+  );
 }
 
 /** The runners in the state, plus any still registered under this start's label prefix (a start that died early). */

@@ -11,6 +11,7 @@ import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { awsGpusPerMachine } from "./gpu-catalog.ts";
+import { AWS_ON_DEMAND } from "./prices.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 
 export interface AwsConfig {
@@ -108,7 +109,13 @@ export const awsCloud = defineCloud<AwsConfig>({
   },
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
   gpusPerMachine: (config) => awsGpusPerMachine(config.instanceType),
-  summary: (config) => ({ machineType: config.instanceType, location: config.region, image: config.ami }),
+  summary: (config) => ({
+    machineType: `${config.instanceType}${config.spot ? " (spot)" : ""}`,
+    location: config.subnetId ? `${config.region} (${config.subnetId})` : config.region,
+    image: config.ami,
+  }),
+  // Spot prices move by the hour and the zone: unknown rather than a guess.
+  hourlyPriceUsd: (config) => (config.spot ? undefined : AWS_ON_DEMAND[config.instanceType]),
   example: {
     region: "us-east-1",
     "machine-type": "g4dn.xlarge",

@@ -22,6 +22,8 @@ export interface CloudDefinition<C> {
   /** The GPUs a machine of this config carries, when known; the GPU gate expects that many. */
   gpusPerMachine(config: C): number | undefined;
   summary(config: C): MachineSummary;
+  /** Estimated on-demand price of one machine, from the dated table in prices.ts; undefined when unknown. */
+  hourlyPriceUsd(config: C): number | undefined;
   /** Example input values (input name -> value) that synthesize without any cloud account. */
   example: Readonly<Record<string, string>>;
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */

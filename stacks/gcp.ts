@@ -8,6 +8,7 @@ import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
 import { defineCloud } from "./cloud.ts";
 import { gceBundledGpus } from "./gpu-catalog.ts";
+import { GCE_GPU_ON_DEMAND, GCE_ON_DEMAND } from "./prices.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 
 export interface GcpGpu {
@@ -291,8 +292,15 @@ export const gcpCloud = defineCloud<GcpConfig>({
     if (ACCELERATOR_OPTIMIZED.test(config.machineType)) return gceBundledGpus(config.machineType);
     return 0;
   },
+  hourlyPriceUsd(config) {
+    const machine = GCE_ON_DEMAND[config.machineType];
+    if (config.spot || machine === undefined) return undefined;
+    if (!config.gpu) return machine;
+    const gpu = GCE_GPU_ON_DEMAND[config.gpu.type];
+    return gpu === undefined ? undefined : machine + gpu * config.gpu.count;
+  },
   summary: (config) => ({
-    machineType: config.gpu ? `${config.machineType} + ${config.gpu.count} x ${config.gpu.type}` : config.machineType,
+    machineType: `${config.gpu ? `${config.machineType} + ${config.gpu.count} x ${config.gpu.type}` : config.machineType}${config.spot ? " (spot)" : ""}`,
     location: config.zone,
     image: config.image,
   }),

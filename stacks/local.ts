@@ -94,6 +94,7 @@ export const localCloud = defineCloud<LocalConfig>({
   createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
+  hourlyPriceUsd: () => 0,
   example: {},
   // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
   userDataLimitBytes: 128 * 1024,

@@ -149,6 +149,9 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.ok(bundle?.files["terraform.tfstate"]?.includes("terraform_data"));
     assert.deepEqual(bundle?.runners, [{ name: `${LABEL}-0`, id: 100 }, { name: `${LABEL}-1`, id: 101 }]);
     assertNoSecretInClear(f);
+    const started = f.io.summaries.join("\n");
+    assert.match(started, new RegExp(`\\| ${LABEL}-0 \\| a \\| not checked \\| test-zone \\| ${LABEL} \\| 360 min \\| \\$1\\.50 \\|`));
+    assert.match(started, /Estimated cost: \$3\.00 per hour for 2 machine\(s\), at most \$18 if they ran to the lifetime cap/);
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 1, runners: [runnerBody(101, "online")] });
     mockDeletes([100, 101]);
@@ -161,6 +164,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     await stop(stopInputs(), f.context, { ...deps({ ...f, io: stopIO }), env: {} });
     assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed");
     assert.ok(!existsSync(stateFilePath(f.context, LABEL)), "the state file is removed");
+    assert.match(stopIO.summaries.join("\n"), /2 machine\(s\) of a lived about \d+ min \(start to stop\)\.\nEstimated cost: \$0\.00 \(2 x \$1\.50 per hour/);
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
     nock(API)

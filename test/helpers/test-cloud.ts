@@ -55,6 +55,7 @@ export const testCloud = defineCloud<TestCloudConfig>({
   createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image" }),
+  hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
   example: {},
   userDataLimitBytes: 128 * 1024,
   bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
