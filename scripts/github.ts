@@ -39,6 +39,8 @@ export interface GitHubClient {
   deleteRunner(id: number): Promise<"deleted" | "gone">;
   /** Deletes the artifacts of that name in that workflow run; returns how many it deleted. Repository scope only. */
   deleteArtifactsNamed(runId: string, name: string): Promise<number>;
+  /** The id of the organization's runner group of that name; undefined when there is none. Organization scope only. */
+  runnerGroupIdByName(name: string): Promise<number | undefined>;
 }
 
 export interface RetrySettings {
@@ -330,6 +332,23 @@ class RestClient implements GitHubClient {
       }
     }
     return deleted;
+  }
+
+  async runnerGroupIdByName(name: string): Promise<number | undefined> {
+    if (this.scope.kind !== "organization") {
+      throw new Error("GitHub client: runner groups by name need organization scope");
+    }
+    const groups = await this.paginate(
+      "GitHub: list runner groups",
+      `/orgs/${encodeURIComponent(this.scope.org)}/actions/runner-groups?per_page=${PER_PAGE}`,
+      "runners",
+      (reply) => {
+        const list = (reply.data as { runner_groups?: unknown } | undefined)?.runner_groups;
+        if (!Array.isArray(list)) throw this.unexpected("GET", reply, "no runner_groups array");
+        return list.filter((g): g is { id: number; name: string } => typeof g?.id === "number" && typeof g?.name === "string");
+      },
+    );
+    return groups.find((g) => g.name === name)?.id;
   }
 
   /** Deletes every runner called name; used before re-trying a JIT POST whose outcome is unknown. */

@@ -18,6 +18,8 @@ interface CommonInputs {
   /** Key material for the state artifact; the github-token when not given. */
   statePassphrase: string;
   stateBackend: StateBackendInput;
+  /** Where the runners are registered: this repository, or its organization (shared GPU budget). */
+  runnerScope: "repository" | "organization";
 }
 
 export interface StartInputs extends CommonInputs {
@@ -25,6 +27,8 @@ export interface StartInputs extends CommonInputs {
   count: number;
   extraLabels: string[];
   runnerGroupId: number;
+  /** A runner group by name (organization scope); resolved to its id before anything is created. */
+  runnerGroupName: string | undefined;
   runnerTimeoutMinutes: number;
   maxLifetimeMinutes: number;
   idleTimeoutMinutes: number;
@@ -64,6 +68,7 @@ export function parseInputs(env: Env): Inputs {
     githubToken,
     statePassphrase: read.optional("state-passphrase") || githubToken,
     stateBackend: parseStateBackend(read),
+    runnerScope: read.oneOf("runner-scope", ["repository", "organization"] as const, "repository"),
   };
   if (mode === "stop") {
     return {
@@ -85,6 +90,7 @@ export function parseInputs(env: Env): Inputs {
     count: read.integer("count", { min: 1, max: 10, fallback: 1 }),
     extraLabels: read.list("labels", LABEL_ITEM, "comma-separated labels of letters, digits, '.', '_' and '-' (at most 100 characters each)", { max: 20 }),
     runnerGroupId: read.integer("runner-group-id", { min: 1, max: 2 ** 31 - 1, fallback: 1 }),
+    runnerGroupName: parseRunnerGroupName(read, common.runnerScope),
     runnerTimeoutMinutes,
     maxLifetimeMinutes,
     idleTimeoutMinutes,
@@ -97,6 +103,13 @@ export function parseInputs(env: Env): Inputs {
     dryRun: read.boolean("dry-run", false),
     cloudConfig: cloud.parse(read),
   };
+}
+
+function parseRunnerGroupName(read: InputReader, scope: CommonInputs["runnerScope"]): string | undefined {
+  if (!read.isSet("runner-group")) return undefined;
+  if (scope !== "organization") read.fail("runner-group", "nothing with runner-scope repository: runner groups by name are an organization feature (set runner-scope: organization)");
+  if (read.isSet("runner-group-id")) read.fail("runner-group", "nothing when runner-group-id is set: name the group one way");
+  return read.matching("runner-group", /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, "a runner group name of letters, digits, spaces, '.', '_' and '-'");
 }
 
 function parseStateBackend(read: InputReader): StateBackendInput {

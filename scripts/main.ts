@@ -5,7 +5,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActionIO, type Clock, coreIO, realClock } from "./action-io.ts";
-import { createGitHubClient } from "./github.ts";
+import { createGitHubClient, type RunnerScope } from "./github.ts";
 import type { Env } from "./input-readers.ts";
 import { parseInputs, readRunContext } from "./inputs.ts";
 import { start } from "./start.ts";
@@ -44,14 +44,19 @@ export async function main(deps: MainDeps): Promise<void> {
   }
   const inputs = parseInputs(env);
   const context = readRunContext(env, tmpdir());
-  const github = createGitHubClient({
-    token: inputs.githubToken,
-    apiUrl: context.apiUrl,
-    scope: { kind: "repository", owner: context.owner, repo: context.repo },
-    onSecret: (value) => io.setSecret(value),
-    log: (line) => io.info(line),
-    sleep: deps.clock.sleep,
-  });
+  const repository = { kind: "repository", owner: context.owner, repo: context.repo } as const;
+  const client = (scope: RunnerScope) =>
+    createGitHubClient({
+      token: inputs.githubToken,
+      apiUrl: context.apiUrl,
+      scope,
+      onSecret: (value) => io.setSecret(value),
+      log: (line) => io.info(line),
+      sleep: deps.clock.sleep,
+    });
+  // Runners live in the repository or its organization; the state artifact always in the repository.
+  const github = client(inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository);
+  const repositoryGithub = inputs.runnerScope === "organization" ? client(repository) : github;
   const terraform = createTerraform({
     pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
     log: (line) => io.info(line),
@@ -60,7 +65,7 @@ export async function main(deps: MainDeps): Promise<void> {
   if (inputs.mode === "start") {
     await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir, onCancel: deps.onCancel, pollIntervalMs: pollInterval(env) });
   } else {
-    await stop(inputs, context, { github, terraform, io, workDir, env });
+    await stop(inputs, context, { github, artifacts: repositoryGithub, terraform, io, workDir, env });
   }
 }
 

@@ -85,8 +85,9 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   let runners: StartedRunner[] = [];
   try {
     await io.group("Register just-in-time runners at GitHub", async () => {
+      const runnerGroupId = await resolveRunnerGroup(inputs, github);
       for (let index = 0; index < inputs.count; index++) {
-        const jit = await github.createJitConfig({ name: runnerName(label, index), labels: [label, ...inputs.extraLabels], runnerGroupId: inputs.runnerGroupId });
+        const jit = await github.createJitConfig({ name: runnerName(label, index), labels: [label, ...inputs.extraLabels], runnerGroupId });
         registered.push(jit);
         io.info(`Registered ${jit.runnerName} (id ${jit.runnerId})`);
       }
@@ -160,4 +161,13 @@ async function saveState(
   const path = stateFilePath(context, label);
   await writeEncryptedBundle(path, bundle, inputs.statePassphrase);
   io.info(`Encrypted state written for upload (${path}).`);
+}
+
+async function resolveRunnerGroup(inputs: StartInputs, github: GitHubClient): Promise<number> {
+  if (inputs.runnerGroupName === undefined) return inputs.runnerGroupId;
+  const id = await github.runnerGroupIdByName(inputs.runnerGroupName);
+  if (id === undefined) {
+    throw new Error(`runner-group '${inputs.runnerGroupName}' does not exist in the organization (or the token cannot see it).`);
+  }
+  return id;
 }

@@ -18,6 +18,8 @@ import type { Terraform } from "./terraform.ts";
 
 export interface StopDeps {
   github: GitHubClient;
+  /** The repository-scoped client that deletes the state artifact, when runners live in the organization. */
+  artifacts?: GitHubClient;
   terraform: Terraform;
   io: ActionIO;
   workDir: string;
@@ -78,7 +80,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   } finally {
     await rm(deps.workDir, { recursive: true, force: true });
   }
-  await removeStateArtifact(github, context, inputs.stateId, io);
+  await removeStateArtifact(deps.artifacts ?? github, context, inputs.stateId, io);
   await rm(statePath, { force: true });
   await io.summary(
     stopSummary({

@@ -791,3 +791,28 @@ describe("deleteArtifactsNamed", () => {
     });
   }
 });
+
+describe("runnerGroupIdByName", () => {
+  test("finds the organization's group by exact name across pages", async () => {
+    const { client } = setup({ scope: ORG });
+    nock(API)
+      .get("/orgs/acme/actions/runner-groups")
+      .query({ per_page: "100" })
+      .reply(200, { total_count: 2, runner_groups: [{ id: 1, name: "Default" }] }, { link: `<${API}/orgs/acme/actions/runner-groups?per_page=100&page=2>; rel="next"` })
+      .get("/orgs/acme/actions/runner-groups")
+      .query({ per_page: "100", page: "2" })
+      .reply(200, { total_count: 2, runner_groups: [{ id: 42, name: "GPU pool" }] });
+    assert.equal(await client.runnerGroupIdByName("GPU pool"), 42);
+  });
+
+  test("is undefined for a group that does not exist (names are exact)", async () => {
+    const { client } = setup({ scope: ORG });
+    nock(API).get("/orgs/acme/actions/runner-groups").query(true).reply(200, { total_count: 1, runner_groups: [{ id: 42, name: "GPU pool" }] });
+    assert.equal(await client.runnerGroupIdByName("gpu pool"), undefined);
+  });
+
+  test("refuses repository scope", async () => {
+    const { client } = setup();
+    await assert.rejects(client.runnerGroupIdByName("GPU pool"), /need organization scope/);
+  });
+});

@@ -114,6 +114,19 @@ describe("parseInputs: a valid start", () => {
   });
 });
 
+describe("parseInputs: runner scope and candidates", () => {
+  it("reads an organization runner group by name, and candidate lists in order", () => {
+    const inputs = parseStart({ "runner-scope": "organization", "runner-group": "GPU pool", "machine-type": "g5.xlarge, g4dn.xlarge", subnet: "subnet-00000001,subnet-00000002" });
+    assert.equal(inputs.runnerScope, "organization");
+    assert.equal(inputs.runnerGroupName, "GPU pool");
+    const config = inputs.cloudConfig as { instanceType: string; fallbackInstanceTypes: string[]; subnetId: string; fallbackSubnetIds: string[] };
+    assert.equal(config.instanceType, "g5.xlarge");
+    assert.deepEqual(config.fallbackInstanceTypes, ["g4dn.xlarge"]);
+    assert.equal(config.subnetId, "subnet-00000001");
+    assert.deepEqual(config.fallbackSubnetIds, ["subnet-00000002"]);
+  });
+});
+
 describe("parseInputs: a valid stop", () => {
   it("needs only mode, token and state-id", () => {
     const inputs = parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-987654321-2-0a1b2c3d" }));
@@ -136,6 +149,13 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "count", value: "-1", expected: /whole number/ },
   { input: "count", value: "$(reboot)", expected: /whole number/ },
   { input: "runner-group-id", value: "0", expected: /whole number/ },
+  { input: "runner-scope", value: "enterprise", expected: /one of repository, organization/ },
+  { input: "runner-group", value: "gpu-pool", expected: /organization feature/ },
+  { input: "runner-group", value: "gpu-pool", expected: /name the group one way/, extra: { "runner-scope": "organization", "runner-group-id": "3" } },
+  { input: "runner-group", value: "gpu;pool", expected: /runner group name/, extra: { "runner-scope": "organization" } },
+  { input: "machine-type", value: "g5.xlarge,g4dn.xlarge,g6.xlarge,g5.2xlarge,g6.2xlarge,g4dn.2xlarge", expected: /at most 5 items/ },
+  { input: "machine-type", value: "g5.xlarge, not a type", expected: /EC2 instance types/ },
+  { input: "subnet", value: "subnet-00000001,subnet-nope", expected: /subnet ids/ },
   { input: "runner-timeout", value: "0", expected: /from 1 to 60/ },
   { input: "runner-timeout", value: "61", expected: /from 1 to 60/ },
   { input: "max-lifetime", value: "5", expected: /from 10/ },
@@ -164,13 +184,13 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "state-backend", value: "ftp", expected: /artifact, s3, gcs/ },
   { input: "state-bucket", value: "", expected: /s3 bucket/, extra: { "state-backend": "s3" } },
   { input: "state-bucket", value: "Bad_Bucket!", expected: /gcs bucket/, extra: { "state-backend": "gcs" } },
-  { input: "machine-type", value: "", expected: /EC2 instance type/ },
-  { input: "machine-type", value: "g4dn.xlarge; reboot", expected: /EC2 instance type/ },
+  { input: "machine-type", value: "", expected: /EC2 instance types/ },
+  { input: "machine-type", value: "g4dn.xlarge; reboot", expected: /EC2 instance types/ },
   { input: "image", value: "ubuntu-22.04", expected: /AMI id/ },
   { input: "image", value: "projects/deeplearning-platform-release/global/images/family/x", expected: /AMI id/ },
   { input: "region", value: "us east 1", expected: /AWS region/ },
   { input: "disk-size", value: "4", expected: /from 8/ },
-  { input: "subnet", value: "subnet-xyz", expected: /subnet id/ },
+  { input: "subnet", value: "subnet-xyz", expected: /subnet ids/ },
   { input: "security-group", value: "default", expected: /security group ids/ },
   { input: "instance-profile", value: "a b", expected: /instance profile/ },
   { input: "public-ip", value: "on", expected: /true or false/ },

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import nock from "nock";
 import type { Clock } from "../scripts/action-io.ts";
-import { createGitHubClient } from "../scripts/github.ts";
+import { createGitHubClient, type RunnerScope } from "../scripts/github.ts";
 import { parseInputs, readRunContext, type RunContext, type StartInputs, type StopInputs } from "../scripts/inputs.ts";
 import { start, StartError } from "../scripts/start.ts";
 import { readEncryptedBundle } from "../scripts/state-bundle.ts";
@@ -71,11 +71,11 @@ function instantClock(): Clock {
   };
 }
 
-function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => void } = {}) {
+function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => void; scope?: RunnerScope } = {}) {
   const github = createGitHubClient({
     token: FAKE_TOKEN,
     apiUrl: API,
-    scope: { kind: "repository", owner: "octo-org", repo: "md-sim" },
+    scope: extra.scope ?? { kind: "repository", owner: "octo-org", repo: "md-sim" },
     onSecret: (value) => f.io.setSecret(value),
     log: (line) => f.io.info(line),
     sleep: async () => {},
@@ -251,6 +251,27 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     // A stop that swept successfully is done: the unusable state file goes too. (The test cloud's sweep only
     // reports; its marker files go with the temporary directory.)
     assert.ok(!existsSync(stateFilePath(f.context, LABEL)));
+  });
+
+  it("registers organization runners in a runner group found by name", async () => {
+    const f = fixture({}, { "runner-scope": "organization", "runner-group": "GPU pool" });
+    const ORG_RUNNERS = "/orgs/octo-org/actions/runners";
+    nock(API).get("/orgs/octo-org/actions/runner-groups").query(true).reply(200, { total_count: 2, runner_groups: [{ id: 1, name: "Default" }, { id: 42, name: "GPU pool" }] });
+    for (let i = 0; i < 2; i++) {
+      nock(API)
+        .post(`${ORG_RUNNERS}/generate-jitconfig`, (body) => body.runner_group_id === 42 && body.name === `${LABEL}-${i}`)
+        .reply(201, { runner: runnerBody(100 + i, "offline"), encoded_jit_config: JIT[i] });
+    }
+    nock(API).get(`${ORG_RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${ORG_RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    const runners = await start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } }));
+    assert.equal(runners.length, 2);
+  });
+
+  it("refuses an unknown runner group before registering or creating anything", async () => {
+    const f = fixture({}, { "runner-scope": "organization", "runner-group": "No such pool" });
+    nock(API).get("/orgs/octo-org/actions/runner-groups").query(true).reply(200, { total_count: 1, runner_groups: [{ id: 1, name: "Default" }] });
+    await assert.rejects(start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } })), /runner-group 'No such pool' does not exist/);
+    assert.deepEqual(readdirSync(f.markerDir), []);
   });
 
   it("when cancelled, saves the encrypted state at once", async () => {
