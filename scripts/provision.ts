@@ -33,8 +33,9 @@ export class NoCapacityError extends Error {
   }
 }
 
-export function synthesizeFor(target: ProvisionTarget, config: unknown) {
+export async function synthesizeFor(target: ProvisionTarget, config: unknown) {
   const shared = buildStackConfig(target.inputs, target.context, target.label, config);
+  await target.inputs.cloud.load();
   return synthesizeStack(target.inputs.cloud, shared, config, target.workDir);
 }
 
@@ -56,7 +57,7 @@ export async function provision(
   const candidates = target.inputs.cloud.alternatives(target.inputs.cloudConfig);
   const tried: string[] = [];
   for (const [index, config] of candidates.entries()) {
-    const { stackDir } = synthesizeFor(target, config);
+    const { stackDir } = await synthesizeFor(target, config);
     onStackDir(stackDir);
     const description = describeCandidate(target, config);
     tried.push(description);

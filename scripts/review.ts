@@ -9,13 +9,14 @@ import { newLabel } from "./label.ts";
 import { buildStackConfig } from "./stack-config.ts";
 import { reviewEnvironment } from "./review-env.ts";
 
-export function review(env: Record<string, string | undefined>, outdir: string): string {
+export async function review(env: Record<string, string | undefined>, outdir: string): Promise<string> {
   const full = reviewEnvironment(env);
   const inputs = parseInputs(full);
   if (inputs.mode !== "start") throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
   const context = readRunContext(full, outdir);
   const label = newLabel(context);
   const shared = buildStackConfig(inputs, context, label);
+  await inputs.cloud.load();
   const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
   return describe(inputs, label, shared.boot.expectedGpus, stackJsonPath);
 }
@@ -46,7 +47,7 @@ function describe(inputs: StartInputs, label: string, gpus: number, stackJsonPat
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
-    console.log(review(process.env, resolve("cdktf.out")));
+    console.log(await review(process.env, resolve("cdktf.out")));
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     process.exitCode = 1;

@@ -64,7 +64,7 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   await mkdir(deps.workDir, { recursive: true });
   // Synthesized before anything exists, so a configuration error costs nothing; a dry run stops here.
   let stackDir = await io.group("Synthesize the stack", async () => {
-    const result = synthesizeFor(target, inputs.cloudConfig);
+    const result = await synthesizeFor(target, inputs.cloudConfig);
     io.info(`Terraform JSON: ${result.stackJsonPath}`);
     return result.stackDir;
   });

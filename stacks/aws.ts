@@ -1,10 +1,5 @@
 // AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
 // with the instance, terminate on power-off, no inbound traffic, public IP only when asked.
-import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet/index.js";
-import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc/index.js";
-import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group/index.js";
 import { Fn, TerraformLocal } from "cdktf";
 import { runChecked } from "../scripts/command.ts";
 import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
@@ -29,8 +24,36 @@ export interface AwsConfig {
   fallbackSubnetIds: string[];
 }
 
+/**
+ * The provider bindings, imported on first use (deep paths: the package root loads 2,200 modules). Loading them
+ * lazily lets the action prune the other clouds' provider packages from its install.
+ */
+async function loadBindings() {
+  const [subnet, vpc, instance, provider, securityGroup] = await Promise.all([
+    import("@cdktf/provider-aws/lib/data-aws-subnet/index.js"),
+    import("@cdktf/provider-aws/lib/data-aws-vpc/index.js"),
+    import("@cdktf/provider-aws/lib/instance/index.js"),
+    import("@cdktf/provider-aws/lib/provider/index.js"),
+    import("@cdktf/provider-aws/lib/security-group/index.js"),
+  ]);
+  return {
+    DataAwsSubnet: subnet.DataAwsSubnet,
+    DataAwsVpc: vpc.DataAwsVpc,
+    Instance: instance.Instance,
+    AwsProvider: provider.AwsProvider,
+    SecurityGroup: securityGroup.SecurityGroup,
+  };
+}
+let aws: Awaited<ReturnType<typeof loadBindings>> | undefined;
+
+function bindings(): NonNullable<typeof aws> {
+  if (!aws) throw new Error("the aws provider bindings are not loaded: await awsCloud.load() first");
+  return aws;
+}
+
 export class AwsRunnerStack extends RunnerStack<AwsConfig> {
   protected override configureProvider(config: AwsConfig): AwsConfig {
+    const { AwsProvider } = bindings();
     new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: this.ownershipTags() }] });
     if (config.securityGroupIds.length > 0) return config;
     return { ...config, securityGroupIds: [this.noInboundGroup(config)] };
@@ -38,6 +61,7 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
 
   /** Without a given security group, one with no inbound rule at all: the runner only dials out to GitHub. */
   private noInboundGroup(config: AwsConfig): string {
+    const { DataAwsSubnet, DataAwsVpc, SecurityGroup } = bindings();
     const vpcId = config.subnetId
       ? new DataAwsSubnet(this, "subnet", { id: config.subnetId }).vpcId
       : new DataAwsVpc(this, "default-vpc", { default: true }).id;
@@ -52,6 +76,7 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
   }
 
   protected override createMachine(runner: RunnerSlot, userData: string, config: AwsConfig): string {
+    const { Instance } = bindings();
     const tags = { ...this.ownershipTags(), Name: runner.name };
     const instance = new Instance(this, `runner-${runner.index}`, {
       ami: config.ami,
@@ -106,6 +131,9 @@ export const awsCloud = defineCloud<AwsConfig>({
       publicIp: read.boolean("public-ip", false),
       spot: read.boolean("spot", false),
     };
+  },
+  load: async () => {
+    aws ??= await loadBindings();
   },
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
   gpusPerMachine: (config) => awsGpusPerMachine(config.instanceType),

@@ -18,6 +18,8 @@ export interface CloudDefinition<C> {
   inputs: readonly string[];
   /** Reads and validates this cloud's inputs (errors name the input). */
   parse(read: InputReader): C;
+  /** Loads the cloud's provider bindings; await it before createStack (synthesizeStack does). */
+  load(): Promise<void>;
   createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): RunnerStack<C>;
   /** The GPUs a machine of this config carries, when known; the GPU gate expects that many. */
   gpusPerMachine(config: C): number | undefined;

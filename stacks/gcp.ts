@@ -1,8 +1,6 @@
 // Google Compute Engine: one google_compute_instance per runner. Security and cost posture lives here: a hard
 // lifetime enforced by Compute Engine itself (max_run_duration, then DELETE), no service account unless asked,
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
-import { ComputeInstance } from "@cdktf/provider-google/lib/compute-instance/index.js";
-import { GoogleProvider } from "@cdktf/provider-google/lib/provider/index.js";
 import { runChecked } from "../scripts/command.ts";
 import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
 import type { InputReader } from "../scripts/input-readers.ts";
@@ -81,8 +79,24 @@ const ACCELERATOR_OPTIMIZED = /^(a\d+x?|g\d+)-/;
 /** These series only boot with the gVNIC network driver. */
 const GVNIC_REQUIRED = /^(a3|a4x?)-/;
 
+/** The provider bindings, imported on first use so the action can prune the other clouds' provider packages. */
+async function loadBindings() {
+  const [instance, provider] = await Promise.all([
+    import("@cdktf/provider-google/lib/compute-instance/index.js"),
+    import("@cdktf/provider-google/lib/provider/index.js"),
+  ]);
+  return { ComputeInstance: instance.ComputeInstance, GoogleProvider: provider.GoogleProvider };
+}
+let google: Awaited<ReturnType<typeof loadBindings>> | undefined;
+
+function bindings(): NonNullable<typeof google> {
+  if (!google) throw new Error("the google provider bindings are not loaded: await gcpCloud.load() first");
+  return google;
+}
+
 export class GcpRunnerStack extends RunnerStack<GcpConfig> {
   protected override configureProvider(config: GcpConfig): GcpConfig {
+    const { GoogleProvider } = bindings();
     const provider = new GoogleProvider(this, "google", { project: config.project, region: config.region, zone: config.zone });
     // default_labels reach every labelled resource this provider creates, including any added later. Set as an
     // override: cdktf snake-cases the keys of maps inside provider blocks (gpu-runner-label -> gpu_runner_label).
@@ -91,6 +105,7 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
   }
 
   protected override createMachine(runner: RunnerSlot, userData: string, config: GcpConfig): string {
+    const { ComputeInstance } = bindings();
     const labels = toGcpLabels(this.ownershipTags());
     const spot = config.spot;
     const instance = new ComputeInstance(this, `runner-${runner.index}`, {
@@ -284,6 +299,9 @@ export const gcpCloud = defineCloud<GcpConfig>({
       fallbackZones,
       fallbackMachineTypes,
     };
+  },
+  load: async () => {
+    google ??= await loadBindings();
   },
   createStack: (scope, id, shared, config) => new GcpRunnerStack(scope, id, shared, config),
   gpusPerMachine(config) {

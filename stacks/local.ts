@@ -91,6 +91,8 @@ export const localCloud = defineCloud<LocalConfig>({
     if (!/^[0-9a-f]{64}$/.test(runnerSha256)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerSha256} set to the stand-in release's sha256`);
     return { root, runnerUrl, runnerSha256 };
   },
+  // terraform_data is built into cdktf and Terraform: nothing to load.
+  load: async () => {},
   createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),

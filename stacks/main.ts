@@ -12,5 +12,6 @@ const inputs = parseInputs(env);
 if (inputs.mode !== "start") throw new Error("The cdktf app reviews a start: set GPU_RUNNER_MODE=start (or leave it unset).");
 const context = readRunContext(env, ".");
 const app = new App();
+await inputs.cloud.load();
 inputs.cloud.createStack(app, STACK_ID, buildStackConfig(inputs, context, env.GPU_RUNNER_REVIEW_LABEL ?? "gpu-0-1-00000000"), inputs.cloudConfig);
 app.synth();

@@ -12,6 +12,7 @@ export interface SynthResult {
   stackJsonPath: string;
 }
 
+/** Synchronous, as cdktf is: the cloud's provider bindings must have been loaded (`await cloud.load()`). */
 export function synthesizeStack(
   cloud: CloudDefinition<unknown>,
   shared: SharedStackConfig,

@@ -12,6 +12,10 @@ import { buildStackConfig } from "../scripts/stack-config.ts";
 import type { SharedStackConfig } from "../stacks/runner-stack.ts";
 import { synthesizeStack } from "../stacks/synth.ts";
 
+import { CLOUDS } from "../stacks/clouds.ts";
+// The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
+await CLOUDS.aws!.load();
+
 const LABEL = "gpu-777-1-89abcdef";
 
 const BASE: Record<string, string> = {

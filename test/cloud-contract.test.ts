@@ -20,6 +20,9 @@ import { buildStackConfig } from "../scripts/stack-config.ts";
 import { CLOUD_NAMES, CLOUDS } from "../stacks/clouds.ts";
 import { STACK_ID, synthesizeStack } from "../stacks/synth.ts";
 
+// The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
+for (const cloud of Object.values(CLOUDS)) await cloud.load();
+
 // biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
 type Json = Record<string, any>;
 

@@ -12,6 +12,10 @@ import { buildStackConfig } from "../scripts/stack-config.ts";
 import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
 import { synthesizeStack } from "../stacks/synth.ts";
 
+import { CLOUDS } from "../stacks/clouds.ts";
+// The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
+await CLOUDS.gcp!.load();
+
 const LABEL = "gpu-4242-2-0a1b2c3d";
 
 const BASE: Record<string, string> = {

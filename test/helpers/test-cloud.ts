@@ -52,6 +52,8 @@ export const testCloud = defineCloud<TestCloudConfig>({
   parse: () => {
     throw new Error("the test cloud is configured directly, not from inputs");
   },
+  // terraform_data is built into cdktf and Terraform: nothing to load.
+  load: async () => {},
   createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image" }),

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Boot script: install the Actions runner, check GPUs, run one job, power off. User-data is "#!/bin/bash", `export
+# GR_X='v'` lines, this file minus line 1 (AWS: 16 KiB in all). Reads only GR_* (see want; GR_TIME_UNIT_SECONDS: test
+# only). Logs "gpu-runner: ...", last "powering off: <reason>". main runs from the last line: bash has read the file.
+# shellcheck disable=SC2317 # functions run from traps
+set +x -u -o pipefail # never trace: the JIT config is in memory
+umask 077
+CONSOLE=/dev/console STATE='' JIT='' OFF='' TIMER='' STEP='' RUNNER='' FD='' PART='' JOB='' UNIT=60
+
+log() {
+  local l="gpu-runner: $*"
+  l=${l//[[:cntrl:]]/ } # command output cannot forge lines
+  printf '%s\n' "$l"
+  [[ -w $CONSOLE ]] && { printf '%s\n' "$l" >>"$CONSOLE"; } 2>/dev/null
+  return 0
+}
+line1() {
+  local l=''
+  IFS= read -r l <"$1"
+  printf '%s' "${l:0:200}"
+}
+# The only way out. Nothing may run after poweroff, which returns at once. (AWS terminates; GCP's stack deletes.)
+power_off() {
+  local p
+  [[ -n $OFF ]] && return 0
+  OFF=1
+  trap '' USR1 HUP INT TERM
+  trap - EXIT
+  log "powering off: $1"
+  [[ -z $RUNNER && -r $STATE/runner.pid ]] && RUNNER=$(<"$STATE/runner.pid")
+  for p in "$TIMER" "$STEP" "$RUNNER"; do [[ -z $p ]] || kill "$p" 2>/dev/null; done
+  timeout 60 poweroff >/dev/null 2>&1 || timeout 60 shutdown -h now >/dev/null 2>&1 || log "poweroff failed"
+  exit 0
+}
+step() { # run in the background and wait: a signal is handled at once, not after the command
+  "$@" &
+  STEP=$!
+  wait "$STEP"
+  set -- $?
+  STEP=''
+  return "$1"
+}
+bad() { power_off "invalid setting GR_$1='${2:0:100}': expected $3"; }
+want() { # VAR NAME DEFAULT REGEX EXPECTED: VAR=${GR_NAME:-DEFAULT}, checked
+  local n=GR_$2
+  V=${!n:-$3}
+  [[ $V =~ $4 ]] || bad "$2" "$V" "$5"
+  printf -v "$1" %s "$V"
+}
+
+# Armed first: a timer, as `shutdown +N` alone would log no reason nor stop the runner. It signals main; if main is
+# gone or wedged (30 s) it powers off itself. systemd's `shutdown -P +M` backs it up 2 minutes later.
+arm_lifetime() {
+  local m main=$$
+  want UNIT TIME_UNIT_SECONDS 60 '^[1-9][0-9]{0,3}$' '1 to 9999'
+  want LIFE MAX_LIFETIME_MINUTES '' '^[1-9][0-9]{0,5}$' 'an integer > 0'
+  m=$(((LIFE * UNIT + 59) / 60 + 2))
+  trap life_over USR1
+  (
+    trap - EXIT HUP INT
+    s=''
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    sleep $((LIFE * UNIT)) &
+    s=$!
+    wait "$s"
+    if kill -USR1 "$main" 2>/dev/null; then
+      sleep 30 &
+      s=$!
+      wait "$s"
+    fi
+    life_over
+  ) &
+  TIMER=$!
+  log "lifetime armed: powering off after $LIFE minute(s) whatever happens"
+  timeout 20 shutdown -P "+$m" >/dev/null 2>&1 && log "lifetime backstop: shutdown in $m minute(s)"
+}
+life_over() { power_off "max lifetime reached ($LIFE minute(s))"; }
+
+# The job runs on this disk, and the user-data (JIT config) is on it: cloud-init's instances/*/user-data.txt(.i),
+# scripts/part-001, obj.pkl; GCE's copy in /tmp, which is $0. Zero and remove them (grep reads the config from a pipe,
+# not argv). The metadata service still serves it: out of reach.
+scrub() {
+  local f n=0
+  while IFS= read -r -d '' f; do
+    [[ -f $f && ! -L $f ]] || continue
+    shred -z -n 0 -u -- "$f" 2>/dev/null || rm -f -- "$f"
+    n=$((n + 1))
+  done < <(printf %s "$JIT" | grep -lZF -f - -r -- "${GR_CLOUD_INIT_DIR:-/var/lib/cloud}" "$0" 2>/dev/null)
+  log "user-data: removed $n on-disk cop(ies) holding the runner credential"
+}
+
+settings() {
+  local m
+  [[ -n $JIT ]] || power_off "invalid setting GR_JIT_CONFIG: empty or missing"
+  want VERSION RUNNER_VERSION '' '^[0-9]{1,6}(\.[0-9]{1,6}){2}$' 'a version like 2.329.0'
+  want BASE RUNNER_DOWNLOAD_BASE '' '^https?://[^[:space:]]+[^/[:space:]]$' 'an http(s) URL'
+  want RNAME RUNNER_NAME '' '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' '1-100 of A-Za-z0-9._-'
+  want USR RUNNER_USER runner '^[a-z_][a-z0-9_-]{0,31}$' 'a user name'
+  [[ $USR != root ]] || bad RUNNER_USER root 'a user other than root'
+  want SUDO RUNNER_SUDO true '^(true|false)$' 'true or false'
+  want DIR INSTALL_DIR /opt/actions-runner '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
+  want IDLE IDLE_TIMEOUT_MINUTES '' '^[1-9][0-9]{0,5}$' 'an integer > 0'
+  want GPUS EXPECTED_GPUS '' '^(0|[1-9][0-9]?)$' '0 to 99'
+  want WAIT GPU_WAIT_SECONDS 300 '^(0|[1-9][0-9]{0,4})$' '0 to 99999'
+  want PRE PRE_RUNNER_SCRIPT_B64 '' '^[A-Za-z0-9+/=[:space:]]*$' base64
+  SUDOERS=${GR_SUDOERS_DIR:-/etc/sudoers.d}/90-gpu-runner
+  m=$(uname -m)
+  case $m in
+  x86_64 | amd64) ARCH=x64 ;;
+  aarch64 | arm64) ARCH=arm64 ;;
+  *) power_off "unsupported architecture '${m:0:50}'" ;;
+  esac
+  want SHA "RUNNER_SHA256_${ARCH^^}" '' '^[0-9a-fA-F]{64}$' '64 hex digits'
+  SHA=${SHA,,}
+  log "runner $RNAME: version $VERSION ($ARCH), user $USR (sudo: $SUDO), $GPUS GPU(s) expected, idle timeout $IDLE minute(s)"
+}
+
+ensure_user() {
+  local e=$STATE/err
+  if id -u "$USR" >/dev/null 2>&1; then
+    log "user $USR already exists"
+  else
+    useradd --create-home --user-group --shell /bin/bash -- "$USR" >"$e" 2>&1 ||
+      power_off "could not create user $USR: $(line1 "$e")"
+    log "user created: $USR"
+  fi
+  if [[ $SUDO == false ]]; then
+    rm -f -- "$SUDOERS"
+    log "passwordless sudo: not granted"
+  else
+    { mkdir -p -- "${SUDOERS%/*}" && echo "$USR ALL=(ALL) NOPASSWD:ALL" >"$SUDOERS" && chmod 0440 -- "$SUDOERS"; } 2>"$e" ||
+      power_off "could not write $SUDOERS: $(line1 "$e")"
+    log "passwordless sudo: granted to $USR"
+  fi
+}
+
+install_runner() {
+  local url tgz=$STATE/runner.tar.gz e=$STATE/err v=$DIR/.gpu-runner-version
+  if [[ -f $v && -x $DIR/run.sh && $(<"$v") == "$VERSION" ]]; then
+    log "runner $VERSION already installed in $DIR; download skipped"
+  else
+    url=$BASE/v$VERSION/actions-runner-linux-$ARCH-$VERSION.tar.gz
+    log "downloading runner $VERSION ($ARCH) from ${url:0:200}"
+    # -q: no ~/.curlrc; retries timeouts, refusals, 408/429/5xx; fails at once on other HTTP errors
+    step curl -q -fsSL --retry 5 --retry-connrefused --connect-timeout 20 --max-time 900 -o "$tgz" "$url" 2>"$e" ||
+      power_off "runner download failed (curl exit code $?): $(line1 "$e")"
+    if ! printf '%s  %s\n' "$SHA" "$tgz" | sha256sum -c --strict --status; then
+      url=$(sha256sum <"$tgz")
+      power_off "runner checksum mismatch: expected $SHA, got ${url%% *}; refusing to install it"
+    fi
+    { mkdir -p -- "$DIR" && step tar -xzf "$tgz" -C "$DIR" --no-same-owner && echo "$VERSION" >"$v"; } 2>"$e" ||
+      power_off "could not unpack the runner into $DIR: $(line1 "$e")"
+    rm -f -- "$tgz"
+    log "runner $VERSION installed in $DIR (sha256 verified)"
+  fi
+  chown -R -- "$USR:" "$DIR" 2>"$e" || power_off "could not give $DIR to $USR: $(line1 "$e")"
+}
+
+gpu_gate() {
+  local o=$STATE/gpus end=$((SECONDS + WAIT)) why n=0 bad='' ok='' i name drv mem used temp ecc bus
+  if ((GPUS == 0)); then
+    log "GPU check: skipped (GR_EXPECTED_GPUS=0)"
+    return 0
+  fi
+  while :; do # the driver may still be loading, or being built, at first boot
+    if ! command -v nvidia-smi >/dev/null; then
+      why="nvidia-smi not found"
+    elif step timeout 60 nvidia-smi -L >"$o" 2>&1; then
+      break
+    else
+      why="nvidia-smi -L failed: $(line1 "$o")"
+    fi
+    ((SECONDS < end)) || power_off "GPU check failed: $why (waited ${WAIT}s)"
+    step sleep 1
+  done
+  # as in test/fixtures/nvidia-smi
+  step timeout 60 nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,memory.used,temperature.gpu,ecc.errors.uncorrected.volatile.total,pci.bus_id --format=csv,noheader,nounits >"$o" 2>&1 ||
+    power_off "GPU check failed: nvidia-smi query exit code $?: $(line1 "$o")"
+  while IFS=, read -r i name _ drv mem used temp ecc bus; do
+    [[ -n $i ]] || continue
+    n=$((n + 1))
+    log "GPU $i: $name, $mem MiB ($used used), $temp C, driver $drv, bus $bus, uncorrected ECC errors: $ecc"
+    [[ $mem =~ ^[0-9]+$ ]] && ((10#$mem > 0)) || bad+="; GPU $i reports memory '$mem'"
+    if [[ $ecc =~ ^[0-9]+$ ]]; then
+      ((10#$ecc == 0)) || bad+="; GPU $i has $ecc uncorrected ECC error(s)"
+    elif [[ $ecc != \[*\] && $ecc != N/A ]]; then # [N/A], [Not Supported]: no ECC counts (consumer cards, ECC off)
+      bad+="; GPU $i reports ECC errors '$ecc'"
+    fi
+    ok+=", $name ($mem MiB)"
+  done < <(sed 's/ *, */,/g; s/ *$//' "$o")
+  ((n == GPUS)) || bad+="; found $n GPU(s), expected $GPUS"
+  [[ -z $bad ]] || power_off "GPU check failed: ${bad#; }"
+  log "GPU check passed: $n GPU(s): ${ok#, }"
+}
+
+pre_runner() {
+  local f=$STATE/pre-runner
+  [[ -n $PRE ]] || return 0
+  printf %s "$PRE" | base64 -d >"$f" 2>/dev/null || power_off "pre-runner script failed: not valid base64"
+  chmod 0700 -- "$f"
+  log "pre-runner script: running as root"
+  step prefixed "$f"
+  set -- $?
+  rm -f -- "$f"
+  (($1 == 0)) || power_off "pre-runner script failed (exit code $1)"
+  log "pre-runner script: succeeded"
+}
+prefixed() { # output to the log, hence the console; without a shebang, bash runs it
+  local l
+  umask 022
+  "$1" 2>&1 | while IFS= read -r l || [[ -n $l ]]; do log "pre-runner: $l"; done
+  return "${PIPESTATUS[0]}"
+}
+
+# runuser, not sudo: no sudoers policy (SETENV, GR_RUNNER_SUDO=false). It keeps the environment, emptied but for
+# PATH/locale/proxy; the runner reads --jitconfig from ACTIONS_RUNNER_INPUT_JITCONFIG: in no argv (ps), no file.
+start_runner() {
+  local n
+  : >"$STATE/runner.log"
+  (
+    cd -- "$DIR" || exit 1
+    umask 022
+    while IFS= read -r n; do
+      [[ $n =~ ^(PATH|LANG|LANGUAGE|LC_.*|TZ|(http|https|no)_proxy|(HTTP|HTTPS|NO)_PROXY)$ ]] || unset "$n"
+    done < <(compgen -e)
+    export ACTIONS_RUNNER_INPUT_JITCONFIG="$JIT"
+    exec runuser -u "$USR" -- ./run.sh
+  ) >>"$STATE/runner.log" 2>&1 </dev/null &
+  RUNNER=$!
+  unset JIT
+  echo "$RUNNER" >"$STATE/runner.pid"
+  exec {FD}<"$STATE/runner.log"
+  log "runner started as $USR (pid $RUNNER)"
+}
+relay() { # the runner's output, to the log
+  local l=''
+  while IFS= read -r -u "$FD" l; do
+    said "$PART$l"
+    PART='' l=''
+  done
+  PART+=$l
+}
+said() {
+  log "runner: $1"
+  if [[ -z $JOB && $1 == *"Running job"* ]]; then
+    JOB=1
+    log "job taken: ${1##*Running job: }"
+  fi
+}
+supervise() {
+  local end=$((SECONDS + IDLE * UNIT))
+  while kill -0 "$RUNNER" 2>/dev/null; do
+    relay
+    [[ -n $JOB ]] || ((SECONDS < end)) || power_off "idle timeout: no job within $IDLE minute(s) of the runner starting"
+    step sleep 1
+  done
+  wait "$RUNNER"
+  set -- $?
+  relay
+  [[ -z $PART ]] || said "$PART"
+  if [[ -n $JOB ]]; then log "job done: runner exited with code $1"; else log "runner exited with code $1 without taking a job"; fi
+  power_off "runner exited (exit code $1)"
+}
+
+main() {
+  local n
+  JIT=${GR_JIT_CONFIG-} # into a plain variable: no child inherits it, nor any GR_ variable
+  unset GR_JIT_CONFIG
+  for n in "${!GR_@}"; do export -n "${n?}"; done
+  CONSOLE=${GR_CONSOLE:-/dev/console}
+  trap 'power_off "boot script ended unexpectedly (exit code $?)"' EXIT
+  trap 'power_off "boot script got a termination signal"' HUP INT TERM
+  log "booting"
+  STATE=$(mktemp -d "${TMPDIR:-/tmp}/gpu-runner.XXXXXXXX") || STATE=''
+  arm_lifetime
+  [[ -n $STATE ]] || power_off "could not create a private temporary directory"
+  scrub
+  settings
+  ensure_user
+  install_runner
+  gpu_gate
+  pre_runner
+  start_runner
+  supervise
+}
+
+main "$@"; exit "$?"
