@@ -7,13 +7,20 @@ import { BOOT_LOG_PREFIX } from "./constants.ts";
 
 const MAX_LINES = 40;
 
-/** The boot script's own lines from a console dump, the newest MAX_LINES of them. */
+/**
+ * The boot script's own lines from a console dump, the newest MAX_LINES of them. Each line can reach the console
+ * twice (the script writes to the console, and cloud-init or the guest agent relays its output there too), so a
+ * line repeating one of the two before it is dropped.
+ */
 export function bootLines(consoleText: string): string[] {
-  return consoleText
-    .split(/\r?\n/)
-    .map((line) => line.slice(Math.max(0, line.indexOf(BOOT_LOG_PREFIX))))
-    .filter((line) => line.startsWith(BOOT_LOG_PREFIX))
-    .slice(-MAX_LINES);
+  const lines: string[] = [];
+  for (const raw of consoleText.split(/\r?\n/)) {
+    const at = raw.indexOf(BOOT_LOG_PREFIX);
+    if (at < 0) continue;
+    const line = raw.slice(at).trimEnd();
+    if (!lines.slice(-2).includes(line)) lines.push(line);
+  }
+  return lines.slice(-MAX_LINES);
 }
 
 export async function showBootLines(

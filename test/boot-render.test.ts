@@ -19,10 +19,23 @@ const HOSTILE_VALUES = [
   "ünïcödé ✓",
 ];
 
+/** Whether bash can parse `text` as complete commands (no open quote). */
+function bashComplete(text: string): boolean {
+  return spawnSync("bash", ["-n", "-c", text]).status === 0;
+}
+
+function countExports(text: string): number {
+  return (text.match(/^export GR_/gm) ?? []).length;
+}
+
 /** Runs only the header (the body is replaced by printing the variables) in a clean scratch directory. */
 function echoBack(values: Record<string, string>): Record<string, string> {
   const script = renderBootScript({ values });
-  const header = script.slice(0, script.indexOf("\n", script.lastIndexOf("export ")) + 1);
+  // The shebang, then one export line per value (a value's newline stays inside its quotes, so count by parsing).
+  const header = script.split(/(?<=\n)/).reduce(
+    (acc, line) => (acc.done ? acc : { text: acc.text + line, done: bashComplete(acc.text + line) && countExports(acc.text + line) === Object.keys(values).length }),
+    { text: "", done: false },
+  ).text;
   const printer = Object.keys(values)
     .map((name) => `printf '%s\\0' "$${name}"`)
     .join("\n");

@@ -1,0 +1,483 @@
+// Runs the real boot script (stacks/boot/runner.sh) in a scratch "machine" (test/helpers/boot-sandbox.ts): rendered
+// as production renders it, started as cloud-init starts it, with stand-ins for power-off, user management, runuser,
+// uname and nvidia-smi (which replays real captures from test/fixtures/nvidia-smi), and a runner tarball built here
+// and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { BOOT_LOG_PREFIX, RUNNER_RELEASE } from "../scripts/constants.ts";
+import {
+  BODY_PATH,
+  BootSandbox,
+  type Capture,
+  hostCaptures,
+  isAlive,
+  killAllSandboxes,
+  killGroup,
+  ReleaseServer,
+  type RunResult,
+  readCapture,
+  type SandboxOptions,
+  sha256,
+  waitFor,
+} from "./helpers/boot-sandbox.ts";
+import { renderBootScript } from "../stacks/boot-script.ts";
+
+const server = new ReleaseServer();
+const sandboxes: BootSandbox[] = [];
+
+before(async () => {
+  await server.start();
+});
+
+after(async () => {
+  killAllSandboxes();
+  await Promise.all(sandboxes.map((s) => s.cleanup()));
+  await server.close();
+});
+
+async function boot(options: Omit<SandboxOptions, "server"> = {}): Promise<{ sandbox: BootSandbox; result: RunResult }> {
+  const sandbox = await BootSandbox.create({ server, ...options });
+  sandboxes.push(sandbox);
+  const result = await sandbox.run();
+  return { sandbox, result };
+}
+
+/** The one "powering off:" line: its reason. Also checks that it is the only one, and the last line. */
+function powerOffReason(result: RunResult): string {
+  const lines = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} powering off: `));
+  assert.equal(lines.length, 1, `exactly one power-off line in:\n${result.stdout}`);
+  assert.equal(result.lines.at(-1), lines[0], `the power-off line is the last:\n${result.stdout}`);
+  return lines[0]!.slice(`${BOOT_LOG_PREFIX} powering off: `.length);
+}
+
+/** The machine was powered off exactly once, and the script then stopped by itself. */
+function assertPoweredOff(sandbox: BootSandbox, result: RunResult): void {
+  assert.equal(result.code, 0, `the boot script exits after asking for the power-off:\n${result.stdout}${result.stderr}`);
+  const requests = sandbox.calls("power").filter((c) => /^(poweroff|shutdown -h now|systemctl)/.test(c));
+  assert.deepEqual(requests, ["poweroff"], "one poweroff call");
+}
+
+function assertNoRunner(sandbox: BootSandbox, result: RunResult): void {
+  assert.equal(sandbox.runnerRecord(), undefined, "the runner never ran");
+  assert.deepEqual(sandbox.calls("runuser"), [], "nothing ran as the runner user");
+  assert.ok(!result.stdout.includes("runner started"), result.stdout);
+}
+
+function has(result: RunResult, text: string): boolean {
+  return result.lines.includes(`${BOOT_LOG_PREFIX} ${text}`);
+}
+
+/** A capture with each output row's CSV fields changed by `edit` (the real output's ", " separators are kept). */
+function editRows(capture: Capture, edit: (fields: string[], row: number) => string[][] | string[]): Capture {
+  const output = capture.output.flatMap((line, row) => {
+    const edited = edit(line.split(", "), row);
+    return (Array.isArray(edited[0]) ? (edited as string[][]) : [edited as string[]]).map((f) => f.join(", "));
+  });
+  return { ...capture, output };
+}
+
+const QUERY = "nvidia-smi-query.txt";
+const LIST = "nvidia-smi-L.txt";
+const ECC_FIELD = 7;
+const MEMORY_FIELD = 4;
+
+/** H100 captures with the query's rows edited: the derived failure variants. */
+function h100With(edit: (fields: string[], row: number) => string[][] | string[]): Record<string, Capture> {
+  const captures = hostCaptures("h100");
+  return { ...captures, [QUERY]: editRows(captures[QUERY]!, edit) };
+}
+
+function setField(fields: string[], index: number, value: string): string[] {
+  const copy = [...fields];
+  copy[index] = value;
+  return copy;
+}
+
+function twoH100s(): Record<string, Capture> {
+  const captures = h100With((fields) => [fields, [
+    "1", fields[1]!, "GPU-00000000-0000-0000-0000-000000000001", ...fields.slice(3, 8), "00000000:00:07.0",
+  ]]);
+  const list = captures[LIST]!;
+  captures[LIST] = { ...list, output: [...list.output, "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-0000-0000-0000-000000000001)"] };
+  return captures;
+}
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+
+describe("boot script: a healthy machine runs one job, then powers off", { concurrency: true }, () => {
+  it("H100, x64: the runner runs as the non-root user with the JIT config in its environment only", async () => {
+    const { sandbox, result } = await boot();
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+
+    // Every line carries the prefix, reaches the console too, and the story is told in order.
+    for (const line of result.lines) assert.ok(line.startsWith(`${BOOT_LOG_PREFIX} `), `unprefixed line: ${line}`);
+    assert.equal(result.stderr, "");
+    assert.equal(readFileSync(sandbox.console, "utf8"), result.stdout, "the console got every line");
+    const story = [
+      "booting",
+      "lifetime armed: powering off after 60 minute(s) whatever happens",
+      "user created: runner",
+      "passwordless sudo: granted to runner",
+      `runner ${RUNNER_RELEASE.version} installed in ${sandbox.installDir} (sha256 verified)`,
+      "GPU check passed: 1 GPU(s): NVIDIA H100 80GB HBM3 (81559 MiB)",
+      "job taken: gpu-tests",
+      "job done: runner exited with code 0",
+    ].map((text) => result.lines.indexOf(`${BOOT_LOG_PREFIX} ${text}`));
+    assert.ok(story.every((index, i) => index >= 0 && (i === 0 || index > story[i - 1]!)), `story out of order:\n${result.stdout}`);
+    assert.ok(result.lines.some((l) => /^gpu-runner: runner started as runner \(pid \d+\)$/.test(l)), result.stdout);
+    assert.ok(has(result, "GPU 0: NVIDIA H100 80GB HBM3, 81559 MiB (0 used), 44 C, driver 580.159.04, bus 00000000:00:06.0, uncorrected ECC errors: 0"));
+
+    // The lifetime backstop: shutdown scheduled 2 minutes past the cap (60 s here: ceil(60/60) + 2).
+    assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
+
+    // The user, its sudo drop-in, the install owned by it.
+    assert.deepEqual(sandbox.calls("useradd"), ["--create-home --user-group --shell /bin/bash -- runner"]);
+    const sudoers = join(sandbox.root, "etc", "sudoers.d", "90-gpu-runner");
+    assert.equal(readFileSync(sudoers, "utf8"), "runner ALL=(ALL) NOPASSWD:ALL\n");
+    assert.equal(statSync(sudoers).mode & 0o777, 0o440);
+    assert.deepEqual(sandbox.calls("chown"), [`-R -- runner: ${sandbox.installDir}`]);
+    assert.equal(readFileSync(join(sandbox.installDir, ".gpu-runner-version"), "utf8"), `${RUNNER_RELEASE.version}\n`);
+    assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [sandbox.tarballPath("x64")]);
+
+    // The runner: as the user, from its directory, the config in its environment and in no argv, nothing else.
+    assert.deepEqual(sandbox.calls("runuser"), ["-u runner -- ./run.sh"]);
+    const runner = sandbox.runnerRecord();
+    assert.ok(runner, "the runner ran");
+    assert.equal(runner.arch, "x64");
+    assert.equal(runner.user, "runner");
+    assert.notEqual(runner.euid, "0", "the script under test never runs as root here (see boot-sandbox.ts)");
+    assert.equal(runner.cwd, sandbox.installDir);
+    assert.equal(runner.argc, "0", "run.sh gets no arguments");
+    assert.equal(runner.jit_set, "yes");
+    assert.equal(runner.jit_sha256, sha256(sandbox.secret), "ACTIONS_RUNNER_INPUT_JITCONFIG is the JIT config");
+    assert.equal(runner.umask, "0022", "the runner gets the usual umask, not the script's 077");
+    assert.deepEqual(
+      runner.env!.trim().split(" ").sort(),
+      ["ACTIONS_RUNNER_INPUT_JITCONFIG", "HOME", "LANG", "LOGNAME", "PATH", "PWD", "SHELL", "SHLVL", "USER"],
+      "the runner's environment holds the config and no GR_ variable, nor TMPDIR",
+    );
+    // ps-style: while the runner ran, no process on this machine had the config in its command line...
+    assert.equal(runner.argv_with_secret, "0");
+    // ...and no file under the scratch root held it (the user-data copies were already scrubbed).
+    assert.equal(runner.files_with_secret, "");
+    for (const call of sandbox.allCalls()) assert.ok(!call.includes(sandbox.secret), `the config in an argv: ${call.slice(0, 80)}`);
+
+    // After the run: the user-data copies are gone, nothing left holds the config, the other cloud-init files stay.
+    for (const file of sandbox.userDataFiles) assert.ok(!existsSync(file), `${file} was removed`);
+    assert.deepEqual(sandbox.filesHoldingSecret(), []);
+    assert.ok(existsSync(join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "datasource")));
+    assert.ok(has(result, "user-data: removed 4 on-disk cop(ies) holding the runner credential"));
+    assert.ok(!result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret));
+  });
+
+  it("H200, arm64: the arm64 tarball, checked against the arm64 checksum", async () => {
+    const { sandbox, result } = await boot({ arch: "aarch64", gpus: hostCaptures("h200") });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+    assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [sandbox.tarballPath("arm64")]);
+    assert.equal(sandbox.runnerRecord()?.arch, "arm64");
+    assert.notEqual(sandbox.sha256.arm64, sandbox.sha256.x64, "the two tarballs differ, so the x64 checksum would fail");
+    assert.ok(has(result, "GPU check passed: 1 GPU(s): NVIDIA H200 (143771 MiB)"), result.stdout);
+  });
+
+  it("two GPUs expected, two reported (derived: the H100 row twice): passes", async () => {
+    const { sandbox, result } = await boot({ gpus: twoH100s(), values: { GR_EXPECTED_GPUS: "2" } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(has(result, "GPU check passed: 2 GPU(s): NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"), result.stdout);
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
+  });
+
+  it("ECC not reported ([N/A], as consumer cards answer; derived): passes", async () => {
+    const { sandbox, result } = await boot({ gpus: h100With((f) => setField(f, ECC_FIELD, "[N/A]")) });
+    assertPoweredOff(sandbox, result);
+    assert.ok(sandbox.runnerRecord(), result.stdout);
+  });
+
+  it("GR_EXPECTED_GPUS=0: no GPU check, even without nvidia-smi", async () => {
+    const { sandbox, result } = await boot({ gpus: null, values: { GR_EXPECTED_GPUS: "0" } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(has(result, "GPU check: skipped (GR_EXPECTED_GPUS=0)"));
+    assert.ok(sandbox.runnerRecord());
+  });
+
+  it("an existing user, GR_RUNNER_SUDO=false: no useradd, no sudoers drop-in", async () => {
+    const { sandbox, result } = await boot({ users: ["ci"], values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" } });
+    assertPoweredOff(sandbox, result);
+    assert.deepEqual(sandbox.calls("useradd"), []);
+    assert.ok(has(result, "user ci already exists"));
+    assert.ok(has(result, "passwordless sudo: not granted"));
+    assert.ok(!existsSync(join(sandbox.root, "etc", "sudoers.d", "90-gpu-runner")));
+    assert.deepEqual(sandbox.calls("runuser"), ["-u ci -- ./run.sh"]);
+    assert.equal(sandbox.runnerRecord()?.user, "ci");
+  });
+
+  it("already installed (pre-baked image): no download", async () => {
+    const { sandbox, result } = await boot({ preinstalled: RUNNER_RELEASE.version });
+    assertPoweredOff(sandbox, result);
+    assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [], "no request reached the release server");
+    assert.ok(has(result, `runner ${RUNNER_RELEASE.version} already installed in ${sandbox.installDir}; download skipped`));
+    assert.deepEqual(sandbox.calls("chown"), [`-R -- runner: ${sandbox.installDir}`], "still given to the user");
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
+  });
+
+  it("another version installed: downloads the pinned one", async () => {
+    const { sandbox, result } = await boot({ preinstalled: "2.300.0" });
+    assertPoweredOff(sandbox, result);
+    assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [sandbox.tarballPath("x64")]);
+    assert.equal(readFileSync(join(sandbox.installDir, ".gpu-runner-version"), "utf8"), `${RUNNER_RELEASE.version}\n`);
+  });
+
+  it("a 503 from the release server is retried", async () => {
+    const { sandbox, result } = await boot({ release: "flaky" });
+    assertPoweredOff(sandbox, result);
+    assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [sandbox.tarballPath("x64"), sandbox.tarballPath("x64")]);
+    assert.ok(sandbox.runnerRecord());
+  });
+
+  it("a pre-runner script that succeeds runs as root before the runner, then the runner runs", async () => {
+    // No shebang (bash runs it), output relayed with a prefix, none of the GR_ variables nor the config inherited.
+    const script = 'echo "warming up"\nenv >"$TMPDIR/pre-runner-env"\nprintf yes >"$TMPDIR/pre-runner-ran"\n';
+    const { sandbox, result } = await boot({ values: { GR_PRE_RUNNER_SCRIPT_B64: b64(script) } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(has(result, "pre-runner: warming up"), result.stdout);
+    assert.ok(has(result, "pre-runner script: succeeded"));
+    assert.equal(sandbox.runnerRecord()?.pre_runner_ran, "yes", "it ran before the runner");
+    const env = readFileSync(join(sandbox.root, "tmp", "pre-runner-env"), "utf8");
+    assert.ok(!/^GR_/m.test(env), `no GR_ variable exported to it:\n${env}`);
+    assert.deepEqual(sandbox.filesHoldingSecret(), [], "the config was not in its environment either");
+    const stateDirs = readdirSync(join(sandbox.root, "tmp")).filter((d) => d.startsWith("gpu-runner."));
+    assert.equal(stateDirs.length, 1);
+    const leftovers = readdirSync(join(sandbox.root, "tmp", stateDirs[0]!)).filter((f) => f.startsWith("pre-runner"));
+    assert.deepEqual(leftovers, [], "the decoded script was removed");
+  });
+});
+
+describe("boot script: every failure powers off, with its reason, and starts no runner", { concurrency: true }, () => {
+  const cases: { name: string; options: Omit<SandboxOptions, "server">; reason: string | RegExp; downloads?: number; check?: (s: BootSandbox, r: RunResult) => void }[] = [
+    {
+      name: "bad checksum",
+      options: { values: { GR_RUNNER_SHA256_X64: "0".repeat(64) } },
+      reason: /^runner checksum mismatch: expected 0{64}, got [0-9a-f]{64}; refusing to install it$/,
+      downloads: 1,
+      check: (s) => assert.ok(!existsSync(join(s.installDir, "run.sh")), "nothing unpacked"),
+    },
+    {
+      name: "the tarball is not there (404)",
+      options: { release: "missing" },
+      reason: /^runner download failed \(curl exit code 22\): curl: \(22\) The requested URL returned error: 404/,
+      downloads: 1,
+    },
+    {
+      name: "no nvidia-smi at all (driver never came up)",
+      options: { gpus: null, values: { GR_GPU_WAIT_SECONDS: "1" } },
+      reason: "GPU check failed: nvidia-smi not found (waited 1s)",
+      downloads: 1,
+    },
+    {
+      name: "nvidia-smi cannot talk to the driver (derived -L capture, rc 9)",
+      options: {
+        gpus: {
+          ...hostCaptures("h100"),
+          [LIST]: {
+            command: "nvidia-smi -L",
+            output: ["NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."],
+            rc: 9,
+          },
+        },
+        values: { GR_GPU_WAIT_SECONDS: "1" },
+      },
+      reason: "GPU check failed: nvidia-smi -L failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running. (waited 1s)",
+      downloads: 1,
+    },
+    {
+      name: "the query fails (the real invalid-field answer, rc 2, given to the gate's query)",
+      options: {
+        gpus: { ...hostCaptures("h100"), [QUERY]: { ...readCapture("h200", "nvidia-smi-query-bad.txt"), command: readCapture("h100", QUERY).command } },
+      },
+      reason: 'GPU check failed: nvidia-smi query exit code 2: Field "no_such_field" is not a valid field to query.',
+    },
+    {
+      name: "wrong GPU count (2 expected, the H100 host has 1)",
+      options: { values: { GR_EXPECTED_GPUS: "2" } },
+      reason: "GPU check failed: found 1 GPU(s), expected 2",
+    },
+    {
+      name: "uncorrected ECC errors (derived: 3 in the ECC field)",
+      options: { gpus: h100With((f) => setField(f, ECC_FIELD, "3")) },
+      reason: "GPU check failed: GPU 0 has 3 uncorrected ECC error(s)",
+    },
+    {
+      name: "one of two GPUs has ECC errors (derived)",
+      options: { gpus: (() => { const c = twoH100s(); c[QUERY] = editRows(c[QUERY]!, (f, row) => (row === 1 ? setField(f, ECC_FIELD, "12") : f)); return c; })(), values: { GR_EXPECTED_GPUS: "2" } },
+      reason: "GPU check failed: GPU 1 has 12 uncorrected ECC error(s)",
+    },
+    {
+      name: "a GPU reports no memory (derived: 0 MiB)",
+      options: { gpus: h100With((f) => setField(f, MEMORY_FIELD, "0")) },
+      reason: "GPU check failed: GPU 0 reports memory '0'",
+    },
+    {
+      name: "pre-runner script fails",
+      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: b64("#!/bin/bash\necho checking CUDA\necho 'no CUDA' >&2\nexit 7\n") } },
+      reason: "pre-runner script failed (exit code 7)",
+      check: (_, r) => {
+        assert.ok(has(r, "pre-runner: checking CUDA") && has(r, "pre-runner: no CUDA"), r.stdout);
+      },
+    },
+    {
+      name: "pre-runner script is not base64",
+      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: "abc" } },
+      reason: "pre-runner script failed: not valid base64",
+    },
+    {
+      name: "the runner exits without a job",
+      options: { runner: "exit-3" },
+      reason: "runner exited (exit code 3)",
+      check: (s, r) => {
+        assert.ok(has(r, "runner exited with code 3 without taking a job"), r.stdout);
+        assert.ok(has(r, "runner: An error occurred: Runner not configured"), r.stdout);
+        assert.ok(s.runnerRecord(), "it did run");
+      },
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { sandbox, result } = await boot(c.options);
+      assertPoweredOff(sandbox, result);
+      const reason = powerOffReason(result);
+      if (typeof c.reason === "string") assert.equal(reason, c.reason);
+      else assert.match(reason, c.reason);
+      if (c.downloads !== undefined) assert.equal(server.requestsUnder(`/${sandbox.id}/`).length, c.downloads);
+      if (c.name !== "the runner exits without a job") assertNoRunner(sandbox, result);
+      c.check?.(sandbox, result);
+      assert.deepEqual(sandbox.filesHoldingSecret(), [], "the config is on no disk");
+    });
+  }
+});
+
+describe("boot script: invalid settings power off before touching anything", { concurrency: true }, () => {
+  const cases: [string, Record<string, string | undefined>, string][] = [
+    ["no JIT config", { GR_JIT_CONFIG: undefined }, "invalid setting GR_JIT_CONFIG: empty or missing"],
+    ["no lifetime", { GR_MAX_LIFETIME_MINUTES: undefined }, "invalid setting GR_MAX_LIFETIME_MINUTES='': expected an integer > 0"],
+    ["lifetime 0", { GR_MAX_LIFETIME_MINUTES: "0" }, "invalid setting GR_MAX_LIFETIME_MINUTES='0': expected an integer > 0"],
+    ["idle 1.5", { GR_IDLE_TIMEOUT_MINUTES: "1.5" }, "invalid setting GR_IDLE_TIMEOUT_MINUTES='1.5': expected an integer > 0"],
+    ["version latest", { GR_RUNNER_VERSION: "latest" }, "invalid setting GR_RUNNER_VERSION='latest': expected a version like 2.329.0"],
+    ["root as runner user", { GR_RUNNER_USER: "root" }, "invalid setting GR_RUNNER_USER='root': expected a user other than root"],
+    ["sudo yes", { GR_RUNNER_SUDO: "yes" }, "invalid setting GR_RUNNER_SUDO='yes': expected true or false"],
+    ["GPUs -1", { GR_EXPECTED_GPUS: "-1" }, "invalid setting GR_EXPECTED_GPUS='-1': expected 0 to 99"],
+    ["short checksum", { GR_RUNNER_SHA256_X64: "abc" }, "invalid setting GR_RUNNER_SHA256_X64='abc': expected 64 hex digits"],
+    ["install dir /", { GR_INSTALL_DIR: "/" }, "invalid setting GR_INSTALL_DIR='/': expected an absolute path, not /"],
+    ["relative install dir", { GR_INSTALL_DIR: "opt/runner" }, "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /"],
+    ["pre-runner script not base64", { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" }, "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64"],
+    // Quoted by the header, never evaluated: the value is reported as it is, and nothing ran.
+    ["a name with shell in it", { GR_RUNNER_NAME: "it's $(touch pwned)" }, "invalid setting GR_RUNNER_NAME='it's $(touch pwned)': expected 1-100 of A-Za-z0-9._-"],
+  ];
+
+  for (const [name, values, reason] of cases) {
+    it(name, async () => {
+      const { sandbox, result } = await boot({ values });
+      assertPoweredOff(sandbox, result);
+      assert.equal(powerOffReason(result), reason);
+      assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [], "no download");
+      assert.deepEqual(sandbox.calls("useradd"), [], "no user created");
+      assertNoRunner(sandbox, result);
+      assert.ok(!existsSync(join(sandbox.root, "pwned")));
+      const backstop = sandbox.calls("power").some((c) => c.startsWith("shutdown -P"));
+      assert.equal(backstop, !name.startsWith("no lifetime") && name !== "lifetime 0", "the backstop is scheduled once the cap is valid");
+    });
+  }
+});
+
+describe("boot script: timeouts", { concurrency: true }, () => {
+  it("idle timeout: no job within GR_IDLE_TIMEOUT_MINUTES, the runner is stopped, then power-off", async () => {
+    const { sandbox, result } = await boot({ runner: "idle", values: { GR_IDLE_TIMEOUT_MINUTES: "2" } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "idle timeout: no job within 2 minute(s) of the runner starting");
+    assert.ok(!result.stdout.includes("job taken"));
+    const pid = Number(sandbox.runnerRecord()?.pid);
+    await waitFor("the runner to be stopped", () => !isAlive(pid), 5_000);
+  });
+
+  it("lifetime cap: a job that runs too long is stopped and the machine powered off", async () => {
+    const { sandbox, result } = await boot({ runner: "job-then-hang", values: { GR_MAX_LIFETIME_MINUTES: "4" } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "max lifetime reached (4 minute(s))");
+    assert.ok(has(result, "job taken: long-job"), result.stdout);
+    assert.ok(!result.stdout.includes("job done"));
+    assert.ok(result.ms >= 4_000, `not before the cap (${result.ms} ms)`);
+    const pid = Number(sandbox.runnerRecord()?.pid);
+    await waitFor("the runner to be stopped", () => !isAlive(pid), 5_000);
+  });
+
+  it("SIGTERM to the boot script stops the runner and powers off", async () => {
+    const sandbox = await BootSandbox.create({ server, runner: "idle" });
+    sandboxes.push(sandbox);
+    const { exited } = sandbox.start();
+    try {
+      await waitFor("the runner", () => sandbox.output().includes("Listening for Jobs"));
+      process.kill(sandbox.pid, "SIGTERM");
+      assert.equal((await exited).code, 0);
+      assert.equal(powerOffReason({ stdout: sandbox.output(), lines: sandbox.lines() } as RunResult), "boot script got a termination signal");
+      assert.deepEqual(sandbox.calls("power").filter((c) => c === "poweroff"), ["poweroff"]);
+      const pid = Number(sandbox.runnerRecord()?.pid);
+      await waitFor("the runner to be stopped", () => !isAlive(pid), 5_000);
+    } finally {
+      killGroup(sandbox.pid);
+    }
+  });
+
+  it("lifetime cap holds even when the boot script itself is killed", async () => {
+    // The pre-runner script hangs; the boot script is then killed with SIGKILL (no trap can run): the timer alone
+    // must still power off at the cap.
+    const sandbox = await BootSandbox.create({
+      server,
+      values: { GR_MAX_LIFETIME_MINUTES: "3", GR_PRE_RUNNER_SCRIPT_B64: b64("echo hanging\nexec sleep 300\n") },
+    });
+    sandboxes.push(sandbox);
+    const { exited } = sandbox.start();
+    try {
+      await waitFor("the pre-runner script", () => sandbox.output().includes("pre-runner: hanging"));
+      process.kill(sandbox.pid, "SIGKILL");
+      assert.equal((await exited).signal, "SIGKILL");
+      await waitFor("the power-off", () => sandbox.calls("power").includes("poweroff"), 10_000);
+      await waitFor("its log line", () => sandbox.output().includes(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (3 minute(s))`), 2_000);
+      assertNoRunner(sandbox, { stdout: sandbox.output(), lines: sandbox.lines() } as RunResult);
+    } finally {
+      killGroup(sandbox.pid);
+    }
+  });
+});
+
+describe("boot script: static checks", () => {
+  it("is shellcheck-clean (shellcheck -s bash)", () => {
+    const run = spawnSync("shellcheck", ["-s", "bash", BODY_PATH], { encoding: "utf8" });
+    assert.ok(!run.error, `shellcheck must be installed (e.g. apt-get install shellcheck): ${run.error?.message}`);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+  });
+
+  it("renders into a script bash can parse, that starts with the header and has one shebang", async () => {
+    const rendered = renderBootScript({ values: { GR_RUNNER_NAME: "x", GR_JIT_CONFIG: "it's" } });
+    assert.ok(rendered.startsWith("#!/bin/bash\nexport GR_RUNNER_NAME='x'\nexport GR_JIT_CONFIG='it'\\''s'\n"));
+    assert.equal(rendered.match(/^#!/gm)?.length, 1);
+    const dir = await mkdtemp(join(tmpdir(), "boot-render-"));
+    try {
+      await writeFile(join(dir, "user-data"), rendered);
+      const run = spawnSync("bash", ["-n", join(dir, "user-data")], { encoding: "utf8" });
+      assert.equal(run.status, 0, run.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("prints with the prefix the action looks for (BOOT_LOG_PREFIX)", () => {
+    const body = readFileSync(BODY_PATH, "utf8");
+    assert.ok(body.includes(`local l="${BOOT_LOG_PREFIX} $*"`), "log() prefixes every line with BOOT_LOG_PREFIX");
+  });
+});
