@@ -7,7 +7,7 @@ import type { RunContext } from "./inputs.ts";
 export class ForkRefusedError extends Error {
   constructor(event: string, head: string, base: string) {
     super(
-      `Refusing to start: this ${event} run comes from ${head || "a deleted fork"}, not ${base}. A self-hosted GPU ` +
+      `Refusing to start: this ${event} run comes from ${head || "a fork, or a pull request whose head repository it cannot tell"}, not ${base}. A self-hosted GPU ` +
         "runner would run the fork's code with access to this repository's secrets and cloud account. To test fork " +
         "pull requests, run the start job in an environment with required reviewers (a maintainer approves each run " +
         "after reading the change) and set allow-forks: true on it.",
@@ -22,6 +22,7 @@ interface RepoRef {
 
 interface EventPayload {
   repository?: RepoRef;
+  issue?: { pull_request?: unknown };
   pull_request?: { head?: { repo?: RepoRef | null } };
   workflow_run?: { head_repository?: RepoRef | null; event?: string };
 }
@@ -30,6 +31,8 @@ interface EventPayload {
 export function headRepository(eventName: string, payload: EventPayload): string | null | undefined {
   if (payload.pull_request) return payload.pull_request.head?.repo?.full_name ?? null;
   if (eventName === "workflow_run" && payload.workflow_run) return payload.workflow_run.head_repository?.full_name ?? null;
+  // A comment on a pull request names no head repository: it may be a fork's, so it counts as one (null).
+  if (eventName === "issue_comment" && payload.issue?.pull_request) return null;
   return undefined;
 }
 

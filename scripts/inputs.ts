@@ -95,7 +95,7 @@ export function parseInputs(env: Env): Inputs {
     maxLifetimeMinutes,
     idleTimeoutMinutes,
     expectedGpus: read.isSet("expected-gpus") ? read.integer("expected-gpus", { min: 0, max: 16 }) : undefined,
-    preRunnerScript: read.optional("pre-runner-script"),
+    preRunnerScript: parsePreRunnerScript(read),
     runnerUser: read.matching("runner-user", /^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters)", "runner"),
     runnerSudo: read.boolean("runner-sudo", true),
     tags: parseTags(read),
@@ -103,6 +103,17 @@ export function parseInputs(env: Env): Inputs {
     dryRun: read.boolean("dry-run", false),
     cloudConfig: cloud.parse(read),
   };
+}
+
+/** The script travels base64-encoded inside the user-data, which clouds cap (16 KB on EC2, even gzipped). */
+const PRE_RUNNER_SCRIPT_MAX = 8 * 1024;
+
+function parsePreRunnerScript(read: InputReader): string {
+  const script = read.optional("pre-runner-script");
+  if (Buffer.byteLength(script, "utf8") > PRE_RUNNER_SCRIPT_MAX) {
+    read.fail("pre-runner-script", `a script of at most ${PRE_RUNNER_SCRIPT_MAX} bytes (it travels in the machine's user-data); fetch longer ones from it`);
+  }
+  return script;
 }
 
 function parseRunnerGroupName(read: InputReader, scope: CommonInputs["runnerScope"]): string | undefined {

@@ -38,34 +38,45 @@ export function onProcessCancel(handler: () => void): () => void {
 export async function main(deps: MainDeps): Promise<void> {
   const { env, io } = deps;
   // Mask the secrets before anything else can print them, even in an input error.
-  for (const secret of ["GPU_RUNNER_GITHUB_TOKEN", "GPU_RUNNER_STATE_PASSPHRASE"]) {
+  for (const secret of ["GPU_RUNNER_GITHUB_TOKEN", "GPU_RUNNER_STATE_PASSPHRASE", "JOB_GITHUB_TOKEN"]) {
     const value = env[secret]?.trim();
     if (value) io.setSecret(value);
   }
   const inputs = parseInputs(env);
   const context = readRunContext(env, tmpdir());
   const repository = { kind: "repository", owner: context.owner, repo: context.repo } as const;
-  const client = (scope: RunnerScope) =>
+  const client = (scope: RunnerScope, token = inputs.githubToken) =>
     createGitHubClient({
-      token: inputs.githubToken,
+      token,
       apiUrl: context.apiUrl,
       scope,
       onSecret: (value) => io.setSecret(value),
       log: (line) => io.info(line),
       sleep: deps.clock.sleep,
     });
-  // Runners live in the repository or its organization; the state artifact always in the repository.
+  // Runners live in the repository or its organization. The state artifact lives in the repository and is
+  // deleted with the job's own token (actions: write) when action.yml passes it, else with the github-token.
   const github = client(inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository);
-  const repositoryGithub = inputs.runnerScope === "organization" ? client(repository) : github;
+  const jobToken = env.JOB_GITHUB_TOKEN?.trim();
+  const artifacts = jobToken ? client(repository, jobToken) : inputs.runnerScope === "organization" ? client(repository) : github;
   const terraform = createTerraform({
     pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
     log: (line) => io.info(line),
   });
   const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
   if (inputs.mode === "start") {
-    await start(inputs, context, { github, terraform, io, clock: deps.clock, workDir, onCancel: deps.onCancel, pollIntervalMs: pollInterval(env) });
+    await start(inputs, context, {
+      github,
+      terraform,
+      io,
+      clock: deps.clock,
+      workDir,
+      onCancel: deps.onCancel,
+      pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? pollInterval(inputs.count),
+      runnerTimeoutMs: testSetting(env.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS, 1000, 3_600_000),
+    });
   } else {
-    await stop(inputs, context, { github, artifacts: repositoryGithub, terraform, io, workDir, env });
+    await stop(inputs, context, { github, artifacts, terraform, io, workDir, env });
   }
 }
 
@@ -77,10 +88,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
 }
 
 /**
- * How often start asks GitHub whether the runners are online: every 5 s (a few calls a minute per runner, far
- * under the API's rate limit). The end-to-end tests shorten it through GPU_RUNNER_TEST_POLL_MS; not an input.
+ * How often start asks GitHub whether the runners are online: every 3 s, slower for many runners so that the
+ * polling stays at one request a second at most (each poll asks for every runner not yet online).
  */
-function pollInterval(env: Env): number {
-  const value = Number(env.GPU_RUNNER_TEST_POLL_MS);
-  return Number.isInteger(value) && value >= 50 && value <= 60_000 ? value : 5000;
+function pollInterval(count: number): number {
+  return Math.max(3000, 1000 * count);
+}
+
+/**
+ * The end-to-end tests shorten the poll interval and the online timeout (whose input counts whole minutes)
+ * through GPU_RUNNER_TEST_POLL_MS and GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS. Not inputs; ignored unless in range.
+ */
+function testSetting(value: string | undefined, min: number, max: number): number | undefined {
+  const n = Number(value);
+  return value && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
 }

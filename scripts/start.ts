@@ -29,6 +29,8 @@ export interface StartDeps {
   label?: () => string;
   /** How often to ask GitHub whether the runners are online. */
   pollIntervalMs?: number;
+  /** How long to wait for them; runner-timeout's minutes when not given (the end-to-end tests shorten it). */
+  runnerTimeoutMs?: number;
   /**
    * Registers what to do when the job is cancelled (SIGINT/SIGTERM from the runner); returns the unregister
    * function. Start saves its state at once, so the upload step (if: always()) can hand it to the stop job even
@@ -77,7 +79,9 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   const registered: JitConfig[] = [];
   let applyStarted = false;
   let machineConfig: unknown = inputs.cloudConfig;
-  const save = () => saveState(inputs, context, label, stackDir, registered, machineConfig, io);
+  /** When the machines began to be created: the stop summary counts their lifetime from here. */
+  let machinesSince: string | undefined;
+  const save = () => saveState(inputs, context, label, stackDir, registered, machineConfig, machinesSince, io);
   const unregisterCancel = deps.onCancel?.(() => {
     io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
     save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
@@ -94,6 +98,7 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     });
     target.secretEnv = Object.fromEntries(registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
     applyStarted = true;
+    machinesSince = new Date().toISOString();
     const provisioned = await provision(target, deps, (dir) => {
       stackDir = dir;
     });
@@ -102,7 +107,7 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     runners = registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
     io.setOutput(OUTPUTS.runners, JSON.stringify(runners));
     await io.group("Wait for the runners to come online", () =>
-      waitForRunnersOnline(github, runners, { timeoutMs: inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 5000 }, deps),
+      waitForRunnersOnline(github, runners, { timeoutMs: deps.runnerTimeoutMs ?? inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 3000 }, deps),
     );
     io.info(`${runners.length} runner(s) online with label ${label}.`);
     await io.summary(
@@ -148,13 +153,14 @@ async function saveState(
   stackDir: string,
   registered: JitConfig[],
   machineConfig: unknown,
+  machinesSince: string | undefined,
   io: ActionIO,
 ): Promise<void> {
   const machine = inputs.cloud.summary(machineConfig);
   const bundle = await packStackDir(stackDir, {
     cloud: inputs.cloud.name,
     label,
-    createdAt: new Date().toISOString(),
+    createdAt: machinesSince ?? new Date().toISOString(),
     runners: registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId })),
     machine: { type: machine.machineType, location: machine.location, usdPerHour: inputs.cloud.hourlyPriceUsd(machineConfig) },
   });

@@ -43,7 +43,8 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
       GR_INSTALL_DIR: join(dir, "actions-runner"),
       GR_SUDOERS_DIR: join(dir, "sudoers.d"),
       GR_CLOUD_INIT_DIR: join(dir, "cloud"),
-      GR_CONSOLE: join(dir, "console.log"),
+      // The script's output already goes to console.log (launch.sh): writing each line there again would double it.
+      GR_CONSOLE: "/dev/null",
     };
   }
 

@@ -34,6 +34,13 @@ const CASES: { name: string; eventName: string; payload: unknown; refused: boole
     refused: true,
   },
   {
+    name: "a comment on a pull request (its head repository is not in the event)",
+    eventName: "issue_comment",
+    payload: { repository: { full_name: BASE }, issue: { number: 7, pull_request: { url: "https://api.github.com/repos/octo-org/md-sim/pulls/7" } } },
+    refused: true,
+  },
+  { name: "a comment on an issue", eventName: "issue_comment", payload: { repository: { full_name: BASE }, issue: { number: 8 } }, refused: false },
+  {
     name: "workflow_run of a push",
     eventName: "workflow_run",
     payload: { repository: { full_name: BASE }, workflow_run: { event: "push", head_repository: { full_name: BASE } } },

@@ -168,6 +168,7 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "labels", value: "a'b", expected: /comma-separated labels/ },
   { input: "labels", value: "has space", expected: /comma-separated labels/ },
   { input: "labels", value: "x".repeat(101), expected: /comma-separated labels/ },
+  { input: "pre-runner-script", value: "echo hello\n".repeat(1000), expected: /at most 8192 bytes/ },
   { input: "runner-user", value: "root; rm -rf /", expected: /Linux user name/ },
   { input: "runner-user", value: "Runner", expected: /Linux user name/ },
   { input: "runner-sudo", value: "yes", expected: /true or false/ },

@@ -11,9 +11,12 @@ user_data="$GR_MACHINE_DIR/cloud/instance/user-data.txt"
 printf '%s' "$GR_USER_DATA" > "$user_data"
 unset GR_USER_DATA
 
-# The stand-ins (power-off, user management) come first on PATH so the boot script touches nothing outside the
-# machine directory. All output goes to the machine's console log: Terraform waits for every inherited pipe.
-PATH="$GR_STAND_INS:$PATH" GR_MACHINE_DIR="$GR_MACHINE_DIR" \
-  setsid bash "$user_data" </dev/null >>"$GR_MACHINE_DIR/console.log" 2>&1 &
+mkdir -p "$GR_MACHINE_DIR/tmp"
+# A clean environment, as a booting VM has: nothing of Terraform's (TF_VAR_jit_config_* of every runner, the
+# token) may reach this machine's processes. The stand-ins (power-off, user management) come first on PATH so the
+# boot script touches nothing outside the machine directory; its temporary files stay inside it too. All output
+# goes to the machine's console log, and no pipe of Terraform's is inherited (it would wait for them to close).
+env -i PATH="$GR_STAND_INS:$PATH" HOME="$GR_MACHINE_DIR" LANG=C.UTF-8 TMPDIR="$GR_MACHINE_DIR/tmp" \
+  GR_MACHINE_DIR="$GR_MACHINE_DIR" setsid bash "$user_data" </dev/null >>"$GR_MACHINE_DIR/console.log" 2>&1 &
 echo "$!" > "$GR_MACHINE_DIR/pid"
 echo "local machine started in $GR_MACHINE_DIR (pid $!)"

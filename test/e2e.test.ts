@@ -1,0 +1,230 @@
+// End to end without a cloud: the action driven through action.yml (scripts/local-github/action-runner.ts), its
+// scripts for real, real terraform on the `local` machine kind, the real boot script (stacks/boot/runner.sh) as each
+// machine, the runner release stand-in as the runner, and a GitHub stand-in on 127.0.0.1 checked against GitHub's
+// OpenAPI description. Each scenario ends by looking for leftovers (processes, machine directories, registered
+// runners, state, artifacts) and for any secret readable in clear (step output, files, artifact bytes).
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, describe, it } from "node:test";
+import { STATE_ID_PATTERN } from "../scripts/inputs.ts";
+import { readEncryptedBundle } from "../scripts/state-bundle.ts";
+import {
+  assertNoSecretsAndConformance,
+  assertNothingLeft,
+  createWorld,
+  explain,
+  type LocalWorld,
+  type LocalWorldOptions,
+  runners,
+  stateFile,
+  step,
+} from "./helpers/action-harness.ts";
+
+/**
+ * A runner that never comes online makes start wait runner-timeout, at least 1 minute as an input: the test
+ * shortens it through GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS (read by scripts/main.ts, not an input).
+ */
+const SHORT_TIMEOUT_MS = 5000;
+
+const worlds: LocalWorld[] = [];
+after(async () => {
+  // Whatever a failed scenario left: its processes are killed, its server closed, its directory removed.
+  await Promise.all(worlds.map((w) => w.close()));
+});
+
+async function world(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+  const w = await createWorld(options);
+  worlds.push(w);
+  return w;
+}
+
+/** Machine processes whose environment holds the token or terraform's JIT variables (none would on a real VM). */
+function inheritedSecrets(w: LocalWorld): string[] {
+  const found: string[] = [];
+  for (const p of w.processes()) {
+    let env = "";
+    try {
+      env = readFileSync(`/proc/${p.pid}/environ`, "utf8");
+    } catch {
+      continue;
+    }
+    const names = env
+      .split("\0")
+      .map((e) => e.slice(0, e.indexOf("=")))
+      .filter((n) => n.startsWith("TF_VAR_jit_config_") || n === "GPU_RUNNER_GITHUB_TOKEN");
+    if (names.length > 0 || env.includes(w.token)) found.push(`${p.command.slice(0, 60)}: ${names.join(", ") || "the token"}`);
+  }
+  return found;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("end to end on the local machine kind", () => {
+  it("start 2 runners, both come online, each takes a job and powers off; stop leaves nothing; a second stop too", async () => {
+    const w = await world();
+    // One flaky status poll (retried by the client) on the way.
+    w.server.failNext(/\/actions\/runners\/\d+$/, 1, 502, "GET");
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, false, explain(start));
+
+    const stateId = start.outputs["state-id"] ?? "";
+    assert.match(stateId, STATE_ID_PATTERN);
+    assert.equal(start.outputs.label, stateId);
+    const started = runners(start);
+    assert.equal(started.length, 2);
+    for (const [index, runner] of started.entries()) {
+      const record = w.server.runner(runner.id);
+      assert.equal(record?.name, runner.name, "an id the server issued, under the name it issued");
+      assert.equal(runner.name, `${stateId}-${index}`);
+      assert.ok(runner.machineId, "a machine id from terraform's output");
+      assert.ok(record?.onlineAt, `${runner.name} reported online`);
+      assert.ok(record?.seenOnlineAt, `start saw ${runner.name} online`);
+      assert.deepEqual(record?.labels, [stateId]);
+    }
+    assert.match(step(start, "main").stdout, /2 runner\(s\) online with label/);
+    assert.equal(w.machineDirs().length, 2);
+    assert.ok(w.processes().length > 0, "the machines run");
+    // A cloud VM inherits nothing of Terraform's environment (the token, every runner's TF_VAR_jit_config_N).
+    assert.deepEqual(inheritedSecrets(w), [], "a machine's processes inherited a secret from terraform's environment");
+
+    // The state went up as an artifact, encrypted with the token (the default passphrase), and decrypts with it.
+    const artifactFile = w.stateArtifactFile(stateId);
+    assert.ok(artifactFile, "the state artifact was uploaded");
+    const bundle = await readEncryptedBundle(artifactFile, w.token);
+    assert.equal(bundle?.label, stateId);
+    assert.deepEqual(bundle?.runners.map((r) => r.id).sort(), started.map((r) => r.id).sort());
+    await assert.rejects(readEncryptedBundle(artifactFile, "local-test-wrong-passphrase"));
+
+    // The GPU job of the workflow: queued for the label, each runner takes one by itself, then its machine powers off.
+    w.server.queueJob(stateId, { name: "gpu-tests (1)", seconds: 0.2 });
+    w.server.queueJob(stateId, { name: "gpu-tests (2)", seconds: 0.2 });
+    await w.server.waitFor("both jobs done", () => w.server.jobs.every((j) => j.doneAt !== undefined), 20_000);
+    assert.deepEqual(w.server.jobs.map((j) => j.runnerId).sort(), started.map((r) => r.id).sort(), "one job per runner");
+    await waitFor("both machines powered off", () => w.machineDirs().every((d) => existsSync(join(d, "powered-off"))), 10_000);
+    for (const dir of w.machineDirs()) {
+      assert.equal(readFileSync(join(dir, "powered-off"), "utf8").trim(), "runner exited (exit code 0)");
+      // The stand-ins made no user and scheduled no real shutdown: they recorded what the boot script asked.
+      assert.equal(readFileSync(join(dir, "users"), "utf8"), "runner\n");
+      assert.match(readFileSync(join(dir, "shutdown-scheduled"), "utf8"), /^\+\d+\n$/);
+      assert.match(readFileSync(join(dir, "console.log"), "utf8"), /gpu-runner: job taken: gpu-tests \(\d\)/);
+    }
+    await waitFor("the machines' processes to end", () => w.processes().length === 0, 10_000);
+    assert.equal(w.server.runners.length, 0, "JIT runners deregister after their job");
+
+    // The stop job: a rate-limited listing on the way (429 + retry-after, waited for).
+    w.server.rateLimitNext(/\/actions\/runners\?/, 1, 1);
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assert.equal(step(stop, /Download the state/).outcome, "success");
+    assert.match(step(stop, "main").stdout, /Machines destroyed\./);
+    assert.match(step(stop, "main").stdout, /Deleted the state artifact/);
+    assertNothingLeft(w, stateId);
+
+    const again = await w.stop(stateId);
+    assert.equal(again.failed, false, explain(again));
+    assert.deepEqual([step(again, /Download the state/).outcome, step(again, /Download the state/).conclusion], ["failure", "success"]);
+    assert.match(step(again, "main").stdout, /No state found for/);
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  it(
+    "a runner that never comes online: start fails within runner-timeout and undoes everything; stop then finds nothing",
+    { timeout: 60_000 },
+    async () => {
+      const w = await world({ runnerTimeoutMs: SHORT_TIMEOUT_MS });
+      w.server.dropOnline(/-1$/);
+      const began = Date.now();
+      const start = await w.start({ count: "2", "runner-timeout": "1" });
+      const took = Date.now() - began;
+      assert.equal(start.failed, true, "start must fail");
+      const stateId = start.outputs["state-id"] ?? "";
+      const main = step(start, "main");
+      assert.match(main.errors.join("\n"), new RegExp(`${stateId}-1 did not come online`));
+      assert.ok(took < SHORT_TIMEOUT_MS + 30_000, `start took ${took} ms`);
+      assert.match(main.stdout, /Machines destroyed\./);
+      assert.deepEqual(world_processes(w), [], "processes left after the failed start");
+      assert.deepEqual(w.machineDirs(), [], "destroy ran: no machine directory");
+      assert.deepEqual(w.server.runners.map((r) => r.name), [], "no runner left registered");
+      // The state is uploaded even so (if: always()); a stop after it succeeds and finds nothing to destroy.
+      assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+      const stop = await w.stop(stateId);
+      assert.equal(stop.failed, false, explain(stop));
+      assertNothingLeft(w, stateId);
+      assertNoSecretsAndConformance(w);
+    },
+  );
+
+  it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
+    const w = await world();
+    const stateId = "gpu-123456789-1-0a1b2c3d";
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assert.equal(step(stop, /Download the state/).conclusion, "success", "the missing artifact is absorbed (continue-on-error)");
+    assert.match(step(stop, "main").stdout, /No state found for gpu-123456789-1-0a1b2c3d/);
+    assert.equal(w.server.requests.filter((r) => r.method === "DELETE").length, 0, "nothing to delete");
+    assert.equal(existsSync(stateFile(w, stateId)), false);
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+});
+
+describe("the local machine kind's stand-ins (stacks/local/bin)", () => {
+  const bin = fileURLToPath(new URL("../stacks/local/bin/", import.meta.url));
+  const run = (command: string, args: string[], env: Record<string, string>) =>
+    spawnSync(join(bin, command), args, { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, encoding: "utf8" });
+
+  it("refuse to act outside a local machine: no machine directory, or a session that is not the machine's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "stand-ins-"));
+    try {
+      assert.equal(run("local-machine-dir", [], {}).status, 1);
+      assert.equal(run("useradd", ["runner"], {}).status, 1);
+      // A directory whose pid file names another session: poweroff must not end its own. (In a session of its own,
+      // so that a broken check could only end itself, never the test runner.)
+      await writeFile(join(dir, "pid"), "1\n");
+      const off = spawnSync("setsid", [join(bin, "poweroff")], { env: { PATH: `${bin}:${process.env.PATH}`, GR_MACHINE_DIR: dir }, encoding: "utf8" });
+      assert.equal(off.status, 1);
+      assert.match(off.stderr, /not the machine's/);
+      assert.equal(existsSync(join(dir, "powered-off")), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stand for users without creating any: useradd records, id/chown/runuser accept only recorded users", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "stand-ins-"));
+    try {
+      const env = { GR_MACHINE_DIR: dir };
+      assert.equal(run("id", ["-u", "runner"], env).status, 1);
+      assert.equal(run("chown", ["-R", "--", "runner:", dir], env).status, 1);
+      assert.equal(run("useradd", ["--create-home", "--user-group", "--shell", "/bin/bash", "--", "runner"], env).status, 0);
+      assert.equal(run("useradd", ["runner"], env).status, 9, "already exists");
+      assert.equal(run("id", ["-u", "runner"], env).stdout.trim(), execFileSync("id", ["-u"], { encoding: "utf8" }).trim());
+      assert.equal(run("chown", ["-R", "--", "runner:", dir], env).status, 0);
+      const as = run("runuser", ["-u", "runner", "--", "bash", "-c", 'echo "$USER $HOME"'], env);
+      assert.equal(as.stdout.trim(), `runner ${join(dir, "home", "runner")}`);
+      assert.equal(run("runuser", ["-u", "nobody-here", "--", "true"], env).status, 1);
+      assert.equal(run("sudo", ["-n", "-u", "root", "--", "echo", "as me"], env).stdout, "as me\n");
+      assert.equal(run("shutdown", ["-P", "+5"], env).status, 0);
+      assert.equal(readFileSync(join(dir, "shutdown-scheduled"), "utf8"), "+5\n");
+      assert.equal(run("systemctl", ["restart", "x"], env).status, 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function world_processes(w: LocalWorld) {
+  return w.processes().map((p) => `${p.pid} (${p.why}): ${p.command}`);
+}

@@ -1,0 +1,84 @@
+// Drives the action through action.yml for tests: scripts/local-github/action-runner.ts (the composite runner
+// stand-in) and scripts/local-github/world.ts (GitHub stand-in, runner release, artifact store, local machines),
+// shared with `npm run demo`, plus the checks every end-to-end scenario ends with.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { STATE_DIR_NAME, STATE_FILE_NAME } from "../../scripts/constants.ts";
+import type { ActionRunResult, StepResult } from "../../scripts/local-github/action-runner.ts";
+import type { LocalWorld, LocalWorldOptions } from "../../scripts/local-github/world.ts";
+import { LocalWorld as World } from "../../scripts/local-github/world.ts";
+import { gitHubOpenApi } from "./github-server.ts";
+
+export {
+  type ActionDefinition,
+  type ActionRunOptions,
+  type ActionRunResult,
+  type ArtifactStore,
+  HarnessError,
+  parseFileCommand,
+  readActionDefinition,
+  runAction,
+  type StepResult,
+} from "../../scripts/local-github/action-runner.ts";
+export { evaluate, evaluateCondition, ExpressionError, interpolate } from "../../scripts/local-github/expressions.ts";
+export { ACTION_ROOT, LocalArtifacts, LocalWorld, type LocalWorldOptions, processesMatching } from "../../scripts/local-github/world.ts";
+
+/** A world whose GitHub stand-in checks every exchange against the OpenAPI description (loaded once per process). */
+export function createWorld(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+  return World.create({ openApi: gitHubOpenApi(), ...options });
+}
+
+/** The step with that id, or the first whose name matches. */
+export function step(result: ActionRunResult, idOrName: string | RegExp): StepResult {
+  const found = result.stepResults.find((s) => (typeof idOrName === "string" ? s.id === idOrName : idOrName.test(s.name)));
+  assert.ok(found, `no step ${idOrName}`);
+  return found;
+}
+
+/** What a failed run said, for assertion messages. */
+export function explain(result: ActionRunResult): string {
+  return [...result.errors, ...result.stepResults.map((s) => `--- ${s.name} (${s.outcome})\n${s.stdout.slice(-3000)}${s.stderr.slice(-2000)}`)].join("\n");
+}
+
+export function runners(result: ActionRunResult): { name: string; id: number; machineId: string }[] {
+  return JSON.parse(result.outputs.runners || "[]") as { name: string; id: number; machineId: string }[];
+}
+
+/** Where the action keeps a start's encrypted state on the GitHub runner of a job (the last one by default). */
+export function stateFile(world: LocalWorld, stateId: string, job = world.runnerTemps.length - 1): string {
+  return join(world.runnerTemps[job] ?? world.runnerTemp, STATE_DIR_NAME, stateId, STATE_FILE_NAME);
+}
+
+/**
+ * The checks after every scenario: no secret readable in clear anywhere (step output, files, artifacts); every JIT
+ * config and the token masked by the action (::add-mask::) in the run that received them; every exchange with the
+ * GitHub stand-in as GitHub's OpenAPI description documents it.
+ */
+export function assertNoSecretsAndConformance(world: LocalWorld): void {
+  assert.deepEqual(world.findSecrets(), [], "secrets readable in clear");
+  const masked = new Set(world.runs.flatMap((r) => r.masks));
+  assert.ok(masked.has(world.token), "the token was not masked");
+  for (const runner of world.server.issued) assert.ok(masked.has(runner.encodedJitConfig), `the JIT config of ${runner.name} was not masked`);
+  assert.deepEqual(world.server.violations, [], "exchanges that depart from GitHub's OpenAPI description");
+}
+
+/**
+ * Nothing of a start is left: no process, no machine directory, no registered runner, no state file on the last
+ * job's runner, no artifact.
+ */
+export function assertNothingLeft(world: LocalWorld, stateId: string): void {
+  assert.deepEqual(world.processes([stateId]), [], "processes left running");
+  assert.deepEqual(world.machineDirs(), [], "machine directories left (terraform destroy did not run?)");
+  assert.deepEqual(
+    world.server.runners.filter((r) => r.name.startsWith(`${stateId}-`)).map((r) => r.name),
+    [],
+    "runners still registered at GitHub",
+  );
+  assert.equal(existsSync(stateFile(world, stateId)), false, "the state file is still on the last job's runner");
+  assert.deepEqual(
+    world.server.artifacts.filter((a) => a.name.endsWith(stateId)).map((a) => a.name),
+    [],
+    "the state artifact was not deleted",
+  );
+}
