@@ -5,6 +5,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActionIO, type Clock, coreIO, realClock } from "./action-io.ts";
+import { explainFailure } from "./explain.ts";
 import { createGitHubClient, type RunnerScope } from "./github.ts";
 import type { Env } from "./input-readers.ts";
 import { parseInputs, readRunContext } from "./inputs.ts";
@@ -83,7 +84,7 @@ export async function main(deps: MainDeps): Promise<void> {
 // Run only as the entry point, so tests can import main() with their own dependencies.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(explainFailure(error));
   });
 }
 
