@@ -5,26 +5,13 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { CLOUD_NAMES } from "../stacks/clouds.ts";
 import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/constants.ts";
-import { parseInputs } from "../scripts/inputs.ts";
 import { reviewEnvironment } from "../scripts/review-env.ts";
 import { ACTION_PATH, actionErrors, readActionFile } from "./helpers/action-file.ts";
+import { variablesRead } from "./helpers/inputs-table.ts";
 import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./helpers/env.ts";
 
 const action = readActionFile();
 const mainStep = action.runs.steps.find((s) => s.id === "main");
-
-/** The GPU_RUNNER_* variables parseInputs reads for an env, recorded through a proxy. */
-function variablesRead(env: Record<string, string | undefined>): Set<string> {
-  const read = new Set<string>();
-  const proxy = new Proxy(env, {
-    get(target, key) {
-      if (typeof key === "string" && key.startsWith(INPUT_ENV_PREFIX)) read.add(key);
-      return target[key as string];
-    },
-  });
-  parseInputs(proxy);
-  return read;
-}
 
 describe("action.yml", () => {
   it("is valid for GitHub's action parser", () => {

@@ -31,7 +31,8 @@ function validEnv(mode: "start" | "stop", cloud: string, extra: Record<string, s
   return env;
 }
 
-function readsOf(env: Record<string, string | undefined>): Set<string> {
+/** The GPU_RUNNER_* variables parseInputs reads for an env, recorded through a proxy. */
+export function variablesRead(env: Record<string, string | undefined>): Set<string> {
   const read = new Set<string>();
   const proxy = new Proxy(env, {
     get(target, key) {
@@ -45,7 +46,7 @@ function readsOf(env: Record<string, string | undefined>): Set<string> {
 
 function requirement(input: string, mode: "start" | "stop", cloud: string): Requirement {
   const env = validEnv(mode, cloud, CONDITIONS[input]?.inputs);
-  if (!readsOf(env).has(inputEnvName(input))) return "-";
+  if (!variablesRead(env).has(inputEnvName(input))) return "-";
   const without = { ...env, [inputEnvName(input)]: "" };
   try {
     parseInputs(without);
