@@ -6,10 +6,19 @@ import { synthesizeStack } from "../stacks/synth.ts";
 import { InputError } from "./input-readers.ts";
 import { parseInputs, readRunContext, type StartInputs } from "./inputs.ts";
 import { newLabel } from "./label.ts";
-import { buildStackConfig } from "./stack-config.ts";
+import { PRICES_AS_OF } from "../stacks/prices.ts";
+import { explainFailure } from "./explain.ts";
+import { buildStackConfig, expectedGpus } from "./stack-config.ts";
+import { jitPlaceholders } from "./teardown.ts";
+import { createTerraform, type Terraform } from "./terraform.ts";
 import { reviewEnvironment } from "./review-env.ts";
 
-export async function review(env: Record<string, string | undefined>, outdir: string): Promise<string> {
+export interface ReviewResult {
+  text: string;
+  stackDir: string;
+}
+
+export async function review(env: Record<string, string | undefined>, outdir: string): Promise<ReviewResult> {
   const full = reviewEnvironment(env);
   const inputs = parseInputs(full);
   if (inputs.mode !== "start") throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
@@ -17,12 +26,15 @@ export async function review(env: Record<string, string | undefined>, outdir: st
   const label = newLabel(context);
   const shared = buildStackConfig(inputs, context, label);
   await inputs.cloud.load();
-  const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
-  return describe(inputs, label, shared.boot.expectedGpus, stackJsonPath);
+  const { stackDir, stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
+  return { text: describeStart(inputs, label, inputs.cloudConfig, stackJsonPath), stackDir };
 }
 
-function describe(inputs: StartInputs, label: string, gpus: number, stackJsonPath: string): string {
-  const machine = inputs.cloud.summary(inputs.cloudConfig);
+/** The readable summary of what a start with these inputs creates: printed by review and by dry-run. */
+export function describeStart(inputs: StartInputs, label: string, cloudConfig: unknown, stackJsonPath: string): string {
+  const gpus = expectedGpus(inputs, cloudConfig);
+  const machine = inputs.cloud.summary(cloudConfig);
+  const price = inputs.cloud.hourlyPriceUsd(cloudConfig);
   const rows: [string, string][] = [
     ["cloud", inputs.cloud.name],
     ["machines", `${inputs.count} x ${machine.machineType}`],
@@ -32,6 +44,7 @@ function describe(inputs: StartInputs, label: string, gpus: number, stackJsonPat
     ["runner label", `${label} (a new one on every start)`],
     ["lifetime cap", `${inputs.maxLifetimeMinutes} min; idle ${inputs.idleTimeoutMinutes} min; online wait ${inputs.runnerTimeoutMinutes} min`],
     ["runner user", `${inputs.runnerUser}${inputs.runnerSudo ? " (passwordless sudo)" : ""}`],
+    ["estimated cost", price === undefined ? "unknown (no list price for this machine type)" : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${PRICES_AS_OF})`],
     ["extra tags", Object.keys(inputs.tags).length > 0 ? JSON.stringify(inputs.tags) : "none (ownership tags are always added)"],
     ["state", inputs.stateBackend.kind === "artifact" ? "encrypted workflow artifact" : `${inputs.stateBackend.kind} bucket ${inputs.stateBackend.bucket}`],
     ["Terraform JSON", stackJsonPath],
@@ -41,15 +54,23 @@ function describe(inputs: StartInputs, label: string, gpus: number, stackJsonPat
     "Review: what a start would create (nothing was created)",
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     "",
-    `Inspect the JSON, or run 'npx cdktf plan' with cloud credentials to see Terraform's plan.`,
+    "Inspect the JSON, or add --plan (with the cloud's credentials) to see Terraform's plan.",
   ].join("\n");
+}
+
+/** `terraform init` and `plan` of a synthesized stack; init needs the provider registry and plan the credentials. */
+export async function planStack(stackDir: string, terraform: Terraform): Promise<void> {
+  await terraform.init(stackDir);
+  await terraform.plan(stackDir, { secretEnv: await jitPlaceholders(stackDir) });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
-    console.log(await review(process.env, resolve("cdktf.out")));
+    const { text, stackDir } = await review(process.env, resolve("cdktf.out"));
+    console.log(text);
+    if (process.argv.includes("--plan")) await planStack(stackDir, createTerraform({ log: (line) => console.log(line) }));
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(explainFailure(error));
     process.exitCode = 1;
   }
 }

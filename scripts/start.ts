@@ -12,6 +12,7 @@ import type { RunContext, StartInputs } from "./inputs.ts";
 import { newLabel, runnerName } from "./label.ts";
 import { startSummary } from "./job-summary.ts";
 import { provision, synthesizeFor } from "./provision.ts";
+import { describeStart, planStack } from "./review.ts";
 import { expectedGpus } from "./stack-config.ts";
 import { packStackDir, writeEncryptedBundle } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
@@ -65,15 +66,24 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   const target = { inputs, context, label, workDir: deps.workDir, secretEnv: {} as Record<string, string> };
   await mkdir(deps.workDir, { recursive: true });
   // Synthesized before anything exists, so a configuration error costs nothing; a dry run stops here.
-  let stackDir = await io.group("Synthesize the stack", async () => {
+  const synthesized = await io.group("Synthesize the stack", async () => {
     const result = await synthesizeFor(target, inputs.cloudConfig);
     io.info(`Terraform JSON: ${result.stackJsonPath}`);
-    return result.stackDir;
+    return result;
   });
+  let stackDir = synthesized.stackDir;
   if (inputs.dryRun) {
-    io.info(`dry-run: ${inputs.count} runner(s) labelled ${label} would be started; nothing was created.`);
-    await rm(deps.workDir, { recursive: true, force: true });
-    return [];
+    try {
+      const review = describeStart(inputs, label, inputs.cloudConfig, synthesized.stackJsonPath);
+      for (const line of review.split("\n")) io.info(line);
+      await io.summary(`### dry-run: what this start would create\n\n\`\`\`\n${review}\n\`\`\`\n`);
+      // With the job's cloud credentials, Terraform's own plan: still nothing is created (and no lock is held).
+      await io.group("terraform plan (dry-run)", () => planStack(stackDir, terraform));
+      io.info(`dry-run: nothing was created, and no runner was registered.`);
+      return [];
+    } finally {
+      await rm(deps.workDir, { recursive: true, force: true });
+    }
   }
 
   const registered: JitConfig[] = [];

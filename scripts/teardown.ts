@@ -53,8 +53,15 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
 /** terraform destroy of a stack directory, with placeholder values for the JIT variables. */
 export async function destroyStack(stackDir: string, terraform: Terraform, io: ActionIO): Promise<void> {
   await io.group("terraform destroy", async () => {
-    const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
-    // Destroy evaluates the configuration, so the JIT variables need values; they are never used again.
-    await terraform.destroy(stackDir, { secretEnv: placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX) });
+    await terraform.destroy(stackDir, { secretEnv: await jitPlaceholders(stackDir) });
   });
+}
+
+/**
+ * Values for the stack's JIT variables when no real config is at hand (destroy, plan): Terraform evaluates the
+ * whole configuration, so every variable needs one. They pass the variables' validation and reach no machine.
+ */
+export async function jitPlaceholders(stackDir: string): Promise<Record<string, string>> {
+  const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
+  return placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX);
 }

@@ -17,6 +17,8 @@ export interface Terraform {
   apply(dir: string, opts?: TerraformRunOptions): Promise<void>;
   /** `terraform output -json`, as name -> value. */
   output(dir: string): Promise<Record<string, unknown>>;
+  /** `terraform plan`: what apply would do, changing nothing. */
+  plan(dir: string, opts?: TerraformRunOptions): Promise<void>;
   destroy(dir: string, opts?: TerraformRunOptions): Promise<void>;
   /** Lines of `terraform state list`; 0 when there is no state at all. */
   stateResourceCount(dir: string): Promise<number>;
@@ -134,6 +136,10 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       const values: Record<string, unknown> = {};
       for (const [name, entry] of Object.entries(parsed)) values[name] = isObject(entry) ? entry.value : undefined;
       return values;
+    },
+    async plan(dir, runOpts) {
+      // -lock=false: a review must never hold (or wait for) a lock on a state that a real start uses.
+      await run("plan", ["plan", "-input=false", "-no-color", "-lock=false"], dir, runOpts?.secretEnv, true);
     },
     async destroy(dir, runOpts) {
       await run("destroy", ["destroy", "-input=false", "-no-color", "-auto-approve"], dir, runOpts?.secretEnv, true);

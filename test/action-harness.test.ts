@@ -281,7 +281,7 @@ describe("action.yml through the driver", () => {
   async function dryRunCount(actionFile?: string): Promise<number> {
     const result = await world.start({ count: "3", "dry-run": "true" }, { actionFile });
     assert.equal(result.failed, false, explain(result));
-    const said = /dry-run: (\d+) runner\(s\)/.exec(step(result, "main").stdout);
+    const said = /^ {2}machines +(\d+) x local process$/m.exec(step(result, "main").stdout);
     assert.ok(said, step(result, "main").stdout);
     return Number(said[1]);
   }

@@ -274,6 +274,19 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.deepEqual(readdirSync(f.markerDir), []);
   });
 
+  it("dry-run prints what would be created and Terraform's plan, and creates nothing", async () => {
+    const f = fixture({}, { "dry-run": "true" });
+    const runners = await start(f.inputs, f.context, deps(f));
+    assert.deepEqual(runners, []);
+    assert.ok(f.io.lines.some((l) => /^ {2}machines +2 x a$/.test(l)), "the review table is printed");
+    assert.ok(f.io.lines.some((l) => /estimated cost +\$3\.00 per hour for 2 machine\(s\)/.test(l)));
+    assert.ok(f.io.lines.includes("Plan: 2 to add, 0 to change, 0 to destroy."), "terraform plan ran");
+    assert.match(f.io.summaries.join(""), /### dry-run: what this start would create/);
+    assert.deepEqual(readdirSync(f.markerDir), [], "no machine was created");
+    assert.ok(!existsSync(f.workDir));
+    // No GitHub call was mocked: nock would have refused any (disableNetConnect), failing the start.
+  });
+
   it("when cancelled, saves the encrypted state at once", async () => {
     const f = fixture();
     let cancel: () => void = () => assert.fail("not registered");
