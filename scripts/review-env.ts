@@ -3,10 +3,29 @@
 // values for whatever is still unset. No token is needed to review: nothing is asked of GitHub.
 import { readFileSync } from "node:fs";
 import { CLOUDS } from "../stacks/clouds.ts";
-import { inputEnvName } from "./constants.ts";
+import { INPUT_ENV_PREFIX, inputEnvName } from "./constants.ts";
 import { type Env, InputError } from "./input-readers.ts";
+import { type Inputs, parseInputs } from "./inputs.ts";
 
 export const CONFIG_FILE_VARIABLE = "GPU_RUNNER_CONFIG_FILE";
+
+/**
+ * The review's inputs, parsed. An example value can contradict what the user chose (the example's gpu with the
+ * user's A2 machine type): a filled-in example value that the parser refuses is dropped, and parsing retried.
+ */
+export function parseReviewInputs(base: Env): { env: Record<string, string | undefined>; inputs: Inputs } {
+  const env = reviewEnvironment(base);
+  const filled = new Set(Object.keys(env).filter((name) => env[name] !== base[name] && name.startsWith(INPUT_ENV_PREFIX)));
+  for (;;) {
+    try {
+      return { env, inputs: parseInputs(env) };
+    } catch (error) {
+      const name = error instanceof InputError ? inputEnvName(error.input) : "";
+      if (!filled.delete(name)) throw error;
+      delete env[name];
+    }
+  }
+}
 
 export function reviewEnvironment(base: Env): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...base };

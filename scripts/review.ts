@@ -2,16 +2,16 @@
 // GPU_RUNNER_* variables as the action (or GPU_RUNNER_CONFIG_FILE), filling in the cloud's example values, so it
 // runs on a fresh clone with no cloud account and no token.
 import { resolve } from "node:path";
-import { synthesizeStack } from "../stacks/synth.ts";
-import { InputError } from "./input-readers.ts";
-import { parseInputs, readRunContext, type StartInputs } from "./inputs.ts";
-import { newLabel } from "./label.ts";
 import { PRICES_AS_OF } from "../stacks/prices.ts";
+import { synthesizeStack } from "../stacks/synth.ts";
 import { explainFailure } from "./explain.ts";
+import { InputError } from "./input-readers.ts";
+import { readRunContext, type StartInputs } from "./inputs.ts";
+import { newLabel } from "./label.ts";
+import { parseReviewInputs } from "./review-env.ts";
 import { buildStackConfig, expectedGpus } from "./stack-config.ts";
 import { jitPlaceholders } from "./teardown.ts";
 import { createTerraform, type Terraform } from "./terraform.ts";
-import { reviewEnvironment } from "./review-env.ts";
 
 export interface ReviewResult {
   text: string;
@@ -19,8 +19,7 @@ export interface ReviewResult {
 }
 
 export async function review(env: Record<string, string | undefined>, outdir: string): Promise<ReviewResult> {
-  const full = reviewEnvironment(env);
-  const inputs = parseInputs(full);
+  const { env: full, inputs } = parseReviewInputs(env);
   if (inputs.mode !== "start") throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
   const context = readRunContext(full, outdir);
   const label = newLabel(context);

@@ -2,13 +2,12 @@
 // same GPU_RUNNER_* variables action.yml sets (or a JSON file named by GPU_RUNNER_CONFIG_FILE). With none set it
 // synthesizes the chosen cloud's example configuration, so a reviewer needs no cloud account.
 import { App } from "cdktf";
-import { reviewEnvironment } from "../scripts/review-env.ts";
-import { parseInputs, readRunContext } from "../scripts/inputs.ts";
+import { readRunContext } from "../scripts/inputs.ts";
+import { parseReviewInputs } from "../scripts/review-env.ts";
 import { buildStackConfig } from "../scripts/stack-config.ts";
 import { STACK_ID } from "./synth.ts";
 
-const env = reviewEnvironment(process.env);
-const inputs = parseInputs(env);
+const { env, inputs } = parseReviewInputs(process.env);
 if (inputs.mode !== "start") throw new Error("The cdktf app reviews a start: set GPU_RUNNER_MODE=start (or leave it unset).");
 const context = readRunContext(env, ".");
 const app = new App();
