@@ -16,7 +16,7 @@ import { describeStart, planStack } from "./review.ts";
 import { expectedGpus } from "./stack-config.ts";
 import { packStackDir, writeEncryptedBundle } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
-import { teardown } from "./teardown.ts";
+import { runnersOfStart, teardown } from "./teardown.ts";
 import type { Terraform } from "./terraform.ts";
 import { RunnersNotOnlineError, waitForRunnersOnline } from "./wait-online.ts";
 
@@ -136,13 +136,12 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
       const offline = runners.filter((r) => error.offline.some((o) => o.id === r.id));
       await showBootLines(inputs.cloud, machineConfig, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run ?? runCommand });
     }
-    const cleanup = await teardown({
-      stackDir: applyStarted ? stackDir : undefined,
-      runners: registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName })),
-      terraform,
-      github,
-      io,
+    const known = registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName }));
+    const runnersLeft = await runnersOfStart(github, label, known).catch((listError: unknown) => {
+      io.warning(`Could not list the runners to find half-made registrations: ${(listError as Error).message}`);
+      return known;
     });
+    const cleanup = await teardown({ stackDir: applyStarted ? stackDir : undefined, runners: runnersLeft, terraform, github, io });
     throw new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
   } finally {
     unregisterCancel?.();

@@ -13,7 +13,7 @@ import type { Env } from "./input-readers.ts";
 import type { RunContext, StopInputs } from "./inputs.ts";
 import { readEncryptedBundle, type StateBundle, unpackStackDir } from "./state-bundle.ts";
 import { stateFilePath } from "./state-location.ts";
-import { teardown } from "./teardown.ts";
+import { runnersOfStart, teardown } from "./teardown.ts";
 import type { Terraform } from "./terraform.ts";
 
 export interface StopDeps {
@@ -74,7 +74,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       const machines = (await deps.terraform.output(dir)).machines;
       machineCount = machines && typeof machines === "object" ? Object.keys(machines).length : 0;
     }
-    const runners = await runnersToRemove(github, inputs.stateId, bundle?.runners ?? []);
+    const runners = await runnersOfStart(github, inputs.stateId, bundle?.runners ?? []);
     const result = await teardown({ stackDir, runners, terraform: deps.terraform, github, io });
     if (!result.ok || problems.length > 0) throw new StopError(`Stop did not finish cleanly:\n${[...problems, result.summary].join("\n")}`);
   } finally {
@@ -91,15 +91,6 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       stoppedAt: new Date(deps.now?.() ?? Date.now()),
     }),
   );
-}
-
-/** The runners in the state, plus any still registered under this start's label prefix (a start that died early). */
-async function runnersToRemove(github: GitHubClient, stateId: string, fromState: { id: number; name: string }[]) {
-  const byId = new Map(fromState.map((r) => [r.id, r]));
-  for (const runner of await github.listRunners()) {
-    if (runner.name.startsWith(`${stateId}-`)) byId.set(runner.id, { id: runner.id, name: runner.name });
-  }
-  return [...byId.values()];
 }
 
 /** Best effort: deleting artifacts needs `actions: write`, which the token may lack; the state is encrypted anyway. */

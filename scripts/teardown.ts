@@ -50,6 +50,18 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
   return { ok, summary: lines.join("\n") };
 }
 
+/**
+ * The runners to remove for a start: those it knows, plus any still registered under its label's name prefix
+ * (a registration whose answer was lost, or a start that died before saving its state).
+ */
+export async function runnersOfStart(github: GitHubClient, label: string, known: { id: number; name: string }[]) {
+  const byId = new Map(known.map((r) => [r.id, r]));
+  for (const runner of await github.listRunners()) {
+    if (runner.name.startsWith(`${label}-`)) byId.set(runner.id, { id: runner.id, name: runner.name });
+  }
+  return [...byId.values()];
+}
+
 /** terraform destroy of a stack directory, with placeholder values for the JIT variables. */
 export async function destroyStack(stackDir: string, terraform: Terraform, io: ActionIO): Promise<void> {
   await io.group("terraform destroy", async () => {

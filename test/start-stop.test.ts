@@ -96,6 +96,13 @@ function mockRegistration(count = 2): void {
   }
 }
 
+/** Start's cleanup lists the runners to find half-made registrations under its label. */
+function mockList(ids: number[], extra: { id: number; name: string }[] = []): void {
+  nock(API)
+    .get(`${RUNNERS}?per_page=100`)
+    .reply(200, { total_count: ids.length + extra.length, runners: [...ids.map((id) => runnerBody(id, "offline")), ...extra.map((r) => ({ ...runnerBody(r.id, "offline"), name: r.name }))] });
+}
+
 function mockDeletes(ids: number[]): void {
   for (const id of ids) nock(API).delete(`${RUNNERS}/${id}`).reply(204);
 }
@@ -190,13 +197,16 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("fails listing every candidate when none has capacity, after removing machines and runners", async () => {
     const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], noCapacity: ["a", "b"] });
     mockRegistration();
-    mockDeletes([100, 101]);
+    // A registration whose answer was lost: GitHub has it under the label's prefix, start never got its config.
+    mockList([100, 101], [{ id: 555, name: `${LABEL}-1` }, { id: 777, name: "gpu-1-1-ffffffff-0" }]);
+    mockDeletes([100, 101, 555]);
     await assert.rejects(start(f.inputs, f.context, deps(f)), (error: unknown) => {
       assert.ok(error instanceof StartError);
       assert.match(error.message, /No capacity for any candidate\. Tried, in order: a in test-zone; b in test-zone\./);
       assert.match(error.message, /Runner gpu-987654321-2-0a1b2c3d-0 removed from GitHub\./);
       return true;
     });
+    assert.deepEqual(f.io.warnings.filter((w) => w.startsWith("Could not")), []);
     assert.deepEqual(readdirSync(f.markerDir), []);
     assertNoSecretInClear(f);
   });
@@ -204,6 +214,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("does not retry an error that is not about capacity", async () => {
     const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], broken: ["a"] });
     mockRegistration();
+    mockList([100, 101]);
     mockDeletes([100, 101]);
     await assert.rejects(start(f.inputs, f.context, deps(f)), /UnauthorizedOperation/);
     assert.equal(f.io.lines.filter((l) => l.startsWith("::group::terraform apply")).length, 1);
@@ -216,6 +227,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     mockRegistration();
     nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online"));
     nock(API).get(`${RUNNERS}/101`).times(13).reply(200, runnerBody(101, "offline"));
+    mockList([100, 101]);
     mockDeletes([100, 101]);
     await assert.rejects(start(f.inputs, f.context, deps(f)), /gpu-987654321-2-0a1b2c3d-1 did not come online within 60 s/);
     const shown = f.io.lines.slice(f.io.lines.indexOf(`::group::Boot lines of ${LABEL}-1`));
@@ -270,6 +282,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("refuses an unknown runner group before registering or creating anything", async () => {
     const f = fixture({}, { "runner-scope": "organization", "runner-group": "No such pool" });
     nock(API).get("/orgs/octo-org/actions/runner-groups").query(true).reply(200, { total_count: 1, runner_groups: [{ id: 1, name: "Default" }] });
+    nock(API).get("/orgs/octo-org/actions/runners?per_page=100").reply(200, { total_count: 0, runners: [] });
     await assert.rejects(start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } })), /runner-group 'No such pool' does not exist/);
     assert.deepEqual(readdirSync(f.markerDir), []);
   });

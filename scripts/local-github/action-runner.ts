@@ -9,6 +9,10 @@
 //   nothing else, so an input the file forgets to map is missing, as it would be on GitHub;
 // - `shell: bash` as `bash --noprofile --norc -eo pipefail <script file>`, in working-directory, in its own process
 //   group (killed at the step timeout); continue-on-error;
+// - cancellation (ActionRunOptions.cancel), as when the job is cancelled: SIGINT to the running step's entry process
+//   (for a run: step, bash; not its children), SIGTERM 7.5 s later, then every process of the step is killed 2.5 s
+//   after that; the step's outcome is `cancelled`, and the later steps run only where their `if:` uses a status
+//   function that lets them (always(), cancelled());
 // - file commands (GITHUB_OUTPUT and GITHUB_ENV in both name=value and name<<DELIMITER forms, GITHUB_PATH,
 //   GITHUB_STEP_SUMMARY) and workflow commands on stdout (::add-mask:: masks the log from that line on, ::error::,
 //   ::warning::, ::group::);
@@ -53,6 +57,26 @@ export interface ArtifactStore {
   download(name: string, path: string): Promise<boolean>;
 }
 
+/**
+ * Cancels the run the way GitHub cancels a job. GitHub's runner sends SIGINT to the step's entry process (bash for
+ * a run: step), waits 7.5 s, sends SIGTERM to it, waits 2.5 s, then destroys every process of the step before the
+ * `if: always()` steps run. bash, waiting for a foreground command, defers its SIGINT until that command ends and
+ * dies on SIGTERM: the command itself gets no signal unless the step `exec`s it.
+ */
+export interface CancelOptions {
+  /** Cancels when a run: step prints a line (as the log shows it) for which this holds. */
+  when: (line: string, step: StepResult) => boolean;
+  /**
+   * Who gets SIGINT and SIGTERM: "entry-process" (default, what GitHub does) or "process-group" (every process of the
+   * step, as Ctrl-C in a terminal would). The final kill always takes the whole process group.
+   */
+  signal?: "entry-process" | "process-group";
+  /** From SIGINT to SIGTERM. Default 7500 ms, GitHub's. */
+  interruptGraceMs?: number;
+  /** From SIGTERM to the kill of every process of the step. Default 2500 ms, GitHub's. */
+  terminateGraceMs?: number;
+}
+
 export interface ActionRunOptions {
   /** The action's directory (GITHUB_ACTION_PATH): the scripts run from here. */
   actionPath: string;
@@ -81,6 +105,8 @@ export interface ActionRunOptions {
   /** Each line as it is printed, masked as the log would show it. */
   onLine?: (line: string, step: StepResult, stream: "stdout" | "stderr") => void;
   onStep?: (step: StepResult, phase: "start" | "end") => void;
+  /** Cancel the run (the job) when a step prints a given line. */
+  cancel?: CancelOptions;
 }
 
 export interface StepResult {
@@ -92,9 +118,11 @@ export interface StepResult {
   uses?: string;
   /** Whether its `if:` let it run. */
   ran: boolean;
-  outcome: "success" | "failure" | "skipped";
-  conclusion: "success" | "failure" | "skipped";
+  outcome: "success" | "failure" | "cancelled" | "skipped";
+  conclusion: "success" | "failure" | "cancelled" | "skipped";
   exitCode?: number;
+  /** The pid of a run step's entry process (bash), which is also the id of the step's process group. */
+  pid?: number;
   stdout: string;
   stderr: string;
   outputs: Record<string, string>;
@@ -105,6 +133,8 @@ export interface StepResult {
   workingDirectory?: string;
   /** What the stand-in did instead of the real thing, when it did. */
   note?: string;
+  /** Signals sent to the step's processes when the run was cancelled, in order, with whom they went to. */
+  signals?: { signal: "SIGINT" | "SIGTERM" | "SIGKILL"; to: "entry-process" | "process-group"; at: number }[];
   errors: string[];
   warnings: string[];
   startedAt: number;
@@ -124,6 +154,8 @@ export interface ActionRunResult {
   masks: string[];
   /** Whether the action failed (a step failed without continue-on-error). */
   failed: boolean;
+  /** Whether the run was cancelled (ActionRunOptions.cancel). */
+  cancelled: boolean;
   errors: string[];
   warnings: string[];
 }
@@ -205,6 +237,10 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
   let summary = "";
   let stdoutAll = "";
   let stderrAll = "";
+  /** Starts the cancellation of the run: step now running (its processes' signals); undefined between them. */
+  let cancelRunning: (() => void) | undefined;
+  /** The step that was running when the run was cancelled. */
+  let cancelledStep: StepResult | undefined;
 
   for (const [index, step] of action.runs.steps.entries()) {
     const result: StepResult = {
@@ -247,13 +283,27 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
       const shown = mask(raw);
       logLines.push(shown);
       options.onLine?.(shown, result, stream);
+      if (options.cancel && !status.cancelled && options.cancel.when(shown, result)) {
+        status.cancelled = true;
+        cancelledStep = result;
+        cancelRunning?.();
+      }
     };
 
     let ok: boolean;
     try {
       ok = step.uses
         ? await runUses(step, result, ctx, options, workspace, onLine)
-        : await runScript(step, result, ctx, options, { runnerTemp, workspace, commandsDir, extraEnv, extraPath, onLine, onSummary: (text) => (summary += text) });
+        : await runScript(step, result, ctx, options, {
+            runnerTemp,
+            workspace,
+            commandsDir,
+            extraEnv,
+            extraPath,
+            onLine,
+            onSummary: (text) => (summary += text),
+            onCancellable: (cancel) => (cancelRunning = cancel),
+          });
     } catch (error) {
       if (error instanceof HarnessError || error instanceof ExpressionError) throw error;
       result.errors.push((error as Error).message);
@@ -265,7 +315,14 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     const continueOnError = step["continue-on-error"] === true || (typeof step["continue-on-error"] === "string" && interpolate(step["continue-on-error"], ctx) === "true");
     result.outcome = ok ? "success" : "failure";
     result.conclusion = ok || continueOnError ? "success" : "failure";
-    if (!ok) {
+    if (cancelledStep === result) {
+      // Whatever its exit code, a step that was running when the job was cancelled is cancelled, not failed.
+      result.outcome = "cancelled";
+      result.conclusion = "cancelled";
+      result.errors.push("The operation was canceled.");
+      errors.push(`${result.name}: The operation was canceled.`);
+      logLines.push("##[error]The operation was canceled.");
+    } else if (!ok) {
       for (const e of result.errors) errors.push(`${result.name}: ${e}`);
       if (!continueOnError) status.failed = true;
     }
@@ -286,6 +343,7 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     summary,
     masks,
     failed: status.failed,
+    cancelled: status.cancelled,
     errors,
     warnings,
   };
@@ -299,6 +357,8 @@ interface ScriptContext {
   extraPath: string[];
   onLine: (stream: "stdout" | "stderr", line: string) => void;
   onSummary: (text: string) => void;
+  /** Told how to cancel the step while its processes run, and undefined once they have ended. */
+  onCancellable: (cancel: (() => void) | undefined) => void;
 }
 
 async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionContext, options: ActionRunOptions, sc: ScriptContext): Promise<boolean> {
@@ -352,8 +412,13 @@ async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionCo
     const scriptFile = join(sc.runnerTemp, `${id}.sh`);
     await writeFile(scriptFile, script);
     try {
-      result.exitCode = await spawnStep("bash", ["--noprofile", "--norc", "-eo", "pipefail", scriptFile], { cwd, env }, result, sc.onLine, options.stepTimeoutMs ?? 300_000);
+      result.exitCode = await spawnStep("bash", ["--noprofile", "--norc", "-eo", "pipefail", scriptFile], { cwd, env }, result, sc.onLine, {
+        timeoutMs: options.stepTimeoutMs ?? 300_000,
+        cancel: options.cancel,
+        onCancellable: sc.onCancellable,
+      });
     } finally {
+      sc.onCancellable(undefined);
       await rm(scriptFile, { force: true });
     }
     if (result.exitCode !== 0) result.errors.push(`Process completed with exit code ${result.exitCode}.`);
@@ -367,16 +432,49 @@ async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionCo
   }
 }
 
+const GITHUB_INTERRUPT_GRACE_MS = 7500;
+const GITHUB_TERMINATE_GRACE_MS = 2500;
+
 function spawnStep(
   command: string,
   args: string[],
   opts: { cwd: string; env: Record<string, string> },
   result: StepResult,
   onLine: (stream: "stdout" | "stderr", line: string) => void,
-  timeoutMs: number,
+  control: { timeoutMs: number; cancel?: CancelOptions; onCancellable: (cancel: (() => void) | undefined) => void },
 ): Promise<number> {
+  const { timeoutMs } = control;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // The step is a process group of its own (detached): its pid is the group's id.
+    result.pid = child.pid;
+    let exited = false;
+    let cancelled = false;
+    const cancelTimers: NodeJS.Timeout[] = [];
+    child.on("exit", () => {
+      exited = true;
+    });
+    const send = (signal: "SIGINT" | "SIGTERM" | "SIGKILL", to: "entry-process" | "process-group") => {
+      if (!child.pid) return;
+      result.signals = [...(result.signals ?? []), { signal, to, at: Date.now() }];
+      try {
+        process.kill(to === "process-group" ? -child.pid : child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    control.onCancellable(() => {
+      if (cancelled) return;
+      cancelled = true;
+      const to = control.cancel?.signal ?? "entry-process";
+      if (!exited) send("SIGINT", to);
+      cancelTimers.push(
+        setTimeout(() => {
+          if (!exited) send("SIGTERM", to);
+          cancelTimers.push(setTimeout(() => send("SIGKILL", "process-group"), control.cancel?.terminateGraceMs ?? GITHUB_TERMINATE_GRACE_MS));
+        }, control.cancel?.interruptGraceMs ?? GITHUB_INTERRUPT_GRACE_MS),
+      );
+    });
     const partial = { stdout: "", stderr: "" };
     const take = (stream: "stdout" | "stderr") => (chunk: string) => {
       result[stream] += chunk;
@@ -397,6 +495,10 @@ function spawnStep(
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       for (const stream of ["stdout", "stderr"] as const) if (partial[stream]) onLine(stream, partial[stream]);
+      for (const t of cancelTimers) clearTimeout(t);
+      // GitHub destroys every process of a cancelled step before the next step runs: what did not hold the output
+      // pipes open (a background process writing elsewhere) goes too.
+      if (cancelled) killGroup(child.pid);
       resolvePromise(code ?? (signal ? 128 : 1));
     });
   });

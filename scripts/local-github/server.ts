@@ -14,8 +14,9 @@
 //   runner is removed: a JIT runner deregisters after its one job.
 //
 // Jobs are queued for a label (queueJob), like a workflow job with `runs-on: <label>`; an online, idle runner with
-// that label takes the oldest. Fault knobs: failNext (5xx for a path), rateLimitNext (429 + retry-after),
-// dropOnline (a runner that never comes online). Every API exchange can be checked against GitHub's OpenAPI
+// that label takes the oldest. Fault knobs: failNext (5xx for a path; optionally after doing the work, as when
+// GitHub's answer is lost), rateLimitNext (429 + retry-after), dropOnline (a runner that never comes online),
+// disconnect (a runner whose machine died). Every API exchange can be checked against GitHub's OpenAPI
 // description (./openapi.ts); departures are collected in `violations`.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -43,6 +44,8 @@ export interface RunnerRecord {
   doneAt?: number;
   removedAt?: number;
   removedBy?: "api" | "job-done";
+  /** Registered by a request whose answer was lost (failNext with handled): its JIT config never left the stand-in. */
+  replyLost?: boolean;
 }
 
 export interface JobRecord {
@@ -83,6 +86,8 @@ interface Fault {
   remaining: number;
   status: number;
   retryAfterSeconds?: number;
+  /** The request is handled (a runner registered, say) and only then answered `status`. */
+  handled?: boolean;
 }
 
 export interface LocalGitHubOptions {
@@ -203,9 +208,13 @@ export class LocalGitHub {
     return job;
   }
 
-  /** The next `count` API requests whose path (query included) matches answer `status` (5xx). */
-  failNext(path: RegExp, count: number, status = 502, method?: string): void {
-    this.faults.push({ path, remaining: count, status, method });
+  /**
+   * The next `count` API requests whose path (query included) matches answer `status` (5xx). With `handled`, each
+   * is carried out first and only its answer is lost, as when GitHub did the work and the response never arrived;
+   * with `retryAfterSeconds`, the answer carries a retry-after header.
+   */
+  failNext(path: RegExp, count: number, status = 502, method?: string, options: { handled?: boolean; retryAfterSeconds?: number } = {}): void {
+    this.faults.push({ path, remaining: count, status, method, handled: options.handled, retryAfterSeconds: options.retryAfterSeconds });
   }
 
   /** The next `count` API requests whose path matches answer 429 with retry-after. */
@@ -219,6 +228,20 @@ export class LocalGitHub {
    */
   dropOnline(name: string | RegExp): void {
     this.dropped.push(name);
+  }
+
+  /**
+   * The runners of that name (or whose name matches) lost their connection: their machine died. GitHub shows such a
+   * runner offline once its session times out; the stand-in has no heartbeat, so the test that kills a machine says
+   * so. The runner stays registered, and cannot take a job. Returns the runners it marked.
+   */
+  disconnect(name: string | RegExp): RunnerRecord[] {
+    const hit = this.runners.filter((r) => (typeof name === "string" ? r.name === name : name.test(r.name)));
+    for (const runner of hit) {
+      runner.status = "offline";
+      runner.busy = false;
+    }
+    return hit;
   }
 
   /** Adds an artifact to a run's list, as an upload does; replaces one of the same name when `overwrite`. */
@@ -294,8 +317,9 @@ export class LocalGitHub {
     res.end(method === "HEAD" ? undefined : release.tarball);
   }
 
-  private api(method: string, url: URL, req: IncomingMessage, body: string, reply: Reply): Sent {
+  private api(method: string, url: URL, req: IncomingMessage, body: string, send: Reply): Sent {
     const template = this.options.openApi?.template(method, url.pathname) ?? "api";
+    let reply = send;
     const error = (status: number, message: string, headers: Record<string, string> = {}) =>
       reply(status, { message, documentation_url: DOCS, status: String(status) }, headers, template);
 
@@ -313,7 +337,16 @@ export class LocalGitHub {
       if (fault.status === 429) {
         return error(429, "API rate limit exceeded", { "retry-after": String(fault.retryAfterSeconds ?? 1), "x-ratelimit-remaining": "0" });
       }
-      return error(fault.status, fault.status === 502 ? "Server Error" : "Service Unavailable");
+      const status = fault.status;
+      const message = status === 502 ? "Server Error" : "Service Unavailable";
+      const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
+      if (!fault.handled) return error(status, message, headers);
+      // Carried out below; whatever it answers is replaced by the error, and what it registered is marked.
+      const before = this.issued.length;
+      reply = () => {
+        for (const runner of this.issued.slice(before)) runner.replyLost = true;
+        return send(status, { message, documentation_url: DOCS, status: String(status) }, headers, template);
+      };
     }
 
     const repoPrefix = `/repos/${this.owner}/${this.repo}/actions`;

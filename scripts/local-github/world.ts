@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { STATE_ARTIFACT_PREFIX, STATE_FILE_NAME } from "../constants.ts";
-import { type ActionRunResult, type ArtifactStore, runAction, type StepResult } from "./action-runner.ts";
+import { type ActionRunResult, type ArtifactStore, type CancelOptions, runAction, type StepResult } from "./action-runner.ts";
 import { loadGitHubOpenApi, type OpenApiChecker } from "./openapi.ts";
 import { buildRunnerRelease, type RunnerRelease } from "./runner-release.ts";
 import { LocalGitHub } from "./server.ts";
@@ -32,6 +32,13 @@ export interface LocalWorldOptions {
   maxPerPage?: number;
   /** Extra job environment for every run. */
   env?: Record<string, string>;
+  /**
+   * Faults in the launch of local machines, by machine name (bash extended regular expressions, e.g. "-1$"): `fail`
+   * makes that machine's local-exec provisioner (stacks/local/launch.sh) fail, so terraform apply fails half way, as
+   * when a cloud refuses one machine of several; `slow` delays its launch by `slowSeconds` (default 10) first. Done by
+   * a mkdir stand-in first on the job's PATH (see LAUNCH_FAULT_SHIM), so stacks/local stays as it ships.
+   */
+  launchFaults?: { fail?: string; slow?: string; slowSeconds?: number };
 }
 
 export interface Upload {
@@ -117,6 +124,34 @@ async function collect(path: string): Promise<Map<string, Buffer>> {
   return files;
 }
 
+/**
+ * The mkdir stand-in of LocalWorldOptions.launchFaults. stacks/local/launch.sh begins, under set -e, with
+ * `mkdir -p "$GR_MACHINE_DIR/cloud/instance"`: that one call, for a machine the fault names, fails (or first
+ * sleeps). Every other mkdir, the machines' own included, is the real one, found on PATH after this directory.
+ */
+export const LAUNCH_FAULT_SHIM = `#!/usr/bin/env bash
+# Fault injection for the local machine kind (scripts/local-github/world.ts, launchFaults): mkdir, first on PATH.
+set -u
+if [[ $# -eq 2 && $1 == -p && -n \${GR_MACHINE_DIR-} && $2 == "$GR_MACHINE_DIR/cloud/instance" ]]; then
+  name=\${GR_MACHINE_DIR##*/}
+  if [[ -n \${LOCAL_FAULT_LAUNCH_SLOW-} && $name =~ $LOCAL_FAULT_LAUNCH_SLOW ]]; then
+    echo "mkdir (injected fault): the launch of $name is slow (\${LOCAL_FAULT_LAUNCH_SLOW_SECONDS:-10} s)" >&2
+    sleep "\${LOCAL_FAULT_LAUNCH_SLOW_SECONDS:-10}"
+  fi
+  if [[ -n \${LOCAL_FAULT_LAUNCH_FAIL-} && $name =~ $LOCAL_FAULT_LAUNCH_FAIL ]]; then
+    echo "mkdir: cannot create directory '$2': No space left on device (injected fault)" >&2
+    exit 1
+  fi
+fi
+self=$(cd -- "\${BASH_SOURCE[0]%/*}" && pwd)
+IFS=: read -ra dirs <<<"$PATH"
+for dir in "\${dirs[@]}"; do
+  [[ $dir != "$self" && -x $dir/mkdir ]] && exec "$dir/mkdir" "$@"
+done
+echo "mkdir (fault stand-in): no other mkdir on PATH" >&2
+exit 127
+`;
+
 export interface ProcessInfo {
   pid: number;
   command: string;
@@ -158,6 +193,32 @@ export function processesMatching(needles: string[], exclude: number[] = [proces
   return found;
 }
 
+/** The live processes of a session (field 6 of /proc/PID/stat), zombies aside. */
+export function sessionMembers(sid: number): number[] {
+  return processesWhere((stat) => stat.session === sid);
+}
+
+/** The live processes of a process group (field 5 of /proc/PID/stat), zombies aside: e.g. a step's, by its pid. */
+export function groupMembers(pgid: number): number[] {
+  return processesWhere((stat) => stat.pgrp === pgid);
+}
+
+function processesWhere(test: (stat: { pgrp: number; session: number }) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // After the command name (which may hold spaces): state ppid pgrp session ...
+      const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state !== "Z" && test({ pgrp: Number(pgrp), session: Number(session) })) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 export interface SecretFinding {
   /** Which secret (its kind, never its value). */
   secret: string;
@@ -173,6 +234,8 @@ export class LocalWorld {
   readonly machines: string;
   readonly tmp: string;
   readonly home: string;
+  /** Where the launch fault stand-in lives (LocalWorldOptions.launchFaults). */
+  readonly faultBin: string;
   readonly eventPath: string;
   readonly artifacts: LocalArtifacts;
   readonly runId = String(1_000_000_000 + Math.floor(Math.random() * 8_000_000_000));
@@ -191,6 +254,7 @@ export class LocalWorld {
     this.machines = join(root, "machines");
     this.tmp = join(root, "tmp");
     this.home = join(root, "home");
+    this.faultBin = join(root, "fault-bin");
     this.eventPath = join(root, "event.json");
     this.artifacts = new LocalArtifacts(join(root, "artifacts"), server, this.runId);
   }
@@ -206,6 +270,10 @@ export class LocalWorld {
     await server.start();
     const world = new LocalWorld(root, server, release, token, repository, options);
     for (const dir of [world.runnerTemp, world.machines, world.tmp, world.home, world.artifacts.dir]) await mkdir(dir, { recursive: true });
+    if (options.launchFaults) {
+      await mkdir(world.faultBin, { recursive: true });
+      await writeFile(join(world.faultBin, "mkdir"), LAUNCH_FAULT_SHIM, { mode: 0o755 });
+    }
     await writeFile(world.eventPath, JSON.stringify({ repository: { full_name: repository }, inputs: {} }));
     return world;
   }
@@ -215,8 +283,14 @@ export class LocalWorld {
     const knobs: Record<string, string> = {};
     if (this.options.pollMs !== null) knobs.GPU_RUNNER_TEST_POLL_MS = String(this.options.pollMs ?? 200);
     if (this.options.runnerTimeoutMs !== undefined) knobs.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS = String(this.options.runnerTimeoutMs);
+    const path = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+    const faults = this.options.launchFaults;
+    if (faults?.fail) knobs.LOCAL_FAULT_LAUNCH_FAIL = faults.fail;
+    if (faults?.slow) knobs.LOCAL_FAULT_LAUNCH_SLOW = faults.slow;
+    if (faults?.slowSeconds !== undefined) knobs.LOCAL_FAULT_LAUNCH_SLOW_SECONDS = String(faults.slowSeconds);
     return {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      // terraform's local-exec provisioners inherit this PATH (the main step's environment): launch.sh meets the shim.
+      PATH: faults ? `${this.faultBin}:${path}` : path,
       HOME: this.home,
       LANG: "C.UTF-8",
       // The machines' temporary directories too (the boot script's mktemp): kept inside the world.
@@ -236,7 +310,14 @@ export class LocalWorld {
    */
   async run(
     inputs: Record<string, string>,
-    options: { actionFile?: string; env?: Record<string, string>; onLine?: (line: string, step: StepResult) => void; onStep?: (step: StepResult, phase: "start" | "end") => void } = {},
+    options: {
+      actionFile?: string;
+      env?: Record<string, string>;
+      onLine?: (line: string, step: StepResult) => void;
+      onStep?: (step: StepResult, phase: "start" | "end") => void;
+      /** Cancel this run (the job) as GitHub does, when a step prints a given line. */
+      cancel?: CancelOptions;
+    } = {},
   ): Promise<ActionRunResult> {
     if (inputs["state-passphrase"]) this.passphrases.add(inputs["state-passphrase"]);
     const runnerTemp = join(this.runnerTemp, `job-${this.runnerTemps.length + 1}`);
@@ -253,6 +334,7 @@ export class LocalWorld {
       stepTimeoutMs: 120_000,
       onLine: options.onLine,
       onStep: options.onStep,
+      cancel: options.cancel,
     });
     this.runs.push(result);
     return result;
@@ -276,6 +358,44 @@ export class LocalWorld {
   /** The encrypted state file of a start, as the artifact store holds it (undefined once the artifact is deleted). */
   stateArtifactFile(stateId: string): string | undefined {
     return this.artifacts.file(`${STATE_ARTIFACT_PREFIX}${stateId}`, STATE_FILE_NAME);
+  }
+
+  /** Deletes a start's state artifact (store and list), as an expired or removed artifact; returns how many. */
+  deleteStateArtifact(stateId: string): number {
+    const name = `${STATE_ARTIFACT_PREFIX}${stateId}`;
+    const found = this.server.artifacts.filter((a) => a.runId === this.runId && a.name === name);
+    for (const artifact of found) this.server.deleteArtifact(artifact.id);
+    return found.length;
+  }
+
+  /** The live processes of the machines whose names start with `prefix` (a state id, or one machine's name). */
+  machineProcesses(prefix: string): ProcessInfo[] {
+    return processesMatching([join(this.machines, prefix)]);
+  }
+
+  /**
+   * A machine dies at once: every process of its session (stacks/local/launch.sh makes each machine one session, its
+   * id in MACHINE_DIR/pid) gets SIGKILL, so no trap runs; its directory stays, as a dead VM stays until deleted. The
+   * GitHub stand-in is told its runner's connection dropped. Returns how many processes were killed.
+   */
+  async crashMachine(name: string): Promise<number> {
+    const sid = readFileSync(join(this.machines, name, "pid"), "utf8").trim();
+    if (!/^\d+$/.test(sid)) throw new Error(`machine ${name}: no session id in its pid file`);
+    let killed = 0;
+    // Twice: a process may fork while the first pass runs.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const pid of sessionMembers(Number(sid))) {
+        try {
+          process.kill(pid, "SIGKILL");
+          killed++;
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.server.disconnect(name);
+    return killed;
   }
 
   /** Processes this world started that are still alive (machines, runners, their children). */

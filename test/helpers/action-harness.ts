@@ -3,7 +3,7 @@
 // shared with `npm run demo`, plus the checks every end-to-end scenario ends with.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { STATE_DIR_NAME, STATE_FILE_NAME } from "../../scripts/constants.ts";
 import type { ActionRunResult, StepResult } from "../../scripts/local-github/action-runner.ts";
 import type { LocalWorld, LocalWorldOptions } from "../../scripts/local-github/world.ts";
@@ -15,6 +15,7 @@ export {
   type ActionRunOptions,
   type ActionRunResult,
   type ArtifactStore,
+  type CancelOptions,
   HarnessError,
   parseFileCommand,
   readActionDefinition,
@@ -22,7 +23,7 @@ export {
   type StepResult,
 } from "../../scripts/local-github/action-runner.ts";
 export { evaluate, evaluateCondition, ExpressionError, interpolate } from "../../scripts/local-github/expressions.ts";
-export { ACTION_ROOT, LocalArtifacts, LocalWorld, type LocalWorldOptions, processesMatching } from "../../scripts/local-github/world.ts";
+export { ACTION_ROOT, LocalArtifacts, LocalWorld, type LocalWorldOptions, groupMembers, processesMatching, sessionMembers } from "../../scripts/local-github/world.ts";
 
 /** A world whose GitHub stand-in checks every exchange against the OpenAPI description (loaded once per process). */
 export function createWorld(options: LocalWorldOptions = {}): Promise<LocalWorld> {
@@ -59,7 +60,11 @@ export function assertNoSecretsAndConformance(world: LocalWorld): void {
   assert.deepEqual(world.findSecrets(), [], "secrets readable in clear");
   const masked = new Set(world.runs.flatMap((r) => r.masks));
   assert.ok(masked.has(world.token), "the token was not masked");
-  for (const runner of world.server.issued) assert.ok(masked.has(runner.encodedJitConfig), `the JIT config of ${runner.name} was not masked`);
+  for (const runner of world.server.issued) {
+    // A config whose answer was lost (an injected fault) never reached the action: nothing to mask, nothing to leak.
+    if (runner.replyLost) continue;
+    assert.ok(masked.has(runner.encodedJitConfig), `the JIT config of ${runner.name} was not masked`);
+  }
   assert.deepEqual(world.server.violations, [], "exchanges that depart from GitHub's OpenAPI description");
 }
 
@@ -80,5 +85,33 @@ export function assertNothingLeft(world: LocalWorld, stateId: string): void {
     world.server.artifacts.filter((a) => a.name.endsWith(stateId)).map((a) => a.name),
     [],
     "the state artifact was not deleted",
+  );
+}
+
+/**
+ * Nothing of one start is left, whatever other starts of the world still run: no process of its machines, no
+ * machine directory of its, no runner of its registered, no state artifact of its.
+ */
+export function assertStartGone(world: LocalWorld, stateId: string): void {
+  const prefix = `${stateId}-`;
+  assert.deepEqual(
+    world.machineProcesses(prefix).map((p) => `${p.pid} (${p.why}): ${p.command}`),
+    [],
+    `processes of ${stateId}'s machines left running`,
+  );
+  assert.deepEqual(
+    world.machineDirs().filter((dir) => basename(dir).startsWith(prefix)),
+    [],
+    `machine directories of ${stateId} left`,
+  );
+  assert.deepEqual(
+    world.server.runners.filter((r) => r.name.startsWith(prefix)).map((r) => r.name),
+    [],
+    `runners of ${stateId} still registered at GitHub`,
+  );
+  assert.deepEqual(
+    world.server.artifacts.filter((a) => a.name.endsWith(stateId)).map((a) => a.name),
+    [],
+    `the state artifact of ${stateId} was not deleted`,
   );
 }

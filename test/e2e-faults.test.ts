@@ -1,0 +1,440 @@
+// Faults through the whole path, without a cloud: the action driven through action.yml, real terraform on the
+// `local` machine kind, the real boot script as each machine, and the GitHub stand-in with its fault knobs (see
+// test/e2e.test.ts for the plain path). Two starts side by side in one run, a 5xx storm on registration, an apply
+// that fails half way, a machine that dies after coming online, a cancelled start, a lost state artifact and a
+// state that cannot be decrypted. After each: no process of its machines or runners, nothing registered at the
+// stand-in, no machine directory, and no secret readable in clear in any output, file or artifact byte.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { stringify } from "yaml";
+import { readEncryptedBundle, type StateBundle } from "../scripts/state-bundle.ts";
+import {
+  ACTION_ROOT,
+  type ActionDefinition,
+  type ActionRunResult,
+  assertNoSecretsAndConformance,
+  assertNothingLeft,
+  assertStartGone,
+  createWorld,
+  explain,
+  groupMembers,
+  type LocalWorld,
+  type LocalWorldOptions,
+  processesMatching,
+  runAction,
+  runners,
+  step,
+} from "./helpers/action-harness.ts";
+
+const worlds: LocalWorld[] = [];
+after(async () => {
+  // Whatever a failed scenario left: its processes are killed, its server closed, its directory removed.
+  await Promise.all(worlds.map((w) => w.close()));
+});
+
+async function world(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+  const w = await createWorld(options);
+  worlds.push(w);
+  return w;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The registrations of one start at the stand-in, removed ones included. */
+function issuedFor(w: LocalWorld, stateId: string) {
+  return w.server.issued.filter((r) => r.name.startsWith(`${stateId}-`));
+}
+
+/** The state a start uploaded, decrypted with `passphrase` (the token by default). */
+async function uploadedState(w: LocalWorld, stateId: string, passphrase = w.token): Promise<StateBundle | undefined> {
+  const file = w.stateArtifactFile(stateId);
+  assert.ok(file, `no state artifact for ${stateId}`);
+  return readEncryptedBundle(file, passphrase);
+}
+
+/** Whether a start got as far as terraform apply (whether a machine may have been created). */
+function appliedAnything(run: ActionRunResult): boolean {
+  return /terraform apply/.test(step(run, "main").stdout);
+}
+
+/** terraform's line once the first machine's launch (stacks/local/launch.sh) has returned: the apply goes on. */
+const FIRST_MACHINE_LAUNCHED = /^terraform_data\.runner-0: Creation complete/;
+
+// Short enough for the test, long enough that a step which handles the signal can act on it.
+const INTERRUPT_GRACE_MS = 2000;
+const TERMINATE_GRACE_MS = 1000;
+
+describe("the harness cancels a run as GitHub cancels a job", () => {
+  // A step whose bash runs a command that reports the signals it gets; later steps show which `if:` still run.
+  const action: ActionDefinition = {
+    runs: {
+      using: "composite",
+      steps: [
+        {
+          id: "long",
+          shell: "bash",
+          run: `node -e 'for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => console.log("command got " + s)); console.log("ready"); setInterval(() => {}, 1000)'`,
+        },
+        { id: "plain", shell: "bash", run: "echo plain" },
+        { id: "on-success", if: "success()", shell: "bash", run: "echo success" },
+        { id: "on-failure", if: "failure()", shell: "bash", run: "echo failure" },
+        { id: "on-cancelled", if: "cancelled()", shell: "bash", run: "echo cancelled" },
+        { id: "on-always", if: "always() && steps.long.outcome == 'cancelled'", shell: "bash", run: "echo always" },
+      ],
+    },
+  };
+
+  for (const signal of ["entry-process", "process-group"] as const) {
+    it(`signals the ${signal === "entry-process" ? "step's entry process (GitHub's way)" : "step's process group"}, escalates, then runs only always()/cancelled() steps`, async () => {
+      const w = await world({ openApi: false });
+      const file = join(w.root, "cancel-action.yml");
+      await writeFile(file, stringify(action));
+      const result = await runAction({
+        actionPath: ACTION_ROOT,
+        actionFile: file,
+        inputs: {},
+        runnerTemp: join(w.root, "cancel-job"),
+        env: { PATH: process.env.PATH ?? "", HOME: w.home },
+        github: { repository: w.repository, runId: w.runId, runAttempt: "1", apiUrl: w.server.url, token: w.token },
+        artifacts: w.artifacts,
+        cancel: { when: (line) => line === "ready", signal, interruptGraceMs: 300, terminateGraceMs: 300 },
+      });
+      assert.equal(result.cancelled, true);
+      assert.equal(result.failed, false, "a cancelled run is not a failed one");
+      const long = step(result, "long");
+      assert.deepEqual([long.outcome, long.conclusion], ["cancelled", "cancelled"]);
+      assert.deepEqual(
+        long.signals?.map((s) => `${s.signal} to ${s.to}`),
+        [`SIGINT to ${signal}`, `SIGTERM to ${signal}`, "SIGKILL to process-group"],
+        "bash defers SIGINT while its command runs, so the escalation goes all the way",
+      );
+      const [interrupt, terminate, kill] = long.signals ?? [];
+      assert.ok(terminate && interrupt && terminate.at - interrupt.at >= 290, "SIGTERM after the interrupt grace");
+      assert.ok(kill && terminate && kill.at - terminate.at >= 290, "the kill after the terminate grace");
+      const got = long.stdout.split("\n").filter((l) => l.startsWith("command got "));
+      // GitHub signals bash only: a command that bash does not exec hears nothing before it is killed.
+      assert.deepEqual(got, signal === "entry-process" ? [] : ["command got SIGINT", "command got SIGTERM"]);
+      assert.deepEqual(
+        result.stepResults.map((s) => `${s.id}: ${s.ran ? s.outcome : "skipped"}`),
+        ["long: cancelled", "plain: skipped", "on-success: skipped", "on-failure: skipped", "on-cancelled: success", "on-always: success"],
+      );
+      assert.ok(long.pid);
+      assert.deepEqual(groupMembers(long.pid), [], "every process of the cancelled step is gone");
+      assert.deepEqual(processesMatching([join(w.root, "cancel-job")]), []);
+    });
+  }
+});
+
+// Two scenarios at a time: each has its own world (server, scratch directory, machines), and on two cores the
+// file takes half the time.
+describe("fault injection end to end on the local machine kind", { timeout: 120_000, concurrency: 2 }, () => {
+  it("two starts side by side in one run (two matrix jobs): separate labels, state and runners; stop A leaves B running", async () => {
+    const w = await world();
+    const [a, b] = await Promise.all([w.start({ count: "1" }), w.start({ count: "2" })]);
+    assert.equal(a.failed, false, explain(a));
+    assert.equal(b.failed, false, explain(b));
+    const idA = a.outputs["state-id"] ?? "";
+    const idB = b.outputs["state-id"] ?? "";
+    assert.notEqual(a.outputs.label, b.outputs.label, "each start has its own label");
+    assert.notEqual(idA, idB, "each start has its own state id");
+    const runnersA = runners(a);
+    const runnersB = runners(b);
+    assert.deepEqual(runnersA.map((r) => r.name), [`${idA}-0`]);
+    assert.deepEqual(runnersB.map((r) => r.name), [`${idB}-0`, `${idB}-1`]);
+    for (const runner of [...runnersA, ...runnersB]) {
+      assert.equal(w.server.runner(runner.id)?.status, "online", `${runner.name} online`);
+      assert.ok(w.machineProcesses(runner.name).length > 0, `${runner.name}'s machine runs`);
+    }
+    assert.deepEqual(w.server.runner(runnersA[0]!.id)?.labels, [idA], "A's runner carries only A's label");
+    assert.ok(runnersB.every((r) => w.server.runner(r.id)?.labels.join() === idB), "B's runners carry only B's label");
+    assert.equal((await uploadedState(w, idA))?.runners.length, 1);
+    assert.equal((await uploadedState(w, idB))?.runners.length, 2);
+
+    const stopA = await w.stop(idA);
+    assert.equal(stopA.failed, false, explain(stopA));
+    assertStartGone(w, idA);
+    // B is untouched: its machines run, its runners are registered and online, its state is still there.
+    for (const runner of runnersB) {
+      assert.ok(existsSync(join(w.machines, runner.name)), `${runner.name}'s machine directory`);
+      assert.ok(w.machineProcesses(runner.name).length > 0, `${runner.name}'s machine still runs`);
+      const record = w.server.runner(runner.id);
+      assert.deepEqual([record?.status, record?.removedAt], ["online", undefined], `${runner.name} still registered and online`);
+    }
+    assert.ok(w.stateArtifactFile(idB), "B's state artifact is still there");
+    assert.equal(
+      w.server.requests.filter((r) => r.method === "DELETE" && runnersB.some((x) => r.url.endsWith(`/runners/${x.id}`))).length,
+      0,
+      "stop A asked to delete none of B's runners",
+    );
+
+    const stopB = await w.stop(idB);
+    assert.equal(stopB.failed, false, explain(stopB));
+    assertStartGone(w, idB);
+    assertNothingLeft(w, idA);
+    assertNothingLeft(w, idB);
+    assertNoSecretsAndConformance(w);
+  });
+
+  it("a 5xx storm on JIT registration longer than the client's retries: start fails clearly, nothing is created", async () => {
+    const w = await world();
+    // More failures than the client's 5 attempts; retry-after 0 keeps the storm short in time, not in count.
+    w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 8, 503, "POST", { retryAfterSeconds: 0 });
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, true, "start must fail");
+    const stateId = start.outputs["state-id"] ?? "";
+    const main = step(start, "main");
+    assert.match(main.errors.join("\n"), /Start failed: GitHub API POST \S+\/generate-jitconfig failed: HTTP 503/);
+    assert.match(main.stdout, /attempt 5\/5, giving up/);
+    assert.equal(w.server.requests.filter((r) => r.method === "POST" && r.url.endsWith("/generate-jitconfig")).length, 5);
+    assert.equal(appliedAnything(start), false, "no terraform apply: no machine was created");
+    assert.deepEqual(w.machineDirs(), []);
+    assert.deepEqual(issuedFor(w, stateId), [], "no runner was ever registered");
+    // The state still goes up (if: always()), saying nothing was made; a stop after it finds nothing to do.
+    assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+    assert.deepEqual((await uploadedState(w, stateId))?.runners, []);
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  it("a shorter 5xx storm whose answers were lost after registering: start rides through and deletes each half-made runner", async () => {
+    const w = await world();
+    // GitHub registered the runner, then the answer was lost: twice, fewer than the client's 5 attempts.
+    w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 2, 502, "POST", { handled: true, retryAfterSeconds: 0 });
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    const issued = issuedFor(w, stateId);
+    const lost = issued.filter((r) => r.replyLost);
+    assert.equal(lost.length, 2, "two registrations lost their answer");
+    for (const runner of lost) assert.equal(runner.removedBy, "api", `the half-made ${runner.name} (id ${runner.id}) was deleted`);
+    assert.equal(
+      step(start, "main").stdout.match(/the failed attempt registered runner \d+, whose config was lost; deleting it/g)?.length,
+      2,
+    );
+    assert.deepEqual(
+      w.server.runners.filter((r) => r.name.startsWith(`${stateId}-`)).map((r) => [r.name, r.status]),
+      [
+        [`${stateId}-0`, "online"],
+        [`${stateId}-1`, "online"],
+      ],
+      "exactly one live registration per runner",
+    );
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  describe("a storm of lost answers longer than the client's retries", () => {
+    let w: LocalWorld;
+    let start: ActionRunResult;
+    let stateId = "";
+    let leftByStart: string[] = [];
+    before(async () => {
+      w = await world();
+      w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 8, 502, "POST", { handled: true, retryAfterSeconds: 0 });
+      start = await w.start({ count: "1" });
+      stateId = start.outputs["state-id"] ?? "";
+      leftByStart = w.server.runners.filter((r) => r.name.startsWith(`${stateId}-`)).map((r) => `${r.name} (id ${r.id})`);
+    });
+
+    it(
+      "start's own cleanup leaves no runner registered",
+      () => {
+        assert.equal(start.failed, true);
+        assert.deepEqual(leftByStart, [], "runners left registered by the failed start");
+      },
+    );
+
+    it("start fails clearly without creating a machine, and the stop job deregisters what the lost answers left", async () => {
+      assert.equal(start.failed, true, "start must fail");
+      assert.match(step(start, "main").errors.join("\n"), /generate-jitconfig failed: HTTP 502/);
+      assert.equal(appliedAnything(start), false);
+      assert.deepEqual(w.machineDirs(), []);
+      const stop = await w.stop(stateId);
+      assert.equal(stop.failed, false, explain(stop));
+      assertNothingLeft(w, stateId);
+      assert.ok(issuedFor(w, stateId).every((r) => r.removedBy === "api"), "every registration was deleted through the API");
+      assertNoSecretsAndConformance(w);
+    });
+  });
+
+  it("terraform apply fails half way (the second machine's launch fails): start undoes the first too; stop has nothing to do", async () => {
+    const w = await world({ launchFaults: { fail: "-1$" } });
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, true, "start must fail");
+    const stateId = start.outputs["state-id"] ?? "";
+    const main = step(start, "main");
+    assert.match(main.errors.join("\n"), /Start failed: terraform apply failed/);
+    assert.match(main.stdout + main.stderr, /injected fault/);
+    // The first machine was launched by the same apply (its provisioner's output is hidden: sensitive), then
+    // destroyed by start's cleanup.
+    assert.match(main.stdout, /terraform_data\.runner-0: Creation complete/);
+    assert.match(main.stdout, new RegExp(`local machine in \\S+/${stateId}-0 stopped`));
+    assert.match(main.stdout, /Machines destroyed\./);
+    assert.deepEqual(w.machineDirs(), [], "no machine directory after the failed start");
+    assert.deepEqual(w.machineProcesses(`${stateId}-`), [], "no machine process after the failed start");
+    const issued = issuedFor(w, stateId);
+    assert.equal(issued.length, 2);
+    assert.ok(issued.every((r) => r.removedBy === "api"), "both runners were deleted by start's cleanup");
+    // The state was uploaded all the same, naming both runners.
+    assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+    assert.deepEqual((await uploadedState(w, stateId))?.runners.map((r) => r.name).sort(), [`${stateId}-0`, `${stateId}-1`]);
+
+    const deletesBefore = w.server.requests.filter((r) => r.method === "DELETE" && r.status === 204 && r.url.includes("/runners/")).length;
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    const stopMain = step(stop, "main").stdout;
+    assert.match(stopMain, new RegExp(`Runner ${stateId}-0 was already gone\\.`));
+    assert.match(stopMain, new RegExp(`Runner ${stateId}-1 was already gone\\.`));
+    assert.doesNotMatch(stopMain, /local machine in .* stopped/, "stop found no machine to stop");
+    assert.equal(
+      w.server.requests.filter((r) => r.method === "DELETE" && r.status === 204 && r.url.includes("/runners/")).length,
+      deletesBefore,
+      "stop deleted no runner: nothing was left to delete",
+    );
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  it("a machine dies right after coming online: its runner stays registered, offline; the other takes the job; stop removes all", async () => {
+    const w = await world();
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    const [dead, alive] = runners(start);
+    assert.ok(dead && alive);
+    assert.ok((await w.crashMachine(dead.name)) > 0, "the dead machine had processes to kill");
+    assert.deepEqual(w.machineProcesses(dead.name), [], "nothing of the dead machine runs");
+    assert.ok(existsSync(join(w.machines, dead.name)), "a dead machine still exists until it is deleted");
+    assert.equal(existsSync(join(w.machines, dead.name, "powered-off")), false, "it died: it did not power off");
+    const deadRecord = w.server.runner(dead.id);
+    assert.deepEqual([deadRecord?.status, deadRecord?.removedAt], ["offline", undefined], "registered, offline");
+
+    // The workflow's GPU job: only the live runner can take it.
+    const job = w.server.queueJob(stateId, { name: "gpu-tests", seconds: 0.2 });
+    await w.server.waitFor("the job to be done", () => job.doneAt !== undefined, 20_000);
+    assert.equal(job.runnerId, alive.id, "the job ran on the live runner");
+    await waitFor("the live machine to power off", () => w.machineProcesses(alive.name).length === 0, 15_000);
+    assert.deepEqual([w.server.runner(dead.id)?.status, w.server.runner(dead.id)?.removedAt], ["offline", undefined], "the dead runner is still registered");
+
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    const stopMain = step(stop, "main").stdout;
+    assert.match(stopMain, /Machines destroyed\./);
+    assert.match(stopMain, new RegExp(`Runner ${dead.name} removed from GitHub\\.`));
+    assert.match(stopMain, new RegExp(`Runner ${alive.name} was already gone\\.`));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  describe("a start cancelled mid-apply as GitHub cancels a job (SIGINT to the step's entry process, SIGTERM, then kill)", () => {
+    let w: LocalWorld;
+    let start: ActionRunResult;
+    let stateId = "";
+    before(async () => {
+      // The second machine's launch hangs, so the apply is still running when the job is cancelled.
+      w = await world({ launchFaults: { slow: "-1$", slowSeconds: 30 } });
+      start = await w.start(
+        { count: "2" },
+        { cancel: { when: (line) => FIRST_MACHINE_LAUNCHED.test(line), interruptGraceMs: INTERRUPT_GRACE_MS, terminateGraceMs: TERMINATE_GRACE_MS } },
+      );
+      stateId = start.outputs["state-id"] ?? "";
+    });
+
+    it(
+      "the cancel handler saves the state, and the upload step hands it to the stop job",
+      async () => {
+        assert.match(step(start, "main").stdout, /Cancelled: saving the state now/);
+        assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+        assert.deepEqual((await uploadedState(w, stateId))?.runners.map((r) => r.name).sort(), [`${stateId}-0`, `${stateId}-1`]);
+      },
+    );
+
+    it("the run is cancelled, the step's processes are killed, always() steps run; a stop then leaves nothing", async () => {
+      assert.equal(start.cancelled, true);
+      assert.match(stateId, /^gpu-/, "the state id was output before the cancel");
+      const main = step(start, "main");
+      assert.equal(main.outcome, "cancelled");
+      assert.deepEqual(
+        main.signals?.map((s) => s.signal),
+        ["SIGINT", "SIGTERM", "SIGKILL"],
+        "the start handled neither signal within its grace: it was killed",
+      );
+      assert.equal(step(start, /Upload the encrypted state/).ran, true, "the upload step runs on cancel (if: always())");
+      assert.ok(main.pid);
+      assert.deepEqual(groupMembers(main.pid), [], "no process of the cancelled step is left (bash, node, terraform)");
+      // What the cancelled start left: the first machine (its own session, as a VM is no child of the runner).
+      assert.ok(w.machineProcesses(`${stateId}-0`).length > 0, "the machine launched before the cancel still runs");
+      assert.equal(issuedFor(w, stateId).length, 2, "both runners were registered before the apply");
+
+      const stop = await w.stop(stateId);
+      assert.equal(stop.failed, false, explain(stop));
+      const stopMain = step(stop, "main").stdout;
+      // Through the state the cancel handler saved (terraform had recorded the first machine), not the label.
+      assert.doesNotMatch(stopMain, /No state found|cannot be used/);
+      assert.match(stopMain, new RegExp(`local machine in \\S+/${stateId}-0 stopped`));
+      assert.match(stopMain, /Machines destroyed\./);
+      assertNothingLeft(w, stateId);
+      assertNoSecretsAndConformance(w);
+    });
+  });
+
+  it("the state artifact is gone before stop: stop looks for the machines by label and deletes the runners by name", async () => {
+    const w = await world();
+    const start = await w.start({ count: "1" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    const [runner] = runners(start);
+    assert.ok(runner);
+    assert.equal(w.deleteStateArtifact(stateId), 1);
+    assert.equal(w.stateArtifactFile(stateId), undefined);
+
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assert.deepEqual([step(stop, /Download the state/).outcome, step(stop, /Download the state/).conclusion], ["failure", "success"]);
+    const stopMain = step(stop, "main").stdout;
+    assert.match(stopMain, new RegExp(`No state found for ${stateId}`));
+    assert.match(stopMain, new RegExp(`Look for machines labelled ${stateId} \\(local\\)`));
+    assert.match(stopMain, new RegExp(`Deleted: local machine ${runner.name}\\.`));
+    assert.match(stopMain, new RegExp(`Runner ${runner.name} removed from GitHub\\.`));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+
+  it("stop with another state-passphrase than start: the state cannot be used; stop falls back to the label and succeeds", async () => {
+    const w = await world();
+    const startPassphrase = "local-test-passphrase-start-0123456789";
+    const start = await w.start({ count: "1", "state-passphrase": startPassphrase });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    const [runner] = runners(start);
+    assert.ok(runner);
+    assert.equal((await uploadedState(w, stateId, startPassphrase))?.label, stateId, "the state decrypts with start's passphrase");
+
+    const stop = await w.stop(stateId, { "state-passphrase": "local-test-passphrase-stop-9876543210" });
+    // scripts/stop.ts: without a readable state the sweep by label is what makes sure nothing is left; when it
+    // works, stop succeeds (and deletes the useless artifact); only a failed sweep fails the stop.
+    assert.equal(stop.failed, false, explain(stop));
+    assert.equal(step(stop, /Download the state/).outcome, "success", "the artifact was there");
+    const stopMain = step(stop, "main").stdout;
+    assert.match(stopMain, new RegExp(`The state of ${stateId} cannot be used \\(`));
+    assert.match(stopMain, new RegExp(`Look for machines labelled ${stateId} \\(local\\)`));
+    assert.match(stopMain, new RegExp(`Deleted: local machine ${runner.name}\\.`));
+    assert.match(stopMain, new RegExp(`Runner ${runner.name} removed from GitHub\\.`));
+    assert.match(stopMain, new RegExp(`Deleted the state artifact of ${stateId}`));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
+});
