@@ -201,6 +201,14 @@ describe("aws stack", () => {
     }
   });
 
+  test("state: local by default (the action encrypts it into the artifact); an S3 backend with native locking when asked", () => {
+    assert.deepEqual(json.terraform.backend, { local: { path: "terraform.tfstate" } });
+    const s3 = synth({ "state-backend": "s3", "state-bucket": "md-sim-tf-state", "state-prefix": "ci/gpu", "state-region": "eu-central-1" });
+    assert.deepEqual(s3.terraform.backend, {
+      s3: { bucket: "md-sim-tf-state", key: `ci/gpu/${LABEL}.tfstate`, region: "eu-central-1", encrypt: true, use_lockfile: true },
+    });
+  });
+
   test("the machines output maps runner names to instance ids", () => {
     assert.deepEqual(json.output.machines.value, {
       [`${LABEL}-0`]: tf("aws_instance.runner-0.id"),

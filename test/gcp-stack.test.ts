@@ -79,6 +79,11 @@ function jitReferences(script: string): string[] {
 describe("gcp stack", () => {
   const json = synth({ count: "2", "max-lifetime": "90" });
 
+  test("state in a GCS bucket when asked, under a prefix of its own per start", () => {
+    const gcs = synth({ "state-backend": "gcs", "state-bucket": "md-sim-tf-state", "state-prefix": "ci/gpu" });
+    assert.deepEqual(gcs.terraform.backend, { gcs: { bucket: "md-sim-tf-state", prefix: `ci/gpu/${LABEL}` } });
+  });
+
   test("one instance per runner, named after the runner, in the zone", () => {
     assert.equal(instances(json).length, 2);
     for (const index of [0, 1]) {
