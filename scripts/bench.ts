@@ -3,7 +3,7 @@
 //   synth           `node --import tsx stacks/main.ts` per cloud (aws, gcp, local): wall time and peak RSS, and both
 //                   as a ratio to a bare `node --import tsx -e ''` measured in the same run
 //   online          from the last runner reporting online (the GitHub stand-in's clock) to the end of the start
-//                   step (the action driver's clock), with production's 5 s poll and with the tests' 200 ms
+//                   step (the action driver's clock), with production's default poll (3 s for up to three runners) and with the tests' 200 ms
 //   lifecycle       start (2 runners) -> both take a job -> stop, on the local machine kind
 //   install         `npm ci --omit=dev` of package.json + package-lock.json into a scratch directory: time and size,
 //                   then the size after scripts/prune-install.sh for each cloud (uses the npm registry)
@@ -151,7 +151,7 @@ async function lifecycles(): Promise<void> {
   const widths = [38, 8, 8, 8, 14, 18, 40];
   say(row(["", "total", "start", "stop", "online->seen", "online->start end", "target"], widths));
   for (const [name, pollMs] of [
-    ["poll 5 s (production)", null],
+    ["default poll (3 s for 2 runners)", null],
     ["poll 200 ms (GPU_RUNNER_TEST_POLL_MS)", 200],
   ] as const) {
     const runs: Lifecycle[] = [];
