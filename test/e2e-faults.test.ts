@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { readEncryptedBundle, type StateBundle } from "../scripts/state-bundle.ts";
 import {
@@ -18,36 +18,19 @@ import {
   assertNoSecretsAndConformance,
   assertNothingLeft,
   assertStartGone,
-  createWorld,
   explain,
   groupMembers,
   type LocalWorld,
-  type LocalWorldOptions,
   processesMatching,
   runAction,
   runners,
   step,
+  waitFor,
+  worldsClosedAfterwards,
 } from "./helpers/action-harness.ts";
 
-const worlds: LocalWorld[] = [];
-after(async () => {
-  // Whatever a failed scenario left: its processes are killed, its server closed, its directory removed.
-  await Promise.all(worlds.map((w) => w.close()));
-});
+const world = worldsClosedAfterwards();
 
-async function world(options: LocalWorldOptions = {}): Promise<LocalWorld> {
-  const w = await createWorld(options);
-  worlds.push(w);
-  return w;
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The registrations of one start at the stand-in, removed ones included. */
 function issuedFor(w: LocalWorld, stateId: string) {

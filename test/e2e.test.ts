@@ -10,19 +10,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { STATE_ID_PATTERN } from "../scripts/inputs.ts";
 import { readEncryptedBundle } from "../scripts/state-bundle.ts";
 import {
   assertNoSecretsAndConformance,
   assertNothingLeft,
-  createWorld,
   explain,
   type LocalWorld,
-  type LocalWorldOptions,
   runners,
   stateFile,
   step,
+  waitFor,
+  worldsClosedAfterwards,
 } from "./helpers/action-harness.ts";
 
 /**
@@ -31,17 +31,7 @@ import {
  */
 const SHORT_TIMEOUT_MS = 5000;
 
-const worlds: LocalWorld[] = [];
-after(async () => {
-  // Whatever a failed scenario left: its processes are killed, its server closed, its directory removed.
-  await Promise.all(worlds.map((w) => w.close()));
-});
-
-async function world(options: LocalWorldOptions = {}): Promise<LocalWorld> {
-  const w = await createWorld(options);
-  worlds.push(w);
-  return w;
-}
+const world = worldsClosedAfterwards();
 
 /** Machine processes whose environment holds the token or terraform's JIT variables (none would on a real VM). */
 function inheritedSecrets(w: LocalWorld): string[] {
@@ -62,13 +52,6 @@ function inheritedSecrets(w: LocalWorld): string[] {
   return found;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("end to end on the local machine kind", () => {
   it("start 2 runners, both come online, each takes a job and powers off; stop leaves nothing; a second stop too", async () => {

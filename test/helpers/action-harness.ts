@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
+import { after } from "node:test";
 import { STATE_DIR_NAME, STATE_FILE_NAME } from "../../scripts/constants.ts";
 import type { ActionRunResult, StepResult } from "../../scripts/local-github/action-runner.ts";
 import type { LocalWorld, LocalWorldOptions } from "../../scripts/local-github/world.ts";
@@ -31,6 +32,31 @@ export function createWorld(options: LocalWorldOptions = {}): Promise<LocalWorld
 }
 
 /** The step with that id, or the first whose name matches. */
+/**
+ * A `world()` for one test file: every world it makes is closed after the file's tests, whatever a failed
+ * scenario left (its processes killed, its server closed, its directory removed).
+ */
+export function worldsClosedAfterwards(): (options?: LocalWorldOptions) => Promise<LocalWorld> {
+  const worlds: LocalWorld[] = [];
+  after(async () => {
+    await Promise.all(worlds.map((w) => w.close()));
+  });
+  return async (options = {}) => {
+    const w = await createWorld(options);
+    worlds.push(w);
+    return w;
+  };
+}
+
+/** Polls `check` every 50 ms until it holds, or fails after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export function step(result: ActionRunResult, idOrName: string | RegExp): StepResult {
   const found = result.stepResults.find((s) => (typeof idOrName === "string" ? s.id === idOrName : idOrName.test(s.name)));
   assert.ok(found, `no step ${idOrName}`);
