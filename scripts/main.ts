@@ -4,14 +4,14 @@ import * as core from "@actions/core";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ActionIO, type Clock, coreIO, realClock } from "./action-io.ts";
-import { explainFailure } from "./explain.ts";
-import { createGitHubClient, type RunnerScope } from "./github.ts";
-import type { Env } from "./input-readers.ts";
-import { parseInputs, readRunContext } from "./inputs.ts";
-import { start } from "./start.ts";
-import { stop } from "./stop.ts";
-import { createTerraform } from "./terraform.ts";
+import { type ActionIO, type Clock, coreIO, realClock } from "./adapters/action-io.ts";
+import { explainFailure } from "./phases/explain.ts";
+import { createGitHubClient, type RunnerScope } from "./adapters/github.ts";
+import type { Env } from "../stacks/input-reader.ts";
+import { parseInputs, readRunContext } from "./settings/inputs.ts";
+import { start } from "./phases/start.ts";
+import { stop } from "./phases/stop.ts";
+import { createTerraform } from "./adapters/terraform.ts";
 
 export interface MainDeps {
   env: Env;

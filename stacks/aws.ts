@@ -1,9 +1,9 @@
 // AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
 // with the instance, terminate on power-off, no inbound traffic, public IP only when asked.
 import { Fn, TerraformLocal } from "cdktf";
-import { runChecked } from "../scripts/command.ts";
-import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
-import type { InputReader } from "../scripts/input-readers.ts";
+import { runChecked } from "../scripts/adapters/command.ts";
+import { OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import type { InputReader } from "./input-reader.ts";
 import { defineCloud } from "./cloud.ts";
 import { awsGpusPerMachine } from "./gpu-catalog.ts";
 import { AWS_ON_DEMAND } from "./prices.ts";

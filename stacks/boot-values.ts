@@ -1,6 +1,6 @@
 // The non-secret values the boot script reads (its GR_* header). The JIT config is added by the stack as a
 // Terraform expression, never here.
-import { RUNNER_RELEASE } from "../scripts/constants.ts";
+import { RUNNER_RELEASE } from "../scripts/lib/constants.ts";
 
 export interface BootSettings {
   runnerUser: string;

@@ -1,8 +1,8 @@
 // What a cloud must provide to be selectable by the `cloud` input. A new cloud is one file that exports a
 // CloudDefinition, plus one line in clouds.ts.
 import type { Construct } from "constructs";
-import type { CommandRunner } from "../scripts/command.ts";
-import type { Env, InputReader } from "../scripts/input-readers.ts";
+import type { CommandRunner } from "../scripts/adapters/command.ts";
+import type { Env, InputReader } from "./input-reader.ts";
 import type { RunnerStack, SharedStackConfig } from "./runner-stack.ts";
 
 export interface MachineSummary {

@@ -2,12 +2,12 @@
 import { awsCloud } from "./aws.ts";
 import type { CloudDefinition } from "./cloud.ts";
 import { gcpCloud } from "./gcp.ts";
-import { localCloud } from "./local.ts";
+import { localCloud } from "../test/kit/local-cloud/local.ts";
 
 export const CLOUDS: Readonly<Record<string, CloudDefinition<unknown>>> = {
   aws: awsCloud,
   gcp: gcpCloud,
-  // Tests and demos only: the boot script as a local process (see stacks/local.ts).
+  // Tests and demos only: the boot script as a local process (see test/kit/local-cloud/local.ts).
   local: localCloud,
 };
 

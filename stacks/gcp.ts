@@ -1,9 +1,9 @@
 // Google Compute Engine: one google_compute_instance per runner. Security and cost posture lives here: a hard
 // lifetime enforced by Compute Engine itself (max_run_duration, then DELETE), no service account unless asked,
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
-import { runChecked } from "../scripts/command.ts";
-import { OWNERSHIP_KEYS } from "../scripts/constants.ts";
-import type { InputReader } from "../scripts/input-readers.ts";
+import { runChecked } from "../scripts/adapters/command.ts";
+import { OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import type { InputReader } from "./input-reader.ts";
 import { defineCloud } from "./cloud.ts";
 import { gceBundledGpus } from "./gpu-catalog.ts";
 import { GCE_GPU_ON_DEMAND, GCE_ON_DEMAND } from "./prices.ts";

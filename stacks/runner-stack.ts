@@ -3,7 +3,7 @@
 // machine (and its provider); everything a reviewer must trust is here once.
 import { GcsBackend, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
-import { JIT_VARIABLE_PREFIX, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/constants.ts";
+import { JIT_VARIABLE_PREFIX, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
 import { type BootSettings, bootValues } from "./boot-values.ts";
 import { renderBootScriptForTerraform } from "./boot-script.ts";
 

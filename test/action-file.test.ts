@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { CLOUD_NAMES } from "../stacks/clouds.ts";
-import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/constants.ts";
-import { reviewEnvironment } from "../scripts/review-env.ts";
-import { ACTION_PATH, actionErrors, readActionFile } from "./helpers/action-file.ts";
-import { variablesRead } from "./helpers/inputs-table.ts";
-import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./helpers/env.ts";
+import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/lib/constants.ts";
+import { reviewEnvironment } from "../scripts/settings/review-env.ts";
+import { ACTION_PATH, actionErrors, readActionFile } from "./kit/action-file.ts";
+import { variablesRead } from "./kit/inputs-table.ts";
+import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./kit/env.ts";
 
 const action = readActionFile();
 const mainStep = action.runs.steps.find((s) => s.id === "main");

@@ -1,4 +1,4 @@
-// The action.yml driver (scripts/local-github/action-runner.ts) behaves as GitHub's runner does where the action
+// The action.yml driver (test/kit/local-github/action-runner.ts) behaves as GitHub's runner does where the action
 // depends on it, refuses what it does not understand, and catches a broken input mapping in action.yml.
 import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { inputEnvName } from "../scripts/constants.ts";
+import { inputEnvName } from "../scripts/lib/constants.ts";
 import {
   ACTION_ROOT,
   type ActionDefinition,
@@ -24,7 +24,7 @@ import {
   runAction,
   runners,
   step,
-} from "./helpers/action-harness.ts";
+} from "./kit/action-harness.ts";
 
 const ctx = (failed = false) => ({
   contexts: {

@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/constants.ts";
-import { InputError } from "../scripts/input-readers.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
-import { buildStackConfig } from "../scripts/stack-config.ts";
+import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { InputError } from "../stacks/input-reader.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
+import { buildStackConfig } from "../scripts/phases/synthesize.ts";
 import type { SharedStackConfig } from "../stacks/runner-stack.ts";
 import { synthesizeStack } from "../stacks/synth.ts";
 

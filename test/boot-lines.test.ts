@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bootLines } from "../scripts/boot-lines.ts";
+import { bootLines } from "../scripts/phases/boot-lines.ts";
 
 describe("bootLines", () => {
   it("picks the boot script's lines out of a console, whatever precedes them on the line", () => {

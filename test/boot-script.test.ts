@@ -1,4 +1,4 @@
-// Runs the real boot script (stacks/boot/runner.sh) in a scratch "machine" (test/helpers/boot-sandbox.ts): rendered
+// Runs the real boot script (stacks/boot/runner.sh) in a scratch "machine" (test/kit/boot-sandbox.ts): rendered
 // as production renders it, started as cloud-init starts it, with stand-ins for power-off, user management, runuser,
 // uname and nvidia-smi (which replays real captures from test/fixtures/nvidia-smi), and a runner tarball built here
 // and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BOOT_LOG_PREFIX, RUNNER_RELEASE } from "../scripts/constants.ts";
+import { BOOT_LOG_PREFIX, RUNNER_RELEASE } from "../scripts/lib/constants.ts";
 import {
   BODY_PATH,
   BootSandbox,
@@ -24,7 +24,7 @@ import {
   type SandboxOptions,
   sha256,
   waitFor,
-} from "./helpers/boot-sandbox.ts";
+} from "./kit/boot-sandbox.ts";
 import { renderBootScript } from "../stacks/boot-script.ts";
 
 const server = new ReleaseServer();

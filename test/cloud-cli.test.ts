@@ -3,7 +3,7 @@
 // command lines and answers as the CLI would.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { CommandResult, CommandRunner } from "../scripts/command.ts";
+import type { CommandResult, CommandRunner } from "../scripts/adapters/command.ts";
 import type { AwsConfig } from "../stacks/aws.ts";
 import { CLOUDS } from "../stacks/clouds.ts";
 import type { GcpConfig } from "../stacks/gcp.ts";

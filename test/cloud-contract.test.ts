@@ -11,12 +11,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { after, describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/constants.ts";
-import type { Env } from "../scripts/input-readers.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
-import { newLabel } from "../scripts/label.ts";
-import { reviewEnvironment } from "../scripts/review-env.ts";
-import { buildStackConfig } from "../scripts/stack-config.ts";
+import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import type { Env } from "../stacks/input-reader.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
+import { newLabel } from "../scripts/settings/label.ts";
+import { reviewEnvironment } from "../scripts/settings/review-env.ts";
+import { buildStackConfig } from "../scripts/phases/synthesize.ts";
 import { CLOUD_NAMES, CLOUDS } from "../stacks/clouds.ts";
 import { STACK_ID, synthesizeStack } from "../stacks/synth.ts";
 
@@ -263,7 +263,7 @@ for (const name of CLOUD_NAMES) {
         CDKTF_OUTDIR: outdir,
         [inputEnvName("cloud")]: name,
       };
-      await promisify(execFile)(process.execPath, ["--import", "tsx", "stacks/main.ts"], { env, cwd: fileURLToPath(new URL("..", import.meta.url)) });
+      await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/dev/cdktf-app.ts"], { env, cwd: fileURLToPath(new URL("..", import.meta.url)) });
       const json = JSON.parse(readFileSync(join(outdir, "stacks", STACK_ID, "cdk.tf.json"), "utf8")) as Json;
       assert.equal(contract.machines(json).length, 1, "one machine: the example's default count");
       assert.ok(json.variable.jit_config_0);

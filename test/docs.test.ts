@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse, parseDocument } from "yaml";
-import { parseInputs } from "../scripts/inputs.ts";
-import { readActionFile, workflowErrors } from "./helpers/action-file.ts";
-import { FAKE_TOKEN, inputEnv } from "./helpers/env.ts";
+import { parseInputs } from "../scripts/settings/inputs.ts";
+import { readActionFile, workflowErrors } from "./kit/action-file.ts";
+import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, ROOT), "utf8");

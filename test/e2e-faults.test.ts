@@ -10,7 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { readEncryptedBundle, type StateBundle } from "../scripts/state-bundle.ts";
+import { readEncryptedBundle, type StateBundle } from "../scripts/adapters/state-bundle.ts";
 import {
   ACTION_ROOT,
   type ActionDefinition,
@@ -27,7 +27,7 @@ import {
   step,
   waitFor,
   worldsClosedAfterwards,
-} from "./helpers/action-harness.ts";
+} from "./kit/action-harness.ts";
 
 const world = worldsClosedAfterwards();
 
@@ -49,7 +49,7 @@ function appliedAnything(run: ActionRunResult): boolean {
   return /terraform apply/.test(step(run, "main").stdout);
 }
 
-/** terraform's line once the first machine's launch (stacks/local/launch.sh) has returned: the apply goes on. */
+/** terraform's line once the first machine's launch (test/kit/local-cloud/launch.sh) has returned: the apply goes on. */
 const FIRST_MACHINE_LAUNCHED = /^terraform_data\.runner-0: Creation complete/;
 
 // Short enough for the test, long enough that a step which handles the signal can act on it.
@@ -407,7 +407,7 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
     assert.equal((await uploadedState(w, stateId, startPassphrase))?.label, stateId, "the state decrypts with start's passphrase");
 
     const stop = await w.stop(stateId, { "state-passphrase": "local-test-passphrase-stop-9876543210" });
-    // scripts/stop.ts: without a readable state the sweep by label is what makes sure nothing is left; when it
+    // scripts/phases/stop.ts: without a readable state the sweep by label is what makes sure nothing is left; when it
     // works, stop succeeds (and deletes the useless artifact); only a failed sweep fails the stop.
     assert.equal(stop.failed, false, explain(stop));
     assert.equal(step(stop, /Download the state/).outcome, "success", "the artifact was there");

@@ -1,4 +1,4 @@
-// End to end without a cloud: the action driven through action.yml (scripts/local-github/action-runner.ts), its
+// End to end without a cloud: the action driven through action.yml (test/kit/local-github/action-runner.ts), its
 // scripts for real, real terraform on the `local` machine kind, the real boot script (stacks/boot/runner.sh) as each
 // machine, the runner release stand-in as the runner, and a GitHub stand-in on 127.0.0.1 checked against GitHub's
 // OpenAPI description. Each scenario ends by looking for leftovers (processes, machine directories, registered
@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { STATE_ID_PATTERN } from "../scripts/inputs.ts";
-import { readEncryptedBundle } from "../scripts/state-bundle.ts";
+import { STATE_ID_PATTERN } from "../scripts/settings/inputs.ts";
+import { readEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import {
   assertNoSecretsAndConformance,
   assertNothingLeft,
@@ -23,7 +23,7 @@ import {
   step,
   waitFor,
   worldsClosedAfterwards,
-} from "./helpers/action-harness.ts";
+} from "./kit/action-harness.ts";
 
 /**
  * A runner that never comes online makes start wait runner-timeout, at least 1 minute as an input: the test
@@ -163,8 +163,8 @@ describe("end to end on the local machine kind", () => {
   });
 });
 
-describe("the local machine kind's stand-ins (stacks/local/bin)", () => {
-  const bin = fileURLToPath(new URL("../stacks/local/bin/", import.meta.url));
+describe("the local machine kind's stand-ins (test/kit/local-cloud/bin)", () => {
+  const bin = fileURLToPath(new URL("./kit/local-cloud/bin/", import.meta.url));
   const run = (command: string, args: string[], env: Record<string, string>) =>
     spawnSync(join(bin, command), args, { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, encoding: "utf8" });
 

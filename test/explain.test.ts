@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { explainFailure } from "../scripts/explain.ts";
-import { GitHubApiError } from "../scripts/github.ts";
-import { InputError } from "../scripts/input-readers.ts";
-import { StartError } from "../scripts/start.ts";
-import { StopError } from "../scripts/stop.ts";
-import { TerraformError } from "../scripts/terraform.ts";
-import { RunnersNotOnlineError } from "../scripts/wait-online.ts";
+import { explainFailure } from "../scripts/phases/explain.ts";
+import { GitHubApiError } from "../scripts/adapters/github.ts";
+import { InputError } from "../stacks/input-reader.ts";
+import { StartError } from "../scripts/phases/start.ts";
+import { StopError } from "../scripts/phases/stop.ts";
+import { TerraformError } from "../scripts/adapters/terraform.ts";
+import { RunnersNotOnlineError } from "../scripts/phases/wait-online.ts";
 
 const NEXT = "\n\nWhat to check next: ";
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ForkRefusedError, guardAgainstForks } from "../scripts/fork-guard.ts";
+import { ForkRefusedError, guardAgainstForks } from "../scripts/phases/fork-guard.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fork-guard-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

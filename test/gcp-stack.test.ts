@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, OWNERSHIP_KEYS } from "../scripts/constants.ts";
-import { InputError } from "../scripts/input-readers.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
-import { buildStackConfig } from "../scripts/stack-config.ts";
+import { inputEnvName, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { InputError } from "../stacks/input-reader.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
+import { buildStackConfig } from "../scripts/phases/synthesize.ts";
 import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
 import { synthesizeStack } from "../stacks/synth.ts";
 

@@ -1,4 +1,4 @@
-// The GitHub stand-in (scripts/local-github/server.ts) against the action's real client (scripts/github.ts) and
+// The GitHub stand-in (test/kit/local-github/server.ts) against the action's real client (scripts/adapters/github.ts) and
 // GitHub's OpenAPI description; the runner release stand-in's run.sh against the stand-in. What the end-to-end tests
 // rely on is checked here, fast: a stand-in that drifted from GitHub would make them prove nothing.
 import assert from "node:assert/strict";
@@ -9,9 +9,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createGitHubClient, type GitHubApiError, type GitHubClient } from "../scripts/github.ts";
-import { asRunner, gitHubOpenApi, type LocalGitHub, startLocalGitHub, TEST_REPOSITORY, TEST_TOKEN } from "./helpers/github-server.ts";
-import { releasePath, runScript, testRelease } from "./helpers/runner-release.ts";
+import { createGitHubClient, type GitHubApiError, type GitHubClient } from "../scripts/adapters/github.ts";
+import { asRunner, gitHubOpenApi, type LocalGitHub, startLocalGitHub, TEST_REPOSITORY, TEST_TOKEN } from "./kit/github-server.ts";
+import { releasePath, runScript, testRelease } from "./kit/runner-release.ts";
 
 const [OWNER, REPO] = TEST_REPOSITORY.split("/") as [string, string];
 

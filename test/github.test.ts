@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, test } from "node:test";
 import nock from "nock";
-import { createGitHubClient, GitHubApiError, type GitHubClientOptions, type RunnerScope } from "../scripts/github.ts";
+import { createGitHubClient, GitHubApiError, type GitHubClientOptions, type RunnerScope } from "../scripts/adapters/github.ts";
 
 const API = "https://api.github.com";
 const TOKEN = "test-token-not-real";

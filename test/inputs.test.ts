@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InputError } from "../scripts/input-readers.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/inputs.ts";
-import { AWS_START, FAKE_TOKEN, inputEnv, RUN_CONTEXT_ENV } from "./helpers/env.ts";
+import { InputError } from "../stacks/input-reader.ts";
+import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
+import { AWS_START, FAKE_TOKEN, inputEnv, RUN_CONTEXT_ENV } from "./kit/env.ts";
 
 function parseStart(overrides: Record<string, string>): StartInputs {
   const inputs = parseInputs(inputEnv({ ...AWS_START, ...overrides }));

@@ -15,8 +15,8 @@ function providersLoadedAfter(code: string): string[] {
   const script = `
     import { createRequire } from "node:module";
     import { CLOUDS } from "./stacks/clouds.ts";
-    import { parseInputs } from "./scripts/inputs.ts";
-    import { reviewEnvironment } from "./scripts/review-env.ts";
+    import { parseInputs } from "./scripts/settings/inputs.ts";
+    import { reviewEnvironment } from "./scripts/settings/review-env.ts";
     ${code}
     const loaded = new Set(Object.keys(createRequire(import.meta.url).cache)
       .map((path) => /@cdktf\\/(provider-[a-z]+)\\//.exec(path)?.[1]).filter(Boolean));

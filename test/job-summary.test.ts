@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { startSummary, stopSummary } from "../scripts/job-summary.ts";
+import { startSummary, stopSummary } from "../scripts/phases/job-summary.ts";
 
 const runners = [
   { name: "gpu-1-1-0a1b2c3d-0", id: 10, machineId: "i-0aaa" },

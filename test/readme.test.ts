@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { workflowErrors } from "./helpers/action-file.ts";
-import { inputsTable, README_PATH, readmeTable } from "./helpers/inputs-table.ts";
+import { workflowErrors } from "./kit/action-file.ts";
+import { inputsTable, README_PATH, readmeTable } from "./kit/inputs-table.ts";
 
 const readme = readFileSync(README_PATH, "utf8");
 
@@ -40,7 +40,7 @@ describe("README", () => {
     }
   });
 
-  it("its inputs table matches action.yml and the parser (regenerate: npx tsx test/helpers/inputs-table.ts --write)", () => {
+  it("its inputs table matches action.yml and the parser (regenerate: npx tsx test/kit/inputs-table.ts --write)", () => {
     assert.equal(readmeTable(readme), inputsTable());
   });
 

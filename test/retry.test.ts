@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type RetryDecision, type RetryOptions, retry } from "../scripts/retry.ts";
+import { type RetryDecision, type RetryOptions, retry } from "../scripts/lib/retry.ts";
 
 class Transient extends Error {}
 class Fatal extends Error {}

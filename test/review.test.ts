@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { InputError } from "../scripts/input-readers.ts";
-import { review } from "../scripts/review.ts";
+import { InputError } from "../stacks/input-reader.ts";
+import { review } from "../scripts/dev/review.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "review-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

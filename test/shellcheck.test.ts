@@ -16,12 +16,12 @@ function shellScripts(dir: string): string[] {
     .filter((path) => /^#!(\/usr\/bin\/env bash|\/bin\/bash|\/bin\/sh)\b/.test(readFileSync(path, "utf8").slice(0, 40)));
 }
 
-const scripts = [".ci", "scripts", "stacks"].flatMap(shellScripts);
+const scripts = [".ci", "scripts", "stacks", "test/kit"].flatMap(shellScripts);
 
 describe("shellcheck", () => {
   it("finds the project's shell scripts", () => {
     const names = scripts.map((p) => relative(repo, p));
-    for (const expected of [".ci/run", "stacks/boot/runner.sh", "stacks/local/launch.sh", "stacks/local/halt.sh", "stacks/local/bin/poweroff", "scripts/prune-install.sh"]) {
+    for (const expected of [".ci/run", "stacks/boot/runner.sh", "test/kit/local-cloud/launch.sh", "test/kit/local-cloud/halt.sh", "test/kit/local-cloud/bin/poweroff", "scripts/prune-install.sh"]) {
       assert.ok(names.includes(expected), `${expected} is checked`);
     }
   });

@@ -11,8 +11,8 @@ import {
   StateBundleError,
   unpackStackDir,
   writeEncryptedBundle,
-} from "../scripts/state-bundle.ts";
-import { encryptState, StateDecryptError } from "../scripts/state-crypto.ts";
+} from "../scripts/adapters/state-bundle.ts";
+import { encryptState, StateDecryptError } from "../scripts/adapters/state-crypto.ts";
 
 const PASS = "state passphrase for tests";
 const SECRET = "SECRET-USER-DATA-MARKER-77a1";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { decryptState, encryptState, StateDecryptError } from "../scripts/state-crypto.ts";
+import { decryptState, encryptState, StateDecryptError } from "../scripts/adapters/state-crypto.ts";
 
 const PASS = "correct horse battery staple";
 const MARKER = "JIT-CONFIG-MARKER-4f1c9e";

@@ -8,15 +8,15 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { JIT_VARIABLE_PREFIX } from "../scripts/constants.ts";
+import { JIT_VARIABLE_PREFIX } from "../scripts/lib/constants.ts";
 import {
   createTerraform,
   PLACEHOLDER_SECRET,
   placeholderSecretEnv,
   type Terraform,
   TerraformError,
-} from "../scripts/terraform.ts";
-import { markerPath, tfDataStack, writeTfDataStack } from "./helpers/tf-data-stack.ts";
+} from "../scripts/adapters/terraform.ts";
+import { markerPath, tfDataStack, writeTfDataStack } from "./kit/tf-data-stack.ts";
 
 // Base64 values, so they pass the variables' validation; distinctive, so a leak is easy to find.
 const SECRETS = ["U0VDUkVULU1BUktFUi0wLXF1aWNrYnJvd24=", "U0VDUkVULU1BUktFUi0xLWxhenlkb2c="];

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import nock from "nock";
-import type { Clock } from "../scripts/action-io.ts";
-import { createGitHubClient } from "../scripts/github.ts";
-import { RunnersNotOnlineError, waitForRunnersOnline } from "../scripts/wait-online.ts";
-import { FAKE_TOKEN } from "./helpers/env.ts";
-import { recordingIO } from "./helpers/io.ts";
+import type { Clock } from "../scripts/adapters/action-io.ts";
+import { createGitHubClient } from "../scripts/adapters/github.ts";
+import { RunnersNotOnlineError, waitForRunnersOnline } from "../scripts/phases/wait-online.ts";
+import { FAKE_TOKEN } from "./kit/env.ts";
+import { recordingIO } from "./kit/io.ts";
 
 const API = "https://api.github.com";
 const RUNNERS = "/repos/octo-org/md-sim/actions/runners";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse } from "yaml";
-import { readActionFile, workflowErrors } from "./helpers/action-file.ts";
+import { readActionFile, workflowErrors } from "./kit/action-file.ts";
 
 type Permissions = string | Record<string, string>;
 

@@ -1,0 +1,45 @@
+// The last thing a failed step prints: what happened, then one paragraph on what to check next. Most users meet
+// this action's errors in a CI log, far from its code.
+import { ForkRefusedError } from "./fork-guard.ts";
+import { GitHubApiError } from "../adapters/github.ts";
+import { InputError } from "../../stacks/input-reader.ts";
+import { NoCapacityError } from "./provision.ts";
+import { StartError } from "./start.ts";
+import { StopError } from "./stop.ts";
+import { TerraformError } from "../adapters/terraform.ts";
+import { RunnersNotOnlineError } from "./wait-online.ts";
+
+const TROUBLESHOOTING = "docs/troubleshooting.md in the action's repository";
+
+export function explainFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = nextStep(error instanceof StartError ? error.cause : error);
+  return hint ? `${message}\n\nWhat to check next: ${hint}` : message;
+}
+
+function nextStep(error: unknown): string | undefined {
+  if (error instanceof InputError) {
+    return `the input '${error.input}' in the step's with: block (the README's inputs table lists every input, its default and the modes that read it).`;
+  }
+  if (error instanceof ForkRefusedError) return undefined; // its message is the explanation
+  if (error instanceof GitHubApiError) {
+    return error.status === 401 || error.status === 403 || error.status === 404
+      ? "the github-token: that the secret is set for this event (fork pull requests and Dependabot runs get no secrets), that it has not expired, and that it is allowed on this repository (docs/tokens.md)."
+      : `GitHub's status page, then re-run: the API kept failing after bounded retries (${TROUBLESHOOTING}).`;
+  }
+  if (error instanceof NoCapacityError) return undefined; // it lists what was tried and what to change
+  if (error instanceof RunnersNotOnlineError) {
+    return `the boot lines printed above (one group per machine): they say how far the machine got. ${TROUBLESHOOTING} explains each line.`;
+  }
+  if (error instanceof TerraformError) {
+    return (
+      "the terraform output in the group above. Most often the cloud credentials step (aws-actions/configure-aws-credentials " +
+      "or google-github-actions/auth) did not run in this job or its role lacks a permission listed in docs/aws.md or " +
+      "docs/gcp.md, the image does not exist in this region, or a quota is exhausted."
+    );
+  }
+  if (error instanceof StopError) {
+    return `the failed cleanup above, then re-run the stop job; anything left carries the tag or label gpu-runner-label with this state-id as its value (${TROUBLESHOOTING}).`;
+  }
+  return undefined;
+}

@@ -1,0 +1,72 @@
+// The job summary (GITHUB_STEP_SUMMARY): what start made and what it costs per hour; at stop, how long it lived
+// and what it cost. Estimates from a dated list-price table; "unknown" where the table has no price.
+import type { MachineSummary } from "../../stacks/cloud.ts";
+import { PRICES_AS_OF } from "../../stacks/prices.ts";
+
+export interface StartSummary {
+  label: string;
+  runners: { name: string; id: number; machineId: string }[];
+  machine: MachineSummary;
+  gpusPerMachine: number;
+  maxLifetimeMinutes: number;
+  usdPerHour: number | undefined;
+}
+
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+const usd = (amount: number) => `$${amount < 10 ? amount.toFixed(2) : amount.toFixed(0)}`;
+
+export function startSummary(s: StartSummary): string {
+  const price = s.usdPerHour === undefined ? "unknown" : usd(s.usdPerHour);
+  const rows = s.runners.map((r) =>
+    [r.name, s.machine.machineType, s.gpusPerMachine > 0 ? String(s.gpusPerMachine) : "not checked", s.machine.location, s.label, `${s.maxLifetimeMinutes} min`, price]
+      .map(cell)
+      .join(" | "),
+  );
+  const lines = [
+    `### GPU runners started: \`${s.label}\``,
+    "",
+    "| Runner | Machine | GPUs | Location | Label | Lifetime cap | Est. per hour |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r} |`),
+    "",
+  ];
+  if (s.usdPerHour === undefined) {
+    lines.push(`Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${PRICES_AS_OF}).`);
+  } else {
+    const perHour = s.usdPerHour * s.runners.length;
+    const cap = (perHour * s.maxLifetimeMinutes) / 60;
+    lines.push(
+      `Estimated cost: ${usd(perHour)} per hour for ${s.runners.length} machine(s), at most ${usd(cap)} if they ran to the lifetime cap ` +
+        `(on-demand list price of ${PRICES_AS_OF}, one region; disks and traffic not included).`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export interface StopSummary {
+  label: string;
+  machineCount: number;
+  machine?: { type: string; location: string; usdPerHour?: number };
+  /** When start wrote its state (the machines were created just before). */
+  startedAt?: string;
+  stoppedAt: Date;
+}
+
+export function stopSummary(s: StopSummary): string {
+  const lines = [`### GPU runners stopped: \`${s.label}\``, ""];
+  const started = s.startedAt ? Date.parse(s.startedAt) : Number.NaN;
+  if (s.machineCount === 0 || Number.isNaN(started)) {
+    lines.push("Nothing of this start was left to stop.");
+    return `${lines.join("\n")}\n`;
+  }
+  const minutes = Math.max(0, Math.round((s.stoppedAt.getTime() - started) / 60_000));
+  lines.push(`${s.machineCount} machine(s) of ${cell(s.machine?.type ?? "unknown type")} lived about ${minutes} min (start to stop).`);
+  const price = s.machine?.usdPerHour;
+  lines.push(
+    price === undefined
+      ? "Estimated cost: unknown (no list price for this machine type)."
+      : `Estimated cost: ${usd((price * s.machineCount * minutes) / 60)} (${s.machineCount} x ${usd(price)} per hour, on-demand list price of ${PRICES_AS_OF}; ` +
+          "billing granularity, disks and traffic not included).",
+  );
+  return `${lines.join("\n")}\n`;
+}

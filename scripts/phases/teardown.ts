@@ -1,0 +1,79 @@
+// Undoing a start: destroy the machines, then remove the runners at GitHub. Used when start fails and by stop.
+// Each half runs even if the other fails, and the result says plainly what may still exist.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ActionIO } from "../adapters/action-io.ts";
+import { JIT_VARIABLE_PREFIX } from "../lib/constants.ts";
+import type { GitHubClient } from "../adapters/github.ts";
+import { placeholderSecretEnv, type Terraform } from "../adapters/terraform.ts";
+
+export interface TeardownTarget {
+  /** The stack directory to destroy; undefined when nothing was ever applied. */
+  stackDir?: string;
+  runners: { id: number; name: string }[];
+  terraform: Terraform;
+  github: GitHubClient;
+  io: ActionIO;
+}
+
+export interface TeardownResult {
+  ok: boolean;
+  summary: string;
+}
+
+export async function teardown(target: TeardownTarget): Promise<TeardownResult> {
+  const { io } = target;
+  const lines: string[] = [];
+  let ok = true;
+  if (target.stackDir) {
+    try {
+      await destroyStack(target.stackDir, target.terraform, io);
+      lines.push("Machines destroyed.");
+    } catch (error) {
+      ok = false;
+      lines.push(
+        `DESTROY FAILED: ${(error as Error).message}. Machines may still be running until their max-lifetime; ` +
+          "run the stop job again, or find them by their gpu-runner-label tag.",
+      );
+    }
+  }
+  for (const runner of target.runners) {
+    try {
+      const result = await target.github.deleteRunner(runner.id);
+      lines.push(result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`);
+    } catch (error) {
+      ok = false;
+      lines.push(`Could not remove runner ${runner.name} (id ${runner.id}) from GitHub: ${(error as Error).message}`);
+    }
+  }
+  for (const line of lines) (line.startsWith("DESTROY FAILED") || line.startsWith("Could not") ? io.warning : io.info)(line);
+  return { ok, summary: lines.join("\n") };
+}
+
+/**
+ * The runners to remove for a start: those it knows, plus any still registered under its label's name prefix
+ * (a registration whose answer was lost, or a start that died before saving its state).
+ */
+export async function runnersOfStart(github: GitHubClient, label: string, known: { id: number; name: string }[]) {
+  const byId = new Map(known.map((r) => [r.id, r]));
+  for (const runner of await github.listRunners()) {
+    if (runner.name.startsWith(`${label}-`)) byId.set(runner.id, { id: runner.id, name: runner.name });
+  }
+  return [...byId.values()];
+}
+
+/** terraform destroy of a stack directory, with placeholder values for the JIT variables. */
+export async function destroyStack(stackDir: string, terraform: Terraform, io: ActionIO): Promise<void> {
+  await io.group("terraform destroy", async () => {
+    await terraform.destroy(stackDir, { secretEnv: await jitPlaceholders(stackDir) });
+  });
+}
+
+/**
+ * Values for the stack's JIT variables when no real config is at hand (destroy, plan): Terraform evaluates the
+ * whole configuration, so every variable needs one. They pass the variables' validation and reach no machine.
+ */
+export async function jitPlaceholders(stackDir: string): Promise<Record<string, string>> {
+  const stackJson = JSON.parse(await readFile(join(stackDir, "cdk.tf.json"), "utf8"));
+  return placeholderSecretEnv(stackJson, JIT_VARIABLE_PREFIX);
+}

@@ -1,0 +1,61 @@
+// Polls GitHub for each new runner by id until all are online, bounded by runner-timeout.
+import type { ActionIO, Clock } from "../adapters/action-io.ts";
+import type { GitHubClient } from "../adapters/github.ts";
+
+export interface RegisteredRunner {
+  id: number;
+  name: string;
+}
+
+export class RunnersNotOnlineError extends Error {
+  constructor(
+    readonly offline: RegisteredRunner[],
+    timeoutMs: number,
+  ) {
+    super(
+      `${offline.map((r) => r.name).join(", ")} did not come online within ${Math.round(timeoutMs / 1000)} s ` +
+        "(runner-timeout). The machine may still be booting (raise runner-timeout), its image may lack what the boot " +
+        "script needs, the GPU check may have failed, or it cannot reach GitHub (public-ip, NAT, proxy).",
+    );
+    this.name = "RunnersNotOnlineError";
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs: number;
+}
+
+/**
+ * A runner counts as up when GitHub says it is online or busy. One that is gone (404) after it was registered has
+ * already run its one job and deregistered, which only an online runner can do.
+ */
+export async function waitForRunnersOnline(
+  github: GitHubClient,
+  runners: RegisteredRunner[],
+  opts: WaitOptions,
+  deps: { io: ActionIO; clock: Clock },
+): Promise<void> {
+  const started = deps.clock.now();
+  const waiting = new Map(runners.map((r) => [r.id, r]));
+  for (;;) {
+    for (const runner of [...waiting.values()]) {
+      const info = await github.getRunner(runner.id);
+      if (info === undefined) {
+        deps.io.info(`${runner.name} is no longer registered: it already ran its job.`);
+        waiting.delete(runner.id);
+      } else if (info.status === "online" || info.busy) {
+        waiting.delete(runner.id);
+      }
+    }
+    const elapsed = deps.clock.now() - started;
+    deps.io.info(`Runners online ${runners.length - waiting.size}/${runners.length} (${seconds(elapsed)} of ${seconds(opts.timeoutMs)})`);
+    if (waiting.size === 0) return;
+    if (elapsed + opts.intervalMs > opts.timeoutMs) throw new RunnersNotOnlineError([...waiting.values()], opts.timeoutMs);
+    await deps.clock.sleep(opts.intervalMs);
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}

@@ -1,0 +1,538 @@
+// A scratch "machine" in which the real boot script (stacks/boot/runner.sh) runs for real: a cloud-init-like
+// directory holding the user-data, stand-ins for what a test must not touch (poweroff, useradd, runuser, nvidia-smi,
+// uname...), a runner release tarball built at test time and served from 127.0.0.1. PATH holds only the stand-ins and
+// links to the real tools the script may use, so a command the script calls that is not listed here fails the test.
+// When the tests run as root, the script runs as nobody: a broken script (say, one that goes on after a failed
+// check) must not be able to write outside its scratch directory.
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { chmod, lchown, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { RUNNER_RELEASE } from "../../scripts/lib/constants.ts";
+import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
+
+export const BODY_PATH = fileURLToPath(new URL("../../stacks/boot/runner.sh", import.meta.url));
+export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", import.meta.url));
+
+/** The real tools the boot script, the stand-ins and the stand-in runner may run. */
+const TOOLS = [
+  "bash", "base64", "cat", "chmod", "curl", "env", "grep", "gzip", "mkdir", "mktemp", "mv", "rm", "sed",
+  "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
+];
+
+// ------------------------------------------------------------------------------------------------ rendering
+
+// The user-data is rendered by production's renderBootScript: what these tests run is what the stacks send.
+export { shellQuote };
+
+// ------------------------------------------------------------------------------------------ release server
+
+export type Route = { body: Buffer; failFirst?: number } | { status: number };
+
+/** Serves runner tarballs on 127.0.0.1 and records every request path. */
+export class ReleaseServer {
+  readonly requests: string[] = [];
+  private readonly routes = new Map<string, Route>();
+  private readonly served = new Map<string, number>();
+  private server: Server | undefined;
+  private port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const path = req.url ?? "";
+      this.requests.push(path);
+      const route = this.routes.get(path);
+      const count = (this.served.get(path) ?? 0) + 1;
+      this.served.set(path, count);
+      if (!route || "status" in route) {
+        res.writeHead(route?.status ?? 404).end();
+      } else if (count <= (route.failFirst ?? 0)) {
+        res.writeHead(503).end();
+      } else {
+        res.writeHead(200, { "content-type": "application/gzip", "content-length": route.body.length }).end(route.body);
+      }
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  route(path: string, route: Route): void {
+    this.routes.set(path, route);
+  }
+
+  requestsUnder(prefix: string): string[] {
+    return this.requests.filter((path) => path.startsWith(prefix));
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+// ------------------------------------------------------------------------------------------- nvidia-smi captures
+
+/** A capture file: `$ command`, output lines, `# rc=N ms=M`. */
+export interface Capture {
+  command: string;
+  output: string[];
+  rc: number;
+}
+
+export function parseCapture(text: string): Capture {
+  const lines = text.replace(/\n$/, "").split("\n");
+  const first = lines[0] ?? "";
+  const last = lines[lines.length - 1] ?? "";
+  const rc = /^# rc=(\d+)/.exec(last);
+  if (!first.startsWith("$ ") || !rc) throw new Error(`not a capture: ${first} ... ${last}`);
+  return { command: first.slice(2), output: lines.slice(1, -1), rc: Number(rc[1]) };
+}
+
+export function formatCapture(capture: Capture): string {
+  return [`$ ${capture.command}`, ...capture.output, `# rc=${capture.rc} ms=0`, ""].join("\n");
+}
+
+export function readCapture(host: string, file: string): Capture {
+  return parseCapture(readFileSync(join(NVIDIA_FIXTURES, host, file), "utf8"));
+}
+
+/** The captures of one real host, by file name, to replay unchanged or to derive a variant from. */
+export function hostCaptures(host: "h100" | "h200"): Record<string, Capture> {
+  const files = readdirSync(join(NVIDIA_FIXTURES, host)).filter((f) => f.endsWith(".txt"));
+  return Object.fromEntries(files.map((f) => [f, readCapture(host, f)]));
+}
+
+// ------------------------------------------------------------------------------------------------- sandbox
+
+export type RunnerMode = "job" | "idle" | "job-then-hang" | "exit-3";
+export type Arch = "x86_64" | "aarch64";
+
+export interface SandboxOptions {
+  server: ReleaseServer;
+  /** What the stand-in run.sh does. */
+  runner?: RunnerMode;
+  /** What the stand-in `uname -m` answers. */
+  arch?: Arch;
+  /** nvidia-smi captures to replay (file name -> capture); null: no nvidia-smi on the PATH at all. */
+  gpus?: Record<string, Capture> | null;
+  /** Header values replacing the defaults; undefined removes one. */
+  values?: Record<string, string | undefined>;
+  /** Users that exist before boot. */
+  users?: string[];
+  /** Pre-bake the runner in the install dir with this version marker. */
+  preinstalled?: string;
+  /** Release routes: by default both tarballs are served; "missing" serves none, "flaky" answers 503 once. */
+  release?: "ok" | "missing" | "flaky";
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  lines: string[];
+  ms: number;
+}
+
+const live = new Set<number>();
+
+/** Kills every process group a sandbox started and that may still be there (for `after` hooks). */
+export function killAllSandboxes(): void {
+  for (const pgid of live) killGroup(pgid);
+  live.clear();
+}
+
+export function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** True while the process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+let counter = 0;
+
+export class BootSandbox {
+  readonly id = `s${++counter}`;
+  readonly secret = `jit-${randomBytes(1536).toString("base64")}`;
+  sha256: Record<"x64" | "arm64", string> = { x64: "", arm64: "" };
+  root = "";
+  bin = "";
+  records = "";
+  installDir = "";
+  cloudDir = "";
+  console = "";
+  userDataFiles: string[] = [];
+  values: Record<string, string> = {};
+  pid = 0;
+  private stdout = "";
+  private stderr = "";
+
+  private constructor(readonly options: SandboxOptions) {}
+
+  static async create(options: SandboxOptions): Promise<BootSandbox> {
+    const sandbox = new BootSandbox(options);
+    try {
+      await sandbox.setUp();
+    } catch (error) {
+      if (sandbox.root) await rm(sandbox.root, { recursive: true, force: true });
+      throw error;
+    }
+    return sandbox;
+  }
+
+  get tarballPath(): (arch: "x64" | "arm64") => string {
+    const version = this.values.GR_RUNNER_VERSION ?? RUNNER_RELEASE.version;
+    return (arch) => `/${this.id}/v${version}/actions-runner-linux-${arch}-${version}.tar.gz`;
+  }
+
+  private async setUp(): Promise<void> {
+    const o = this.options;
+    this.root = await mkdtemp(join(tmpdir(), "boot-sandbox-"));
+    this.bin = join(this.root, "stand-ins");
+    this.records = join(this.root, "records");
+    this.installDir = join(this.root, "opt", "actions-runner");
+    this.cloudDir = join(this.root, "var", "lib", "cloud");
+    this.console = join(this.root, "dev", "console");
+    for (const dir of [this.bin, this.records, join(this.root, "tools"), join(this.root, "tmp"), join(this.root, "dev")]) {
+      await mkdir(dir, { recursive: true });
+    }
+    await writeFile(this.console, "");
+    await writeFile(join(this.records, "users"), (o.users ?? []).map((u) => `${u}:1500\n`).join(""));
+    await this.linkTools();
+    await this.writeStandIns();
+
+    const tarballs = { x64: await this.buildRunner("x64"), arm64: await this.buildRunner("arm64") };
+    this.sha256 = { x64: sha256(tarballs.x64), arm64: sha256(tarballs.arm64) };
+    this.values = this.defaultValues();
+    for (const [name, value] of Object.entries(o.values ?? {})) {
+      if (value === undefined) delete this.values[name];
+      else this.values[name] = value;
+    }
+    for (const arch of ["x64", "arm64"] as const) {
+      const path = this.tarballPath(arch);
+      if (o.release === "missing") continue;
+      o.server.route(path, { body: tarballs[arch], failFirst: o.release === "flaky" ? 1 : 0 });
+    }
+    if (o.preinstalled !== undefined) {
+      await mkdir(this.installDir, { recursive: true });
+      await writeFile(join(this.installDir, "run.sh"), this.runScript("x64", o.runner ?? "job"), { mode: 0o755 });
+      await writeFile(join(this.installDir, ".gpu-runner-version"), `${o.preinstalled}\n`);
+    }
+    await this.writeUserData();
+    if (UNPRIVILEGED) await chownTree(this.root, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+  }
+
+  private defaultValues(): Record<string, string> {
+    return {
+      GR_RUNNER_NAME: "gpu-1234-1-0",
+      GR_RUNNER_VERSION: RUNNER_RELEASE.version,
+      GR_RUNNER_SHA256_X64: this.sha256.x64,
+      GR_RUNNER_SHA256_ARM64: this.sha256.arm64,
+      GR_RUNNER_DOWNLOAD_BASE: `${this.options.server.url}/${this.id}`,
+      GR_RUNNER_USER: "runner",
+      GR_RUNNER_SUDO: "true",
+      GR_MAX_LIFETIME_MINUTES: "60",
+      GR_IDLE_TIMEOUT_MINUTES: "30",
+      GR_EXPECTED_GPUS: "1",
+      GR_GPU_WAIT_SECONDS: "5",
+      GR_PRE_RUNNER_SCRIPT_B64: "",
+      GR_INSTALL_DIR: this.installDir,
+      GR_SUDOERS_DIR: join(this.root, "etc", "sudoers.d"),
+      GR_CLOUD_INIT_DIR: this.cloudDir,
+      GR_CONSOLE: this.console,
+      GR_TIME_UNIT_SECONDS: "1",
+      GR_JIT_CONFIG: this.secret,
+    };
+  }
+
+  private async linkTools(): Promise<void> {
+    const path = (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter);
+    for (const tool of TOOLS) {
+      const found = path.map((dir) => join(dir, tool)).find((candidate) => existsSync(candidate));
+      if (!found) throw new Error(`the boot script tests need '${tool}' on the PATH`);
+      await symlink(found, join(this.root, "tools", tool));
+    }
+  }
+
+  /** Where cloud-init keeps the user-data: instances/<id>/{user-data.txt,user-data.txt.i,scripts/part-001,obj.pkl}. */
+  private async writeUserData(): Promise<void> {
+    const script = renderBootScript({ values: this.values });
+    const instance = join(this.cloudDir, "instances", "i-0123456789abcdef0");
+    await mkdir(join(instance, "scripts"), { recursive: true });
+    await symlink(join("instances", "i-0123456789abcdef0"), join(this.cloudDir, "instance"));
+    const mime = `Content-Type: multipart/mixed; boundary="==BOUNDARY=="\nMIME-Version: 1.0\n\n--==BOUNDARY==\nContent-Type: text/x-shellscript; charset="utf-8"\nContent-Disposition: attachment; filename="part-001"\n\n${script}\n--==BOUNDARY==--\n`;
+    // obj.pkl stands in for cloud-init's pickled datasource, which embeds the raw user-data among binary bytes.
+    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x8c]), Buffer.from(script), Buffer.from([0x94, 0x00, 0x2e])]);
+    this.userDataFiles = [join(instance, "user-data.txt"), join(instance, "user-data.txt.i"), join(instance, "obj.pkl"), join(instance, "scripts", "part-001")];
+    await writeFile(this.userDataFiles[0]!, script, { mode: 0o600 });
+    await writeFile(this.userDataFiles[1]!, mime, { mode: 0o600 });
+    await writeFile(this.userDataFiles[2]!, pickle, { mode: 0o600 });
+    await writeFile(this.userDataFiles[3]!, script, { mode: 0o700 });
+    await writeFile(join(instance, "datasource"), "DataSourceEc2Local: DataSourceEc2Local\n");
+  }
+
+  /** The script cloud-init runs: the instance's scripts/part-001. */
+  get partPath(): string {
+    return join(this.cloudDir, "instance", "scripts", "part-001");
+  }
+
+  private async writeStandIn(name: string, body: string): Promise<void> {
+    await writeFile(join(this.bin, name), `#!/bin/bash\n# stand-in written by test/kit/boot-sandbox.ts\n${body}`, { mode: 0o755 });
+  }
+
+  private async writeStandIns(): Promise<void> {
+    const rec = shellQuote(this.records);
+    const users = shellQuote(join(this.records, "users"));
+    // Each stand-in records its argv (joined by spaces) in records/<file>.calls.
+    const record = (file: string, command = "") =>
+      `printf '%s\\n' "${command ? `${command}\${*:+ $*}` : "$*"}" >>${rec}/${file}.calls\n`;
+    // Power: recorded, and the machine "goes down" only in that the boot script must stop by itself.
+    await this.writeStandIn("poweroff", `${record("power", "poweroff")}exit 0\n`);
+    await this.writeStandIn("shutdown", `${record("power", "shutdown")}exit 0\n`);
+    await this.writeStandIn("systemctl", `${record("power", "systemctl")}exit 1\n`);
+    await this.writeStandIn("useradd", `${record("useradd")}echo "\${!#}:1001" >>${users}\n`);
+    await this.writeStandIn(
+      "id",
+      `${record("id")}[[ $1 == -u && $# == 2 ]] || { echo "stand-in id: unsupported: $*" >&2; exit 2; }
+while IFS=: read -r name uid; do [[ $name == "$2" ]] && { echo "$uid"; exit 0; }; done <${users}
+echo "id: '$2': no such user" >&2
+exit 1
+`,
+    );
+    await this.writeStandIn(
+      "chown",
+      `${record("chown")}owner=\${*: -2:1}
+grep -q "^\${owner%%:*}:" ${users} || { echo "chown: invalid user: '$owner'" >&2; exit 1; }
+`,
+    );
+    await this.writeStandIn(
+      "runuser",
+      `${record("runuser")}[[ $1 == -u && $3 == -- ]] || { echo "stand-in runuser: unsupported: $*" >&2; exit 2; }
+grep -q "^$2:" ${users} || { echo "runuser: user $2 does not exist" >&2; exit 1; }
+export HOME=${shellQuote(join(this.root, "home"))}/$2 USER=$2 LOGNAME=$2 SHELL=/bin/bash
+shift 3
+exec "$@"
+`,
+    );
+    await this.writeStandIn(
+      "uname",
+      `${record("uname")}[[ $* == -m ]] || { echo "stand-in uname: unsupported: $*" >&2; exit 2; }
+echo ${this.options.arch ?? "x86_64"}
+`,
+    );
+    const gpus = this.options.gpus === undefined ? hostCaptures("h100") : this.options.gpus;
+    if (gpus !== null) {
+      const dir = join(this.root, "nvidia-smi");
+      await mkdir(dir);
+      for (const [file, capture] of Object.entries(gpus)) await writeFile(join(dir, file), formatCapture(capture));
+      // Replays the capture whose command line is exactly this call's; anything else is a test failure.
+      await this.writeStandIn(
+        "nvidia-smi",
+        `${record("nvidia-smi")}want="\\$ nvidia-smi\${*:+ $*}"
+for f in ${shellQuote(dir)}/*.txt; do
+  IFS= read -r first <"$f"
+  [[ $first == "$want" ]] || continue
+  sed '1d;$d' "$f"
+  last=$(sed -n '$p' "$f")
+  last=\${last#\\# rc=}
+  exit "\${last%% *}"
+done
+echo "stand-in nvidia-smi: no capture for: nvidia-smi $*" >&2
+exit 99
+`,
+      );
+    }
+  }
+
+  /** The stand-in runner: records what it was given (never the config itself), then behaves as `mode` says. */
+  private runScript(arch: "x64" | "arm64", mode: RunnerMode): string {
+    const rec = shellQuote(join(this.records, "runner"));
+    const behaviour: Record<RunnerMode, string> = {
+      job: `echo "$(stamp): Running job: gpu-tests"\necho "$(stamp): Job gpu-tests completed with result: Succeeded"\nexit 0`,
+      idle: "exec sleep 300",
+      "job-then-hang": `echo "$(stamp): Running job: long-job"\nexec sleep 300`,
+      "exit-3": `echo "An error occurred: Runner not configured" >&2\nexit 3`,
+    };
+    return `#!/bin/bash
+# stand-in for the Actions runner's run.sh, built by test/kit/boot-sandbox.ts
+stamp() { echo "2025-01-01 00:00:00Z"; }
+secret=\${ACTIONS_RUNNER_INPUT_JITCONFIG-}
+{
+  echo "arch=${arch}"
+  echo "argc=$#"
+  echo "argv=$*"
+  echo "user=\${USER-}"
+  echo "euid=$EUID"
+  echo "cwd=$PWD"
+  echo "umask=$(umask)"
+  echo "jit_set=\${ACTIONS_RUNNER_INPUT_JITCONFIG+yes}"
+  sum=$(printf %s "$secret" | sha256sum)
+  echo "jit_sha256=\${sum%% *}"
+  echo "env=$(compgen -e | tr '\\n' ' ')"
+  echo "pre_runner_ran=$(cat ${shellQuote(join(this.root, "tmp", "pre-runner-ran"))} 2>/dev/null)"
+  echo "argv_with_secret=$(grep -lF -f <(printf %s "$secret") /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
+  echo "files_with_secret=$(grep -rlF -f <(printf %s "$secret") ${shellQuote(this.root)} 2>/dev/null | tr '\\n' ' ')"
+  echo "pid=$$"
+} >${rec}.tmp && mv ${rec}.tmp ${rec}
+echo "√ Connected to GitHub"
+echo "Current runner version: '${RUNNER_RELEASE.version}'"
+echo "$(stamp): Listening for Jobs"
+${behaviour[mode]}
+`;
+  }
+
+  private async buildRunner(arch: "x64" | "arm64"): Promise<Buffer> {
+    const dir = join(this.root, "build", arch);
+    await mkdir(join(dir, "bin"), { recursive: true });
+    await writeFile(join(dir, "run.sh"), this.runScript(arch, this.options.runner ?? "job"), { mode: 0o755 });
+    await writeFile(join(dir, "bin", "Runner.Listener"), "stand-in\n");
+    const out = join(this.root, "build", `${arch}.tar.gz`);
+    execFileSync("tar", ["-czf", out, "-C", dir, "."]);
+    const bytes = await readFile(out);
+    await rm(join(this.root, "build"), { recursive: true, force: true });
+    return bytes;
+  }
+
+  /** Starts the boot script as cloud-init would (bash on scripts/part-001), in its own process group. */
+  start(): { exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; closed: Promise<void> } {
+    const child = spawn("bash", [this.partPath], {
+      cwd: this.root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...UNPRIVILEGED,
+      env: {
+        PATH: [this.bin, join(this.root, "tools")].join(delimiter),
+        TMPDIR: join(this.root, "tmp"),
+        HOME: join(this.root, "root"),
+        LANG: "C.UTF-8",
+      },
+    });
+    this.pid = child.pid ?? 0;
+    live.add(this.pid);
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal })),
+    );
+    const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    return { exited, closed };
+  }
+
+  /** Runs the boot script to its end (bounded), then gives what it printed. */
+  async run(timeoutMs = 20_000): Promise<RunResult> {
+    const started = Date.now();
+    const { exited, closed } = this.start();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        killGroup(this.pid);
+        reject(new Error(`boot script still running after ${timeoutMs} ms; output so far:\n${this.stdout}${this.stderr}`));
+      }, timeoutMs);
+    });
+    try {
+      const { code, signal } = await Promise.race([exited, deadline]);
+      // Its children may hold the pipes a moment longer; what they print after that is not waited for.
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      return { code, signal, stdout: this.stdout, stderr: this.stderr, lines: this.lines(), ms: Date.now() - started };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  output(): string {
+    return this.stdout;
+  }
+
+  lines(): string[] {
+    return this.stdout.split("\n").filter((line) => line !== "");
+  }
+
+  calls(name: string): string[] {
+    const file = join(this.records, `${name}.calls`);
+    return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
+  }
+
+  /** Every stand-in call recorded, argv joined by spaces. */
+  allCalls(): string[] {
+    return readdirSync(this.records)
+      .filter((f) => f.endsWith(".calls"))
+      .flatMap((f) => this.calls(f.slice(0, -".calls".length)));
+  }
+
+  /** What the stand-in runner recorded, or undefined if it never ran. */
+  runnerRecord(): Record<string, string> | undefined {
+    const file = join(this.records, "runner");
+    if (!existsSync(file)) return undefined;
+    const entries = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const);
+    return Object.fromEntries(entries);
+  }
+
+  /** Regular files under the scratch root whose content includes the JIT config. */
+  filesHoldingSecret(): string[] {
+    const needle = Buffer.from(this.secret);
+    const found: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.isFile() && readFileSync(path).includes(needle)) found.push(path);
+      }
+    };
+    walk(this.root);
+    return found;
+  }
+
+  async cleanup(): Promise<void> {
+    killGroup(this.pid);
+    live.delete(this.pid);
+    await chmod(this.root, 0o700).catch(() => undefined);
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Who runs the boot script when the tests run as root: nobody/nogroup. */
+const UNPRIVILEGED = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await lchown(path, uid, gid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await lchown(child, uid, gid);
+  }
+}
+
+export function sha256(bytes: Buffer | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}

@@ -1,0 +1,96 @@
+// The README's inputs table, computed from action.yml and from what the parser actually does: an input is
+// required in a mode when removing it from a valid configuration makes parseInputs refuse it by name, and "-"
+// when that mode never reads it. `npx tsx test/kit/inputs-table.ts --write` rewrites the README's table.
+import { readFileSync, writeFileSync } from "node:fs";
+import { CLOUDS } from "../../stacks/clouds.ts";
+import { INPUT_ENV_PREFIX, inputEnvName } from "../../scripts/lib/constants.ts";
+import { InputError } from "../../stacks/input-reader.ts";
+import { parseInputs } from "../../scripts/settings/inputs.ts";
+import { reviewEnvironment } from "../../scripts/settings/review-env.ts";
+import { readActionFile } from "./action-file.ts";
+import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./env.ts";
+
+export const README_PATH = new URL("../../README.md", import.meta.url);
+const START = "<!-- inputs-table:start -->";
+const END = "<!-- inputs-table:end -->";
+
+type Requirement = "yes" | "no" | "-";
+
+
+/** Inputs read only under another input's value, probed with that value set, and shown with the condition. */
+const CONDITIONS: Record<string, { when: string; inputs: Record<string, string> }> = {
+  "state-bucket": { when: "s3/gcs", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
+  "state-prefix": { when: "s3/gcs", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
+  "state-region": { when: "s3", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
+};
+
+function validEnv(mode: "start" | "stop", cloud: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  if (mode === "stop") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d", ...extra }, LOCAL_KIND_ENV);
+  const env = reviewEnvironment(inputEnv({ cloud, ...extra }, LOCAL_KIND_ENV));
+  delete env.AWS_REGION; // the region input must stand on its own in this probe
+  return env;
+}
+
+/** The GPU_RUNNER_* variables parseInputs reads for an env, recorded through a proxy. */
+export function variablesRead(env: Record<string, string | undefined>): Set<string> {
+  const read = new Set<string>();
+  const proxy = new Proxy(env, {
+    get(target, key) {
+      if (typeof key === "string" && key.startsWith(INPUT_ENV_PREFIX)) read.add(key);
+      return target[key as string];
+    },
+  });
+  parseInputs(proxy);
+  return read;
+}
+
+function requirement(input: string, mode: "start" | "stop", cloud: string): Requirement {
+  const env = validEnv(mode, cloud, CONDITIONS[input]?.inputs);
+  if (!variablesRead(env).has(inputEnvName(input))) return "-";
+  const without = { ...env, [inputEnvName(input)]: "" };
+  try {
+    parseInputs(without);
+    return "no";
+  } catch (error) {
+    return error instanceof InputError && error.input === input ? "yes" : "no";
+  }
+}
+
+/** The clouds that may read an input: its owner for a cloud-only input, every cloud for a shared one. */
+function cloudsFor(input: string): string[] {
+  for (const cloud of Object.values(CLOUDS)) if (cloud.inputs.includes(input)) return [cloud.name];
+  return Object.keys(CLOUDS);
+}
+
+/** Over several clouds: required if any cloud requires it, read if any reads it. */
+function combined(input: string, mode: "start" | "stop"): string {
+  const found = cloudsFor(input).map((cloud) => requirement(input, mode, cloud));
+  const result: Requirement = found.includes("yes") ? "yes" : found.includes("no") ? "no" : "-";
+  const condition = CONDITIONS[input];
+  return condition && result !== "-" ? `${condition.when}: ${result}` : result;
+}
+
+export function inputsTable(): string {
+  const action = readActionFile();
+  const rows = ["| Input | Start | Stop | Default | Description |", "| --- | --- | --- | --- | --- |"];
+  for (const [name, spec] of Object.entries(action.inputs)) {
+    const start = combined(name, "start");
+    const stop = combined(name, "stop");
+    const fallback = spec.default === undefined ? "" : `\`${spec.default}\``;
+    rows.push(`| \`${name}\` | ${start} | ${stop} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`);
+  }
+  return rows.join("\n");
+}
+
+export function readmeTable(readme: string): string {
+  const from = readme.indexOf(START);
+  const to = readme.indexOf(END);
+  if (from < 0 || to < 0) throw new Error("README has no inputs-table markers");
+  return readme.slice(from + START.length, to).trim();
+}
+
+if (process.argv.includes("--write")) {
+  const readme = readFileSync(README_PATH, "utf8");
+  const from = readme.indexOf(START) + START.length;
+  writeFileSync(README_PATH, `${readme.slice(0, from)}\n${inputsTable()}\n${readme.slice(readme.indexOf(END))}`);
+}

@@ -1,0 +1,119 @@
+// The `local` machine kind, for tests and demos: each "machine" is the real boot script run as a local process
+// in a scratch directory, started by a terraform_data resource's local-exec provisioner and stopped by its
+// destroy-time provisioner. Terraform runs init/apply/output/destroy on it for real, offline: the built-in
+// terraform_data resource needs no provider download. Power-off and user management are stood in for by the
+// scripts in test/kit/local-cloud/bin, so nothing outside the scratch directory is touched.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DataResource } from "cdktf";
+import { runChecked } from "../../../scripts/adapters/command.ts";
+import type { InputReader } from "../../../stacks/input-reader.ts";
+import { defineCloud } from "../../../stacks/cloud.ts";
+import { RunnerStack, type RunnerSlot } from "../../../stacks/runner-stack.ts";
+
+/** Not action inputs: the local kind is configured by the test harness or the demo through these variables. */
+export const LOCAL_ENV = {
+  root: "LOCAL_KIND_ROOT",
+  runnerUrl: "LOCAL_KIND_RUNNER_URL",
+  runnerSha256: "LOCAL_KIND_RUNNER_SHA256",
+} as const;
+
+export interface LocalConfig {
+  /** Scratch directory under which each machine gets its own directory. */
+  root: string;
+  /** Base URL of the runner release stand-in (the boot script appends /v<version>/actions-runner-...). */
+  runnerUrl: string;
+  runnerSha256: string;
+}
+
+const LOCAL_DIR = fileURLToPath(new URL("./", import.meta.url));
+
+export class LocalRunnerStack extends RunnerStack<LocalConfig> {
+  protected override configureProvider(config: LocalConfig): LocalConfig {
+    return config; // terraform_data is built into Terraform: no provider to declare.
+  }
+
+  protected override bootOverrides(config: LocalConfig, runner: RunnerSlot): Record<string, string> {
+    const dir = machineDir(config, runner);
+    return {
+      GR_RUNNER_DOWNLOAD_BASE: config.runnerUrl,
+      GR_RUNNER_SHA256_X64: config.runnerSha256,
+      GR_RUNNER_SHA256_ARM64: config.runnerSha256,
+      GR_INSTALL_DIR: join(dir, "actions-runner"),
+      GR_SUDOERS_DIR: join(dir, "sudoers.d"),
+      GR_CLOUD_INIT_DIR: join(dir, "cloud"),
+      // The script's output already goes to console.log (launch.sh): writing each line there again would double it.
+      GR_CONSOLE: "/dev/null",
+    };
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: LocalConfig): string {
+    const dir = machineDir(config, runner);
+    const machine = new DataResource(this, `runner-${runner.index}`, {
+      input: { dir },
+      provisioners: [
+        {
+          type: "local-exec",
+          command: `bash ${quote(join(LOCAL_DIR, "launch.sh"))}`,
+          // The user-data (JIT config included) reaches the launcher through its environment, as cloud-init
+          // would hand it to the machine; launch.sh writes it where the boot script expects cloud-init's copy.
+          environment: { GR_MACHINE_DIR: dir, GR_USER_DATA: userData, GR_STAND_INS: join(LOCAL_DIR, "bin") },
+        },
+        {
+          type: "local-exec",
+          when: "destroy",
+          // Destroy-time provisioners may only reference self.
+          command: `bash ${quote(join(LOCAL_DIR, "halt.sh"))} "\${self.input.dir}"`,
+        },
+      ],
+    });
+    return machine.id;
+  }
+}
+
+function machineDir(config: LocalConfig, runner: RunnerSlot): string {
+  return join(config.root, runner.name);
+}
+
+function quote(path: string): string {
+  return `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+export const localCloud = defineCloud<LocalConfig>({
+  name: "local",
+  inputs: [],
+  parse(read: InputReader): LocalConfig {
+    const root = read.env[LOCAL_ENV.root] ?? "";
+    const runnerUrl = read.env[LOCAL_ENV.runnerUrl] ?? "";
+    const runnerSha256 = read.env[LOCAL_ENV.runnerSha256] ?? "";
+    if (!root.startsWith("/")) read.fail("cloud", `cloud 'local' (tests and demos) to have ${LOCAL_ENV.root} set to an absolute scratch directory`);
+    if (!/^http:\/\/127\.0\.0\.1:\d+(\/.*)?$/.test(runnerUrl)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerUrl} set to a runner release server on 127.0.0.1`);
+    if (!/^[0-9a-f]{64}$/.test(runnerSha256)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerSha256} set to the stand-in release's sha256`);
+    return { root, runnerUrl, runnerSha256 };
+  },
+  // terraform_data is built into cdktf and Terraform: nothing to load.
+  load: async () => {},
+  createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
+  gpusPerMachine: () => 0,
+  summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
+  hourlyPriceUsd: () => 0,
+  example: {},
+  // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
+  userDataLimitBytes: 128 * 1024,
+  async bootConsole(config, machine) {
+    return readFile(join(config.root, machine.name, "console.log"), "utf8");
+  },
+  async sweep(label, env, run) {
+    const root = env[LOCAL_ENV.root];
+    if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be looked up`);
+    const entries = await readdir(root).catch(() => [] as string[]);
+    const deleted: string[] = [];
+    for (const entry of entries.filter((name) => name.startsWith(`${label}-`))) {
+      await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, entry)]);
+      deleted.push(`local machine ${entry}`);
+    }
+    return deleted;
+  },
+  alternatives: (config) => [config],
+});
