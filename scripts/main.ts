@@ -5,13 +5,20 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActionIO, type Clock, coreIO, realClock } from "./adapters/action-io.ts";
+import { cloudNamed } from "../stacks/clouds.ts";
+import { SECRET_INPUTS } from "../stacks/input-reader.ts";
+import { inputEnvName } from "../stacks/names.ts";
 import { explainFailure } from "./phases/explain.ts";
 import { createGitHubClient, type RunnerScope } from "./adapters/github.ts";
 import type { Env } from "../stacks/input-reader.ts";
-import { parseInputs, readRunContext } from "./settings/inputs.ts";
+import { parseInputs } from "./settings/inputs.ts";
+import { readRunContext } from "./settings/run-context.ts";
 import { start } from "./phases/start.ts";
 import { stop } from "./phases/stop.ts";
 import { createTerraform } from "./adapters/terraform.ts";
+
+/** The job's own GITHUB_TOKEN, which action.yml passes to delete the state artifact (not an input). */
+const JOB_TOKEN_VARIABLE = "JOB_GITHUB_TOKEN";
 
 export interface MainDeps {
   env: Env;
@@ -39,8 +46,8 @@ export function onProcessCancel(handler: () => void): () => void {
 export async function main(deps: MainDeps): Promise<void> {
   const { env, io } = deps;
   // Mask the secrets before anything else can print them, even in an input error.
-  for (const secret of ["GPU_RUNNER_GITHUB_TOKEN", "GPU_RUNNER_STATE_PASSPHRASE", "JOB_GITHUB_TOKEN"]) {
-    const value = env[secret]?.trim();
+  for (const name of [...SECRET_INPUTS.map(inputEnvName), JOB_TOKEN_VARIABLE]) {
+    const value = env[name]?.trim();
     if (value) io.setSecret(value);
   }
   const inputs = parseInputs(env);
@@ -58,7 +65,7 @@ export async function main(deps: MainDeps): Promise<void> {
   // Runners live in the repository or its organization. The state artifact lives in the repository and is
   // deleted with the job's own token (actions: write) when action.yml passes it, else with the github-token.
   const github = client(inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository);
-  const jobToken = env.JOB_GITHUB_TOKEN?.trim();
+  const jobToken = env[JOB_TOKEN_VARIABLE]?.trim();
   const artifacts = jobToken ? client(repository, jobToken) : inputs.runnerScope === "organization" ? client(repository) : github;
   const terraform = createTerraform({
     pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
@@ -84,7 +91,7 @@ export async function main(deps: MainDeps): Promise<void> {
 // Run only as the entry point, so tests can import main() with their own dependencies.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
-    core.setFailed(explainFailure(error));
+    core.setFailed(explainFailure(error, cloudNamed(process.env[inputEnvName("cloud")]?.trim() ?? "")));
   });
 }
 

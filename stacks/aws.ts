@@ -1,13 +1,11 @@
 // AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
 // with the instance, terminate on power-off, no inbound traffic, public IP only when asked.
 import { Fn, TerraformLocal } from "cdktf";
-import { runChecked } from "../scripts/adapters/command.ts";
-import { OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { type CommandRunner, defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
-import { defineCloud } from "./cloud.ts";
-import { awsGpusPerMachine } from "./gpu-catalog.ts";
-import { AWS_ON_DEMAND } from "./prices.ts";
+import { OWNERSHIP_KEYS } from "./names.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
+import { bundleKey, readStoreLocation } from "./state-store.ts";
 
 export interface AwsConfig {
   region: string;
@@ -106,9 +104,78 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
   }
 }
 
+/** GPUs per instance type, so the GPU gate knows how many to expect without the user saying so. */
+const GPUS: Readonly<Record<string, number>> = {
+  "g4dn.xlarge": 1, "g4dn.2xlarge": 1, "g4dn.4xlarge": 1, "g4dn.8xlarge": 1, "g4dn.16xlarge": 1,
+  "g4dn.12xlarge": 4, "g4dn.metal": 8,
+  "g5.xlarge": 1, "g5.2xlarge": 1, "g5.4xlarge": 1, "g5.8xlarge": 1, "g5.16xlarge": 1,
+  "g5.12xlarge": 4, "g5.24xlarge": 4, "g5.48xlarge": 8,
+  "g5g.xlarge": 1, "g5g.2xlarge": 1, "g5g.4xlarge": 1, "g5g.8xlarge": 1, "g5g.16xlarge": 2, "g5g.metal": 2,
+  "g6.xlarge": 1, "g6.2xlarge": 1, "g6.4xlarge": 1, "g6.8xlarge": 1, "g6.16xlarge": 1,
+  "g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8,
+  "g6e.xlarge": 1, "g6e.2xlarge": 1, "g6e.4xlarge": 1, "g6e.8xlarge": 1, "g6e.16xlarge": 1,
+  "g6e.12xlarge": 4, "g6e.24xlarge": 4, "g6e.48xlarge": 8,
+  "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8,
+  "p4d.24xlarge": 8, "p5.48xlarge": 8,
+};
+
+const PRICES_AS_OF = "2025-06";
+
+/** On-demand list prices, USD per hour, Linux, us-east-1 (a type not listed is "unknown", never a guess). */
+const ON_DEMAND: Readonly<Record<string, number>> = {
+  "g4dn.xlarge": 0.526, "g4dn.2xlarge": 0.752, "g4dn.4xlarge": 1.204, "g4dn.8xlarge": 2.176,
+  "g4dn.12xlarge": 3.912, "g4dn.16xlarge": 4.352, "g4dn.metal": 7.824,
+  "g5.xlarge": 1.006, "g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.8xlarge": 2.448,
+  "g5.12xlarge": 5.672, "g5.16xlarge": 4.096, "g5.24xlarge": 8.144, "g5.48xlarge": 16.288,
+  "g5g.xlarge": 0.42, "g5g.2xlarge": 0.556, "g5g.4xlarge": 0.828, "g5g.8xlarge": 1.372, "g5g.16xlarge": 2.744,
+  "g6.xlarge": 0.8048, "g6.2xlarge": 0.9776, "g6.4xlarge": 1.3232, "g6.8xlarge": 2.0144,
+  "g6.12xlarge": 4.6016, "g6.16xlarge": 3.3968, "g6.24xlarge": 6.6752, "g6.48xlarge": 13.3504,
+  "p3.2xlarge": 3.06, "p3.8xlarge": 12.24, "p3.16xlarge": 24.48,
+};
+
+/** EC2's answers that mean "no capacity for this, here, now": the next instance type or subnet may have some. */
+const CAPACITY_ERRORS: readonly RegExp[] = [
+  /InsufficientInstanceCapacity/,
+  /InsufficientHostCapacity/,
+  /InsufficientCapacityOnHost/,
+  /MaxSpotInstanceCountExceeded/,
+  /SpotMaxPriceTooLow/,
+  /capacity-not-available/,
+  /InstanceLimitExceeded.*spot/is,
+  /Unsupported.*(instance type|Availability Zone)/i,
+];
+
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
+
+/** S3 bucket names: 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit. */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * state-backend: s3. Each start's encrypted bundle is one object, written and read with the aws CLI (on GitHub's
+ * hosted runners, with the credentials of aws-actions/configure-aws-credentials).
+ */
+function s3Store(read: InputReader): StateStore {
+  const location = readStoreLocation(read, { pattern: S3_BUCKET, expected: "the name of the S3 bucket that keeps the encrypted state" });
+  const region = read.matching("state-region", REGION, "the AWS region of the state bucket, such as us-east-1", read.env.AWS_REGION || undefined);
+  const url = (stateId: string) => `s3://${location.bucket}/${bundleKey(location, stateId)}`;
+  const s3 = (run: CommandRunner, args: string[]) => runChecked(run, "aws", ["s3", ...args, "--region", region, "--only-show-errors"]);
+  return {
+    kind: "s3",
+    description: `s3://${location.bucket}/${location.prefix}/ (${region})`,
+    put: async (stateId, file, run) => void (await s3(run, ["cp", file, url(stateId)])),
+    async get(stateId, file, run) {
+      // `aws s3 ls` of the exact key first: a missing bundle is "nothing to stop", not an error.
+      const listing = await run("aws", ["s3", "ls", url(stateId), "--region", region]);
+      if (listing.exitCode === 1 && listing.stderr.trim() === "") return false;
+      if (listing.exitCode !== 0) throw new Error(`aws s3 ls failed (exit ${listing.exitCode}): ${listing.stderr.trim().split("\n").slice(-3).join(" ")}`);
+      await s3(run, ["cp", url(stateId), file]);
+      return true;
+    },
+    remove: async (stateId, run) => void (await s3(run, ["rm", url(stateId)])),
+  };
+}
 
 export const awsCloud = defineCloud<AwsConfig>({
   name: "aws",
@@ -136,14 +203,22 @@ export const awsCloud = defineCloud<AwsConfig>({
     aws ??= await loadBindings();
   },
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
-  gpusPerMachine: (config) => awsGpusPerMachine(config.instanceType),
+  providerPackages: ["@cdktf/provider-aws"],
+  gpusPerMachine: (config) => GPUS[config.instanceType],
   summary: (config) => ({
     machineType: `${config.instanceType}${config.spot ? " (spot)" : ""}`,
     location: config.subnetId ? `${config.region} (${config.subnetId})` : config.region,
     image: config.ami,
   }),
   // Spot prices move by the hour and the zone: unknown rather than a guess.
-  hourlyPriceUsd: (config) => (config.spot ? undefined : AWS_ON_DEMAND[config.instanceType]),
+  hourlyPriceUsd: (config) => (config.spot ? undefined : ON_DEMAND[config.instanceType]),
+  pricesAsOf: PRICES_AS_OF,
+  capacityErrors: CAPACITY_ERRORS,
+  credentialsHint:
+    "that aws-actions/configure-aws-credentials ran in this job and its role has the permissions listed in docs/aws.md, " +
+    "that the image exists in this region, and that the account's EC2 quota for this instance family is not exhausted.",
+  // AWS refuses user tags whose key starts with aws: (any case).
+  reservedTagPrefixes: ["aws:"],
   example: {
     region: "us-east-1",
     "machine-type": "g4dn.xlarge",
@@ -182,6 +257,7 @@ export const awsCloud = defineCloud<AwsConfig>({
     }
     return deleted;
   },
+  stateStore: { kind: "s3", parse: s3Store },
   alternatives(config) {
     const types = [config.instanceType, ...config.fallbackInstanceTypes];
     const subnets = [config.subnetId, ...config.fallbackSubnetIds];

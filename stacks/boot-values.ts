@@ -1,6 +1,18 @@
 // The non-secret values the boot script reads (its GR_* header). The JIT config is added by the stack as a
 // Terraform expression, never here.
-import { RUNNER_RELEASE } from "../scripts/lib/constants.ts";
+
+/**
+ * The pinned GitHub Actions runner release the boot script installs. Checksums are those GitHub publishes on the
+ * release page; the boot script refuses a download that does not match.
+ */
+export const RUNNER_RELEASE = {
+  version: "2.329.0",
+  sha256: {
+    x64: "194f1e1e4bd02f80b7e9633fc546084d8d4e19f3928a324d512ea53430102e1d",
+    arm64: "56768348b3d643a6a29d4ad71e9bdae0dc0ef1eb01afe0f7a8ee097b039bfaaf",
+  },
+  downloadBase: "https://github.com/actions/runner/releases/download",
+} as const;
 
 export interface BootSettings {
   runnerUser: string;

@@ -1,9 +1,15 @@
-// What a cloud must provide to be selectable by the `cloud` input. A new cloud is one file that exports a
-// CloudDefinition, plus one line in clouds.ts.
+// What a cloud provides to be selectable by the `cloud` input. A new cloud is one file that exports
+// `defineCloud<ItsConfig>({...})`, plus one line in clouds.ts: everything true of that cloud alone (its inputs, its
+// provider bindings, its machine catalog and prices, the errors that mean "no capacity", the hint for missing
+// credentials, its reserved tag prefixes, the provider package its install keeps, how leftovers are swept and how
+// its boot console is read) is in that file, and nothing else in the action names it.
+//
+// The cloud's own configuration type C never leaves its file: defineCloud binds each parsed configuration into a
+// MachinePlan whose methods the action calls, so no `unknown` config crosses this seam.
+import type { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import type { CommandRunner } from "../scripts/adapters/command.ts";
 import type { Env, InputReader } from "./input-reader.ts";
-import type { RunnerStack, SharedStackConfig } from "./runner-stack.ts";
+import type { SharedStackConfig } from "./runner-stack.ts";
 
 export interface MachineSummary {
   machineType: string;
@@ -11,23 +17,79 @@ export interface MachineSummary {
   image: string;
 }
 
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a cloud's CLI (the few things Terraform cannot do); injected, so tests see the exact command lines. */
+export type CommandRunner = (command: string, args: string[]) => Promise<CommandResult>;
+
+/** Runs a command that must succeed; the error names the command and carries the end of its stderr. */
+export async function runChecked(run: CommandRunner, command: string, args: string[]): Promise<string> {
+  const result = await run(command, args);
+  if (result.exitCode !== 0) {
+    throw new Error(`${command} ${args.slice(0, 3).join(" ")} failed (exit ${result.exitCode}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * A bucket of the cloud that keeps a start's encrypted state bundle (the same bytes as the workflow artifact) when
+ * `state-backend` names it. Terraform's own state never goes there: it holds the machines' user-data, runner
+ * credential included, in clear, so it stays in the job's scratch directory and leaves only inside the bundle.
+ */
+export interface StateStore {
+  /** The value of the `state-backend` input that selects it (not "artifact", which is the workflow artifact). */
+  kind: string;
+  /** Where the bundles go, for logs and the review. */
+  description: string;
+  put(stateId: string, file: string, run: CommandRunner): Promise<void>;
+  /** Copies the bundle to `file`; false when the store has none for this state id. */
+  get(stateId: string, file: string, run: CommandRunner): Promise<boolean>;
+  remove(stateId: string, run: CommandRunner): Promise<void>;
+}
+
+export interface StateStoreDefinition {
+  kind: string;
+  /** Reads state-bucket, state-prefix and whatever else the store needs (errors name the input). */
+  parse(read: InputReader): StateStore;
+}
+
+/** Everything one cloud knows, typed by its own configuration C. */
 export interface CloudDefinition<C> {
   /** The value of the `cloud` input. */
   name: string;
-  /** Inputs that only this cloud reads; any other cloud rejects them when set. */
+  /** Inputs that only this cloud reads; the other clouds ignore them. */
   inputs: readonly string[];
+  /** Example input values (input name -> value) that synthesize without any cloud account. */
+  example: Readonly<Record<string, string>>;
   /** Reads and validates this cloud's inputs (errors name the input). */
   parse(read: InputReader): C;
-  /** Loads the cloud's provider bindings; await it before createStack (synthesizeStack does). */
+  /** Loads the cloud's provider bindings; awaited before createStack. */
   load(): Promise<void>;
-  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): RunnerStack<C>;
+  /** The npm packages of provider bindings this cloud's stack imports: the install keeps these and prunes the rest. */
+  providerPackages: readonly string[];
+  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): TerraformStack;
   /** The GPUs a machine of this config carries, when known; the GPU gate expects that many. */
   gpusPerMachine(config: C): number | undefined;
   summary(config: C): MachineSummary;
-  /** Estimated on-demand price of one machine, from the dated table in prices.ts; undefined when unknown. */
+  /** Estimated on-demand price of one machine, from the cloud's dated price table; undefined when unknown. */
   hourlyPriceUsd(config: C): number | undefined;
-  /** Example input values (input name -> value) that synthesize without any cloud account. */
-  example: Readonly<Record<string, string>>;
+  /** When that price table was taken, e.g. "2025-06". */
+  pricesAsOf: string;
+  /**
+   * The configurations to try in order when the cloud reports no capacity: the user's candidate machine types,
+   * zones or subnets, and Spot before on-demand. The first is `config` itself.
+   */
+  alternatives(config: C): C[];
+  /** Apply errors that mean "no capacity here, now": only these move on to the next alternative. */
+  capacityErrors: readonly RegExp[];
+  /** What to check when Terraform fails: this cloud's credentials step and the permissions it needs. */
+  credentialsHint: string;
+  /** Tag (or label) key prefixes the cloud reserves for itself: a user tag starting with one is refused. */
+  reservedTagPrefixes: readonly string[];
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
   /**
@@ -41,14 +103,74 @@ export interface CloudDefinition<C> {
    * project). Returns one line per thing deleted.
    */
   sweep(label: string, env: Env, run: CommandRunner): Promise<string[]>;
-  /**
-   * The configurations to try in order when the cloud reports no capacity: the user's candidate machine types,
-   * zones or subnets, and Spot before on-demand. The first is `config` itself.
-   */
-  alternatives(config: C): C[];
+  /** The cloud's bucket for the encrypted state, as an alternative to the workflow artifact; none when absent. */
+  stateStore?: StateStoreDefinition;
 }
 
-/** Erases the config type so clouds of different configs share one registry; each definition stays typed inside. */
-export function defineCloud<C>(definition: CloudDefinition<C>): CloudDefinition<unknown> {
-  return definition as unknown as CloudDefinition<unknown>;
+/** The facts of a cloud that hold whatever its configuration. */
+export type CloudFacts = Pick<
+  CloudDefinition<never>,
+  "name" | "inputs" | "example" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "load" | "sweep" | "stateStore"
+>;
+
+/** A cloud as the action sees it, whatever its configuration type. */
+export interface Cloud extends CloudFacts {
+  /** Parses this cloud's inputs into the machines a start would make. */
+  configure(read: InputReader): MachinePlan;
+}
+
+/** One parsed configuration of a cloud, bound to it: what a start makes, where, at what price. */
+export interface MachinePlan {
+  readonly cloud: Cloud;
+  summary(): MachineSummary;
+  gpusPerMachine(): number | undefined;
+  hourlyPriceUsd(): number | undefined;
+  /** This plan first, then the capacity alternatives (each with no further alternatives). */
+  alternatives(): MachinePlan[];
+  /** Synchronous, as cdktf is: `await cloud.load()` first. */
+  createStack(scope: Construct, id: string, shared: SharedStackConfig): TerraformStack;
+  bootConsole(machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
+}
+
+/** A cloud as its own file (and its tests) see it: typed by its configuration. */
+export interface DefinedCloud<C> extends Cloud {
+  /** Binds a configuration given directly (tests build theirs without inputs). */
+  plan(config: C): MachinePlan;
+  /** The configuration behind one of this cloud's plans; undefined for another cloud's plan. */
+  configOf(plan: MachinePlan): C | undefined;
+}
+
+export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> {
+  const configs = new WeakMap<MachinePlan, C>();
+  const plan = (config: C): MachinePlan => {
+    const bound: MachinePlan = {
+      cloud,
+      summary: () => definition.summary(config),
+      gpusPerMachine: () => definition.gpusPerMachine(config),
+      hourlyPriceUsd: () => definition.hourlyPriceUsd(config),
+      alternatives: () => definition.alternatives(config).map(plan),
+      createStack: (scope, id, shared) => definition.createStack(scope, id, shared, config),
+      bootConsole: (machine, run) => definition.bootConsole(config, machine, run),
+    };
+    configs.set(bound, config);
+    return bound;
+  };
+  const cloud: DefinedCloud<C> = {
+    name: definition.name,
+    inputs: definition.inputs,
+    example: definition.example,
+    providerPackages: definition.providerPackages,
+    pricesAsOf: definition.pricesAsOf,
+    capacityErrors: definition.capacityErrors,
+    credentialsHint: definition.credentialsHint,
+    reservedTagPrefixes: definition.reservedTagPrefixes,
+    userDataLimitBytes: definition.userDataLimitBytes,
+    stateStore: definition.stateStore,
+    load: () => definition.load(),
+    sweep: (label, env, run) => definition.sweep(label, env, run),
+    configure: (read) => plan(definition.parse(read)),
+    plan,
+    configOf: (bound) => configs.get(bound),
+  };
+  return cloud;
 }

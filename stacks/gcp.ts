@@ -1,13 +1,11 @@
 // Google Compute Engine: one google_compute_instance per runner. Security and cost posture lives here: a hard
 // lifetime enforced by Compute Engine itself (max_run_duration, then DELETE), no service account unless asked,
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
-import { runChecked } from "../scripts/adapters/command.ts";
-import { OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
-import { defineCloud } from "./cloud.ts";
-import { gceBundledGpus } from "./gpu-catalog.ts";
-import { GCE_GPU_ON_DEMAND, GCE_ON_DEMAND } from "./prices.ts";
+import { OWNERSHIP_KEYS } from "./names.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
+import { bundleKey, readStoreLocation } from "./state-store.ts";
 
 export interface GcpGpu {
   /** Accelerator type, e.g. nvidia-tesla-t4. */
@@ -55,7 +53,7 @@ function labelKey(key: string): string {
 }
 
 /**
- * Tags (AWS-style, any case, '/', ':', spaces...) as valid GCE labels: lower-cased, every other character '_',
+ * Tags (any case, '/', ':', spaces...) as valid Compute Engine labels: lower-cased, every other character '_',
  * cut to 63 characters ("Owner/Repo" -> "owner_repo"). Keys that are already valid labels win a collision over
  * keys that had to be changed, so the ownership keys (gpu-runner-*) always keep their values. A sweeper that
  * looks for a start's machines by label must normalise its search values with this same function.
@@ -170,6 +168,39 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
   }
 }
 
+/** A2, A3 and G2 machine types carry their GPUs; their count is in the name (a2-highgpu-4g -> 4, g2-standard-*). */
+function bundledGpus(machineType: string): number | undefined {
+  const accelerated = /^(a2|a3)-[a-z]+gpu-(\d+)g$/.exec(machineType);
+  if (accelerated) return Number(accelerated[2]);
+  const g2 = /^g2-standard-(\d+)$/.exec(machineType);
+  if (g2) return G2_GPUS[Number(g2[1])];
+  return undefined;
+}
+
+const G2_GPUS: Readonly<Record<number, number>> = { 4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8 };
+
+const PRICES_AS_OF = "2025-06";
+
+/** On-demand list prices, USD per hour, us-central1: machine types (A2 and G2 include their GPUs). */
+const ON_DEMAND: Readonly<Record<string, number>> = {
+  "n1-standard-4": 0.189999, "n1-standard-8": 0.379998, "n1-standard-16": 0.759996, "n1-standard-32": 1.519992,
+  "g2-standard-4": 0.70683, "g2-standard-8": 0.85362, "g2-standard-12": 1.00041, "g2-standard-16": 1.1472,
+  "g2-standard-32": 1.73375,
+  "a2-highgpu-1g": 3.673385, "a2-highgpu-2g": 7.34677, "a2-highgpu-4g": 14.69354, "a2-highgpu-8g": 29.38708,
+};
+
+/** On-demand list prices, USD per hour, us-central1: one GPU attached to an N1 machine. */
+const GPU_ON_DEMAND: Readonly<Record<string, number>> = {
+  "nvidia-tesla-t4": 0.35, "nvidia-tesla-p4": 0.6, "nvidia-tesla-p100": 1.46, "nvidia-tesla-v100": 2.48,
+};
+
+/** Compute Engine's answers that mean "no capacity (or GPU quota) here, now": another zone or type may have some. */
+const CAPACITY_ERRORS: readonly RegExp[] = [
+  /ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS)?/,
+  /does not have enough resources available to fulfill the request/,
+  /QUOTA_EXCEEDED.*(GPUS|PREEMPTIBLE)/is,
+];
+
 const PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const ZONE = /^([a-z]+-[a-z]+\d+)-[a-z]$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9][a-z0-9-]{0,60}$/;
@@ -216,8 +247,6 @@ function parseGpu(read: InputReader, machineType: string): GcpGpu | undefined {
 function parseImage(read: InputReader): string {
   const expected =
     "a Compute Engine image as projects/PROJECT/global/images/IMAGE or an image family as projects/PROJECT/global/images/family/FAMILY";
-  const image = read.raw("image");
-  if (/^ami-/.test(image)) read.fail("image", `${expected}; AMI ids are for cloud aws`);
   return read.matching("image", IMAGE, expected);
 }
 
@@ -257,6 +286,32 @@ function checkTagsFitLabels(read: InputReader): void {
   if (Object.keys(toGcpLabels(tags)).length < count) {
     read.fail("tags", "tag keys that stay distinct as GCE labels (lower-cased, other characters than letters, digits, '_' and '-' become '_')");
   }
+}
+
+/** Cloud Storage bucket names: 3-63 lower-case letters, digits, '_', '-' and '.', starting and ending with a letter or digit. */
+const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+
+/**
+ * state-backend: gcs. Each start's encrypted bundle is one object, written and read with gcloud (on GitHub's hosted
+ * runners, with the credentials of google-github-actions/auth).
+ */
+function gcsStore(read: InputReader): StateStore {
+  const location = readStoreLocation(read, { pattern: GCS_BUCKET, expected: "the name of the Cloud Storage bucket that keeps the encrypted state" });
+  const url = (stateId: string) => `gs://${location.bucket}/${bundleKey(location, stateId)}`;
+  return {
+    kind: "gcs",
+    description: `gs://${location.bucket}/${location.prefix}/`,
+    put: async (stateId, file, run) => void (await runChecked(run, "gcloud", ["storage", "cp", file, url(stateId), "--quiet"])),
+    async get(stateId, file, run) {
+      // `gcloud storage ls` of the exact object first: a missing bundle is "nothing to stop", not an error.
+      const listing = await run("gcloud", ["storage", "ls", url(stateId)]);
+      if (listing.exitCode !== 0 && /One or more URLs matched no objects|matched no objects/i.test(listing.stderr)) return false;
+      if (listing.exitCode !== 0) throw new Error(`gcloud storage ls failed (exit ${listing.exitCode}): ${listing.stderr.trim().split("\n").slice(-3).join(" ")}`);
+      await runChecked(run, "gcloud", ["storage", "cp", url(stateId), file, "--quiet"]);
+      return true;
+    },
+    remove: async (stateId, run) => void (await runChecked(run, "gcloud", ["storage", "rm", url(stateId), "--quiet"])),
+  };
 }
 
 export const gcpCloud = defineCloud<GcpConfig>({
@@ -303,20 +358,28 @@ export const gcpCloud = defineCloud<GcpConfig>({
   load: async () => {
     google ??= await loadBindings();
   },
+  providerPackages: ["@cdktf/provider-google"],
   createStack: (scope, id, shared, config) => new GcpRunnerStack(scope, id, shared, config),
   gpusPerMachine(config) {
     if (config.gpu) return config.gpu.count;
     // Accelerator-optimized types not in the catalog: unknown, so the user sets expected-gpus.
-    if (ACCELERATOR_OPTIMIZED.test(config.machineType)) return gceBundledGpus(config.machineType);
+    if (ACCELERATOR_OPTIMIZED.test(config.machineType)) return bundledGpus(config.machineType);
     return 0;
   },
   hourlyPriceUsd(config) {
-    const machine = GCE_ON_DEMAND[config.machineType];
+    const machine = ON_DEMAND[config.machineType];
     if (config.spot || machine === undefined) return undefined;
     if (!config.gpu) return machine;
-    const gpu = GCE_GPU_ON_DEMAND[config.gpu.type];
+    const gpu = GPU_ON_DEMAND[config.gpu.type];
     return gpu === undefined ? undefined : machine + gpu * config.gpu.count;
   },
+  pricesAsOf: PRICES_AS_OF,
+  capacityErrors: CAPACITY_ERRORS,
+  credentialsHint:
+    "that google-github-actions/auth ran in this job and its service account has the roles listed in docs/gcp.md, " +
+    "that the image or image family exists, and that the project's GPU quota in this region is not exhausted.",
+  // Compute Engine reserves label keys starting with goog-.
+  reservedTagPrefixes: ["goog-"],
   summary: (config) => ({
     machineType: `${config.gpu ? `${config.machineType} + ${config.gpu.count} x ${config.gpu.type}` : config.machineType}${config.spot ? " (spot)" : ""}`,
     location: config.zone,
@@ -350,6 +413,7 @@ export const gcpCloud = defineCloud<GcpConfig>({
     }
     return deleted;
   },
+  stateStore: { kind: "gcs", parse: gcsStore },
   alternatives(config) {
     const zones = [config.zone, ...config.fallbackZones];
     const types = [config.machineType, ...config.fallbackMachineTypes];

@@ -1,6 +1,9 @@
 // Typed readers for action inputs. Each reads the environment variable that action.yml maps the input to, and
 // fails with an InputError that names the input, shows what was given and says what is expected.
-import { inputEnvName } from "../scripts/lib/constants.ts";
+import { inputEnvName } from "./names.ts";
+
+/** The inputs that are secrets: masked the moment they are read, never echoed back in an error. */
+export const SECRET_INPUTS: readonly string[] = ["github-token", "state-passphrase"];
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -14,9 +17,6 @@ export class InputError extends Error {
     this.name = "InputError";
   }
 }
-
-/** Secret inputs are never echoed back in an error. */
-const SECRET_INPUTS = new Set(["github-token", "state-passphrase"]);
 
 function describeGiven(given: string): string {
   if (given === "") return "nothing";
@@ -37,7 +37,7 @@ export class InputReader {
   }
 
   fail(input: string, expected: string): never {
-    throw new InputError(input, SECRET_INPUTS.has(input) ? "(a secret, not shown)" : this.raw(input), expected);
+    throw new InputError(input, SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : this.raw(input), expected);
   }
 
   required(input: string, expected: string): string {

@@ -1,9 +1,9 @@
 // The shared part of every cloud's stack: one machine per runner, each with its own sensitive JIT variable, the
 // same ownership tags, the same outputs and the same state backend. A cloud subclass only says how to make a
 // machine (and its provider); everything a reviewer must trust is here once.
-import { GcsBackend, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
-import { JIT_VARIABLE_PREFIX, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { JIT_VARIABLE_PREFIX, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { type BootSettings, bootValues } from "./boot-values.ts";
 import { renderBootScriptForTerraform } from "./boot-script.ts";
 
@@ -13,11 +13,6 @@ export interface RunnerSlot {
   /** The runner's name at GitHub, also the machine's name. */
   name: string;
 }
-
-export type StateBackendConfig =
-  | { kind: "artifact" }
-  | { kind: "s3"; bucket: string; key: string; region: string; encrypt: boolean; useLockfile: boolean }
-  | { kind: "gcs"; bucket: string; prefix: string };
 
 export interface Ownership {
   repository: string;
@@ -33,7 +28,6 @@ export interface SharedStackConfig {
   /** The user's extra tags; they can never override the ownership tags. */
   userTags: Record<string, string>;
   boot: BootSettings;
-  backend: StateBackendConfig;
 }
 
 /** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */
@@ -47,7 +41,9 @@ export abstract class RunnerStack<C> extends TerraformStack {
     cloud: C,
   ) {
     super(scope, id);
-    configureBackend(this, shared.backend);
+    // Local state in the stack directory, always: it holds every machine's user-data (runner credential included)
+    // in clear, so it leaves the job only inside the encrypted bundle (artifact or the cloud's state store).
+    new LocalBackend(this, { path: "terraform.tfstate" });
     const resolved = this.configureProvider(cloud);
     const machines: Record<string, string> = {};
     for (const runner of shared.runners) {
@@ -110,27 +106,4 @@ function jitVariable(stack: TerraformStack, runner: RunnerSlot): TerraformVariab
       },
     ],
   });
-}
-
-function configureBackend(stack: TerraformStack, backend: StateBackendConfig): void {
-  switch (backend.kind) {
-    case "artifact":
-      // Local state in the stack directory; the action encrypts it into the workflow artifact.
-      new LocalBackend(stack, { path: "terraform.tfstate" });
-      return;
-    case "s3": {
-      const s3 = new S3Backend(stack, {
-        bucket: backend.bucket,
-        key: backend.key,
-        region: backend.region,
-        encrypt: backend.encrypt,
-      });
-      // S3-native locking (Terraform >= 1.10); the pinned cdktf bindings predate the field.
-      if (backend.useLockfile) s3.addOverride("use_lockfile", true);
-      return;
-    }
-    case "gcs":
-      new GcsBackend(stack, { bucket: backend.bucket, prefix: backend.prefix });
-      return;
-  }
 }

@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { CLOUD_NAMES } from "../stacks/clouds.ts";
-import { INPUT_ENV_PREFIX, inputEnvName, OUTPUTS } from "../scripts/lib/constants.ts";
+import { cloudNamed, cloudNames } from "../stacks/clouds.ts";
+import { OUTPUTS } from "../scripts/lib/constants.ts";
+import { INPUT_ENV_PREFIX, inputEnvName } from "../stacks/names.ts";
 import { reviewEnvironment } from "../scripts/settings/review-env.ts";
 import { ACTION_PATH, actionErrors, readActionFile } from "./kit/action-file.ts";
 import { variablesRead } from "./kit/inputs-table.ts";
@@ -41,8 +42,8 @@ describe("action.yml", () => {
   it("declares every input the scripts read, for every cloud and both modes", () => {
     const declared = new Set(Object.keys(action.inputs).map(inputEnvName));
     const read = new Set<string>();
-    for (const cloud of CLOUD_NAMES) {
-      for (const backend of ["artifact", "s3", "gcs"]) {
+    for (const cloud of cloudNames()) {
+      for (const backend of ["artifact", cloudNamed(cloud)?.stateStore?.kind ?? "artifact"]) {
         const env = reviewEnvironment(
           inputEnv({ cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" }, LOCAL_KIND_ENV),
         );

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { inputEnvName } from "../scripts/lib/constants.ts";
+import { inputEnvName } from "../stacks/names.ts";
 import {
   ACTION_ROOT,
   type ActionDefinition,

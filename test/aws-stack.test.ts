@@ -5,16 +5,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../stacks/names.ts";
 import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
-import { buildStackConfig } from "../scripts/phases/synthesize.ts";
-import type { SharedStackConfig } from "../stacks/runner-stack.ts";
-import { synthesizeStack } from "../stacks/synth.ts";
+import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
+import { type RunContext, readRunContext } from "../scripts/settings/run-context.ts";
+import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
 
-import { CLOUDS } from "../stacks/clouds.ts";
+import { awsCloud } from "../stacks/aws.ts";
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-await CLOUDS.aws!.load();
+await awsCloud.load();
 
 const LABEL = "gpu-777-1-89abcdef";
 
@@ -44,17 +43,17 @@ function envOf(inputs: Record<string, string | undefined>): Record<string, strin
 // biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
 type Json = Record<string, any>;
 
-function prepare(overrides: Record<string, string | undefined>): { inputs: StartInputs; shared: SharedStackConfig } {
+function prepare(overrides: Record<string, string | undefined>): { inputs: StartInputs; context: RunContext } {
   const env = envOf({ ...BASE, ...overrides });
   const inputs = parseInputs(env);
   assert.equal(inputs.mode, "start");
-  return { inputs, shared: buildStackConfig(inputs, readRunContext(env, tmpdir()), LABEL) };
+  return { inputs, context: readRunContext(env, tmpdir()) };
 }
 
-function synthShared(inputs: StartInputs, shared: SharedStackConfig): Json {
+function synthInputs(inputs: StartInputs, context: RunContext): Json {
   const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
   try {
-    const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
+    const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL }, inputs.plan, outdir);
     return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -62,8 +61,8 @@ function synthShared(inputs: StartInputs, shared: SharedStackConfig): Json {
 }
 
 function synth(overrides: Record<string, string | undefined> = {}): Json {
-  const { inputs, shared } = prepare(overrides);
-  return synthShared(inputs, shared);
+  const { inputs, context } = prepare(overrides);
+  return synthInputs(inputs, context);
 }
 
 function instance(json: Json, index = 0): Json {
@@ -121,8 +120,9 @@ describe("aws stack", () => {
   });
 
   test("user tags cannot override the ownership keys, in the stack or at the input", () => {
-    const { inputs, shared } = prepare({});
-    const spoofed = synthShared(inputs, { ...shared, userTags: { [OWNERSHIP_KEYS.label]: "spoof", [OWNERSHIP_KEYS.repository]: "evil/repo" } });
+    const { inputs, context } = prepare({});
+    // Past the input checks (which refuse these keys): the stack itself must still let ownership win.
+    const spoofed = synthInputs({ ...inputs, tags: { [OWNERSHIP_KEYS.label]: "spoof", [OWNERSHIP_KEYS.repository]: "evil/repo" } }, context);
     assert.equal(instance(spoofed).tags[OWNERSHIP_KEYS.label], LABEL);
     assert.equal(instance(spoofed).volume_tags[OWNERSHIP_KEYS.repository], "example-org/example-repo");
     assert.equal(spoofed.provider.aws[0].default_tags[0].tags[OWNERSHIP_KEYS.label], LABEL);
@@ -201,12 +201,10 @@ describe("aws stack", () => {
     }
   });
 
-  test("state: local by default (the action encrypts it into the artifact); an S3 backend with native locking when asked", () => {
+  test("state: local in the stack whatever state-backend says (a bucket keeps only the encrypted bundle)", () => {
     assert.deepEqual(json.terraform.backend, { local: { path: "terraform.tfstate" } });
     const s3 = synth({ "state-backend": "s3", "state-bucket": "md-sim-tf-state", "state-prefix": "ci/gpu", "state-region": "eu-central-1" });
-    assert.deepEqual(s3.terraform.backend, {
-      s3: { bucket: "md-sim-tf-state", key: `ci/gpu/${LABEL}.tfstate`, region: "eu-central-1", encrypt: true, use_lockfile: true },
-    });
+    assert.deepEqual(s3.terraform.backend, { local: { path: "terraform.tfstate" } });
   });
 
   test("the machines output maps runner names to instance ids", () => {

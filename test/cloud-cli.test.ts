@@ -3,10 +3,11 @@
 // command lines and answers as the CLI would.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { CommandResult, CommandRunner } from "../scripts/adapters/command.ts";
-import type { AwsConfig } from "../stacks/aws.ts";
-import { CLOUDS } from "../stacks/clouds.ts";
-import type { GcpConfig } from "../stacks/gcp.ts";
+import { type AwsConfig, awsCloud as aws } from "../stacks/aws.ts";
+import type { CommandResult, CommandRunner } from "../stacks/cloud.ts";
+import { type GcpConfig, gcpCloud as gcp } from "../stacks/gcp.ts";
+import { InputReader } from "../stacks/input-reader.ts";
+import { inputEnv } from "./kit/env.ts";
 
 function recorder(answers: Record<string, Partial<CommandResult>>): { run: CommandRunner; calls: string[] } {
   const calls: string[] = [];
@@ -19,8 +20,6 @@ function recorder(answers: Record<string, Partial<CommandResult>>): { run: Comma
   return { run, calls };
 }
 
-const aws = CLOUDS.aws!;
-const gcp = CLOUDS.gcp!;
 const LABEL = "gpu-42-1-0a1b2c3d";
 
 const AWS_CONFIG: AwsConfig = {
@@ -52,7 +51,7 @@ const GCP_CONFIG: GcpConfig = {
 
 describe("capacity alternatives", () => {
   it("aws: Spot over every type and subnet first, then on-demand, the user's order kept", () => {
-    const tried = (aws.alternatives(AWS_CONFIG) as AwsConfig[]).map((c) => `${c.spot ? "spot" : "on-demand"} ${c.instanceType} ${c.subnetId}`);
+    const tried = aws.plan(AWS_CONFIG).alternatives().map((p) => aws.configOf(p)!).map((c) => `${c.spot ? "spot" : "on-demand"} ${c.instanceType} ${c.subnetId}`);
     assert.deepEqual(tried, [
       "spot g5.xlarge subnet-00000001",
       "spot g5.xlarge subnet-00000002",
@@ -67,11 +66,11 @@ describe("capacity alternatives", () => {
 
   it("aws: without spot or lists, the one configuration", () => {
     const single = { ...AWS_CONFIG, spot: false, fallbackInstanceTypes: [], fallbackSubnetIds: [] };
-    assert.deepEqual(aws.alternatives(single), [single]);
+    assert.deepEqual(aws.plan(single).alternatives().map((p) => aws.configOf(p)), [single]);
   });
 
   it("gcp: each zone in turn, its region following the zone", () => {
-    const tried = (gcp.alternatives(GCP_CONFIG) as GcpConfig[]).map((c) => `${c.machineType} ${c.zone} ${c.region}`);
+    const tried = gcp.plan(GCP_CONFIG).alternatives().map((p) => gcp.configOf(p)!).map((c) => `${c.machineType} ${c.zone} ${c.region}`);
     assert.deepEqual(tried, ["g2-standard-8 us-central1-a us-central1", "g2-standard-8 europe-west4-b europe-west4"]);
   });
 });
@@ -79,19 +78,19 @@ describe("capacity alternatives", () => {
 describe("boot console", () => {
   it("aws reads the instance's latest console output", async () => {
     const { run, calls } = recorder({ "aws ec2 get-console-output": { stdout: "gpu-runner: booting\n" } });
-    assert.equal(await aws.bootConsole(AWS_CONFIG, { name: "r-0", id: "i-0abc" }, run), "gpu-runner: booting\n");
+    assert.equal(await aws.plan(AWS_CONFIG).bootConsole({ name: "r-0", id: "i-0abc" }, run), "gpu-runner: booting\n");
     assert.deepEqual(calls, ["aws ec2 get-console-output --region us-east-1 --instance-id i-0abc --latest --output text --query Output"]);
   });
 
   it("gcp reads the serial port of the instance by name and zone", async () => {
     const { run, calls } = recorder({});
-    await gcp.bootConsole(GCP_CONFIG, { name: "r-0", id: "1234" }, run);
+    await gcp.plan(GCP_CONFIG).bootConsole({ name: "r-0", id: "1234" }, run);
     assert.deepEqual(calls, ["gcloud compute instances get-serial-port-output r-0 --zone us-central1-a --project my-project-123"]);
   });
 
   it("a failing CLI is an error naming the command", async () => {
     const { run } = recorder({ aws: { exitCode: 255, stderr: "An error occurred (UnauthorizedOperation)" } });
-    await assert.rejects(aws.bootConsole(AWS_CONFIG, { name: "r-0", id: "i-0abc" }, run), /aws ec2 get-console-output --region failed \(exit 255\): An error occurred \(UnauthorizedOperation\)/);
+    await assert.rejects(aws.plan(AWS_CONFIG).bootConsole({ name: "r-0", id: "i-0abc" }, run), /aws ec2 get-console-output --region failed \(exit 255\): An error occurred \(UnauthorizedOperation\)/);
   });
 });
 
@@ -131,5 +130,53 @@ describe("sweep (stop without state)", () => {
       `gcloud compute instances delete ${LABEL}-1 --zone europe-west4-b --project my-project-123 --quiet`,
     ]);
     assert.equal(calls[0], `gcloud compute instances list --project my-project-123 --filter=labels.gpu-runner-label=${LABEL} --format=value(name,zone.basename())`);
+  });
+});
+
+describe("state stores (state-backend: the cloud's bucket)", () => {
+  const readerOf = (inputs: Record<string, string>) => new InputReader(inputEnv(inputs));
+  const s3 = aws.stateStore!.parse(readerOf({ "state-bucket": "md-sim-state", "state-prefix": "ci/gpu", "state-region": "eu-central-1" }));
+  const gcs = gcp.stateStore!.parse(readerOf({ "state-bucket": "md-sim-state" }));
+  const object = (scheme: string) => `${scheme}://md-sim-state/${scheme === "s3" ? "ci/gpu" : "gpu-runner"}/${LABEL}.bin`;
+
+  it("s3: one object per start, written, read and removed with the aws CLI", async () => {
+    const { run, calls } = recorder({});
+    await s3.put(LABEL, "/tmp/state.bin", run);
+    assert.equal(await s3.get(LABEL, "/tmp/back.bin", run), true);
+    await s3.remove(LABEL, run);
+    assert.deepEqual(calls, [
+      `aws s3 cp /tmp/state.bin ${object("s3")} --region eu-central-1 --only-show-errors`,
+      `aws s3 ls ${object("s3")} --region eu-central-1`,
+      `aws s3 cp ${object("s3")} /tmp/back.bin --region eu-central-1 --only-show-errors`,
+      `aws s3 rm ${object("s3")} --region eu-central-1 --only-show-errors`,
+    ]);
+  });
+
+  it("s3: a missing object is no state (false), a refused listing an error", async () => {
+    const missing = recorder({ "aws s3 ls": { exitCode: 1 } });
+    assert.equal(await s3.get(LABEL, "/tmp/back.bin", missing.run), false);
+    assert.ok(!missing.calls.some((c) => c.startsWith("aws s3 cp")), "nothing copied");
+    const denied = recorder({ "aws s3 ls": { exitCode: 1, stderr: "An error occurred (AccessDenied) when calling the ListObjectsV2 operation" } });
+    await assert.rejects(s3.get(LABEL, "/tmp/back.bin", denied.run), /AccessDenied/);
+  });
+
+  it("gcs: one object per start, written, read and removed with gcloud storage", async () => {
+    const { run, calls } = recorder({});
+    await gcs.put(LABEL, "/tmp/state.bin", run);
+    assert.equal(await gcs.get(LABEL, "/tmp/back.bin", run), true);
+    await gcs.remove(LABEL, run);
+    assert.deepEqual(calls, [
+      `gcloud storage cp /tmp/state.bin ${object("gs")} --quiet`,
+      `gcloud storage ls ${object("gs")}`,
+      `gcloud storage cp ${object("gs")} /tmp/back.bin --quiet`,
+      `gcloud storage rm ${object("gs")} --quiet`,
+    ]);
+  });
+
+  it("gcs: a missing object is no state (false), a refused listing an error", async () => {
+    const missing = recorder({ "gcloud storage ls": { exitCode: 1, stderr: "ERROR: (gcloud.storage.ls) One or more URLs matched no objects." } });
+    assert.equal(await gcs.get(LABEL, "/tmp/back.bin", missing.run), false);
+    const denied = recorder({ "gcloud storage ls": { exitCode: 1, stderr: "ERROR: (gcloud.storage.ls) HTTPError 403: caller does not have storage.objects.list access" } });
+    await assert.rejects(gcs.get(LABEL, "/tmp/back.bin", denied.run), /403/);
   });
 });

@@ -1,5 +1,5 @@
 // What every registered cloud promises, checked on its own example configuration the way a reviewer would
-// synthesize it (reviewEnvironment + parseInputs + buildStackConfig + synthesizeStack). The per-cloud table below
+// synthesize it (reviewEnvironment + parseInputs + the action's one synthesis path). The per-cloud table below
 // says where each cloud keeps its machines, tags and boot script; a cloud added to the registry without an entry
 // here fails, so a new cloud cannot skip the contract.
 import assert from "node:assert/strict";
@@ -11,17 +11,22 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { after, describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../stacks/names.ts";
 import type { Env } from "../stacks/input-reader.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
+import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
+import { readRunContext } from "../scripts/settings/run-context.ts";
 import { newLabel } from "../scripts/settings/label.ts";
 import { reviewEnvironment } from "../scripts/settings/review-env.ts";
-import { buildStackConfig } from "../scripts/phases/synthesize.ts";
-import { CLOUD_NAMES, CLOUDS } from "../stacks/clouds.ts";
-import { STACK_ID, synthesizeStack } from "../stacks/synth.ts";
+import { STACK_ID, synthesizeLoaded } from "../scripts/phases/synthesize.ts";
+import { allClouds, cloudNames, registerCloud } from "../stacks/clouds.ts";
+import { localCloud } from "./kit/local-cloud/local.ts";
+import { localKindNodeOptions } from "./kit/local-github/world.ts";
 
+// The test kit's local kind keeps the same contract (as far as it applies): registered here as its hook would.
+registerCloud(localCloud);
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-for (const cloud of Object.values(CLOUDS)) await cloud.load();
+for (const cloud of allClouds()) await cloud.load();
+const CLOUD_NAMES = cloudNames();
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
 type Json = Record<string, any>;
@@ -93,6 +98,7 @@ const CONTRACTS: Record<string, CloudContract> = {
       LOCAL_KIND_ROOT: join(tmpdir(), "cloud-contract-local"),
       LOCAL_KIND_RUNNER_URL: "http://127.0.0.1:9/runner",
       LOCAL_KIND_RUNNER_SHA256: "0".repeat(64),
+      NODE_OPTIONS: localKindNodeOptions(),
     },
     machines: (json) =>
       Object.values((json.resource?.terraform_data ?? {}) as Record<string, Json>).map((data) => ({
@@ -138,7 +144,7 @@ function synthExample(cloud: string, contract: CloudContract): { label: string; 
   const context = readRunContext(env, workdir);
   const label = newLabel(context);
   const outdir = join(workdir, `synth-${synths++}`);
-  const { stackJsonPath } = synthesizeStack(inputs.cloud, buildStackConfig(inputs, context, label), inputs.cloudConfig, outdir);
+  const { stackJsonPath } = synthesizeLoaded({ inputs, context, label }, inputs.plan, outdir);
   const text = readFileSync(stackJsonPath, "utf8");
   return { label, text, json: JSON.parse(text) as Json, inputs };
 }
@@ -174,7 +180,6 @@ test("every registered cloud has a contract entry", () => {
 
 for (const name of CLOUD_NAMES) {
   describe(`cloud ${name}`, () => {
-    const cloud = CLOUDS[name]!;
     const contract = CONTRACTS[name];
 
     test("has a contract entry", () => assert.ok(contract, `add '${name}' to CONTRACTS in test/cloud-contract.test.ts`));
@@ -250,7 +255,7 @@ for (const name of CLOUD_NAMES) {
         const refs = [...machine.bootScript.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]);
         assert.deepEqual(refs, [String(index)], machine.name);
         const bytes = contract.deliveredBytes(renderedBootScript(machine.bootScript));
-        assert.ok(bytes < cloud.userDataLimitBytes, `${machine.name}: ${bytes} bytes of boot script, limit ${cloud.userDataLimitBytes}`);
+        assert.ok(bytes < first.inputs.cloud.userDataLimitBytes, `${machine.name}: ${bytes} bytes of boot script, limit ${first.inputs.cloud.userDataLimitBytes}`);
       });
     });
 

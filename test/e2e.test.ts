@@ -149,6 +149,18 @@ describe("end to end on the local machine kind", () => {
     },
   );
 
+  it("without the test kit's hook, the action refuses cloud: local like any unknown cloud, before anything exists", async () => {
+    const w = await world();
+    const start = await w.start({ count: "1" }, { env: { NODE_OPTIONS: "" } });
+    assert.equal(start.failed, true);
+    assert.ok(
+      start.errors.some((e) => e.includes(`Input 'cloud': got "local"; expected one of aws, gcp.`)),
+      `errors: ${start.errors.join(" | ")}`,
+    );
+    assert.equal(w.server.issued.length, 0, "no runner registered");
+    assert.equal(w.machineDirs().length, 0, "no machine");
+  });
+
   it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
     const w = await world();
     const stateId = "gpu-123456789-1-0a1b2c3d";

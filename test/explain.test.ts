@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { awsCloud } from "../stacks/aws.ts";
+import type { Cloud } from "../stacks/cloud.ts";
+import { gcpCloud } from "../stacks/gcp.ts";
 import { explainFailure } from "../scripts/phases/explain.ts";
 import { GitHubApiError } from "../scripts/adapters/github.ts";
 import { InputError } from "../stacks/input-reader.ts";
@@ -11,7 +14,7 @@ import { RunnersNotOnlineError } from "../scripts/phases/wait-online.ts";
 const NEXT = "\n\nWhat to check next: ";
 
 describe("explainFailure", () => {
-  const cases: { name: string; error: unknown; hint: RegExp | undefined }[] = [
+  const cases: { name: string; error: unknown; hint: RegExp | undefined; cloud?: Cloud }[] = [
     { name: "a bad input", error: new InputError("count", "0", "a whole number from 1 to 10"), hint: /the input 'count' in the step's with: block/ },
     {
       name: "a token without permission, inside a failed start",
@@ -19,14 +22,17 @@ describe("explainFailure", () => {
       hint: /the github-token: that the secret is set for this event/,
     },
     { name: "GitHub failing after retries", error: new GitHubApiError("HTTP 502", { status: 502, method: "GET", path: "/x" }), hint: /GitHub's status page/ },
-    { name: "terraform", error: new StartError("Start failed", { cause: new TerraformError("apply", 1, "Error: UnauthorizedOperation") }), hint: /cloud credentials step/ },
+    { name: "terraform, cloud unknown", error: new StartError("Start failed", { cause: new TerraformError("apply", 1, "Error: UnauthorizedOperation") }), hint: /cloud's credentials step/ },
+    // Each cloud's own hint: which credentials step, which docs page.
+    { name: "terraform on aws", cloud: awsCloud, error: new TerraformError("apply", 1, "Error: UnauthorizedOperation"), hint: /aws-actions\/configure-aws-credentials .*docs\/aws\.md/ },
+    { name: "terraform on gcp", cloud: gcpCloud, error: new TerraformError("apply", 1, "Error: 403"), hint: /google-github-actions\/auth .*docs\/gcp\.md/ },
     { name: "runners offline", error: new StartError("Start failed", { cause: new RunnersNotOnlineError([{ id: 1, name: "r" }], 60_000) }), hint: /the boot lines printed above/ },
     { name: "an unfinished stop", error: new StopError("Stop did not finish cleanly"), hint: /re-run the stop job/ },
     { name: "something unforeseen", error: new Error("boom"), hint: undefined },
   ];
-  for (const { name, error, hint } of cases) {
+  for (const { name, error, hint, cloud } of cases) {
     it(name, () => {
-      const text = explainFailure(error);
+      const text = explainFailure(error, cloud);
       assert.ok(text.startsWith((error as Error).message), "the error's own message comes first");
       if (hint === undefined) assert.ok(!text.includes(NEXT));
       else assert.match(text.slice(text.indexOf(NEXT) + NEXT.length), hint);

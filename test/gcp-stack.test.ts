@@ -5,16 +5,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, OWNERSHIP_KEYS } from "../scripts/lib/constants.ts";
+import { inputEnvName, OWNERSHIP_KEYS } from "../stacks/names.ts";
 import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
-import { buildStackConfig } from "../scripts/phases/synthesize.ts";
+import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
+import { readRunContext } from "../scripts/settings/run-context.ts";
+import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
 import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
-import { synthesizeStack } from "../stacks/synth.ts";
 
-import { CLOUDS } from "../stacks/clouds.ts";
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-await CLOUDS.gcp!.load();
+await gcpCloud.load();
 
 const LABEL = "gpu-4242-2-0a1b2c3d";
 
@@ -51,10 +50,9 @@ type Json = Record<string, any>;
 function synth(overrides: Record<string, string | undefined> = {}): Json {
   const env = envOf({ ...BASE, ...overrides });
   const inputs = startInputs(overrides);
-  const shared = buildStackConfig(inputs, readRunContext(env, tmpdir()), LABEL);
   const outdir = mkdtempSync(join(tmpdir(), "gcp-stack-"));
   try {
-    const { stackJsonPath } = synthesizeStack(inputs.cloud, shared, inputs.cloudConfig, outdir);
+    const { stackJsonPath } = synthesizeLoaded({ inputs, context: readRunContext(env, tmpdir()), label: LABEL }, inputs.plan, outdir);
     return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -79,9 +77,9 @@ function jitReferences(script: string): string[] {
 describe("gcp stack", () => {
   const json = synth({ count: "2", "max-lifetime": "90" });
 
-  test("state in a GCS bucket when asked, under a prefix of its own per start", () => {
+  test("state: local in the stack whatever state-backend says (a bucket keeps only the encrypted bundle)", () => {
     const gcs = synth({ "state-backend": "gcs", "state-bucket": "md-sim-tf-state", "state-prefix": "ci/gpu" });
-    assert.deepEqual(gcs.terraform.backend, { gcs: { bucket: "md-sim-tf-state", prefix: `ci/gpu/${LABEL}` } });
+    assert.deepEqual(gcs.terraform.backend, { local: { path: "terraform.tfstate" } });
   });
 
   test("one instance per runner, named after the runner, in the zone", () => {
@@ -224,7 +222,7 @@ describe("gcp stack", () => {
 
 describe("gcp inputs", () => {
   test("the parsed config", () => {
-    const config = startInputs({ "service-account": "runner@my-project-123.iam.gserviceaccount.com" }).cloudConfig;
+    const config = gcpCloud.configOf(startInputs({ "service-account": "runner@my-project-123.iam.gserviceaccount.com" }).plan);
     assert.deepEqual(config, {
       project: "my-project-123",
       zone: "europe-west4-b",
@@ -247,7 +245,7 @@ describe("gcp inputs", () => {
   test("project defaults to GOOGLE_CLOUD_PROJECT (set by google-github-actions/auth)", () => {
     const env = { ...envOf({ ...BASE, project: undefined }), GOOGLE_CLOUD_PROJECT: "from-auth-step" };
     const inputs = parseInputs(env) as StartInputs;
-    assert.equal((inputs.cloudConfig as { project: string }).project, "from-auth-step");
+    assert.equal(gcpCloud.configOf(inputs.plan)?.project, "from-auth-step");
     assert.throws(
       () => parseInputs({ ...env, GOOGLE_CLOUD_PROJECT: "Not A Project" }),
       (error: unknown) => error instanceof InputError && error.input === "project",
@@ -260,7 +258,7 @@ describe("gcp inputs", () => {
       "projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts",
       "https://www.googleapis.com/compute/v1/projects/my-project-123/global/images/runner-image-7",
     ]) {
-      assert.equal((startInputs({ image }).cloudConfig as { image: string }).image, image);
+      assert.equal(gcpCloud.configOf(startInputs({ image }).plan)?.image, image);
     }
   });
 
@@ -274,12 +272,12 @@ describe("gcp inputs", () => {
       [{ "machine-type": "n2-standard-8", gpu: undefined }, 0],
       [{ "machine-type": "a4-highgpu-8g", gpu: undefined }, undefined],
     ] as const) {
-      assert.equal(gcpCloud.gpusPerMachine(startInputs(overrides).cloudConfig), gpus, JSON.stringify(overrides));
+      assert.equal(startInputs(overrides).plan.gpusPerMachine(), gpus, JSON.stringify(overrides));
     }
   });
 
   const bad: Array<[string, Record<string, string | undefined>, string, RegExp?]> = [
-    ["an AMI id as image", { image: "ami-0123456789abcdef0" }, "image", /AMI ids are for cloud aws/],
+    ["an AMI id as image", { image: "ami-0123456789abcdef0" }, "image", /projects\/PROJECT\/global\/images\/IMAGE/],
     ["a short image family", { image: "family/ubuntu-2204-lts" }, "image"],
     ["a bare image name", { image: "debian-12" }, "image"],
     ["a region as zone", { zone: "us-central1" }, "zone"],

@@ -1,14 +1,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { awsCloud } from "../stacks/aws.ts";
 import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, readRunContext, type StartInputs } from "../scripts/settings/inputs.ts";
-import { AWS_START, FAKE_TOKEN, inputEnv, RUN_CONTEXT_ENV } from "./kit/env.ts";
+import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
+import { readRunContext } from "../scripts/settings/run-context.ts";
+import { AWS_START, FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV, RUN_CONTEXT_ENV } from "./kit/env.ts";
 
 function parseStart(overrides: Record<string, string>): StartInputs {
   const inputs = parseInputs(inputEnv({ ...AWS_START, ...overrides }));
   assert.equal(inputs.mode, "start");
   return inputs as StartInputs;
 }
+
+describe("parseInputs: the cloud", () => {
+  it("refuses cloud: local, the test kit's kind, like any unknown cloud, listing the clouds of the product", () => {
+    assert.throws(
+      () => parseInputs(inputEnv({ ...AWS_START, cloud: "local" }, LOCAL_KIND_ENV)),
+      (error: unknown) => error instanceof InputError && error.input === "cloud" && error.message === `Input 'cloud': got "local"; expected one of aws, gcp.`,
+    );
+  });
+
+  it("defaults to the registry's first cloud", () => {
+    assert.equal(parseStart({ cloud: "" }).cloud.name, "aws");
+  });
+});
 
 describe("parseInputs: a valid start", () => {
   it("applies the documented defaults", () => {
@@ -25,10 +40,10 @@ describe("parseInputs: a valid start", () => {
     assert.equal(inputs.runnerSudo, true);
     assert.equal(inputs.allowForks, false);
     assert.equal(inputs.dryRun, false);
-    assert.deepEqual(inputs.stateBackend, { kind: "artifact" });
+    assert.equal(inputs.stateStore, undefined, "the encrypted state travels as a workflow artifact");
     // The passphrase falls back to the token, so start and stop agree without extra setup.
     assert.equal(inputs.statePassphrase, FAKE_TOKEN);
-    assert.deepEqual(inputs.cloudConfig, {
+    assert.deepEqual(awsCloud.configOf(inputs.plan), {
       region: "us-east-1",
       instanceType: "g4dn.xlarge",
       ami: "ami-0123456789abcdef0",
@@ -78,7 +93,7 @@ describe("parseInputs: a valid start", () => {
     assert.deepEqual(inputs.tags, { team: "md-sim", "cost-center": "42" });
     assert.equal(inputs.statePassphrase, "another passphrase");
     assert.equal(inputs.dryRun, true);
-    assert.deepEqual(inputs.cloudConfig, {
+    assert.deepEqual(awsCloud.configOf(inputs.plan), {
       region: "us-east-1",
       instanceType: "g4dn.xlarge",
       ami: "ami-0123456789abcdef0",
@@ -96,21 +111,18 @@ describe("parseInputs: a valid start", () => {
   it("takes the region from AWS_REGION when the input is empty", () => {
     const env = inputEnv({ ...AWS_START, region: "" }, { AWS_REGION: "eu-west-1" });
     const inputs = parseInputs(env) as StartInputs;
-    assert.equal((inputs.cloudConfig as { region: string }).region, "eu-west-1");
+    assert.equal(awsCloud.configOf(inputs.plan)?.region, "eu-west-1");
   });
 
-  it("builds the s3 and gcs state backends", () => {
-    assert.deepEqual(parseStart({ "state-backend": "s3", "state-bucket": "my-tf-state", "state-region": "us-west-2" }).stateBackend, {
-      kind: "s3",
-      bucket: "my-tf-state",
-      prefix: "gpu-runner",
-      region: "us-west-2",
-    });
-    assert.deepEqual(parseStart({ "state-backend": "gcs", "state-bucket": "my-tf-state", "state-prefix": "ci/gpu" }).stateBackend, {
-      kind: "gcs",
-      bucket: "my-tf-state",
-      prefix: "ci/gpu",
-    });
+  it("offers the chosen cloud's own state store, and only that one", () => {
+    const s3 = parseStart({ "state-backend": "s3", "state-bucket": "my-tf-state", "state-region": "us-west-2" }).stateStore;
+    assert.equal(s3?.kind, "s3");
+    assert.equal(s3?.description, "s3://my-tf-state/gpu-runner/ (us-west-2)");
+    const gcp = { ...AWS_START, cloud: "gcp", region: "", zone: "us-central1-a", project: "my-project-123", "machine-type": "g2-standard-4", image: "projects/p-12345/global/images/family/f" };
+    const gcs = (parseInputs(inputEnv({ ...gcp, "state-backend": "gcs", "state-bucket": "my-tf-state", "state-prefix": "ci/gpu" })) as StartInputs).stateStore;
+    assert.equal(gcs?.kind, "gcs");
+    assert.equal(gcs?.description, "gs://my-tf-state/ci/gpu/");
+    assert.throws(() => parseStart({ "state-backend": "gcs", "state-bucket": "my-tf-state" }), /Input 'state-backend': got "gcs"; expected one of artifact, s3\./);
   });
 });
 
@@ -119,7 +131,7 @@ describe("parseInputs: runner scope and candidates", () => {
     const inputs = parseStart({ "runner-scope": "organization", "runner-group": "GPU pool", "machine-type": "g5.xlarge, g4dn.xlarge", subnet: "subnet-00000001,subnet-00000002" });
     assert.equal(inputs.runnerScope, "organization");
     assert.equal(inputs.runnerGroupName, "GPU pool");
-    const config = inputs.cloudConfig as { instanceType: string; fallbackInstanceTypes: string[]; subnetId: string; fallbackSubnetIds: string[] };
+    const config = awsCloud.configOf(inputs.plan)!;
     assert.equal(config.instanceType, "g5.xlarge");
     assert.deepEqual(config.fallbackInstanceTypes, ["g4dn.xlarge"]);
     assert.equal(config.subnetId, "subnet-00000001");
@@ -182,9 +194,10 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "tags", value: '{"team": "$(whoami)"}', expected: /letters, digits/ },
   { input: "tags", value: '{"team": "a\\nb"}', expected: /letters, digits/ },
   { input: "tags", value: `{"${"k".repeat(129)}": "v"}`, expected: /at most 128/ },
-  { input: "state-backend", value: "ftp", expected: /artifact, s3, gcs/ },
-  { input: "state-bucket", value: "", expected: /s3 bucket/, extra: { "state-backend": "s3" } },
-  { input: "state-bucket", value: "Bad_Bucket!", expected: /gcs bucket/, extra: { "state-backend": "gcs" } },
+  { input: "state-backend", value: "ftp", expected: /one of artifact, s3\b/ },
+  { input: "state-bucket", value: "", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
+  { input: "state-bucket", value: "Bad_Bucket!", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
+  { input: "state-prefix", value: "../up", expected: /key prefix/, extra: { "state-backend": "s3", "state-bucket": "b-1" } },
   { input: "machine-type", value: "", expected: /EC2 instance types/ },
   { input: "machine-type", value: "g4dn.xlarge; reboot", expected: /EC2 instance types/ },
   { input: "image", value: "ubuntu-22.04", expected: /AMI id/ },

@@ -10,7 +10,7 @@ const machine = { machineType: "g4dn.xlarge", location: "us-east-1", image: "ami
 
 describe("job summary", () => {
   it("start: one row per runner and the hourly and worst-case cost", () => {
-    const md = startSummary({ label: "gpu-1-1-0a1b2c3d", runners, machine, gpusPerMachine: 1, maxLifetimeMinutes: 120, usdPerHour: 0.526 });
+    const md = startSummary({ label: "gpu-1-1-0a1b2c3d", runners, machine, gpusPerMachine: 1, maxLifetimeMinutes: 120, usdPerHour: 0.526, pricesAsOf: "2025-06" });
     const rows = md.split("\n").filter((l) => l.startsWith("| gpu-1-1-0a1b2c3d-"));
     assert.deepEqual(rows, [
       "| gpu-1-1-0a1b2c3d-0 | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
@@ -20,7 +20,7 @@ describe("job summary", () => {
   });
 
   it("start: an unknown price says unknown, never a guess", () => {
-    const md = startSummary({ label: "l", runners, machine: { ...machine, machineType: "x9.huge" }, gpusPerMachine: 0, maxLifetimeMinutes: 60, usdPerHour: undefined });
+    const md = startSummary({ label: "l", runners, machine: { ...machine, machineType: "x9.huge" }, gpusPerMachine: 0, maxLifetimeMinutes: 60, usdPerHour: undefined, pricesAsOf: "2025-06" });
     assert.match(md, /\| not checked \| us-east-1 \| l \| 60 min \| unknown \|/);
     assert.match(md, /Estimated cost: unknown for x9\.huge/);
     assert.ok(!/\$\d/.test(md));
@@ -30,7 +30,7 @@ describe("job summary", () => {
     const md = stopSummary({
       label: "l",
       machineCount: 2,
-      machine: { type: "g5.xlarge", location: "us-east-1", usdPerHour: 1.006 },
+      machine: { type: "g5.xlarge", location: "us-east-1", usdPerHour: 1.006, pricesAsOf: "2025-06" },
       startedAt: "2026-01-01T10:00:00Z",
       stoppedAt: new Date("2026-01-01T10:45:00Z"),
     });

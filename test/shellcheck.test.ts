@@ -18,18 +18,22 @@ function shellScripts(dir: string): string[] {
 
 const scripts = [".ci", "scripts", "stacks", "test/kit"].flatMap(shellScripts);
 
+const installed = !spawnSync("shellcheck", ["--version"]).error;
+
 describe("shellcheck", () => {
+  // One failure, not one per script, when the tool is missing (npm test says how to get it before any test runs).
+  it("is installed", () => assert.ok(installed, "shellcheck is not on PATH: sudo apt-get install shellcheck (see the README's quick start)"));
+
   it("finds the project's shell scripts", () => {
     const names = scripts.map((p) => relative(repo, p));
-    for (const expected of [".ci/run", "stacks/boot/runner.sh", "test/kit/local-cloud/launch.sh", "test/kit/local-cloud/halt.sh", "test/kit/local-cloud/bin/poweroff", "scripts/prune-install.sh"]) {
+    for (const expected of [".ci/run", "stacks/boot/runner.sh", "test/kit/local-cloud/launch.sh", "test/kit/local-cloud/halt.sh", "test/kit/local-cloud/bin/poweroff"]) {
       assert.ok(names.includes(expected), `${expected} is checked`);
     }
   });
 
-  for (const path of scripts) {
+  for (const path of installed ? scripts : []) {
     it(`${relative(repo, path)} is clean`, () => {
       const run = spawnSync("shellcheck", ["-x", path], { encoding: "utf8" });
-      assert.ok(!run.error, `shellcheck must be installed: ${run.error?.message}`);
       assert.equal(run.status, 0, run.stdout + run.stderr);
     });
   }

@@ -10,7 +10,8 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import nock from "nock";
 import type { Clock } from "../scripts/adapters/action-io.ts";
 import { createGitHubClient, type RunnerScope } from "../scripts/adapters/github.ts";
-import { parseInputs, readRunContext, type RunContext, type StartInputs, type StopInputs } from "../scripts/settings/inputs.ts";
+import { parseInputs, type StartInputs, type StopInputs } from "../scripts/settings/inputs.ts";
+import { readRunContext, type RunContext } from "../scripts/settings/run-context.ts";
 import { start, StartError } from "../scripts/phases/start.ts";
 import { readEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import { stateFilePath } from "../scripts/settings/state-location.ts";
@@ -38,6 +39,7 @@ interface Fixture {
   markerDir: string;
   workDir: string;
   inputs: StartInputs;
+  config: TestCloudConfig;
 }
 
 function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<string, string> = {}): Fixture {
@@ -52,7 +54,8 @@ function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<s
     context: readRunContext(env, dir),
     markerDir,
     workDir: join(dir, "work"),
-    inputs: { ...parsed, cloud: testCloud, cloudConfig },
+    inputs: { ...parsed, cloud: testCloud, plan: testCloud.plan(cloudConfig) },
+    config: cloudConfig,
   };
 }
 
@@ -147,7 +150,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.deepEqual(JSON.parse(f.io.outputs.runners ?? "[]"), runners);
     // Each machine received its own JIT config, inside its user-data; each was masked when it arrived.
     for (const [i, jit] of JIT.entries()) {
-      assert.equal(readFileSync(`${markerOf(f.inputs.cloudConfig as TestCloudConfig, `${LABEL}-${i}`)}.jit`, "utf8").trim(), sha256(jit));
+      assert.equal(readFileSync(`${markerOf(f.config, `${LABEL}-${i}`)}.jit`, "utf8").trim(), sha256(jit));
       assert.ok(f.io.secrets.includes(jit));
     }
     // Only the encrypted state is left, and it holds the applied state.
@@ -189,7 +192,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
     await start(f.inputs, f.context, deps(f));
     assert.ok(f.io.warnings.includes("No capacity for a in test-zone; trying b in test-zone."));
-    const config = f.inputs.cloudConfig as TestCloudConfig;
+    const config = f.config;
     assert.deepEqual([0, 1].map((i) => readFileSync(markerOf(config, `${LABEL}-${i}`), "utf8")), ["b", "b"]);
     assert.equal(f.io.lines.filter((l) => l.startsWith("::group::terraform apply")).length, 2);
   });

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { JIT_VARIABLE_PREFIX } from "../scripts/lib/constants.ts";
+import { JIT_VARIABLE_PREFIX } from "../stacks/names.ts";
 import {
   createTerraform,
   PLACEHOLDER_SECRET,

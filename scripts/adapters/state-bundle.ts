@@ -14,7 +14,7 @@ export interface StateBundle {
   createdAt: string;
   runners: { name: string; id: number }[];
   /** What was started, for the stop job's summary (how long it lived, what it cost). */
-  machine?: { type: string; location: string; usdPerHour?: number };
+  machine?: { type: string; location: string; usdPerHour?: number; pricesAsOf?: string };
   files: Record<string, string>;
 }
 
@@ -138,8 +138,9 @@ function validateBundle(value: unknown): asserts value is StateBundle {
       m !== null &&
       typeof m.type === "string" &&
       typeof m.location === "string" &&
-      (m.usdPerHour === undefined || (typeof m.usdPerHour === "number" && Number.isFinite(m.usdPerHour)));
-    if (!ok) throw new StateBundleError("machine must be { type: string, location: string, usdPerHour?: number }");
+      (m.usdPerHour === undefined || (typeof m.usdPerHour === "number" && Number.isFinite(m.usdPerHour))) &&
+      (m.pricesAsOf === undefined || typeof m.pricesAsOf === "string");
+    if (!ok) throw new StateBundleError("machine must be { type: string, location: string, usdPerHour?: number, pricesAsOf?: string }");
   }
   if (typeof b.files !== "object" || b.files === null || Array.isArray(b.files)) {
     throw new StateBundleError("files must be an object of file name -> text");

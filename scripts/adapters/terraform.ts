@@ -6,6 +6,7 @@
 
 import { mkdir } from "node:fs/promises";
 import { getExecOutput } from "@actions/exec";
+import { createRedactor } from "../lib/redact.ts";
 
 export interface TerraformRunOptions {
   /** Merged into the child's environment only, e.g. { TF_VAR_jit_config_0: "..." }. Never argv, never logged. */
@@ -89,7 +90,7 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       cacheReady ??= mkdir(opts.pluginCacheDir, { recursive: true });
       await cacheReady;
     }
-    const scrub = scrubber(Object.values(secretEnv));
+    const scrub = createRedactor(Object.values(secretEnv)).redact;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     Object.assign(env, opts.extraEnv, { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" });
@@ -148,16 +149,6 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       const stdout = await run("state list", ["state", "list", "-no-color"], dir);
       return stdout.split("\n").filter((line) => line.trim() !== "").length;
     },
-  };
-}
-
-function scrubber(secrets: string[]): (text: string) => string {
-  // Longest first, so a secret that contains another is replaced whole.
-  const values = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const s of values) out = out.split(s).join("***");
-    return out;
   };
 }
 

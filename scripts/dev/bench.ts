@@ -1,12 +1,12 @@
 // npm run bench: figures, never a verdict. Medians of several runs, each printed next to its target.
 //
-//   synth           `node --import tsx scripts/dev/cdktf-app.ts` per cloud (aws, gcp, local): wall time and peak RSS, and both
+//   synth           `node --import tsx scripts/dev/cdktf-app.ts` per cloud (and the local kind): wall time and peak RSS, and both
 //                   as a ratio to a bare `node --import tsx -e ''` measured in the same run
 //   online          from the last runner reporting online (the GitHub stand-in's clock) to the end of the start
 //                   step (the action driver's clock), with production's default poll (3 s for up to three runners) and with the tests' 200 ms
 //   lifecycle       start (2 runners) -> both take a job -> stop, on the local machine kind
 //   install         `npm ci --omit=dev` of package.json + package-lock.json into a scratch directory: time and size,
-//                   then the size after scripts/prune-install.sh for each cloud (uses the npm registry)
+//                   then the size after scripts/prune-install.ts for each cloud (uses the npm registry)
 //
 //   npm run bench -- --runs 5 --lifecycles 3 --no-install
 import { execFileSync, spawn } from "node:child_process";
@@ -14,7 +14,8 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ACTION_ROOT, LocalWorld } from "../../test/kit/local-github/world.ts";
+import { cloudNames } from "../../stacks/clouds.ts";
+import { ACTION_ROOT, LocalWorld, localKindNodeOptions } from "../../test/kit/local-github/world.ts";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -71,7 +72,8 @@ async function synth(): Promise<void> {
   say(`Synthesis: node --import tsx scripts/dev/cdktf-app.ts per cloud, median of ${RUNS} (peak RSS via ${existsSync(TIME) ? "GNU time -v" : "process.resourceUsage"})`);
   const base = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CHECKPOINT_DISABLE: "1" };
   const bareSamples: Sample[] = [];
-  const clouds = ["aws", "gcp", "local"];
+  // Every cloud of the product, and the test kit's local kind (registered through its hook, as the tests do).
+  const clouds = [...cloudNames(), "local"];
   const samples: Record<string, Sample[]> = Object.fromEntries(clouds.map((c) => [c, []]));
   const out = await mkdtemp(join(tmpdir(), "bench-synth-"));
   try {
@@ -84,6 +86,7 @@ async function synth(): Promise<void> {
             ...base,
             CDKTF_OUTDIR: join(out, `${cloud}-${i}`),
             GPU_RUNNER_CLOUD: cloud,
+            ...(cloud === "local" ? { NODE_OPTIONS: localKindNodeOptions() } : {}),
             LOCAL_KIND_ROOT: join(out, "machines"),
             LOCAL_KIND_RUNNER_URL: "http://127.0.0.1:9/runner",
             LOCAL_KIND_RUNNER_SHA256: "0".repeat(64),
@@ -163,7 +166,7 @@ async function lifecycles(): Promise<void> {
 }
 
 async function install(): Promise<void> {
-  say("Production install: npm ci --omit=dev of package.json + package-lock.json (npm registry), then prune-install.sh per cloud");
+  say("Production install: npm ci --omit=dev of package.json + package-lock.json (npm registry), then prune-install.ts per cloud");
   const dir = await mkdtemp(join(tmpdir(), "bench-install-"));
   try {
     for (const file of ["package.json", "package-lock.json"]) await copyFile(join(ACTION_ROOT, file), join(dir, file));
@@ -177,13 +180,12 @@ async function install(): Promise<void> {
     const took = Date.now() - began;
     const du = (path: string) => Number(execFileSync("du", ["-sk", path], { encoding: "utf8" }).split("\t")[0]);
     say(`  npm ci --omit=dev: ${s(took)} (empty npm cache), node_modules ${mb(du(join(dir, "node_modules")))}`);
-    const prune = join(ACTION_ROOT, "scripts", "prune-install.sh");
-    if (!existsSync(prune)) return;
-    for (const cloud of ["aws", "gcp", "local"]) {
+    const prune = join(ACTION_ROOT, "scripts", "prune-install.ts");
+    for (const cloud of cloudNames()) {
       // A hard-linked copy: cheap, and pruning it leaves the original whole.
       const copy = join(dir, `pruned-${cloud}`);
       execFileSync("cp", ["-al", join(dir, "node_modules"), copy]);
-      execFileSync("bash", [prune, cloud, copy], { stdio: "ignore" });
+      execFileSync(process.execPath, ["--import", "tsx", prune, cloud, copy], { stdio: "ignore", cwd: ACTION_ROOT });
       say(`  pruned for ${cloud}: ${mb(du(copy))}`);
     }
   } finally {

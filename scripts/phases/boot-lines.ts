@@ -1,9 +1,9 @@
 // When a runner does not come online, the answer is on the machine: its boot script prints prefixed progress
 // lines to the console. Show them (the last ones, per machine) before the machine is destroyed.
-import type { CloudDefinition } from "../../stacks/cloud.ts";
+import type { MachinePlan } from "../../stacks/cloud.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
 import type { CommandRunner } from "../adapters/command.ts";
-import { BOOT_LOG_PREFIX } from "../lib/constants.ts";
+import { BOOT_LOG_PREFIX } from "../../stacks/names.ts";
 
 const MAX_LINES = 40;
 
@@ -24,15 +24,14 @@ export function bootLines(consoleText: string): string[] {
 }
 
 export async function showBootLines(
-  cloud: CloudDefinition<unknown>,
-  config: unknown,
+  plan: MachinePlan,
   machines: { name: string; id: string }[],
   deps: { io: ActionIO; run: CommandRunner },
 ): Promise<void> {
   for (const machine of machines) {
     await deps.io.group(`Boot lines of ${machine.name}`, async () => {
       try {
-        const lines = bootLines(await cloud.bootConsole(config, machine, deps.run));
+        const lines = bootLines(await plan.bootConsole(machine, deps.run));
         if (lines.length === 0) deps.io.info("(no boot script line yet: the machine may not have booted, or its console is not available yet)");
         for (const line of lines) deps.io.info(line);
       } catch (error) {

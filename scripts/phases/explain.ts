@@ -1,5 +1,6 @@
 // The last thing a failed step prints: what happened, then one paragraph on what to check next. Most users meet
 // this action's errors in a CI log, far from its code.
+import type { Cloud } from "../../stacks/cloud.ts";
 import { ForkRefusedError } from "./fork-guard.ts";
 import { GitHubApiError } from "../adapters/github.ts";
 import { InputError } from "../../stacks/input-reader.ts";
@@ -11,13 +12,14 @@ import { RunnersNotOnlineError } from "./wait-online.ts";
 
 const TROUBLESHOOTING = "docs/troubleshooting.md in the action's repository";
 
-export function explainFailure(error: unknown): string {
+/** `cloud`: the chosen cloud, when the inputs named a known one; its own hint says what to check when Terraform fails. */
+export function explainFailure(error: unknown, cloud?: Pick<Cloud, "credentialsHint">): string {
   const message = error instanceof Error ? error.message : String(error);
-  const hint = nextStep(error instanceof StartError ? error.cause : error);
+  const hint = nextStep(error instanceof StartError ? error.cause : error, cloud);
   return hint ? `${message}\n\nWhat to check next: ${hint}` : message;
 }
 
-function nextStep(error: unknown): string | undefined {
+function nextStep(error: unknown, cloud: Pick<Cloud, "credentialsHint"> | undefined): string | undefined {
   if (error instanceof InputError) {
     return `the input '${error.input}' in the step's with: block (the README's inputs table lists every input, its default and the modes that read it).`;
   }
@@ -32,11 +34,9 @@ function nextStep(error: unknown): string | undefined {
     return `the boot lines printed above (one group per machine): they say how far the machine got. ${TROUBLESHOOTING} explains each line.`;
   }
   if (error instanceof TerraformError) {
-    return (
-      "the terraform output in the group above. Most often the cloud credentials step (aws-actions/configure-aws-credentials " +
-      "or google-github-actions/auth) did not run in this job or its role lacks a permission listed in docs/aws.md or " +
-      "docs/gcp.md, the image does not exist in this region, or a quota is exhausted."
-    );
+    return `the terraform output in the group above. Most often the cloud's credentials step did not run in this job or lacks a permission: check ${
+      cloud?.credentialsHint ?? "that the cloud's credentials step ran in this job and has the permissions its docs page lists."
+    }`;
   }
   if (error instanceof StopError) {
     return `the failed cleanup above, then re-run the stop job; anything left carries the tag or label gpu-runner-label with this state-id as its value (${TROUBLESHOOTING}).`;

@@ -2,7 +2,7 @@
 // this repository's secrets and cloud. pull_request runs from forks get no secrets (so start would fail anyway);
 // pull_request_target and workflow_run runs do, which is exactly when starting must be refused.
 import { readFile } from "node:fs/promises";
-import type { RunContext } from "../settings/inputs.ts";
+import type { RunContext } from "../settings/run-context.ts";
 
 export class ForkRefusedError extends Error {
   constructor(event: string, head: string, base: string) {

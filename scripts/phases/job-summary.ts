@@ -1,7 +1,6 @@
 // The job summary (GITHUB_STEP_SUMMARY): what start made and what it costs per hour; at stop, how long it lived
 // and what it cost. Estimates from a dated list-price table; "unknown" where the table has no price.
 import type { MachineSummary } from "../../stacks/cloud.ts";
-import { PRICES_AS_OF } from "../../stacks/prices.ts";
 
 export interface StartSummary {
   label: string;
@@ -10,6 +9,8 @@ export interface StartSummary {
   gpusPerMachine: number;
   maxLifetimeMinutes: number;
   usdPerHour: number | undefined;
+  /** When the cloud's price table was taken. */
+  pricesAsOf: string;
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|");
@@ -31,13 +32,13 @@ export function startSummary(s: StartSummary): string {
     "",
   ];
   if (s.usdPerHour === undefined) {
-    lines.push(`Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${PRICES_AS_OF}).`);
+    lines.push(`Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${s.pricesAsOf}).`);
   } else {
     const perHour = s.usdPerHour * s.runners.length;
     const cap = (perHour * s.maxLifetimeMinutes) / 60;
     lines.push(
       `Estimated cost: ${usd(perHour)} per hour for ${s.runners.length} machine(s), at most ${usd(cap)} if they ran to the lifetime cap ` +
-        `(on-demand list price of ${PRICES_AS_OF}, one region; disks and traffic not included).`,
+        `(on-demand list price of ${s.pricesAsOf}, one region; disks and traffic not included).`,
     );
   }
   return `${lines.join("\n")}\n`;
@@ -46,7 +47,7 @@ export function startSummary(s: StartSummary): string {
 export interface StopSummary {
   label: string;
   machineCount: number;
-  machine?: { type: string; location: string; usdPerHour?: number };
+  machine?: { type: string; location: string; usdPerHour?: number; pricesAsOf?: string };
   /** When start wrote its state (the machines were created just before). */
   startedAt?: string;
   stoppedAt: Date;
@@ -65,7 +66,7 @@ export function stopSummary(s: StopSummary): string {
   lines.push(
     price === undefined
       ? "Estimated cost: unknown (no list price for this machine type)."
-      : `Estimated cost: ${usd((price * s.machineCount * minutes) / 60)} (${s.machineCount} x ${usd(price)} per hour, on-demand list price of ${PRICES_AS_OF}; ` +
+      : `Estimated cost: ${usd((price * s.machineCount * minutes) / 60)} (${s.machineCount} x ${usd(price)} per hour, on-demand list price of ${s.machine?.pricesAsOf ?? "unknown date"}; ` +
           "billing granularity, disks and traffic not included).",
   );
   return `${lines.join("\n")}\n`;

@@ -1,17 +1,12 @@
 // Synthesize and apply, moving on to the next capacity alternative (machine type, zone or subnet; Spot before
 // on-demand) when the cloud has no capacity, and removing what a failed candidate left before trying the next.
-import { synthesizeStack } from "../../stacks/synth.ts";
+import type { MachinePlan } from "../../stacks/cloud.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
-import { isCapacityError } from "../capacity.ts";
-import type { RunContext, StartInputs } from "../settings/inputs.ts";
-import { buildStackConfig } from "./synthesize.ts";
-import { destroyStack } from "./teardown.ts";
 import type { Terraform } from "../adapters/terraform.ts";
+import { type SynthesisTarget, synthesize } from "./synthesize.ts";
+import { destroyStack } from "./teardown.ts";
 
-export interface ProvisionTarget {
-  inputs: StartInputs;
-  context: RunContext;
-  label: string;
+export interface ProvisionTarget extends SynthesisTarget {
   workDir: string;
   /** TF_VAR_jit_config_N for every runner. */
   secretEnv: Record<string, string>;
@@ -19,8 +14,8 @@ export interface ProvisionTarget {
 
 export interface Provisioned {
   stackDir: string;
-  /** The cloud config that got capacity. */
-  config: unknown;
+  /** The candidate that got capacity. */
+  plan: MachinePlan;
 }
 
 export class NoCapacityError extends Error {
@@ -33,14 +28,14 @@ export class NoCapacityError extends Error {
   }
 }
 
-export async function synthesizeFor(target: ProvisionTarget, config: unknown) {
-  const shared = buildStackConfig(target.inputs, target.context, target.label, config);
-  await target.inputs.cloud.load();
-  return synthesizeStack(target.inputs.cloud, shared, config, target.workDir);
+/** Only the cloud's own "no capacity" answers are worth another candidate: anything else would fail the same way. */
+export function isCapacityError(plan: MachinePlan, error: unknown): boolean {
+  const text = error instanceof Error ? `${error.message}\n${(error as { stderrTail?: string }).stderrTail ?? ""}` : String(error);
+  return plan.cloud.capacityErrors.some((pattern) => pattern.test(text));
 }
 
-export function describeCandidate(target: Pick<ProvisionTarget, "inputs">, config: unknown): string {
-  const summary = target.inputs.cloud.summary(config);
+export function describeCandidate(plan: MachinePlan): string {
+  const summary = plan.summary();
   return `${summary.machineType} in ${summary.location}`;
 }
 
@@ -54,23 +49,24 @@ export async function provision(
   onStackDir: (stackDir: string) => void,
 ): Promise<Provisioned> {
   const { io, terraform } = deps;
-  const candidates = target.inputs.cloud.alternatives(target.inputs.cloudConfig);
+  const candidates = target.inputs.plan.alternatives();
   const tried: string[] = [];
-  for (const [index, config] of candidates.entries()) {
-    const { stackDir } = await synthesizeFor(target, config);
+  for (const [index, plan] of candidates.entries()) {
+    const { stackDir } = await synthesize(target, plan, target.workDir);
     onStackDir(stackDir);
-    const description = describeCandidate(target, config);
+    const description = describeCandidate(plan);
     tried.push(description);
     await io.group("terraform init", () => terraform.init(stackDir));
     try {
       await io.group(`terraform apply (${description})`, () => terraform.apply(stackDir, { secretEnv: target.secretEnv }));
-      return { stackDir, config };
+      return { stackDir, plan };
     } catch (error) {
-      if (!isCapacityError(error)) throw error;
+      if (!isCapacityError(plan, error)) throw error;
       // Nothing from a failed candidate may stay behind, or it would run (and bill) beside the next one.
       await destroyStack(stackDir, terraform, io);
-      if (index === candidates.length - 1) throw new NoCapacityError(tried, error as Error);
-      io.warning(`No capacity for ${description}; trying ${describeCandidate(target, candidates[index + 1])}.`);
+      const next = candidates[index + 1];
+      if (next === undefined) throw new NoCapacityError(tried, error as Error);
+      io.warning(`No capacity for ${description}; trying ${describeCandidate(next)}.`);
     }
   }
   throw new Error("the cloud offered no candidate configuration");

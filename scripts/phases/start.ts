@@ -1,23 +1,27 @@
 // mode: start. Order matters for safety: everything that can be checked offline (inputs, synthesis) happens
 // before GitHub or the cloud is asked for anything, and from the first runner registered on, any failure undoes
-// what exists before the step fails.
+// what exists before the step fails. The phases (register, provision, wait, summarize; undo and save when it goes
+// wrong) share one record of what exists so far, StartProgress, which is what undo and save read.
 import { mkdir, rm } from "node:fs/promises";
+import type { MachinePlan } from "../../stacks/cloud.ts";
+import { JIT_VARIABLE_PREFIX } from "../../stacks/names.ts";
 import type { ActionIO, Clock } from "../adapters/action-io.ts";
-import { showBootLines } from "./boot-lines.ts";
 import { type CommandRunner, runCommand } from "../adapters/command.ts";
-import { JIT_VARIABLE_PREFIX, OUTPUTS } from "../lib/constants.ts";
-import { guardAgainstForks } from "./fork-guard.ts";
 import type { GitHubClient, JitConfig } from "../adapters/github.ts";
-import type { RunContext, StartInputs } from "../settings/inputs.ts";
-import { newLabel, runnerName } from "../settings/label.ts";
-import { startSummary } from "./job-summary.ts";
-import { provision, synthesizeFor } from "./provision.ts";
-import { describeStart, planStack } from "../dev/review.ts";
-import { expectedGpus } from "./synthesize.ts";
 import { packStackDir, writeEncryptedBundle } from "../adapters/state-bundle.ts";
-import { stateFilePath } from "../settings/state-location.ts";
-import { runnersOfStart, teardown } from "./teardown.ts";
 import type { Terraform } from "../adapters/terraform.ts";
+import { OUTPUTS } from "../lib/constants.ts";
+import type { StartInputs } from "../settings/inputs.ts";
+import { newLabel, runnerName } from "../settings/label.ts";
+import type { RunContext } from "../settings/run-context.ts";
+import { stateFilePath } from "../settings/state-location.ts";
+import { showBootLines } from "./boot-lines.ts";
+import { describeStart, planStack } from "./describe.ts";
+import { guardAgainstForks } from "./fork-guard.ts";
+import { startSummary } from "./job-summary.ts";
+import { provision } from "./provision.ts";
+import { expectedGpus, synthesize } from "./synthesize.ts";
+import { runnersOfStart, teardown } from "./teardown.ts";
 import { RunnersNotOnlineError, waitForRunnersOnline } from "./wait-online.ts";
 
 export interface StartDeps {
@@ -55,94 +59,55 @@ export class StartError extends Error {
   }
 }
 
+/** What exists so far: grown by each phase, read by undo and save. */
+interface StartProgress {
+  readonly label: string;
+  /** The stack directory of the candidate being (or last) applied; holds the state with the artifact backend. */
+  stackDir: string;
+  /** The candidate that got capacity (the inputs' own plan until then). */
+  plan: MachinePlan;
+  registered: JitConfig[];
+  /** When the machines began to be created (apply started): the stop summary counts their lifetime from here. */
+  machinesSince?: string;
+  runners: StartedRunner[];
+}
+
 export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
-  const { io, github, terraform } = deps;
+  const { io } = deps;
   await guardAgainstForks(context, inputs.allowForks);
   const label = deps.label?.() ?? newLabel(context);
   // Written first, so that the state upload and the stop job can find this start even if it dies half way.
   io.setOutput(OUTPUTS.label, label);
   io.setOutput(OUTPUTS.stateId, label);
-
-  const target = { inputs, context, label, workDir: deps.workDir, secretEnv: {} as Record<string, string> };
   await mkdir(deps.workDir, { recursive: true });
   // Synthesized before anything exists, so a configuration error costs nothing; a dry run stops here.
   const synthesized = await io.group("Synthesize the stack", async () => {
-    const result = await synthesizeFor(target, inputs.cloudConfig);
+    const result = await synthesize({ inputs, context, label }, inputs.plan, deps.workDir);
     io.info(`Terraform JSON: ${result.stackJsonPath}`);
     return result;
   });
-  let stackDir = synthesized.stackDir;
   if (inputs.dryRun) {
     try {
-      const review = describeStart(inputs, label, inputs.cloudConfig, synthesized.stackJsonPath);
-      for (const line of review.split("\n")) io.info(line);
-      await io.summary(`### dry-run: what this start would create\n\n\`\`\`\n${review}\n\`\`\`\n`);
-      // With the job's cloud credentials, Terraform's own plan: still nothing is created (and no lock is held).
-      await io.group("terraform plan (dry-run)", () => planStack(stackDir, terraform));
-      io.info(`dry-run: nothing was created, and no runner was registered.`);
-      return [];
+      return await dryRun(inputs, label, synthesized, deps);
     } finally {
       await rm(deps.workDir, { recursive: true, force: true });
     }
   }
 
-  const registered: JitConfig[] = [];
-  let applyStarted = false;
-  let machineConfig: unknown = inputs.cloudConfig;
-  /** When the machines began to be created: the stop summary counts their lifetime from here. */
-  let machinesSince: string | undefined;
-  const save = () => saveState(inputs, context, label, stackDir, registered, machineConfig, machinesSince, io);
+  const progress: StartProgress = { label, stackDir: synthesized.stackDir, plan: inputs.plan, registered: [], runners: [] };
+  const save = () => saveState(inputs, context, progress, deps);
   const unregisterCancel = deps.onCancel?.(() => {
     io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
     save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
   });
-  let runners: StartedRunner[] = [];
   try {
-    await io.group("Register just-in-time runners at GitHub", async () => {
-      const runnerGroupId = await resolveRunnerGroup(inputs, github);
-      for (let index = 0; index < inputs.count; index++) {
-        const jit = await github.createJitConfig({ name: runnerName(label, index), labels: [label, ...inputs.extraLabels], runnerGroupId });
-        registered.push(jit);
-        io.info(`Registered ${jit.runnerName} (id ${jit.runnerId})`);
-      }
-    });
-    target.secretEnv = Object.fromEntries(registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
-    applyStarted = true;
-    machinesSince = new Date().toISOString();
-    const provisioned = await provision(target, deps, (dir) => {
-      stackDir = dir;
-    });
-    machineConfig = provisioned.config;
-    const machines = (await terraform.output(stackDir)).machines as Record<string, string> | undefined;
-    runners = registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
-    io.setOutput(OUTPUTS.runners, JSON.stringify(runners));
-    await io.group("Wait for the runners to come online", () =>
-      waitForRunnersOnline(github, runners, { timeoutMs: deps.runnerTimeoutMs ?? inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 3000 }, deps),
-    );
-    io.info(`${runners.length} runner(s) online with label ${label}.`);
-    await io.summary(
-      startSummary({
-        label,
-        runners,
-        machine: inputs.cloud.summary(machineConfig),
-        gpusPerMachine: expectedGpus(inputs, machineConfig),
-        maxLifetimeMinutes: inputs.maxLifetimeMinutes,
-        usdPerHour: inputs.cloud.hourlyPriceUsd(machineConfig),
-      }),
-    );
-    return runners;
+    await register(inputs, progress, deps);
+    await provisionMachines(inputs, context, progress, deps);
+    await waitOnline(inputs, progress, deps);
+    await summarize(inputs, progress, io);
+    return progress.runners;
   } catch (error) {
-    if (error instanceof RunnersNotOnlineError) {
-      const offline = runners.filter((r) => error.offline.some((o) => o.id === r.id));
-      await showBootLines(inputs.cloud, machineConfig, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run ?? runCommand });
-    }
-    const known = registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName }));
-    const runnersLeft = await runnersOfStart(github, label, known).catch((listError: unknown) => {
-      io.warning(`Could not list the runners to find half-made registrations: ${(listError as Error).message}`);
-      return known;
-    });
-    const cleanup = await teardown({ stackDir: applyStarted ? stackDir : undefined, runners: runnersLeft, terraform, github, io });
-    throw new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
+    throw await undo(progress, error, deps);
   } finally {
     unregisterCancel?.();
     try {
@@ -155,27 +120,104 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   }
 }
 
-async function saveState(
-  inputs: StartInputs,
-  context: RunContext,
-  label: string,
-  stackDir: string,
-  registered: JitConfig[],
-  machineConfig: unknown,
-  machinesSince: string | undefined,
-  io: ActionIO,
-): Promise<void> {
-  const machine = inputs.cloud.summary(machineConfig);
-  const bundle = await packStackDir(stackDir, {
-    cloud: inputs.cloud.name,
-    label,
-    createdAt: machinesSince ?? new Date().toISOString(),
-    runners: registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId })),
-    machine: { type: machine.machineType, location: machine.location, usdPerHour: inputs.cloud.hourlyPriceUsd(machineConfig) },
+async function dryRun(inputs: StartInputs, label: string, synthesized: { stackDir: string; stackJsonPath: string }, deps: StartDeps): Promise<StartedRunner[]> {
+  const { io } = deps;
+  const review = describeStart(inputs, label, inputs.plan, synthesized.stackJsonPath);
+  for (const line of review.split("\n")) io.info(line);
+  await io.summary(`### dry-run: what this start would create\n\n\`\`\`\n${review}\n\`\`\`\n`);
+  // With the job's cloud credentials, Terraform's own plan: still nothing is created (and no lock is held).
+  await io.group("terraform plan (dry-run)", () => planStack(synthesized.stackDir, deps.terraform));
+  io.info("dry-run: nothing was created, and no runner was registered.");
+  return [];
+}
+
+/** Phase 1: one just-in-time runner per machine, registered at GitHub; each config is masked on receipt. */
+async function register(inputs: StartInputs, progress: StartProgress, deps: StartDeps): Promise<void> {
+  const { io, github } = deps;
+  await io.group("Register just-in-time runners at GitHub", async () => {
+    const runnerGroupId = await resolveRunnerGroup(inputs, github);
+    for (let index = 0; index < inputs.count; index++) {
+      const jit = await github.createJitConfig({ name: runnerName(progress.label, index), labels: [progress.label, ...inputs.extraLabels], runnerGroupId });
+      progress.registered.push(jit);
+      io.info(`Registered ${jit.runnerName} (id ${jit.runnerId})`);
+    }
   });
-  const path = stateFilePath(context, label);
+}
+
+/** Phase 2: the machines, on the first capacity candidate that has room; each gets its runner's config. */
+async function provisionMachines(inputs: StartInputs, context: RunContext, progress: StartProgress, deps: StartDeps): Promise<void> {
+  const secretEnv = Object.fromEntries(progress.registered.map((jit, index) => [`TF_VAR_${JIT_VARIABLE_PREFIX}${index}`, jit.encodedJitConfig]));
+  progress.machinesSince = new Date().toISOString();
+  const provisioned = await provision({ inputs, context, label: progress.label, workDir: deps.workDir, secretEnv }, deps, (dir) => {
+    progress.stackDir = dir;
+  });
+  progress.plan = provisioned.plan;
+  const machines = (await deps.terraform.output(progress.stackDir)).machines as Record<string, string> | undefined;
+  progress.runners = progress.registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
+  deps.io.setOutput(OUTPUTS.runners, JSON.stringify(progress.runners));
+}
+
+/** Phase 3: every runner online at GitHub (its machine booted, passed the GPU gate and started the runner). */
+async function waitOnline(inputs: StartInputs, progress: StartProgress, deps: StartDeps): Promise<void> {
+  const options = { timeoutMs: deps.runnerTimeoutMs ?? inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 3000 };
+  await deps.io.group("Wait for the runners to come online", () => waitForRunnersOnline(deps.github, progress.runners, options, deps));
+  deps.io.info(`${progress.runners.length} runner(s) online with label ${progress.label}.`);
+}
+
+/** Phase 4: what was started and what it costs, in the job summary. */
+async function summarize(inputs: StartInputs, progress: StartProgress, io: ActionIO): Promise<void> {
+  await io.summary(
+    startSummary({
+      label: progress.label,
+      runners: progress.runners,
+      machine: progress.plan.summary(),
+      gpusPerMachine: expectedGpus(inputs, progress.plan),
+      maxLifetimeMinutes: inputs.maxLifetimeMinutes,
+      usdPerHour: progress.plan.hourlyPriceUsd(),
+      pricesAsOf: progress.plan.cloud.pricesAsOf,
+    }),
+  );
+}
+
+/**
+ * When any phase fails: the boot lines of machines that never came online, then destroy what was applied and
+ * remove every runner registered under this start's label (also one whose registration answer was lost). Returns
+ * the error the step fails with, saying what the cleanup did.
+ */
+async function undo(progress: StartProgress, error: unknown, deps: StartDeps): Promise<StartError> {
+  const { io, github } = deps;
+  if (error instanceof RunnersNotOnlineError) {
+    const offline = progress.runners.filter((r) => error.offline.some((o) => o.id === r.id));
+    await showBootLines(progress.plan, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run ?? runCommand });
+  }
+  const known = progress.registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName }));
+  const runnersLeft = await runnersOfStart(github, progress.label, known).catch((listError: unknown) => {
+    io.warning(`Could not list the runners to find half-made registrations: ${(listError as Error).message}`);
+    return known;
+  });
+  const applied = progress.machinesSince !== undefined;
+  const cleanup = await teardown({ stackDir: applied ? progress.stackDir : undefined, runners: runnersLeft, terraform: deps.terraform, github, io });
+  return new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
+}
+
+/** Always, and at once on a cancel: the encrypted state, for the upload step (or the cloud's store) and the stop job. */
+async function saveState(inputs: StartInputs, context: RunContext, progress: StartProgress, deps: StartDeps): Promise<void> {
+  const machine = progress.plan.summary();
+  const bundle = await packStackDir(progress.stackDir, {
+    cloud: progress.plan.cloud.name,
+    label: progress.label,
+    createdAt: progress.machinesSince ?? new Date().toISOString(),
+    runners: progress.registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId })),
+    machine: { type: machine.machineType, location: machine.location, usdPerHour: progress.plan.hourlyPriceUsd(), pricesAsOf: progress.plan.cloud.pricesAsOf },
+  });
+  const path = stateFilePath(context, progress.label);
   await writeEncryptedBundle(path, bundle, inputs.statePassphrase);
-  io.info(`Encrypted state written for upload (${path}).`);
+  if (inputs.stateStore) {
+    await inputs.stateStore.put(progress.label, path, deps.run ?? runCommand);
+    deps.io.info(`Encrypted state stored in ${inputs.stateStore.description}.`);
+  } else {
+    deps.io.info(`Encrypted state written for upload (${path}).`);
+  }
 }
 
 async function resolveRunnerGroup(inputs: StartInputs, github: GitHubClient): Promise<number> {

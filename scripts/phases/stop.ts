@@ -3,14 +3,16 @@
 // finds nothing left and succeeds.
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { STACK_ID } from "../../stacks/synth.ts";
+import { STACK_ID } from "./synthesize.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
 import { type CommandRunner, runCommand } from "../adapters/command.ts";
 import { STATE_ARTIFACT_PREFIX } from "../lib/constants.ts";
 import type { GitHubClient } from "../adapters/github.ts";
 import { stopSummary } from "./job-summary.ts";
 import type { Env } from "../../stacks/input-reader.ts";
-import type { RunContext, StopInputs } from "../settings/inputs.ts";
+import type { StopInputs } from "../settings/inputs.ts";
+import type { StateStore } from "../../stacks/cloud.ts";
+import type { RunContext } from "../settings/run-context.ts";
 import { readEncryptedBundle, type StateBundle, unpackStackDir } from "../adapters/state-bundle.ts";
 import { stateFilePath } from "../settings/state-location.ts";
 import { runnersOfStart, teardown } from "./teardown.ts";
@@ -44,6 +46,8 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   let bundle: StateBundle | undefined;
   let unreadable: Error | undefined;
   try {
+    // With a state store, the bundle comes from the cloud's bucket; else the download step put the artifact there.
+    if (inputs.stateStore) await inputs.stateStore.get(inputs.stateId, statePath, deps.run ?? runCommand);
     bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
   } catch (error) {
     unreadable = error as Error;
@@ -80,7 +84,8 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   } finally {
     await rm(deps.workDir, { recursive: true, force: true });
   }
-  await removeStateArtifact(deps.artifacts ?? github, context, inputs.stateId, io);
+  if (inputs.stateStore) await removeStoredState(inputs.stateStore, inputs.stateId, deps);
+  else await removeStateArtifact(deps.artifacts ?? github, context, inputs.stateId, io);
   await rm(statePath, { force: true });
   await io.summary(
     stopSummary({
@@ -100,6 +105,16 @@ async function removeStateArtifact(github: GitHubClient, context: RunContext, st
     if (deleted > 0) io.info(`Deleted the state artifact of ${stateId}.`);
   } catch (error) {
     io.warning(`Could not delete the state artifact (${(error as Error).message}); it expires with its retention.`);
+  }
+}
+
+/** Once everything it describes is gone, the bundle goes too; a failure leaves an encrypted object behind, no more. */
+async function removeStoredState(store: StateStore, stateId: string, deps: StopDeps): Promise<void> {
+  try {
+    await store.remove(stateId, deps.run ?? runCommand);
+    deps.io.info(`Deleted the state of ${stateId} from ${store.description}.`);
+  } catch (error) {
+    deps.io.warning(`Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`);
   }
 }
 

@@ -1,14 +1,52 @@
-// From validated inputs to what a stack is made of. Shared by the action (start) and the cdktf app (review), so
-// both synthesize the same infrastructure from the same inputs.
-import type { RunnerSlot, SharedStackConfig, StateBackendConfig } from "../../stacks/runner-stack.ts";
-import type { RunContext, StartInputs, StateBackendInput } from "../settings/inputs.ts";
+// The one synthesis path, from validated inputs to Terraform JSON: the stack's shared config (names, ownership,
+// boot settings), the chosen cloud's stack, cdktf's synth. Start (each capacity candidate), `npm run
+// review` and the cdktf app behind `npx cdktf synth|plan` all come through here, so they show the same stack.
+import { join } from "node:path";
+import { App } from "cdktf";
+import type { MachinePlan } from "../../stacks/cloud.ts";
+import type { RunnerSlot, SharedStackConfig } from "../../stacks/runner-stack.ts";
+import type { StartInputs } from "../settings/inputs.ts";
 import { runnerName } from "../settings/label.ts";
+import type { RunContext } from "../settings/run-context.ts";
+
+/** The id of the one stack: its directory is <outdir>/stacks/<STACK_ID>. */
+export const STACK_ID = "gpu-runner";
 
 /** How long the boot script waits for the NVIDIA driver to answer before calling the machine unhealthy. */
 const GPU_WAIT_SECONDS = 300;
 
-/** `cloudConfig`: the capacity candidate being tried (its machine type decides how many GPUs to expect). */
-export function buildStackConfig(inputs: StartInputs, context: RunContext, label: string, cloudConfig: unknown = inputs.cloudConfig): SharedStackConfig {
+export interface SynthesisTarget {
+  inputs: StartInputs;
+  context: Pick<RunContext, "repository" | "runId" | "runAttempt">;
+  label: string;
+}
+
+export interface Synthesized {
+  /** The directory Terraform runs in: holds cdk.tf.json (and, with the artifact backend, the state). */
+  stackDir: string;
+  stackJsonPath: string;
+}
+
+/**
+ * Synthesizes `plan` (the inputs' own plan, or a capacity alternative of it) into `outdir`; without an outdir,
+ * where the cdktf CLI asks for it (CDKTF_OUTDIR). Loads the cloud's provider bindings first.
+ */
+export async function synthesize(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Promise<Synthesized> {
+  await plan.cloud.load();
+  return synthesizeLoaded(target, plan, outdir);
+}
+
+/** The same, synchronous as cdktf is, for a cloud whose bindings are already loaded (`await cloud.load()`). */
+export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Synthesized {
+  const shared = buildStackConfig(target, plan);
+  const app = new App(outdir === undefined ? {} : { outdir });
+  plan.createStack(app, STACK_ID, shared);
+  app.synth();
+  const stackDir = join(app.outdir, "stacks", STACK_ID);
+  return { stackDir, stackJsonPath: join(stackDir, "cdk.tf.json") };
+}
+
+export function buildStackConfig({ inputs, context, label }: SynthesisTarget, plan: MachinePlan = inputs.plan): SharedStackConfig {
   const runners: RunnerSlot[] = Array.from({ length: inputs.count }, (_, index) => ({ index, name: runnerName(label, index) }));
   return {
     label,
@@ -20,26 +58,14 @@ export function buildStackConfig(inputs: StartInputs, context: RunContext, label
       runnerSudo: inputs.runnerSudo,
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       idleTimeoutMinutes: inputs.idleTimeoutMinutes,
-      expectedGpus: expectedGpus(inputs, cloudConfig),
+      expectedGpus: expectedGpus(inputs, plan),
       gpuWaitSeconds: GPU_WAIT_SECONDS,
       preRunnerScript: inputs.preRunnerScript,
     },
-    backend: stateBackend(inputs.stateBackend, label),
   };
 }
 
 /** The user's number wins; else the machine type's known GPU count; else 0, which turns the gate off. */
-export function expectedGpus(inputs: StartInputs, cloudConfig: unknown = inputs.cloudConfig): number {
-  return inputs.expectedGpus ?? inputs.cloud.gpusPerMachine(cloudConfig) ?? 0;
-}
-
-export function stateBackend(input: StateBackendInput, stateId: string): StateBackendConfig {
-  switch (input.kind) {
-    case "artifact":
-      return { kind: "artifact" };
-    case "s3":
-      return { kind: "s3", bucket: input.bucket, key: `${input.prefix}/${stateId}.tfstate`, region: input.region, encrypt: true, useLockfile: true };
-    case "gcs":
-      return { kind: "gcs", bucket: input.bucket, prefix: `${input.prefix}/${stateId}` };
-  }
+export function expectedGpus(inputs: Pick<StartInputs, "expectedGpus" | "plan">, plan: MachinePlan = inputs.plan): number {
+  return inputs.expectedGpus ?? plan.gpusPerMachine() ?? 0;
 }

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ActionIO } from "../adapters/action-io.ts";
-import { JIT_VARIABLE_PREFIX } from "../lib/constants.ts";
+import { JIT_VARIABLE_PREFIX } from "../../stacks/names.ts";
 import type { GitHubClient } from "../adapters/github.ts";
 import { placeholderSecretEnv, type Terraform } from "../adapters/terraform.ts";
 

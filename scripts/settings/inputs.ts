@@ -1,23 +1,19 @@
 // The one parser from the environment to typed settings. Everything is validated here, before any runner or
 // cloud resource exists.
-import type { CloudDefinition } from "../../stacks/cloud.ts";
-import { CLOUD_NAMES, CLOUDS, cloudOnlyInputs } from "../../stacks/clouds.ts";
-import { OWNERSHIP_KEYS } from "../lib/constants.ts";
-import { type Env, InputError, InputReader } from "../../stacks/input-reader.ts";
+import type { Cloud, MachinePlan, StateStore } from "../../stacks/cloud.ts";
+import { allClouds, cloudNamed, cloudNames, DEFAULT_CLOUD } from "../../stacks/clouds.ts";
+import { OWNERSHIP_KEYS } from "../../stacks/names.ts";
+import { type Env, InputReader } from "../../stacks/input-reader.ts";
 
 export type Mode = "start" | "stop";
 
-export type StateBackendInput =
-  | { kind: "artifact" }
-  | { kind: "s3"; bucket: string; prefix: string; region: string }
-  | { kind: "gcs"; bucket: string; prefix: string };
-
 interface CommonInputs {
-  cloud: CloudDefinition<unknown>;
+  cloud: Cloud;
   githubToken: string;
   /** Key material for the state artifact; the github-token when not given. */
   statePassphrase: string;
-  stateBackend: StateBackendInput;
+  /** The cloud's bucket that keeps the encrypted state; undefined: the workflow artifact (state-backend: artifact). */
+  stateStore: StateStore | undefined;
   /** Where the runners are registered: this repository, or its organization (shared GPU budget). */
   runnerScope: "repository" | "organization";
 }
@@ -40,8 +36,8 @@ export interface StartInputs extends CommonInputs {
   tags: Record<string, string>;
   allowForks: boolean;
   dryRun: boolean;
-  /** The chosen cloud's own settings, as its definition parsed them. */
-  cloudConfig: unknown;
+  /** The machines to make: the chosen cloud's own inputs, parsed and bound to it. */
+  plan: MachinePlan;
 }
 
 export interface StopInputs extends CommonInputs {
@@ -55,19 +51,17 @@ export type Inputs = StartInputs | StopInputs;
 export const STATE_ID_PATTERN = /^gpu-\d{1,20}-\d{1,4}-[0-9a-f]{8}$/;
 
 const LABEL_ITEM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const RESERVED_TAG_PREFIXES = ["gpu-runner-", "aws:", "goog-"];
 
 export function parseInputs(env: Env): Inputs {
   const read = new InputReader(env);
   const mode = read.oneOf<Mode>("mode", ["start", "stop"]);
-  const cloudName = read.oneOf("cloud", CLOUD_NAMES, "aws");
-  const cloud = CLOUDS[cloudName]!;
+  const cloud = cloudNamed(read.oneOf("cloud", cloudNames(), DEFAULT_CLOUD))!;
   const githubToken = read.required("github-token", "a token with repository Administration: write (fine-grained PAT or GitHub App)");
   const common: CommonInputs = {
     cloud,
     githubToken,
     statePassphrase: read.optional("state-passphrase") || githubToken,
-    stateBackend: parseStateBackend(read),
+    stateStore: parseStateStore(read, cloud),
     runnerScope: read.oneOf("runner-scope", ["repository", "organization"] as const, "repository"),
   };
   if (mode === "stop") {
@@ -98,14 +92,14 @@ export function parseInputs(env: Env): Inputs {
     preRunnerScript: parsePreRunnerScript(read),
     runnerUser: read.matching("runner-user", /^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters)", "runner"),
     runnerSudo: read.boolean("runner-sudo", true),
-    tags: parseTags(read),
+    tags: parseTags(read, ["gpu-runner-", ...cloud.reservedTagPrefixes]),
     allowForks: read.boolean("allow-forks", false),
     dryRun: read.boolean("dry-run", false),
-    cloudConfig: cloud.parse(read),
+    plan: cloud.configure(read),
   };
 }
 
-/** The script travels base64-encoded inside the user-data, which clouds cap (16 KB on EC2, even gzipped). */
+/** The script travels base64-encoded inside the user-data, which clouds cap (see each cloud's userDataLimitBytes). */
 const PRE_RUNNER_SCRIPT_MAX = 8 * 1024;
 
 function parsePreRunnerScript(read: InputReader): string {
@@ -123,21 +117,18 @@ function parseRunnerGroupName(read: InputReader, scope: CommonInputs["runnerScop
   return read.matching("runner-group", /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, "a runner group name of letters, digits, spaces, '.', '_' and '-'");
 }
 
-function parseStateBackend(read: InputReader): StateBackendInput {
-  const kind = read.oneOf("state-backend", ["artifact", "s3", "gcs"] as const, "artifact");
-  if (kind === "artifact") return { kind };
-  const bucket = read.matching("state-bucket", /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, `the name of the ${kind} bucket that holds the state`);
-  const prefix = read.matching("state-prefix", /^[A-Za-z0-9._/-]{1,200}$/, "a key prefix of letters, digits, '.', '_', '-' and '/'", "gpu-runner");
-  if (kind === "gcs") return { kind, bucket, prefix };
-  const region = read.matching("state-region", /^[a-z]{2}(-gov)?-[a-z]+-\d$/, "the AWS region of the state bucket, such as us-east-1", read.env.AWS_REGION || undefined);
-  return { kind, bucket, prefix, region };
+/** artifact (the default), or the chosen cloud's own bucket when it has one. */
+function parseStateStore(read: InputReader, cloud: Cloud): StateStore | undefined {
+  const store = cloud.stateStore;
+  const kind = read.oneOf("state-backend", store ? ["artifact", store.kind] : ["artifact"], "artifact");
+  return kind === "artifact" || !store ? undefined : store.parse(read);
 }
 
 /** An input meant for another cloud is a mistake worth stopping for: silently ignoring it hides a wrong setup. */
 function rejectOtherCloudsInputs(read: InputReader, cloudName: string): void {
-  for (const [input, owner] of cloudOnlyInputs()) {
-    if (owner !== cloudName && read.isSet(input)) {
-      read.fail(input, `nothing: '${input}' is only read when cloud is ${owner}, and cloud is ${cloudName}`);
+  for (const other of allClouds().filter((c) => c.name !== cloudName)) {
+    for (const input of other.inputs.filter((i) => read.isSet(i))) {
+      read.fail(input, `nothing: '${input}' is only read when cloud is ${other.name}, and cloud is ${cloudName}`);
     }
   }
 }
@@ -145,51 +136,16 @@ function rejectOtherCloudsInputs(read: InputReader, cloudName: string): void {
 const TAG_KEY = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 const TAG_VALUE = /^[A-Za-z0-9 _.:/=+@-]{0,256}$/;
 
-function parseTags(read: InputReader): Record<string, string> {
+function parseTags(read: InputReader, reservedPrefixes: string[]): Record<string, string> {
   const expected = 'a JSON object of string tags, such as {"team": "md-sim"}';
   const tags = read.stringMap("tags", expected);
   for (const [key, value] of Object.entries(tags)) {
     if (!TAG_KEY.test(key) || !TAG_VALUE.test(value)) {
       read.fail("tags", `${expected}; keys of at most 128 and values of at most 256 letters, digits, spaces and _ . : / = + @ -`);
     }
-    if (RESERVED_TAG_PREFIXES.some((p) => key.toLowerCase().startsWith(p))) {
-      read.fail("tags", `${expected}; keys starting with ${RESERVED_TAG_PREFIXES.join(", ")} are reserved (ownership tags such as ${OWNERSHIP_KEYS.label} are set by the action)`);
+    if (reservedPrefixes.some((p) => key.toLowerCase().startsWith(p))) {
+      read.fail("tags", `${expected}; keys starting with ${reservedPrefixes.join(", ")} are reserved (ownership tags such as ${OWNERSHIP_KEYS.label} are set by the action)`);
     }
   }
   return tags;
-}
-
-export interface RunContext {
-  /** owner/repo */
-  repository: string;
-  owner: string;
-  repo: string;
-  runId: string;
-  runAttempt: string;
-  apiUrl: string;
-  tempDir: string;
-  eventName: string;
-  eventPath: string;
-}
-
-/** The workflow run's own facts, from the variables GitHub sets on every job. */
-export function readRunContext(env: Env, fallbackTempDir: string): RunContext {
-  const repository = env.GITHUB_REPOSITORY ?? "";
-  const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
-  if (!match) throw new InputError("GITHUB_REPOSITORY", repository, "owner/repo, as GitHub Actions sets it");
-  const runId = env.GITHUB_RUN_ID ?? "";
-  if (!/^\d{1,20}$/.test(runId)) throw new InputError("GITHUB_RUN_ID", runId, "the numeric run id GitHub Actions sets");
-  const runAttempt = env.GITHUB_RUN_ATTEMPT || "1";
-  if (!/^\d{1,4}$/.test(runAttempt)) throw new InputError("GITHUB_RUN_ATTEMPT", runAttempt, "the attempt number GitHub Actions sets");
-  return {
-    repository,
-    owner: match[1]!,
-    repo: match[2]!,
-    runId,
-    runAttempt,
-    apiUrl: (env.GITHUB_API_URL || "https://api.github.com").replace(/\/+$/, ""),
-    tempDir: env.RUNNER_TEMP || fallbackTempDir,
-    eventName: env.GITHUB_EVENT_NAME ?? "",
-    eventPath: env.GITHUB_EVENT_PATH ?? "",
-  };
 }

@@ -1,7 +1,7 @@
 // The label a start's runners share, which is also its state id. The run id and attempt make it readable in the
 // GitHub UI; the random part makes it unique across the jobs of a matrix and across re-runs.
 import { randomBytes } from "node:crypto";
-import type { RunContext } from "./inputs.ts";
+import type { RunContext } from "./run-context.ts";
 
 export function newLabel(context: Pick<RunContext, "runId" | "runAttempt">, random: () => Buffer = () => randomBytes(4)): string {
   return `gpu-${context.runId}-${context.runAttempt}-${random().toString("hex").slice(0, 8)}`;

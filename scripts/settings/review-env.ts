@@ -2,8 +2,8 @@
 // variables, then a JSON file of inputs if GPU_RUNNER_CONFIG_FILE names one, then the chosen cloud's example
 // values for whatever is still unset. No token is needed to review: nothing is asked of GitHub.
 import { readFileSync } from "node:fs";
-import { CLOUDS } from "../../stacks/clouds.ts";
-import { INPUT_ENV_PREFIX, inputEnvName } from "../lib/constants.ts";
+import { cloudNamed, DEFAULT_CLOUD } from "../../stacks/clouds.ts";
+import { INPUT_ENV_PREFIX, inputEnvName } from "../../stacks/names.ts";
 import { type Env, InputError } from "../../stacks/input-reader.ts";
 import { type Inputs, parseInputs } from "./inputs.ts";
 
@@ -35,7 +35,7 @@ export function reviewEnvironment(base: Env): Record<string, string | undefined>
   }
   env[inputEnvName("mode")] ||= "start";
   env[inputEnvName("github-token")] ||= "review-only-no-token";
-  const cloud = CLOUDS[env[inputEnvName("cloud")] || "aws"];
+  const cloud = cloudNamed(env[inputEnvName("cloud")] || DEFAULT_CLOUD);
   for (const [input, value] of Object.entries(cloud?.example ?? {})) env[inputEnvName(input)] ||= value;
   env.GITHUB_REPOSITORY ||= "example-org/example-repo";
   env.GITHUB_RUN_ID ||= "0";
@@ -51,7 +51,7 @@ function readConfigFile(path: string): Record<string, string> {
     throw new InputError(CONFIG_FILE_VARIABLE, path, `a readable JSON file of input names to values (${(error as Error).message})`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new InputError(CONFIG_FILE_VARIABLE, path, 'a JSON object such as {"cloud": "aws", "machine-type": "g4dn.xlarge"}');
+    throw new InputError(CONFIG_FILE_VARIABLE, path, `a JSON object of input names to values, such as {"count": "2", "max-lifetime": "120"}`);
   }
   const out: Record<string, string> = {};
   for (const [input, value] of Object.entries(parsed)) {

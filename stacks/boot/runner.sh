@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boot script: install the Actions runner, check GPUs, run one job, power off. User-data is "#!/bin/bash", `export
-# GR_X='v'` lines, this file minus line 1 (AWS: 16 KiB in all). Reads only GR_* (see want; GR_TIME_UNIT_SECONDS: test
-# only). Logs "gpu-runner: ...", last "powering off: <reason>". main runs from the last line: bash has read the file.
+# GR_X='v'` lines, this file minus line 1 (within the cloud's user-data limit). Reads only GR_* (see want;
+# GR_TIME_UNIT_SECONDS: test only). Logs "gpu-runner: ...", last "powering off: <reason>". main runs from the last
+# line: bash has read the file.
 # shellcheck disable=SC2317 # functions run from traps
 set +x -u -o pipefail # never trace: the JIT config is in memory
 umask 077
@@ -19,7 +20,7 @@ line1() {
   IFS= read -r l <"$1"
   printf '%s' "${l:0:200}"
 }
-# The only way out. Nothing may run after poweroff, which returns at once. (AWS terminates; GCP's stack deletes.)
+# The only way out. Nothing may run after poweroff, which returns at once. (Each cloud's stack ends the machine.)
 power_off() {
   local p
   [[ -n $OFF ]] && return 0
@@ -77,7 +78,7 @@ arm_lifetime() {
 life_over() { power_off "max lifetime reached ($LIFE minute(s))"; }
 
 # The job runs on this disk, and the user-data (JIT config) is on it: cloud-init's instances/*/user-data.txt(.i),
-# scripts/part-001, obj.pkl; GCE's copy in /tmp, which is $0. Zero and remove them (grep reads the config from a pipe,
+# scripts/part-001, obj.pkl; a guest agent's copy in /tmp, which is $0. Zero and remove them (grep reads the config from a pipe,
 # not argv). The metadata service still serves it: out of reach.
 scrub() {
   local f n=0

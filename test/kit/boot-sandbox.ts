@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RUNNER_RELEASE } from "../../scripts/lib/constants.ts";
+import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
 import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
 
 export const BODY_PATH = fileURLToPath(new URL("../../stacks/boot/runner.sh", import.meta.url));

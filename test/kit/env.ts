@@ -1,5 +1,5 @@
 // Builds the environment action.yml would give the scripts, from input names.
-import { inputEnvName } from "../../scripts/lib/constants.ts";
+import { inputEnvName } from "../../stacks/names.ts";
 
 export const FAKE_TOKEN = "test-token-not-real-0123456789";
 

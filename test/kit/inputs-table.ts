@@ -2,8 +2,8 @@
 // required in a mode when removing it from a valid configuration makes parseInputs refuse it by name, and "-"
 // when that mode never reads it. `npx tsx test/kit/inputs-table.ts --write` rewrites the README's table.
 import { readFileSync, writeFileSync } from "node:fs";
-import { CLOUDS } from "../../stacks/clouds.ts";
-import { INPUT_ENV_PREFIX, inputEnvName } from "../../scripts/lib/constants.ts";
+import { allClouds, cloudNamed, cloudNames } from "../../stacks/clouds.ts";
+import { INPUT_ENV_PREFIX, inputEnvName } from "../../stacks/names.ts";
 import { InputError } from "../../stacks/input-reader.ts";
 import { parseInputs } from "../../scripts/settings/inputs.ts";
 import { reviewEnvironment } from "../../scripts/settings/review-env.ts";
@@ -16,13 +16,14 @@ const END = "<!-- inputs-table:end -->";
 
 type Requirement = "yes" | "no" | "-";
 
+/** Inputs read only when state-backend names the cloud's own store: probed with it set, shown with the store's name. */
+const STORE_INPUTS = ["state-bucket", "state-prefix", "state-region"];
 
-/** Inputs read only under another input's value, probed with that value set, and shown with the condition. */
-const CONDITIONS: Record<string, { when: string; inputs: Record<string, string> }> = {
-  "state-bucket": { when: "s3/gcs", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
-  "state-prefix": { when: "s3/gcs", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
-  "state-region": { when: "s3", inputs: { "state-backend": "s3", "state-bucket": "bucket-name", "state-region": "us-east-1" } },
-};
+function probeInputs(input: string, cloud: string): Record<string, string> | undefined {
+  const store = cloudNamed(cloud)?.stateStore;
+  if (!STORE_INPUTS.includes(input) || !store) return undefined;
+  return { "state-backend": store.kind, "state-bucket": "bucket-name", "state-region": "us-east-1" };
+}
 
 function validEnv(mode: "start" | "stop", cloud: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
   if (mode === "stop") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d", ...extra }, LOCAL_KIND_ENV);
@@ -45,7 +46,9 @@ export function variablesRead(env: Record<string, string | undefined>): Set<stri
 }
 
 function requirement(input: string, mode: "start" | "stop", cloud: string): Requirement {
-  const env = validEnv(mode, cloud, CONDITIONS[input]?.inputs);
+  const probe = probeInputs(input, cloud);
+  if (STORE_INPUTS.includes(input) && !probe) return "-";
+  const env = validEnv(mode, cloud, probe);
   if (!variablesRead(env).has(inputEnvName(input))) return "-";
   const without = { ...env, [inputEnvName(input)]: "" };
   try {
@@ -58,16 +61,18 @@ function requirement(input: string, mode: "start" | "stop", cloud: string): Requ
 
 /** The clouds that may read an input: its owner for a cloud-only input, every cloud for a shared one. */
 function cloudsFor(input: string): string[] {
-  for (const cloud of Object.values(CLOUDS)) if (cloud.inputs.includes(input)) return [cloud.name];
-  return Object.keys(CLOUDS);
+  for (const cloud of allClouds()) if (cloud.inputs.includes(input)) return [cloud.name];
+  return cloudNames();
 }
 
 /** Over several clouds: required if any cloud requires it, read if any reads it. */
 function combined(input: string, mode: "start" | "stop"): string {
-  const found = cloudsFor(input).map((cloud) => requirement(input, mode, cloud));
+  const clouds = cloudsFor(input);
+  const found = clouds.map((cloud) => requirement(input, mode, cloud));
   const result: Requirement = found.includes("yes") ? "yes" : found.includes("no") ? "no" : "-";
-  const condition = CONDITIONS[input];
-  return condition && result !== "-" ? `${condition.when}: ${result}` : result;
+  if (!STORE_INPUTS.includes(input) || result === "-") return result;
+  const stores = clouds.filter((_, i) => found[i] !== "-").map((cloud) => cloudNamed(cloud)?.stateStore?.kind);
+  return `${stores.join("/")}: ${result}`;
 }
 
 export function inputsTable(): string {

@@ -54,10 +54,16 @@ export const testCloud = defineCloud<TestCloudConfig>({
   },
   // terraform_data is built into cdktf and Terraform: nothing to load.
   load: async () => {},
+  providerPackages: [],
   createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image" }),
   hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
+  pricesAsOf: "2025-06",
+  // What createMachine prints for a machine type in noCapacity: EC2's wording, as the real one would.
+  capacityErrors: [/InsufficientInstanceCapacity/],
+  credentialsHint: "the test cloud's markers.",
+  reservedTagPrefixes: [],
   example: {},
   userDataLimitBytes: 128 * 1024,
   bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",

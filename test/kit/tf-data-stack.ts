@@ -5,7 +5,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { JIT_VARIABLE_PREFIX } from "../../scripts/lib/constants.ts";
+import { JIT_VARIABLE_PREFIX } from "../../stacks/names.ts";
 
 /** A Terraform interpolation, not a JS template: kept in one constant so that it reads as such. */
 const SELF_INPUT = "$" + "{self.input}";

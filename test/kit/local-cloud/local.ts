@@ -7,9 +7,9 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DataResource } from "cdktf";
-import { runChecked } from "../../../scripts/adapters/command.ts";
+import { shellQuote } from "../../../stacks/boot-script.ts";
 import type { InputReader } from "../../../stacks/input-reader.ts";
-import { defineCloud } from "../../../stacks/cloud.ts";
+import { defineCloud, runChecked } from "../../../stacks/cloud.ts";
 import { RunnerStack, type RunnerSlot } from "../../../stacks/runner-stack.ts";
 
 /** Not action inputs: the local kind is configured by the test harness or the demo through these variables. */
@@ -55,7 +55,7 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
       provisioners: [
         {
           type: "local-exec",
-          command: `bash ${quote(join(LOCAL_DIR, "launch.sh"))}`,
+          command: `bash ${shellQuote(join(LOCAL_DIR, "launch.sh"))}`,
           // The user-data (JIT config included) reaches the launcher through its environment, as cloud-init
           // would hand it to the machine; launch.sh writes it where the boot script expects cloud-init's copy.
           environment: { GR_MACHINE_DIR: dir, GR_USER_DATA: userData, GR_STAND_INS: join(LOCAL_DIR, "bin") },
@@ -64,7 +64,7 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
           type: "local-exec",
           when: "destroy",
           // Destroy-time provisioners may only reference self.
-          command: `bash ${quote(join(LOCAL_DIR, "halt.sh"))} "\${self.input.dir}"`,
+          command: `bash ${shellQuote(join(LOCAL_DIR, "halt.sh"))} "\${self.input.dir}"`,
         },
       ],
     });
@@ -74,10 +74,6 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
 
 function machineDir(config: LocalConfig, runner: RunnerSlot): string {
   return join(config.root, runner.name);
-}
-
-function quote(path: string): string {
-  return `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
 export const localCloud = defineCloud<LocalConfig>({
@@ -92,12 +88,18 @@ export const localCloud = defineCloud<LocalConfig>({
     if (!/^[0-9a-f]{64}$/.test(runnerSha256)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerSha256} set to the stand-in release's sha256`);
     return { root, runnerUrl, runnerSha256 };
   },
-  // terraform_data is built into cdktf and Terraform: nothing to load.
+  // terraform_data is built into cdktf and Terraform: nothing to load, and no provider package to keep.
   load: async () => {},
+  providerPackages: [],
   createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
   summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
   hourlyPriceUsd: () => 0,
+  pricesAsOf: "always",
+  // A launch that fails is not a capacity answer: the local kind has no alternatives to move on to.
+  capacityErrors: [],
+  credentialsHint: "that the local kind's variables (LOCAL_KIND_*) are set: the test kit's world sets them.",
+  reservedTagPrefixes: [],
   example: {},
   // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
   userDataLimitBytes: 128 * 1024,

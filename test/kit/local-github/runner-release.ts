@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { RUNNER_RELEASE } from "../../../scripts/lib/constants.ts";
+import { RUNNER_RELEASE } from "../../../stacks/boot-values.ts";
 
 export type RunnerArch = "x64" | "arm64";
 

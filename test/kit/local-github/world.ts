@@ -18,6 +18,14 @@ import { LocalGitHub } from "./server.ts";
 /** The repository root: the action's directory (GITHUB_ACTION_PATH). */
 export const ACTION_ROOT = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
 
+/** The hook that registers the local machine kind in the action's processes (see register-local.mjs). */
+export const LOCAL_KIND_HOOK = fileURLToPath(new URL("../register-local.mjs", import.meta.url));
+
+/** NODE_OPTIONS that preload that hook: what a job environment needs for `cloud: local`. */
+export function localKindNodeOptions(): string {
+  return `--import=${JSON.stringify(LOCAL_KIND_HOOK)}`;
+}
+
 export interface LocalWorldOptions {
   repository?: string;
   /** The token the stand-in accepts; a random obviously-fake one by default. */
@@ -295,6 +303,8 @@ export class LocalWorld {
       LANG: "C.UTF-8",
       // The machines' temporary directories too (the boot script's mktemp): kept inside the world.
       TMPDIR: this.tmp,
+      // The action refuses cloud: local unless this hook registered it in its process (CONTRIBUTING.md).
+      NODE_OPTIONS: localKindNodeOptions(),
       LOCAL_KIND_ROOT: this.machines,
       LOCAL_KIND_RUNNER_URL: this.server.releaseUrl,
       LOCAL_KIND_RUNNER_SHA256: this.release.sha256,

@@ -1,0 +1,27 @@
+// Names shared by action.yml, the action, the clouds and the tests: one place, so a rename cannot drift. At the
+// bottom floor (stacks/), so every floor above can import it.
+
+/** Prefix of the environment variables that action.yml maps each input to (composite steps get no INPUT_*). */
+export const INPUT_ENV_PREFIX = "GPU_RUNNER_";
+
+/** The environment variable that carries an input, e.g. "machine-type" -> "GPU_RUNNER_MACHINE_TYPE". */
+export function inputEnvName(input: string): string {
+  return INPUT_ENV_PREFIX + input.toUpperCase().replace(/-/g, "_");
+}
+
+/** Tag (or label) keys that mark what one start owns: every resource carries them, so a sweep finds it. */
+export const OWNERSHIP_KEYS = {
+  managedBy: "gpu-runner-managed-by",
+  repository: "gpu-runner-repository",
+  runId: "gpu-runner-run-id",
+  runAttempt: "gpu-runner-run-attempt",
+  label: "gpu-runner-label",
+} as const;
+
+export const MANAGED_BY_VALUE = "ephemeral-gpu-runner";
+
+/** Prefix of the terraform variables that carry one JIT config each: never in cdk.tf.json, only via TF_VAR_. */
+export const JIT_VARIABLE_PREFIX = "jit_config_";
+
+/** Prefix of every line the boot script prints, so the action can pick the machine's side out of a console log. */
+export const BOOT_LOG_PREFIX = "gpu-runner:";
