@@ -57,6 +57,8 @@ describe("expressions", () => {
     ["failure()", false, false],
     ["!(inputs.mode == 'stop') || inputs.count == 2", false, true], // '2' == 2 compares as numbers
     ["inputs['state-id'] == ''", false, true],
+    ["inputs.mode == 'stop' || failure()", true, true], // a status function anywhere: no implicit success()
+    ["cancelled()", true, false],
   ];
   for (const [condition, failed, runs] of conditions) {
     it(`if: ${condition ?? "(none)"}${failed ? " after a failure" : ""} -> ${runs ? "runs" : "skipped"}`, () => {
@@ -70,9 +72,35 @@ describe("expressions", () => {
     assert.equal(evaluate("github.action_path", ctx()), "/a");
   });
 
-  for (const bad of ["contains(inputs.mode, 's')", "secrets.TOKEN", "matrix.os", "inputs.mode ==", "inputs.mode = 'x'", "format('{0}', 1)"]) {
-    it(`refuses what it does not understand: ${bad}`, () => {
-      assert.throws(() => evaluate(bad, ctx()), ExpressionError);
+  // GitHub's documented semantics: mixed types compare as numbers (null and '' -> 0, true -> 1, a string parsed as a
+  // JSON number, else NaN, which equals nothing), two strings compare as strings ignoring case, objects by identity.
+  const values: [string, unknown][] = [
+    ["'1' == 1", true],
+    ["null == ''", true],
+    ["'' == 0", true],
+    ["true == 1", true],
+    ["'true' == true", false], // 'true' is NaN as a number: why action.yml compares outputs with == 'true'
+    ["'a' == 1", false],
+    ["inputs.count > 10", false], // '2' -> 2
+    ["inputs.count > '10'", true], // two strings: '2' > '10'
+    ["fromJSON('[]') == fromJSON('[]')", false],
+    ["inputs.count && inputs.mode", "start"], // && and || return an operand
+    ["inputs.state-id || 'none'", "none"],
+    ["contains(inputs.mode, 'TAR')", true], // the library's own functions, as GitHub evaluates them
+    ["format('{0}-{1}', inputs.mode, 1)", "start-1"],
+    ["fromJSON('[1,2]')[1]", 2],
+  ];
+  for (const [expression, value] of values) {
+    it(`${expression} -> ${JSON.stringify(value)}`, () => {
+      assert.deepEqual(evaluate(expression, ctx()), value);
+    });
+  }
+
+  // hashFiles() is the runner's, not the library's; status functions belong to `if:` only.
+  for (const bad of ["secrets.TOKEN", "matrix.os", "inputs.mode ==", "inputs.mode = 'x'", "hashFiles('x')", "success()"]) {
+    it(`refuses what it does not understand, naming the expression: ${bad}`, () => {
+      assert.throws(() => evaluate(bad, ctx()), (e) => e instanceof ExpressionError && e.message.includes(`\`${bad}\``));
+      assert.throws(() => interpolate(`x \${{ ${bad} }}`, ctx()), ExpressionError);
     });
   }
 });

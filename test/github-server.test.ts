@@ -181,6 +181,7 @@ describe("the GitHub stand-in, through the action's client", () => {
 describe("the OpenAPI check catches what departs from GitHub's description", () => {
   const openApi = gitHubOpenApi();
   const runner = { id: 5, name: "r", os: "linux", status: "online", busy: false, labels: [{ name: "self-hosted" }] };
+  const NOT_FOUND = JSON.stringify({ message: "Not Found" });
   const cases: { name: string; exchange: Parameters<typeof openApi.check>[0]; expect: RegExp | null }[] = [
     {
       name: "a fitting JIT request and answer",
@@ -208,7 +209,7 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
     {
       name: "a JIT request with no label at all",
       exchange: { method: "POST", url: "/repos/o/r/actions/runners/generate-jitconfig", requestBody: JSON.stringify({ name: "n", runner_group_id: 1, labels: [] }), status: 201, responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }) },
-      expect: /request\.labels: fewer than 1 items/,
+      expect: /request\.labels: must NOT have fewer than 1 items/,
     },
     {
       name: "a JIT answer without the config",
@@ -251,6 +252,35 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
         responseBody: JSON.stringify({ total_count: 1, artifacts: [{ id: 1, node_id: "n", name: "x", url: "u", archive_download_url: "a", expired: false, created_at: null, expires_at: null, updated_at: null }] }),
       },
       expect: /artifacts\[0\]: required property size_in_bytes missing/,
+    },
+    {
+      name: "an artifact whose created_at is not a date-time",
+      exchange: { method: "GET", url: "/repos/o/r/actions/runs/1/artifacts", status: 200, responseBody: JSON.stringify({ total_count: 1, artifacts: [{ id: 1, node_id: "n", name: "x", size_in_bytes: 1, url: "u", archive_download_url: "a", expired: false, created_at: "yesterday", expires_at: null, updated_at: null }] }) },
+      expect: /artifacts\[0\]\.created_at: must match format "date-time"/,
+    },
+    // GitHub's description writes `nullable` beside oneOf (no type, which ajv requires) and beside enums that leave
+    // null out; GitHub's answers carry null there.
+    {
+      name: "an issue update with null milestone and state_reason (fits)",
+      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ title: 5, milestone: null, state_reason: null }), status: 404, responseBody: NOT_FOUND },
+      expect: null,
+    },
+    {
+      name: "an issue update whose milestone is neither string, integer nor null",
+      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ milestone: true }), status: 404, responseBody: NOT_FOUND },
+      expect: /request\.milestone: boolean true where string is expected/,
+    },
+    {
+      name: "an issue update with a state_reason outside the enum",
+      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ state_reason: "bogus" }), status: 404, responseBody: NOT_FOUND },
+      expect: /request\.state_reason: "bogus" is not one of/,
+    },
+    // oneOf is read as anyOf: {} fits both of these object alternatives, which strict oneOf would refuse.
+    { name: "a body that fits two overlapping oneOf alternatives (fits)", exchange: { method: "PUT", url: "/repos/o/r/issues/1/labels", requestBody: "{}", status: 404, responseBody: NOT_FOUND }, expect: null },
+    {
+      name: "a body that fits no oneOf alternative",
+      exchange: { method: "PUT", url: "/repos/o/r/issues/1/labels", requestBody: JSON.stringify({ labels: [5] }), status: 404, responseBody: NOT_FOUND },
+      expect: /request\.labels\[0\]: integer 5 where string is expected/,
     },
   ];
   for (const c of cases) {

@@ -4,12 +4,14 @@
 // stand-in (./server.ts) runs every API exchange through it, so neither the action's client nor the stand-in can
 // drift from what api.github.com documents.
 //
-// The schema checker covers the part of JSON Schema (OpenAPI 3.0 flavour) that GitHub's description uses for these
-// endpoints: $ref, type (incl. OpenAPI 3.1 type arrays), nullable, required, properties, additionalProperties,
-// items, enum, minItems/maxItems, minLength/maxLength, minimum/maximum, format date-time, allOf/anyOf/oneOf.
+// Route matching is here; the schemas are checked by ajv. The description is OpenAPI 3.0.3, whose schemas are JSON
+// Schema draft-07 as ajv's default class reads it, plus `nullable` (which ajv knows) and annotations. Each schema an
+// operation uses is compiled on its first check, so loading the 13 MB description costs only its JSON.parse.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import addFormats from "ajv-formats";
 
 export interface Exchange {
   method: string;
@@ -33,10 +35,26 @@ interface Operation {
   responses: Record<string, { schema?: Schema; hasContent: boolean }>;
 }
 
+/** The id under which a schema of the description is added to ajv: its JSON pointer made absolute. */
+const ID = "github-openapi:";
+
 export class OpenApiChecker {
   private readonly operations = new Map<string, Operation[]>();
+  private readonly prepared = new WeakSet<object>();
+  private readonly added = new Set<string>();
+  private readonly extensions = new Set<string>();
+  // allErrors: every departure, as the server's `violations` list them; verbose: the offending value, for messages;
+  // addUsedSchema off: only the description's own schemas are registered by id (see prepare).
+  private readonly ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, validateSchema: false, addUsedSchema: false });
 
+  /** The description is adjusted in place as its schemas are first used (see prepare): the checker owns it. */
   constructor(private readonly spec: Schema) {
+    // Strict mode stays on for keywords and formats: one ajv does not know fails loudly rather than passing unchecked.
+    // OpenAPI's annotations are declared so (x-* extensions as prepare meets them); strictTypes is off because GitHub's
+    // description leaves out `type` beside `properties` and the like, which ajv would otherwise log.
+    for (const keyword of ["example", "discriminator", "externalDocs", "xml"]) this.ajv.addKeyword(keyword);
+    addFormats.default(this.ajv, ["date-time", "date", "uri", "uri-template", "email", "int32", "int64", "double", "binary"]);
+    this.ajv.addFormat("repo.nwo", /^[^/]+\/[^/]+$/); // GitHub's own format name: a repository's owner/name
     const paths = (spec.paths ?? {}) as Record<string, Record<string, unknown>>;
     for (const [template, item] of Object.entries(paths)) {
       for (const [method, raw] of Object.entries(item)) {
@@ -134,57 +152,10 @@ export class OpenApiChecker {
   }
 
   /** Validates a value against a schema of the description; pushes "path: problem" lines. */
-  validate(schemaOrRef: unknown, value: unknown, path: string, problems: string[]): void {
-    const schema = this.deref(schemaOrRef) as Schema;
-    if (schema.allOf) for (const s of schema.allOf as unknown[]) this.validate(s, value, path, problems);
-    for (const key of ["anyOf", "oneOf"] as const) {
-      const options = schema[key] as unknown[] | undefined;
-      if (!options) continue;
-      if (value === null && schema.nullable === true) continue;
-      const fits = options.filter((s) => {
-        const sub: string[] = [];
-        this.validate(s, value, path, sub);
-        return sub.length === 0;
-      }).length;
-      // oneOf is read as anyOf: GitHub's description has overlapping alternatives that real answers match twice.
-      if (fits === 0) problems.push(`${path}: matches none of the ${key} alternatives`);
-    }
-    const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
-    if (value === null) {
-      if (schema.nullable === true || types.includes("null") || types.length === 0) return;
-      problems.push(`${path}: null where ${types.join("|")} is expected`);
-      return;
-    }
-    if (types.length > 0 && !types.some((t) => hasType(value, t))) {
-      problems.push(`${path}: ${describe(value)} where ${types.join("|")} is expected`);
-      return;
-    }
-    if (schema.enum && !(schema.enum as unknown[]).includes(value)) problems.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
-    if (typeof value === "string") {
-      if (typeof schema.minLength === "number" && value.length < schema.minLength) problems.push(`${path}: shorter than ${schema.minLength}`);
-      if (typeof schema.maxLength === "number" && value.length > schema.maxLength) problems.push(`${path}: longer than ${schema.maxLength}`);
-      if (schema.format === "date-time" && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) problems.push(`${path}: "${value}" is not a date-time`);
-    }
-    if (typeof value === "number") {
-      if (typeof schema.minimum === "number" && value < schema.minimum) problems.push(`${path}: below ${schema.minimum}`);
-      if (typeof schema.maximum === "number" && value > schema.maximum) problems.push(`${path}: above ${schema.maximum}`);
-    }
-    if (Array.isArray(value)) {
-      if (typeof schema.minItems === "number" && value.length < schema.minItems) problems.push(`${path}: fewer than ${schema.minItems} items`);
-      if (typeof schema.maxItems === "number" && value.length > schema.maxItems) problems.push(`${path}: more than ${schema.maxItems} items`);
-      if (schema.items) for (const [i, item] of value.entries()) this.validate(schema.items, item, `${path}[${i}]`, problems);
-    } else if (typeof value === "object") {
-      const object = value as Record<string, unknown>;
-      const properties = (schema.properties ?? {}) as Record<string, unknown>;
-      for (const name of (schema.required as string[] | undefined) ?? []) {
-        if (!(name in object)) problems.push(`${path}: required property ${name} missing`);
-      }
-      for (const [name, item] of Object.entries(object)) {
-        if (name in properties) this.validate(properties[name], item, `${path}.${name}`, problems);
-        else if (schema.additionalProperties === false) problems.push(`${path}: property ${name} not allowed`);
-        else if (typeof schema.additionalProperties === "object") this.validate(schema.additionalProperties, item, `${path}.${name}`, problems);
-      }
-    }
+  private validate(schema: unknown, value: unknown, path: string, problems: string[]): void {
+    this.prepare(schema);
+    const validate = this.ajv.compile(schema as Schema); // compiled on first use; ajv keeps it per schema object
+    if (!validate(value)) problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== "if").map((e) => describeError(e, path)));
   }
 
   private validateParam(schemaOrRef: unknown, raw: string, what: string, problems: string[]): void {
@@ -203,6 +174,48 @@ export class OpenApiChecker {
     this.validate(schema, value, what, problems);
   }
 
+  /**
+   * Makes a schema of the description (and every schema it reaches) one that ajv reads as GitHub means it, in place,
+   * once: a `$ref` becomes the id of its target, added to ajv on first sight (so only what is used is ever added);
+   * `oneOf` is read as `anyOf`, since GitHub's description has overlapping alternatives that real answers match
+   * twice; `nullable: true` lets null through an `enum` that leaves it out (GitHub answers null there) and, where no
+   * `type` sits beside it (which ajv requires), becomes "null, or else the rest".
+   */
+  private prepare(node: unknown): void {
+    if (node === null || typeof node !== "object" || this.prepared.has(node)) return;
+    this.prepared.add(node);
+    const schema = node as Schema;
+    if (typeof schema.$ref === "string") {
+      const id = `${ID}${schema.$ref.slice(1)}`;
+      if (!this.added.has(id)) {
+        const target = this.deref(schema);
+        this.added.add(id);
+        this.ajv.addSchema(target as Schema, id);
+        this.prepare(target);
+      }
+      schema.$ref = id;
+      return;
+    }
+    if (schema.oneOf) {
+      schema.anyOf = schema.oneOf;
+      delete schema.oneOf;
+    }
+    if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum.push(null);
+    if (schema.nullable !== undefined && schema.type === undefined) {
+      const { nullable, ...rest } = schema;
+      for (const key of Object.keys(schema)) delete schema[key];
+      // if/else rather than anyOf: a value that is not null is reported by what the rest says of it, without noise.
+      Object.assign(schema, nullable === true ? { if: { type: "null" }, else: rest } : rest);
+    }
+    for (const key of Object.keys(schema)) {
+      if (!key.startsWith("x-") || this.extensions.has(key)) continue;
+      this.extensions.add(key);
+      this.ajv.addKeyword(key);
+    }
+    const children = [schema.else, schema.items, schema.additionalProperties, schema.not, ...Object.values((schema.properties ?? {}) as Schema)];
+    for (const child of [...children, ...((schema.allOf ?? []) as unknown[]), ...((schema.anyOf ?? []) as unknown[])]) this.prepare(child);
+  }
+
   private find(method: string, pathname: string): { op: Operation; values: string[] } | undefined {
     let best: { op: Operation; values: string[] } | undefined;
     for (const op of this.operations.get(method.toUpperCase()) ?? []) {
@@ -215,9 +228,10 @@ export class OpenApiChecker {
   private deref(value: unknown, seen = 0): unknown {
     const ref = (value as { $ref?: unknown } | null)?.$ref;
     if (typeof ref !== "string") return value;
-    if (!ref.startsWith("#/") || seen > 20) throw new Error(`OpenAPI: cannot resolve ${ref}`);
+    const pointer = ref.startsWith(ID) ? `#${ref.slice(ID.length)}` : ref; // one that prepare has rewritten
+    if (!pointer.startsWith("#/") || seen > 20) throw new Error(`OpenAPI: cannot resolve ${ref}`);
     let node: unknown = this.spec;
-    for (const part of ref.slice(2).split("/")) node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
+    for (const part of pointer.slice(2).split("/")) node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
     if (node === undefined) throw new Error(`OpenAPI: ${ref} not found`);
     return this.deref(node, seen + 1);
   }
@@ -234,28 +248,28 @@ export function loadGitHubOpenApi(): OpenApiChecker | undefined {
   return new OpenApiChecker(JSON.parse(readFileSync(join(dir, "generated", "api.github.com.json"), "utf8")) as Schema);
 }
 
-function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case "integer":
-      return Number.isInteger(value);
-    case "number":
-      return typeof value === "number" && Number.isFinite(value);
-    case "string":
-      return typeof value === "string";
-    case "boolean":
-      return typeof value === "boolean";
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return typeof value === "object" && value !== null && !Array.isArray(value);
-    case "null":
-      return value === null;
+/** One ajv error as a line: `response.labels[0].type: "magic" is not one of [...]`. */
+function describeError(error: ErrorObject, root: string): string {
+  const path = root + error.instancePath.split("/").slice(1).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, "/").replace(/~0/g, "~")}`)).join("");
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case "required":
+      return `${path}: required property ${params.missingProperty} missing`;
+    case "type":
+      return `${path}: ${describe(error.data)} where ${String(params.type).replace(/,/g, "|")} is expected`;
+    case "enum":
+      return `${path}: ${JSON.stringify(error.data)} is not one of ${JSON.stringify(params.allowedValues)}`;
+    case "anyOf":
+      return `${path}: matches none of the alternatives`;
+    case "additionalProperties":
+      return `${path}: property ${params.additionalProperty} not allowed`;
     default:
-      return false;
+      return `${path}: ${error.message}`;
   }
 }
 
 function describe(value: unknown): string {
+  if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (Number.isInteger(value)) return `integer ${value}`;
   return `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
