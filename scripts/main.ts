@@ -15,6 +15,7 @@ import { parseInputs } from "./settings/inputs.ts";
 import { readRunContext } from "./settings/run-context.ts";
 import { start } from "./phases/start.ts";
 import { stop } from "./phases/stop.ts";
+import { commandRunner } from "./adapters/command.ts";
 import { createTerraform } from "./adapters/terraform.ts";
 
 /** The job's own GITHUB_TOKEN, which action.yml passes to delete the state artifact (not an input). */
@@ -67,10 +68,14 @@ export async function main(deps: MainDeps): Promise<void> {
   const github = client(inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository);
   const jobToken = env[JOB_TOKEN_VARIABLE]?.trim();
   const artifacts = jobToken ? client(repository, jobToken) : inputs.runnerScope === "organization" ? client(repository) : github;
+  // Terraform and the cloud's CLI get the cloud's own variables (credentials, region) and none of the step's secrets.
   const terraform = createTerraform({
     pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
     log: (line) => io.info(line),
+    env,
+    passEnv: inputs.cloud.environment,
   });
+  const run = commandRunner(env, inputs.cloud.environment);
   const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
   if (inputs.mode === "start") {
     await start(inputs, context, {
@@ -79,12 +84,13 @@ export async function main(deps: MainDeps): Promise<void> {
       io,
       clock: deps.clock,
       workDir,
+      run,
       onCancel: deps.onCancel,
       pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? pollInterval(inputs.count),
       runnerTimeoutMs: testSetting(env.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS, 1000, 3_600_000),
     });
   } else {
-    await stop(inputs, context, { github, artifacts, terraform, io, workDir, env });
+    await stop(inputs, context, { github, artifacts, terraform, io, workDir, env, run });
   }
 }
 

@@ -219,6 +219,8 @@ export const awsCloud = defineCloud<AwsConfig>({
     "that the image exists in this region, and that the account's EC2 quota for this instance family is not exhausted.",
   // AWS refuses user tags whose key starts with aws: (any case).
   reservedTagPrefixes: ["aws:"],
+  // Amazon Linux's default user (Ubuntu's and Debian's are in the action's own list).
+  imageAccounts: ["ec2-user"],
   example: {
     region: "us-east-1",
     "machine-type": "g4dn.xlarge",
@@ -226,6 +228,8 @@ export const awsCloud = defineCloud<AwsConfig>({
   },
   // EC2 rejects user-data over 16 KB (before base64; here after gzip).
   userDataLimitBytes: 16 * 1024,
+  // The AWS provider and CLI read their credentials, region and profile from AWS_* (configure-aws-credentials sets them).
+  environment: [/^AWS_[A-Z0-9_]+$/],
   async bootConsole(config, machine, run) {
     // --latest asks Nitro instances for the current buffer instead of the snapshot taken at boot.
     const args = ["ec2", "get-console-output", "--region", config.region, "--instance-id", machine.id, "--latest", "--output", "text", "--query", "Output"];

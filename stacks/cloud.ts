@@ -90,8 +90,15 @@ export interface CloudDefinition<C> {
   credentialsHint: string;
   /** Tag (or label) key prefixes the cloud reserves for itself: a user tag starting with one is refused. */
   reservedTagPrefixes: readonly string[];
+  /** Accounts this cloud's images already have (their default admin users): never the runner's user. */
+  imageAccounts?: readonly string[];
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
+  /**
+   * The environment variables this cloud's provider and CLI read (credentials, region, project): beside a few
+   * common ones (PATH, HOME, proxies), the only ones terraform and the CLI are given. The step's secrets are not.
+   */
+  environment: readonly RegExp[];
   /**
    * The machine's console (serial port) output, where the boot script's lines appear: shown when a runner does
    * not come online, before the machine is destroyed.
@@ -110,7 +117,7 @@ export interface CloudDefinition<C> {
 /** The facts of a cloud that hold whatever its configuration. */
 export type CloudFacts = Pick<
   CloudDefinition<never>,
-  "name" | "inputs" | "example" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "load" | "sweep" | "stateStore"
+  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "environment" | "load" | "sweep" | "stateStore"
 >;
 
 /** A cloud as the action sees it, whatever its configuration type. */
@@ -164,7 +171,9 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
     capacityErrors: definition.capacityErrors,
     credentialsHint: definition.credentialsHint,
     reservedTagPrefixes: definition.reservedTagPrefixes,
+    imageAccounts: definition.imageAccounts,
     userDataLimitBytes: definition.userDataLimitBytes,
+    environment: definition.environment,
     stateStore: definition.stateStore,
     load: () => definition.load(),
     sweep: (label, env, run) => definition.sweep(label, env, run),

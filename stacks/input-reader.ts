@@ -37,7 +37,20 @@ export class InputReader {
   }
 
   fail(input: string, expected: string): never {
-    throw new InputError(input, SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : this.raw(input), expected);
+    const given = this.env[inputEnvName(input)] ?? "";
+    throw new InputError(input, SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : given.trim() === "" ? "" : given, expected);
+  }
+
+  /**
+   * A single value, which must be exactly what it means: " start" or "stop\n" is refused rather than trimmed, since
+   * action.yml's own conditions compare the raw value and would disagree with the trimmed one. (Lists, JSON and
+   * scripts, often written as YAML block scalars with a trailing newline, are read with `raw`.)
+   */
+  private exact(input: string, expected: string): string {
+    const given = this.env[inputEnvName(input)] ?? "";
+    const value = given.trim();
+    if (value !== "" && value !== given) this.fail(input, `${expected}, without leading or trailing spaces or newlines`);
+    return value;
   }
 
   required(input: string, expected: string): string {
@@ -52,7 +65,7 @@ export class InputReader {
 
   /** A string matching `pattern`; `fallback` when unset (undefined fallback means required). */
   matching(input: string, pattern: RegExp, expected: string, fallback?: string): string {
-    const value = this.raw(input);
+    const value = this.exact(input, expected);
     if (value === "") {
       if (fallback === undefined) this.fail(input, expected);
       return fallback;
@@ -63,7 +76,7 @@ export class InputReader {
 
   integer(input: string, opts: { min: number; max: number; fallback?: number }): number {
     const expected = `a whole number from ${opts.min} to ${opts.max}`;
-    const value = this.raw(input);
+    const value = this.exact(input, expected);
     if (value === "") {
       if (opts.fallback === undefined) this.fail(input, expected);
       return opts.fallback;
@@ -75,7 +88,7 @@ export class InputReader {
   }
 
   boolean(input: string, fallback: boolean): boolean {
-    const value = this.raw(input).toLowerCase();
+    const value = this.exact(input, "true or false").toLowerCase();
     if (value === "") return fallback;
     if (value === "true") return true;
     if (value === "false") return false;
@@ -83,8 +96,8 @@ export class InputReader {
   }
 
   oneOf<T extends string>(input: string, choices: readonly T[], fallback?: T): T {
-    const value = this.raw(input);
     const expected = `one of ${choices.join(", ")}`;
+    const value = this.exact(input, expected);
     if (value === "") {
       if (fallback === undefined) this.fail(input, expected);
       return fallback;

@@ -70,7 +70,14 @@ describe("action.yml", () => {
   it("uploads the state even when start failed or was cancelled, and downloads it for stop", () => {
     const upload = action.runs.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
     const download = action.runs.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
-    assert.match(upload?.if ?? "", /^always\(\) && inputs\.mode == 'start'/);
+    // Conditions read the checked values (steps.check), never a raw input that " start" would slip past.
+    assert.match(upload?.if ?? "", /^always\(\) && steps\.check\.outputs\.mode == 'start' && steps\.check\.outputs\.state-backend == 'artifact'/);
+    assert.match(download?.if ?? "", /^steps\.check\.outputs\.mode == 'stop' && steps\.check\.outputs\.state-backend == 'artifact'/);
+    for (const step of action.runs.steps) {
+      for (const field of [step.if, ...Object.values(step.with ?? {})]) {
+        assert.doesNotMatch(String(field ?? ""), /inputs\.(mode|cloud|state-backend)\b/, `${step.name ?? step.id ?? step.uses} decides on a raw input`);
+      }
+    }
     assert.equal(upload?.with?.name, "gpu-runner-state-${{ steps.main.outputs.state-id }}");
     assert.equal(download?.with?.name, "gpu-runner-state-${{ inputs.state-id }}");
     assert.equal(download?.["continue-on-error"], true, "stop goes on when there is no state to download");

@@ -5,7 +5,7 @@
 // state that cannot be decrypted. After each: no process of its machines or runners, nothing registered at the
 // stand-in, no machine directory, and no secret readable in clear in any output, file or artifact byte.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -315,7 +315,7 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
     const stopMain = step(stop, "main").stdout;
-    assert.match(stopMain, /Machines destroyed\./);
+    assert.match(stopMain, /machines \(terraform\) +done: destroyed/);
     assert.match(stopMain, new RegExp(`Runner ${dead.name} removed from GitHub\\.`));
     assert.match(stopMain, new RegExp(`Runner ${alive.name} was already gone\\.`));
     assertNothingLeft(w, stateId);
@@ -337,9 +337,12 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
     });
 
     it(
-      "the cancel handler saves the state, and the upload step hands it to the stop job",
+      "the cancel handler stops terraform, saves the state, and the upload step hands it to the stop job",
       async () => {
-        assert.match(step(start, "main").stdout, /Cancelled: saving the state now/);
+        const main = step(start, "main");
+        assert.match(main.stdout, /Cancelled: stopping terraform and saving the state/);
+        assert.match(main.stdout, /Interrupt received/, "terraform was told, as Ctrl-C tells it");
+        assert.match(main.stdout, /Start cancelled: terraform was stopped and recorded what it had made; the stop job destroys it/);
         assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
         assert.deepEqual((await uploadedState(w, stateId))?.runners.map((r) => r.name).sort(), [`${stateId}-0`, `${stateId}-1`]);
       },
@@ -350,11 +353,10 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
       assert.match(stateId, /^gpu-/, "the state id was output before the cancel");
       const main = step(start, "main");
       assert.equal(main.outcome, "cancelled");
-      assert.deepEqual(
-        main.signals?.map((s) => s.signal),
-        ["SIGINT", "SIGTERM", "SIGKILL"],
-        "the start handled neither signal within its grace: it was killed",
-      );
+      assert.deepEqual(main.signals?.map((s) => s.signal), ["SIGINT"], "the start stopped terraform and ended within the interrupt's grace");
+      // The scratch directory held terraform's state (runner credentials) in clear: none is left on the runner.
+      assert.equal(step(start, /Remove the plaintext work directories/).outcome, "success");
+      assert.deepEqual(readdirSync(w.runnerTemps.at(-1)!).filter((name) => name.startsWith("gpu-runner-work-")), []);
       assert.equal(step(start, /Upload the encrypted state/).ran, true, "the upload step runs on cancel (if: always())");
       assert.ok(main.pid);
       assert.deepEqual(groupMembers(main.pid), [], "no process of the cancelled step is left (bash, node, terraform)");
@@ -368,7 +370,7 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
       // Through the state the cancel handler saved (terraform had recorded the first machine), not the label.
       assert.doesNotMatch(stopMain, /No state found|cannot be used/);
       assert.match(stopMain, new RegExp(`local machine in \\S+/${stateId}-0 stopped`));
-      assert.match(stopMain, /Machines destroyed\./);
+      assert.match(stopMain, /machines \(terraform\) +done: destroyed/);
       assertNothingLeft(w, stateId);
       assertNoSecretsAndConformance(w);
     });

@@ -110,7 +110,7 @@ describe("end to end on the local machine kind", () => {
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
     assert.equal(step(stop, /Download the state/).outcome, "success");
-    assert.match(step(stop, "main").stdout, /Machines destroyed\./);
+    assert.match(step(stop, "main").stdout, /machines \(terraform\) +done: destroyed/);
     assert.match(step(stop, "main").stdout, /Deleted the state artifact/);
     assertNothingLeft(w, stateId);
 
@@ -160,6 +160,18 @@ describe("end to end on the local machine kind", () => {
     assert.equal(w.server.issued.length, 0, "no runner registered");
     assert.equal(w.machineDirs().length, 0, "no machine");
   });
+
+  for (const [input, value] of [["mode", " start"], ["mode", "start\n"], ["cloud", "local "], ["cloud", "LOCAL"], ["cloud", ""], ["state-backend", "artifact\n"]] as const) {
+    it(`refuses ${input}: ${JSON.stringify(value)} before installing or creating anything`, async () => {
+      const w = await world();
+      const start = await w.run({ mode: "start", cloud: "local", "github-token": w.token, [input]: value });
+      assert.equal(start.failed, true);
+      assert.equal(step(start, /Check mode, cloud and state-backend/).outcome, "failure");
+      assert.ok(start.errors.some((e) => e.includes(`Input '${input}': got ${JSON.stringify(value)}`)), start.errors.join(" | "));
+      for (const later of [/Install the action/, "main", /Upload the encrypted state/]) assert.equal(step(start, later).ran, false, String(later));
+      assert.equal(w.server.issued.length, 0, "no runner registered");
+    });
+  }
 
   it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
     const w = await world();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ForkRefusedError, guardAgainstForks } from "../scripts/phases/fork-guard.ts";
+import { EventUnreadableError, ForkRefusedError, guardAgainstForks } from "../scripts/phases/fork-guard.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fork-guard-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,8 +11,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const BASE = "octo-org/md-sim";
 let n = 0;
 function eventFile(payload: unknown): string {
+  return rawEventFile(JSON.stringify(payload));
+}
+
+function rawEventFile(text: string): string {
   const path = join(dir, `event-${n++}.json`);
-  writeFileSync(path, JSON.stringify(payload));
+  writeFileSync(path, text);
   return path;
 }
 
@@ -67,7 +71,30 @@ describe("guardAgainstForks", () => {
     });
   }
 
-  it("refuses when the event cannot be read, rather than guess", async () => {
-    await assert.rejects(guardAgainstForks({ eventName: "pull_request", eventPath: join(dir, "missing.json"), repository: BASE }, false), /GITHUB_EVENT_PATH/);
+  // Fail closed: what the guard cannot read, it refuses (and allow-forks still lets through).
+  const unreadable: { name: string; eventName: string; eventPath: () => string; why: RegExp }[] = [
+    { name: "no event file named", eventName: "push", eventPath: () => "", why: /GITHUB_EVENT_PATH is not set/ },
+    { name: "an event file that is missing", eventName: "pull_request", eventPath: () => join(dir, "missing.json"), why: /cannot be read/ },
+    { name: "an empty event file", eventName: "pull_request", eventPath: () => rawEventFile(""), why: /cannot be read/ },
+    { name: "an event that is not an object", eventName: "pull_request", eventPath: () => eventFile(["pull_request"]), why: /not a JSON object/ },
+    { name: "an event that is null", eventName: "push", eventPath: () => eventFile(null), why: /not a JSON object/ },
+  ];
+  for (const c of unreadable) {
+    it(`refuses ${c.name}, rather than guess`, async () => {
+      const context = { eventName: c.eventName, eventPath: c.eventPath(), repository: BASE };
+      await assert.rejects(guardAgainstForks(context, false), (error: unknown) => error instanceof EventUnreadableError && c.why.test(error.message));
+      await guardAgainstForks(context, true);
+    });
+  }
+
+  it("refuses a pull_request that is null: a pull request it cannot read is not a push", async () => {
+    const context = { eventName: "pull_request_target", eventPath: eventFile({ repository: { full_name: BASE }, pull_request: null }), repository: BASE };
+    await assert.rejects(guardAgainstForks(context, false), ForkRefusedError);
+  });
+
+  it("trusts GITHUB_REPOSITORY, not the payload's repository, as the base", async () => {
+    // A payload claiming the fork as its own repository must not make the fork look like the base.
+    const spoofed = { repository: { full_name: "stranger/md-sim" }, pull_request: { head: { repo: { full_name: "stranger/md-sim" } } } };
+    await assert.rejects(guardAgainstForks({ eventName: "pull_request_target", eventPath: eventFile(spoofed), repository: BASE }, false), ForkRefusedError);
   });
 });

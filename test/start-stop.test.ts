@@ -3,7 +3,7 @@
 // left afterwards (nothing, except the encrypted state).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -13,9 +13,10 @@ import { createGitHubClient, type RunnerScope } from "../scripts/adapters/github
 import { parseInputs, type StartInputs, type StopInputs } from "../scripts/settings/inputs.ts";
 import { readRunContext, type RunContext } from "../scripts/settings/run-context.ts";
 import { start, StartError } from "../scripts/phases/start.ts";
-import { readEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
+import { readEncryptedBundle, writeEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import { stateFilePath } from "../scripts/settings/state-location.ts";
 import { stop } from "../scripts/phases/stop.ts";
+import { commandRunner } from "../scripts/adapters/command.ts";
 import { createTerraform } from "../scripts/adapters/terraform.ts";
 import { AWS_START, FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 import { type RecordingIO, recordingIO } from "./kit/io.ts";
@@ -46,7 +47,13 @@ function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<s
   const dir = join(root, `case-${n++}`);
   const markerDir = join(dir, "markers");
   mkdirSync(markerDir, { recursive: true });
-  const env = inputEnv({ ...AWS_START, count: "2", "state-passphrase": PASSPHRASE, ...inputOverrides }, { RUNNER_TEMP: join(dir, "runner-temp") });
+  // A push event: the fork guard reads it (and refuses a start it cannot read one for).
+  const eventPath = join(dir, "event.json");
+  writeFileSync(eventPath, JSON.stringify({ repository: { full_name: "octo-org/md-sim" }, ref: "refs/heads/main" }));
+  const env = inputEnv(
+    { ...AWS_START, count: "2", "state-passphrase": PASSPHRASE, ...inputOverrides },
+    { RUNNER_TEMP: join(dir, "runner-temp"), GITHUB_EVENT_NAME: "push", GITHUB_EVENT_PATH: eventPath },
+  );
   const parsed = parseInputs(env) as StartInputs;
   const cloudConfig: TestCloudConfig = { markerDir, machineType: "a", fallbackMachineTypes: [], noCapacity: [], broken: [], consoles: {}, ...config };
   return {
@@ -84,7 +91,8 @@ function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => voi
     sleep: async () => {},
   });
   const terraform = createTerraform({ pluginCacheDir: pluginCache, log: (line) => f.io.info(line) });
-  return { github, terraform, io: f.io, clock: instantClock(), workDir: f.workDir, label: () => LABEL, pollIntervalMs: 5000, ...extra };
+  const run = commandRunner(process.env, []);
+  return { github, terraform, io: f.io, clock: instantClock(), workDir: f.workDir, label: () => LABEL, pollIntervalMs: 5000, run, ...extra };
 }
 
 function runnerBody(id: number, status: string) {
@@ -252,7 +260,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
     mockDeletes([100, 101]);
     const failing = recordingIO();
-    await assert.rejects(stop(wrongKey, f.context, { ...deps({ ...f, io: failing }), env: { TEST_SWEEP: "fail" } }), /could not be looked up by label/);
+    await assert.rejects(stop(wrongKey, f.context, { ...deps({ ...f, io: failing }), env: { TEST_SWEEP: "fail" } }), /machines \(by label\): could not look: the cloud.s CLI is not configured/);
     assert.ok(failing.lines.some((l) => l.includes("cannot be used (the state could not be decrypted")));
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
@@ -266,6 +274,45 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     // A stop that swept successfully is done: the unusable state file goes too. (The test cloud's sweep only
     // reports; its marker files go with the temporary directory.)
     assert.ok(!existsSync(stateFilePath(f.context, LABEL)));
+  });
+
+  it("a 5xx storm on GitHub's runner listing during stop: machines destroyed, the state's runners removed, stop fails saying so", async () => {
+    const f = fixture();
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    await start(f.inputs, f.context, deps(f));
+    assert.equal(readdirSync(f.markerDir).length, 4, "two machines (a marker and a digest each)");
+
+    nock(API).get(`${RUNNERS}?per_page=100`).times(20).reply(502, { message: "Server Error" });
+    mockDeletes([100, 101]);
+    const io = recordingIO();
+    await assert.rejects(stop(stopInputs(), f.context, { ...deps({ ...f, io }), env: {} }), /runners \(GitHub\): 2 removed, 0 already gone; could not check GitHub for other runners/);
+    nock.cleanAll(); // the storm's unused replies
+    assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed, although GitHub could not list");
+    assert.ok(existsSync(stateFilePath(f.context, LABEL)), "the state stays for a re-run");
+    assert.match(io.summaries.join("\n"), /\| machines \(terraform\) \| done: destroyed \(2 machine\(s\) in the state\) \|/);
+  });
+
+  it("terraform init failing during stop: the runners are removed and the machines swept by label; each layer reported", async () => {
+    const f = fixture();
+    mockRegistration();
+    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    await start(f.inputs, f.context, deps(f));
+    // A lock file terraform cannot read: init fails before anything can be destroyed.
+    const path = stateFilePath(f.context, LABEL);
+    const bundle = (await readEncryptedBundle(path, PASSPHRASE))!;
+    await writeEncryptedBundle(path, { ...bundle, files: { ...bundle.files, ".terraform.lock.hcl": 'provider "x" {{{' } }, PASSPHRASE);
+
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
+    mockDeletes([100, 101]);
+    const io = recordingIO();
+    const stopped = stop(stopInputs(), f.context, { ...deps({ ...f, io }), env: { TEST_SWEEP: "found" } });
+    await assert.rejects(stopped, /machines \(terraform\): terraform init failed with exit code 1: failed to read dependency lock file/);
+    assert.ok(io.lines.includes(`Deleted: instance ${LABEL}-0.`), "the sweep by label ran");
+    const table = io.summaries.join("\n");
+    assert.match(table, /\| machines \(terraform\) \| FAILED: terraform init failed/);
+    assert.match(table, /\| runners \(GitHub\) \| done: 2 removed, 0 already gone \|/);
+    assert.match(table, new RegExp(`\\| machines \\(by label\\) \\| done: deleted instance ${LABEL}-0 \\|`));
   });
 
   it("registers organization runners in a runner group found by name", async () => {
@@ -323,7 +370,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
       };
     };
     await start(f.inputs, f.context, deps(f, { onCancel }));
-    assert.ok(f.io.warnings.some((w) => w.startsWith("Cancelled: saving the state now")));
+    assert.ok(f.io.warnings.some((w) => w.startsWith("Cancelled: stopping terraform and saving the state")));
     assert.equal(registered, false, "the handler is removed when start ends");
     assert.ok(await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE));
   });

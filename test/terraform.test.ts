@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -188,5 +188,65 @@ describe("terraform (real binary)", { concurrency: true }, () => {
     await mkdir(dir, { recursive: true });
     const tf = createTerraform({ binary: "terraform-does-not-exist-here", log: () => {} });
     await assert.rejects(tf.init(dir), /terraform-does-not-exist-here/);
+  });
+
+  test("terraform and its provisioners see none of the step's secrets, only what they need", async () => {
+    const dir = join(root, "environment");
+    await mkdir(dir, { recursive: true });
+    const dump = join(dir, "env.txt");
+    const stack = {
+      resource: { terraform_data: { probe: { input: dump, provisioner: [{ "local-exec": { command: 'env > "$DUMP"', environment: { DUMP: "${self.input}" } } }] } } },
+    };
+    await writeFile(join(dir, "cdk.tf.json"), JSON.stringify(stack));
+    // The step's environment, as action.yml gives it to the action's process (terraform's default source).
+    const stepEnv: Record<string, string> = {
+      GPU_RUNNER_GITHUB_TOKEN: "ghs_step-token-must-not-reach-terraform",
+      GPU_RUNNER_STATE_PASSPHRASE: "passphrase-must-not-reach-terraform",
+      JOB_GITHUB_TOKEN: "ghs_job-token-must-not-reach-terraform",
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token-must-not-reach-terraform",
+      TF_VAR_jit_config_9: "a variable from the step's environment must not reach terraform",
+      CLOUD_REGION: "eu-1",
+      UNRELATED: "nothing of terraform's",
+    };
+    Object.assign(process.env, stepEnv);
+    try {
+      const tf = createTerraform({ pluginCacheDir, log: () => {}, passEnv: [/^CLOUD_/] });
+      await tf.init(dir);
+      await tf.apply(dir);
+    } finally {
+      for (const name of Object.keys(stepEnv)) delete process.env[name];
+    }
+    const seen = await readFile(dump, "utf8");
+    for (const leaked of ["must-not-reach-terraform", "TF_VAR_jit_config_9", "UNRELATED"]) assert.ok(!seen.includes(leaked), `${leaked} reached a provisioner`);
+    assert.match(seen, /^CLOUD_REGION=eu-1$/m, "the cloud's own variables do");
+    assert.match(seen, /^PATH=/m);
+    assert.match(seen, /^TF_PLUGIN_CACHE_DIR=/m);
+  });
+
+  test("interrupt() stops a running apply the way Ctrl-C would, and terraform records what it made", async () => {
+    const dir = join(root, "interrupt");
+    await mkdir(dir, { recursive: true });
+    const marker = join(dir, "first-made");
+    const stack = {
+      resource: {
+        terraform_data: {
+          first: { input: marker, provisioner: [{ "local-exec": { command: 'touch "$M"', environment: { M: "${self.input}" } } }] },
+          second: { depends_on: ["terraform_data.first"], input: "slow", provisioner: [{ "local-exec": { command: "sleep 60" } }] },
+        },
+      },
+    };
+    await writeFile(join(dir, "cdk.tf.json"), JSON.stringify(stack));
+    const logs: string[] = [];
+    const tf = createTerraform({ pluginCacheDir, log: (line) => logs.push(line) });
+    await tf.init(dir);
+    const began = Date.now();
+    const applying = tf.apply(dir);
+    while (!existsSync(marker) && Date.now() - began < 20_000) await new Promise((r) => setTimeout(r, 50));
+    await tf.interrupt();
+    await assert.rejects(applying, TerraformError);
+    assert.ok(Date.now() - began < 30_000, "the 60 s provisioner did not run to its end");
+    assert.ok(logs.some((line) => /Interrupt received/.test(line)), "terraform was told, not killed");
+    // What it made before the interrupt is in the state, so a later destroy finds it.
+    assert.ok((await tf.stateResourceCount(dir)) >= 1);
   });
 });

@@ -4,9 +4,12 @@
 // (visible in `ps`), never a file. Terraform hides sensitive variables in plans, but not everywhere (a failed
 // `validation` block prints the offending value), so every secret value is scrubbed from what we log or throw.
 
+import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
-import { getExecOutput } from "@actions/exec";
+import { createInterface } from "node:readline";
+import type { Env } from "../../stacks/input-reader.ts";
 import { createRedactor } from "../lib/redact.ts";
+import { childEnvironment } from "./child-env.ts";
 
 export interface TerraformRunOptions {
   /** Merged into the child's environment only, e.g. { TF_VAR_jit_config_0: "..." }. Never argv, never logged. */
@@ -23,6 +26,11 @@ export interface Terraform {
   destroy(dir: string, opts?: TerraformRunOptions): Promise<void>;
   /** Lines of `terraform state list`; 0 when there is no state at all. */
   stateResourceCount(dir: string): Promise<number>;
+  /**
+   * Interrupts every terraform command still running, as Ctrl-C would: terraform stops its operation, writes what
+   * it created to the state and exits. Resolves once they have exited (or after `graceMs`, when they are killed).
+   */
+  interrupt(graceMs?: number): Promise<void>;
 }
 
 export interface TerraformOptions {
@@ -32,8 +40,13 @@ export interface TerraformOptions {
   pluginCacheDir?: string;
   /** Receives terraform's stdout (init/apply/destroy) line by line, secrets scrubbed. Default: process.stdout. */
   log?: (line: string) => void;
-  /** Extra, non-secret environment for every command (e.g. AWS_REGION). */
-  extraEnv?: Record<string, string>;
+  /** The environment to take terraform's from (process.env by default); only part of it is passed on. */
+  env?: Env;
+  /**
+   * Variables of `env` terraform may see beside the common ones (PATH, HOME, proxies, TF_*): the chosen cloud's
+   * credentials and settings. Nothing else of the step's environment reaches terraform, its providers or provisioners.
+   */
+  passEnv?: readonly RegExp[];
 }
 
 export class TerraformError extends Error {
@@ -78,6 +91,9 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   let cacheReady: Promise<unknown> | undefined;
 
+  /** The running commands, so that a cancel can interrupt them and wait for them to exit. */
+  const running = new Set<{ child: ReturnType<typeof spawn>; exited: Promise<void> }>();
+
   /** `label` names the command in errors ("apply", "state list"); `argv` is everything after the binary. */
   async function run(
     label: string,
@@ -91,28 +107,55 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       await cacheReady;
     }
     const scrub = createRedactor(Object.values(secretEnv)).redact;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, opts.extraEnv, { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" });
-    if (opts.pluginCacheDir) env.TF_PLUGIN_CACHE_DIR = opts.pluginCacheDir;
-    Object.assign(env, secretEnv);
-
-    const r = await getExecOutput(binary, argv, {
-      cwd: dir,
-      env,
-      // silent: we forward stdout ourselves (scrubbed), and @actions/exec would otherwise echo the command line.
-      silent: true,
-      ignoreReturnCode: true,
-      listeners: stream ? { stdline: (line: string) => log(scrub(line)) } : {},
-    });
-    if (r.exitCode !== 0) {
+    const env: Record<string, string> = {
+      ...childEnvironment(opts.env ?? process.env, opts.passEnv),
+      TF_IN_AUTOMATION: "1",
+      TF_INPUT: "0",
+      CHECKPOINT_DISABLE: "1",
+      ...(opts.pluginCacheDir ? { TF_PLUGIN_CACHE_DIR: opts.pluginCacheDir } : {}),
+      ...secretEnv,
+    };
+    const { exitCode, stdout, stderr } = await spawnTerraform(argv, dir, env, stream ? (line) => log(scrub(line)) : undefined);
+    if (exitCode !== 0) {
       // A directory that never applied anything has no state file: that is "nothing there", not an error.
-      if (label === "state list" && /No state file was found/i.test(r.stderr)) return "";
-      throw new TerraformError(label, r.exitCode, tail(scrub(r.stderr)));
+      if (label === "state list" && /No state file was found/i.test(stderr)) return "";
+      throw new TerraformError(label, exitCode, tail(scrub(stderr)));
     }
     // Terraform's warnings about the CLI or the configuration go to stderr even on success: keep them visible.
-    if (stream && r.stderr.trim()) for (const line of r.stderr.trimEnd().split("\n")) log(scrub(line));
-    return r.stdout;
+    if (stream && stderr.trim()) for (const line of stderr.trimEnd().split("\n")) log(scrub(line));
+    return stdout;
+  }
+
+  /** One terraform process: stdout line by line to `onLine` (when streaming) and collected, stderr collected. */
+  function spawnTerraform(argv: string[], cwd: string, env: Record<string, string>, onLine?: (line: string) => void) {
+    return new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolve, reject) => {
+      // In the step's process group, so that whatever kills the step also ends terraform; GitHub signals only the
+      // step's entry process on a cancel, and interrupt() passes that on.
+      const child = spawn(binary, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      const lines = createInterface({ input: child.stdout });
+      lines.on("line", (line) => {
+        stdout += `${line}\n`;
+        onLine?.(line);
+      });
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+      });
+      let settled: () => void = () => {};
+      const entry = { child, exited: new Promise<void>((done) => (settled = done)) };
+      running.add(entry);
+      child.on("error", (error) => {
+        running.delete(entry);
+        settled();
+        reject(new TerraformError(argv[0] ?? "run", 127, `could not run ${binary}: ${error.message}`));
+      });
+      child.on("close", (code, signal) => {
+        running.delete(entry);
+        settled();
+        resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
   }
 
   return {
@@ -148,6 +191,15 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
     async stateResourceCount(dir) {
       const stdout = await run("state list", ["state", "list", "-no-color"], dir);
       return stdout.split("\n").filter((line) => line.trim() !== "").length;
+    },
+    async interrupt(graceMs = 6000) {
+      const waiting = [...running];
+      for (const { child } of waiting) child.kill("SIGINT");
+      const timeout = new Promise<"late">((done) => setTimeout(() => done("late"), graceMs).unref());
+      if ((await Promise.race([Promise.all(waiting.map((w) => w.exited)), timeout])) === "late") {
+        // Past the grace: the job is about to be killed anyway; an interrupted terraform has written its state.
+        for (const { child } of running) child.kill("SIGKILL");
+      }
     },
   };
 }

@@ -15,6 +15,7 @@ const TROUBLESHOOTING = "docs/troubleshooting.md in the action's repository";
 /** `cloud`: the chosen cloud, when the inputs named a known one; its own hint says what to check when Terraform fails. */
 export function explainFailure(error: unknown, cloud?: Pick<Cloud, "credentialsHint">): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof StartError && error.cancelled) return message;
   const hint = nextStep(error instanceof StartError ? error.cause : error, cloud);
   return hint ? `${message}\n\nWhat to check next: ${hint}` : message;
 }

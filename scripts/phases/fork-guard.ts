@@ -21,34 +21,47 @@ interface RepoRef {
 }
 
 interface EventPayload {
-  repository?: RepoRef;
-  issue?: { pull_request?: unknown };
-  pull_request?: { head?: { repo?: RepoRef | null } };
-  workflow_run?: { head_repository?: RepoRef | null; event?: string };
+  issue?: { pull_request?: unknown } | null;
+  pull_request?: { head?: { repo?: RepoRef | null } } | null;
+  workflow_run?: { head_repository?: RepoRef | null; event?: string } | null;
 }
 
 /** The repository the triggering code comes from, when the event names one; undefined for events with no head. */
 export function headRepository(eventName: string, payload: EventPayload): string | null | undefined {
-  if (payload.pull_request) return payload.pull_request.head?.repo?.full_name ?? null;
-  if (eventName === "workflow_run" && payload.workflow_run) return payload.workflow_run.head_repository?.full_name ?? null;
+  // Present but null (or not an object) is not "no pull request": it is a pull request we cannot read.
+  if ("pull_request" in payload) return payload.pull_request?.head?.repo?.full_name ?? null;
+  if (eventName === "workflow_run") return payload.workflow_run?.head_repository?.full_name ?? null;
   // A comment on a pull request names no head repository: it may be a fork's, so it counts as one (null).
-  if (eventName === "issue_comment" && payload.issue?.pull_request) return null;
+  if (eventName === "issue_comment" && (payload.issue === undefined || payload.issue === null || "pull_request" in payload.issue)) return null;
   return undefined;
 }
 
-/** Throws ForkRefusedError when the run was triggered from a fork, unless allowed. */
-export async function guardAgainstForks(context: Pick<RunContext, "eventName" | "eventPath" | "repository">, allowForks: boolean): Promise<void> {
-  if (allowForks || !context.eventPath) return;
-  let payload: EventPayload;
-  try {
-    payload = JSON.parse(await readFile(context.eventPath, "utf8")) as EventPayload;
-  } catch (error) {
-    // Without the event we cannot tell; refusing is the safe side of that doubt.
-    throw new Error(`Cannot read the triggering event (GITHUB_EVENT_PATH): ${(error as Error).message}. Set allow-forks: true to skip this check.`);
+/** Why the triggering event cannot be trusted to say where the code comes from: refusing is the safe side. */
+export class EventUnreadableError extends Error {
+  constructor(why: string) {
+    super(`Refusing to start: ${why}, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.`);
+    this.name = "EventUnreadableError";
   }
-  const head = headRepository(context.eventName, payload);
+}
+
+/**
+ * Throws ForkRefusedError when the run was triggered from a fork, unless allowed. Fails closed: an event it cannot
+ * read, or one whose pull request it cannot make out, is refused too. The base is GITHUB_REPOSITORY, which GitHub
+ * sets, never the payload's own claim.
+ */
+export async function guardAgainstForks(context: Pick<RunContext, "eventName" | "eventPath" | "repository">, allowForks: boolean): Promise<void> {
+  if (allowForks) return;
+  if (!context.eventPath) throw new EventUnreadableError("GITHUB_EVENT_PATH is not set");
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await readFile(context.eventPath, "utf8"));
+  } catch (error) {
+    throw new EventUnreadableError(`the triggering event (GITHUB_EVENT_PATH) cannot be read: ${(error as Error).message}`);
+  }
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new EventUnreadableError("the triggering event is not a JSON object");
+  const head = headRepository(context.eventName, payload as EventPayload);
   if (head === undefined) return;
-  const base = payload.repository?.full_name ?? context.repository;
+  const base = context.repository;
   // A deleted fork shows as a null head repository: still not this repository.
   if (head === null || head.toLowerCase() !== base.toLowerCase()) throw new ForkRefusedError(context.eventName || "event", head ?? "", base);
 }

@@ -6,7 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import type { MachinePlan } from "../../stacks/cloud.ts";
 import { JIT_VARIABLE_PREFIX } from "../../stacks/names.ts";
 import type { ActionIO, Clock } from "../adapters/action-io.ts";
-import { type CommandRunner, runCommand } from "../adapters/command.ts";
+import type { CommandRunner } from "../adapters/command.ts";
 import type { GitHubClient, JitConfig } from "../adapters/github.ts";
 import { packStackDir, writeEncryptedBundle } from "../adapters/state-bundle.ts";
 import type { Terraform } from "../adapters/terraform.ts";
@@ -42,8 +42,8 @@ export interface StartDeps {
    * if this process is killed before its own cleanup ends.
    */
   onCancel?: (handler: () => void) => () => void;
-  /** Runs the cloud's CLI (to read a machine's console); the real one by default. */
-  run?: CommandRunner;
+  /** Runs the cloud's CLI (a machine's console, the state store). */
+  run: CommandRunner;
 }
 
 export interface StartedRunner {
@@ -53,10 +53,17 @@ export interface StartedRunner {
 }
 
 export class StartError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    options?: ErrorOptions & { cancelled?: boolean },
+  ) {
     super(message, options);
     this.name = "StartError";
+    this.cancelled = options?.cancelled ?? false;
   }
+
+  /** The job was cancelled: nothing to explain, the stop job cleans up. */
+  readonly cancelled: boolean;
 }
 
 /** What exists so far: grown by each phase, read by undo and save. */
@@ -70,6 +77,8 @@ interface StartProgress {
   /** When the machines began to be created (apply started): the stop summary counts their lifetime from here. */
   machinesSince?: string;
   runners: StartedRunner[];
+  /** The job was cancelled: what exists is left to the stop job (there is no time to destroy it). */
+  cancelled?: boolean;
 }
 
 export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
@@ -97,8 +106,14 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   const progress: StartProgress = { label, stackDir: synthesized.stackDir, plan: inputs.plan, registered: [], runners: [] };
   const save = () => saveState(inputs, context, progress, deps);
   const unregisterCancel = deps.onCancel?.(() => {
-    io.warning("Cancelled: saving the state now; what was created is destroyed next, or by the stop job.");
-    save().catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
+    // GitHub kills the step 10 s after the cancel: no time to destroy. Terraform is told to stop (it writes what it
+    // made to its state), then the encrypted state is saved for the upload step and the stop job.
+    progress.cancelled = true;
+    io.warning("Cancelled: stopping terraform and saving the state; the stop job destroys what was made.");
+    deps.terraform
+      .interrupt()
+      .then(save)
+      .catch((error: unknown) => io.warning(`Could not save the state: ${(error as Error).message}`));
   });
   try {
     await register(inputs, progress, deps);
@@ -186,9 +201,13 @@ async function summarize(inputs: StartInputs, progress: StartProgress, io: Actio
  */
 async function undo(progress: StartProgress, error: unknown, deps: StartDeps): Promise<StartError> {
   const { io, github } = deps;
+  if (progress.cancelled) {
+    const made = progress.machinesSince ? "terraform was stopped and recorded what it had made" : "no machine was being made yet";
+    return new StartError(`Start cancelled: ${made}; the stop job destroys it and removes the runners (the encrypted state was saved).`, { cause: error, cancelled: true });
+  }
   if (error instanceof RunnersNotOnlineError) {
     const offline = progress.runners.filter((r) => error.offline.some((o) => o.id === r.id));
-    await showBootLines(progress.plan, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run ?? runCommand });
+    await showBootLines(progress.plan, offline.map((r) => ({ name: r.name, id: r.machineId })), { io, run: deps.run });
   }
   const known = progress.registered.map((jit) => ({ id: jit.runnerId, name: jit.runnerName }));
   const runnersLeft = await runnersOfStart(github, progress.label, known).catch((listError: unknown) => {
@@ -213,7 +232,7 @@ async function saveState(inputs: StartInputs, context: RunContext, progress: Sta
   const path = stateFilePath(context, progress.label);
   await writeEncryptedBundle(path, bundle, inputs.statePassphrase);
   if (inputs.stateStore) {
-    await inputs.stateStore.put(progress.label, path, deps.run ?? runCommand);
+    await inputs.stateStore.put(progress.label, path, deps.run);
     deps.io.info(`Encrypted state stored in ${inputs.stateStore.description}.`);
   } else {
     deps.io.info(`Encrypted state written for upload (${path}).`);

@@ -1,22 +1,27 @@
-// mode: stop. Finds what the start made from its encrypted state, destroys it, removes its runners at GitHub
-// (those in the state and any other named after its label), and deletes the state artifact. Running it again
-// finds nothing left and succeeds.
+// mode: stop. Three cleanup layers, each run whatever became of the one before, and each reported:
+//   1. the machines, destroyed by terraform from the start's encrypted state;
+//   2. the runners at GitHub: those the state names, plus any other registered under the start's label (when GitHub
+//      can list them; when it cannot, the state's list is enough to remove what start registered);
+//   3. the machines found by their label tag with the cloud's CLI: when there is no usable state, or the destroy failed.
+// The stop fails, after all of them ran, if one that was needed failed; the state is deleted only when all went well,
+// so a re-run finds it. Running it again after success finds nothing left and succeeds.
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { STACK_ID } from "./synthesize.ts";
-import type { ActionIO } from "../adapters/action-io.ts";
-import { type CommandRunner, runCommand } from "../adapters/command.ts";
-import { STATE_ARTIFACT_PREFIX } from "../lib/constants.ts";
-import type { GitHubClient } from "../adapters/github.ts";
-import { stopSummary } from "./job-summary.ts";
-import type { Env } from "../../stacks/input-reader.ts";
-import type { StopInputs } from "../settings/inputs.ts";
 import type { StateStore } from "../../stacks/cloud.ts";
-import type { RunContext } from "../settings/run-context.ts";
+import type { Env } from "../../stacks/input-reader.ts";
+import type { ActionIO } from "../adapters/action-io.ts";
+import type { CommandRunner } from "../adapters/command.ts";
+import type { GitHubClient } from "../adapters/github.ts";
 import { readEncryptedBundle, type StateBundle, unpackStackDir } from "../adapters/state-bundle.ts";
+import { type Terraform, TerraformError } from "../adapters/terraform.ts";
+import { STATE_ARTIFACT_PREFIX } from "../lib/constants.ts";
+import type { StopInputs } from "../settings/inputs.ts";
+import type { RunContext } from "../settings/run-context.ts";
 import { stateFilePath } from "../settings/state-location.ts";
-import { runnersOfStart, teardown } from "./teardown.ts";
-import type { Terraform } from "../adapters/terraform.ts";
+import { type CleanupOutcome, cleanupTable } from "./cleanup-report.ts";
+import { stopSummary } from "./job-summary.ts";
+import { STACK_ID } from "./synthesize.ts";
+import { destroyStack, removeRunners, runnersOfStart } from "./teardown.ts";
 
 export interface StopDeps {
   github: GitHubClient;
@@ -25,10 +30,10 @@ export interface StopDeps {
   terraform: Terraform;
   io: ActionIO;
   workDir: string;
-  /** The job's environment: the cloud's region/project variables for the no-state fallback. */
+  /** The job's environment: the cloud's region/project variables for the sweep by label. */
   env: Env;
-  /** Runs the cloud's CLI for that fallback; the real one by default. */
-  run?: CommandRunner;
+  /** Runs the cloud's CLI (the sweep, the state store). */
+  run: CommandRunner;
   /** Epoch milliseconds, for the summary's lifetime; Date.now by default. */
   now?: () => number;
 }
@@ -41,61 +46,130 @@ export class StopError extends Error {
 }
 
 export async function stop(inputs: StopInputs, context: RunContext, deps: StopDeps): Promise<void> {
-  const { io, github } = deps;
+  const { io } = deps;
   const statePath = stateFilePath(context, inputs.stateId);
-  let bundle: StateBundle | undefined;
-  let unreadable: Error | undefined;
-  try {
-    // With a state store, the bundle comes from the cloud's bucket; else the download step put the artifact there.
-    if (inputs.stateStore) await inputs.stateStore.get(inputs.stateId, statePath, deps.run ?? runCommand);
-    bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
-  } catch (error) {
-    unreadable = error as Error;
-  }
-  let stackDir: string | undefined;
+  const state = await loadState(inputs, statePath, deps);
+  const outcomes: CleanupOutcome[] = [];
   let machineCount = 0;
-  const problems: string[] = [];
-  if (bundle === undefined) {
-    io.info(
-      unreadable
-        ? `The state of ${inputs.stateId} cannot be used (${unreadable.message}).`
-        : `No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`,
-    );
-    const swept = await sweepByLabel(inputs, deps);
-    // Without a readable state, the sweep is the only way to be sure nothing is left: its failure is the stop's.
-    if (!swept && unreadable) problems.push(`The state could not be read and the ${inputs.cloud.name} machines could not be looked up by label.`);
-  } else {
-    stackDir = join(deps.workDir, "stacks", STACK_ID);
-  }
   try {
-    if (bundle && stackDir) {
-      const dir = stackDir;
-      await mkdir(dir, { recursive: true });
-      // The decrypted state holds user-data in clear: it lives only in workDir, removed below whatever happens.
-      await unpackStackDir(bundle, dir);
-      await io.group("terraform init", () => deps.terraform.init(dir));
-      // The machines that still exist per the state (none when start failed and cleaned up), for the summary.
-      const machines = (await deps.terraform.output(dir)).machines;
-      machineCount = machines && typeof machines === "object" ? Object.keys(machines).length : 0;
+    if (state.bundle) {
+      const destroyed = await destroyFromState(state.bundle, deps);
+      machineCount = destroyed.machineCount;
+      outcomes.push(destroyed.outcome);
     }
-    const runners = await runnersOfStart(github, inputs.stateId, bundle?.runners ?? []);
-    const result = await teardown({ stackDir, runners, terraform: deps.terraform, github, io });
-    if (!result.ok || problems.length > 0) throw new StopError(`Stop did not finish cleanly:\n${[...problems, result.summary].join("\n")}`);
+    outcomes.push(await removeRunnersOfStart(inputs.stateId, state.bundle, deps));
+    const destroyFailed = outcomes.some((o) => o.layer === "machines (terraform)" && !o.ok);
+    if (!state.bundle || destroyFailed) {
+      // Without a readable state (or a working destroy) the sweep is the only way to be sure nothing is left, so its
+      // failure is the stop's; when the state is simply gone (never uploaded, or an earlier stop removed it), a
+      // sweep that cannot look is a warning: the start may have made nothing.
+      outcomes.push(await sweepByLabel(inputs, deps, { required: state.unreadable !== undefined || destroyFailed }));
+    }
   } finally {
+    // The decrypted state holds user-data (runner credentials) in clear: it never outlives the step.
     await rm(deps.workDir, { recursive: true, force: true });
   }
+  io.info(cleanupTable(outcomes, "text"));
+  const failed = outcomes.filter((o) => !o.ok);
+  if (failed.length > 0) {
+    await io.summary(`### GPU runners not fully stopped: \`${inputs.stateId}\`\n\n${cleanupTable(outcomes, "markdown")}\n`);
+    throw new StopError(`Stop did not finish cleanly:\n${failed.map((o) => `${o.layer}: ${o.detail}`).join("\n")}`);
+  }
   if (inputs.stateStore) await removeStoredState(inputs.stateStore, inputs.stateId, deps);
-  else await removeStateArtifact(deps.artifacts ?? github, context, inputs.stateId, io);
+  else await removeStateArtifact(deps.artifacts ?? deps.github, context, inputs.stateId, io);
   await rm(statePath, { force: true });
   await io.summary(
     stopSummary({
       label: inputs.stateId,
       machineCount,
-      machine: bundle?.machine,
-      startedAt: bundle?.createdAt,
+      machine: state.bundle?.machine,
+      startedAt: state.bundle?.createdAt,
       stoppedAt: new Date(deps.now?.() ?? Date.now()),
     }),
   );
+}
+
+interface LoadedState {
+  bundle?: StateBundle;
+  /** Why a state that exists could not be used (a wrong passphrase, an altered file). */
+  unreadable?: Error;
+}
+
+async function loadState(inputs: StopInputs, statePath: string, deps: StopDeps): Promise<LoadedState> {
+  try {
+    // With a state store the bundle comes from the cloud's bucket; else the download step put the artifact there.
+    if (inputs.stateStore) await inputs.stateStore.get(inputs.stateId, statePath, deps.run);
+    const bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
+    if (!bundle) deps.io.info(`No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`);
+    return { bundle };
+  } catch (error) {
+    deps.io.info(`The state of ${inputs.stateId} cannot be used (${(error as Error).message}).`);
+    return { unreadable: error as Error };
+  }
+}
+
+/** Layer 1: terraform destroy from the state (init first: the providers are not in the bundle). */
+async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ outcome: CleanupOutcome; machineCount: number }> {
+  const layer = "machines (terraform)";
+  const dir = join(deps.workDir, "stacks", STACK_ID);
+  let machineCount = 0;
+  try {
+    await mkdir(dir, { recursive: true });
+    await unpackStackDir(bundle, dir);
+    await deps.io.group("terraform init", () => deps.terraform.init(dir));
+    // The machines that still exist per the state (none when start failed and cleaned up), for the summary.
+    const machines = (await deps.terraform.output(dir)).machines;
+    machineCount = machines && typeof machines === "object" ? Object.keys(machines).length : 0;
+    await destroyStack(dir, deps.terraform, deps.io);
+    return { outcome: { layer, ok: true, detail: `destroyed (${machineCount} machine(s) in the state)` }, machineCount };
+  } catch (error) {
+    deps.io.warning(`Could not destroy from the state: ${(error as Error).message}`);
+    return { outcome: { layer, ok: false, detail: firstLine(error) }, machineCount };
+  }
+}
+
+/** Layer 2: the runners at GitHub. A listing that fails still leaves the state's own runners to remove. */
+async function removeRunnersOfStart(label: string, bundle: StateBundle | undefined, deps: StopDeps): Promise<CleanupOutcome> {
+  const layer = "runners (GitHub)";
+  const known = bundle?.runners ?? [];
+  let listed = true;
+  const runners = await runnersOfStart(deps.github, label, known).catch((error: unknown) => {
+    listed = false;
+    deps.io.warning(`Could not list the runners at GitHub (${firstLine(error)}); removing the ${known.length} the state names.`);
+    return known;
+  });
+  const removal = await removeRunners(deps.github, runners, deps.io);
+  if (!listed) {
+    const detail = `${removal.detail}; could not check GitHub for other runners of this label`;
+    return { layer, ok: false, detail };
+  }
+  return { layer, ok: removal.ok, detail: removal.detail };
+}
+
+/** Layer 3: the machines found by their label tag, with the cloud's CLI. */
+async function sweepByLabel(inputs: StopInputs, deps: StopDeps, { required }: { required: boolean }): Promise<CleanupOutcome> {
+  const layer = "machines (by label)";
+  return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
+    try {
+      const deleted = await inputs.cloud.sweep(inputs.stateId, deps.env, deps.run);
+      deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
+      return { layer, ok: true, detail: deleted.length > 0 ? `deleted ${deleted.join(", ")}` : "none found" };
+    } catch (error) {
+      deps.io.warning(`Could not look for this start's machines: ${(error as Error).message}`);
+      const detail = `could not look: ${firstLine(error)}`;
+      return { layer, ok: !required, detail: required ? detail : `${detail} (no state: the start may have made nothing)` };
+    }
+  });
+}
+
+/** Once everything it describes is gone, the bundle goes too; a failure leaves an encrypted object behind, no more. */
+async function removeStoredState(store: StateStore, stateId: string, deps: StopDeps): Promise<void> {
+  try {
+    await store.remove(stateId, deps.run);
+    deps.io.info(`Deleted the state of ${stateId} from ${store.description}.`);
+  } catch (error) {
+    deps.io.warning(`Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`);
+  }
 }
 
 /** Best effort: deleting artifacts needs `actions: write`, which the token may lack; the state is encrypted anyway. */
@@ -108,29 +182,10 @@ async function removeStateArtifact(github: GitHubClient, context: RunContext, st
   }
 }
 
-/** Once everything it describes is gone, the bundle goes too; a failure leaves an encrypted object behind, no more. */
-async function removeStoredState(store: StateStore, stateId: string, deps: StopDeps): Promise<void> {
-  try {
-    await store.remove(stateId, deps.run ?? runCommand);
-    deps.io.info(`Deleted the state of ${stateId} from ${store.description}.`);
-  } catch (error) {
-    deps.io.warning(`Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`);
-  }
-}
-
-/**
- * Finds this start's machines by their ownership label with the cloud's CLI and deletes them: what a lost or
- * undecryptable state would otherwise leave running until max-lifetime. Returns whether the lookup worked.
- */
-async function sweepByLabel(inputs: StopInputs, deps: StopDeps): Promise<boolean> {
-  return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
-    try {
-      const deleted = await inputs.cloud.sweep(inputs.stateId, deps.env, deps.run ?? runCommand);
-      deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
-      return true;
-    } catch (error) {
-      deps.io.warning(`Could not look for this start's machines: ${(error as Error).message}`);
-      return false;
-    }
-  });
+/** An error in one line: its message's first line, and for terraform the first error it printed. */
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const first = (text.split("\n", 1)[0] ?? text).replace(/:$/, "");
+  const terraformError = error instanceof TerraformError ? /^Error: (.+)$/m.exec(error.stderrTail)?.[1] : undefined;
+  return terraformError ? `${first}: ${terraformError}` : first;
 }

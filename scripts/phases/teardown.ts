@@ -33,21 +33,44 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
       ok = false;
       lines.push(
         `DESTROY FAILED: ${(error as Error).message}. Machines may still be running until their max-lifetime; ` +
-          "run the stop job again, or find them by their gpu-runner-label tag.",
+          "run the stop job, which also looks for them by their gpu-runner-label tag.",
       );
+      io.warning(lines.at(-1)!);
     }
   }
-  for (const runner of target.runners) {
+  const removal = await removeRunners(target.github, target.runners, io);
+  return { ok: ok && removal.ok, summary: [...lines, ...removal.lines].join("\n") };
+}
+
+export interface RunnerRemoval {
+  ok: boolean;
+  /** One line per runner. */
+  lines: string[];
+  /** In a few words, for the cleanup table. */
+  detail: string;
+}
+
+/** Deletes each runner at GitHub; one that is already gone (a JIT runner after its job) counts as removed. */
+export async function removeRunners(github: GitHubClient, runners: { id: number; name: string }[], io: ActionIO): Promise<RunnerRemoval> {
+  const lines: string[] = [];
+  let removed = 0;
+  let gone = 0;
+  let failed = 0;
+  for (const runner of runners) {
     try {
-      const result = await target.github.deleteRunner(runner.id);
+      const result = await github.deleteRunner(runner.id);
+      if (result === "deleted") removed++;
+      else gone++;
       lines.push(result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`);
+      io.info(lines.at(-1)!);
     } catch (error) {
-      ok = false;
+      failed++;
       lines.push(`Could not remove runner ${runner.name} (id ${runner.id}) from GitHub: ${(error as Error).message}`);
+      io.warning(lines.at(-1)!);
     }
   }
-  for (const line of lines) (line.startsWith("DESTROY FAILED") || line.startsWith("Could not") ? io.warning : io.info)(line);
-  return { ok, summary: lines.join("\n") };
+  const detail = runners.length === 0 ? "none registered" : `${removed} removed, ${gone} already gone${failed > 0 ? `, ${failed} could not be removed` : ""}`;
+  return { ok: failed === 0, lines, detail };
 }
 
 /**

@@ -52,6 +52,24 @@ export const STATE_ID_PATTERN = /^gpu-\d{1,20}-\d{1,4}-[0-9a-f]{8}$/;
 
 const LABEL_ITEM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
+/**
+ * Labels any queued job may ask for: a runner that carries one can be taken by another workflow's job before the
+ * intended one is queued (a just-in-time runner gets exactly the labels it is registered with, no defaults). So do
+ * the labels of GitHub-hosted runners and this action's own unique labels. GitHub compares labels case-insensitively.
+ */
+const GENERIC_LABEL = /^(self-hosted|linux|windows|macos|x64|x86|arm|arm64|(ubuntu|windows|macos)-.*|gpu-\d+-\d+-[0-9a-f]{8}(-\d+)?)$/i;
+
+/** Accounts Linux images already have (system accounts, distributions' admin users; each cloud adds its own). */
+const EXISTING_ACCOUNTS = new Set([
+  "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup",
+  "list", "irc", "gnats", "nobody", "messagebus", "syslog", "sshd", "lxd", "uuidd", "tcpdump", "tss", "landscape",
+  "pollinate", "polkitd", "chrony", "dnsmasq", "usbmux", "ntp", "postfix", "docker",
+  "ubuntu", "debian", "admin", "centos", "rocky", "almalinux", "fedora", "cloud-user",
+]);
+
+/** An explicit passphrase is the key of an artifact anyone signed in can download: short ones are guessed offline. */
+const MIN_PASSPHRASE = 16;
+
 export function parseInputs(env: Env): Inputs {
   const read = new InputReader(env);
   const mode = read.oneOf<Mode>("mode", ["start", "stop"]);
@@ -60,7 +78,7 @@ export function parseInputs(env: Env): Inputs {
   const common: CommonInputs = {
     cloud,
     githubToken,
-    statePassphrase: read.optional("state-passphrase") || githubToken,
+    statePassphrase: parsePassphrase(read) ?? githubToken,
     stateStore: parseStateStore(read, cloud),
     runnerScope: read.oneOf("runner-scope", ["repository", "organization"] as const, "repository"),
   };
@@ -82,7 +100,7 @@ export function parseInputs(env: Env): Inputs {
     ...common,
     mode,
     count: read.integer("count", { min: 1, max: 10, fallback: 1 }),
-    extraLabels: read.list("labels", LABEL_ITEM, "comma-separated labels of letters, digits, '.', '_' and '-' (at most 100 characters each)", { max: 20 }),
+    extraLabels: parseLabels(read),
     runnerGroupId: read.integer("runner-group-id", { min: 1, max: 2 ** 31 - 1, fallback: 1 }),
     runnerGroupName: parseRunnerGroupName(read, common.runnerScope),
     runnerTimeoutMinutes,
@@ -90,13 +108,44 @@ export function parseInputs(env: Env): Inputs {
     idleTimeoutMinutes,
     expectedGpus: read.isSet("expected-gpus") ? read.integer("expected-gpus", { min: 0, max: 16 }) : undefined,
     preRunnerScript: parsePreRunnerScript(read),
-    runnerUser: read.matching("runner-user", /^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters)", "runner"),
+    runnerUser: parseRunnerUser(read, cloud),
     runnerSudo: read.boolean("runner-sudo", true),
     tags: parseTags(read, ["gpu-runner-", ...cloud.reservedTagPrefixes]),
     allowForks: read.boolean("allow-forks", false),
     dryRun: read.boolean("dry-run", false),
     plan: cloud.configure(read),
   };
+}
+
+function parsePassphrase(read: InputReader): string | undefined {
+  const passphrase = read.optional("state-passphrase");
+  if (passphrase === "") return undefined;
+  if (passphrase.length < MIN_PASSPHRASE) {
+    read.fail("state-passphrase", `a passphrase of at least ${MIN_PASSPHRASE} characters (or none: the github-token is then the key)`);
+  }
+  return passphrase;
+}
+
+function parseLabels(read: InputReader): string[] {
+  const labels = read.list("labels", LABEL_ITEM, "comma-separated labels of letters, digits, '.', '_' and '-' (at most 100 characters each)", { max: 20 });
+  const generic = labels.filter((label) => GENERIC_LABEL.test(label));
+  if (generic.length > 0) {
+    read.fail(
+      "labels",
+      `labels only your jobs ask for: ${generic.join(", ")} would let any queued job that asks for it (another workflow's) take the runner; ` +
+        "runs-on: the label output is enough, add labels such as a100-80gb or md-sim-gpu only to tell jobs apart",
+    );
+  }
+  return labels;
+}
+
+function parseRunnerUser(read: InputReader, cloud: Cloud): string {
+  const expected = "a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters)";
+  const user = read.matching("runner-user", /^[a-z_][a-z0-9_-]{0,31}$/, expected, "runner");
+  if (EXISTING_ACCOUNTS.has(user) || cloud.imageAccounts?.includes(user) || user.startsWith("_") || user.startsWith("systemd-")) {
+    read.fail("runner-user", `a new user for the runner, not root nor an account images already have (${user} would keep its own rights, sudo included): the boot script creates it`);
+  }
+  return user;
 }
 
 /** The script travels base64-encoded inside the user-data, which clouds cap (see each cloud's userDataLimitBytes). */
