@@ -79,6 +79,7 @@ function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => voi
     onSecret: (value) => f.io.setSecret(value),
     log: (line) => f.io.info(line),
     sleep: async () => {},
+    spaceWrites: false,
   });
   const terraform = createTerraform({ pluginCacheDir: pluginCache, log: (line) => f.io.info(line) });
   return { github, terraform, io: f.io, clock: instantClock(), workDir: f.workDir, label: () => LABEL, pollIntervalMs: 5000, ...extra };
