@@ -25,6 +25,8 @@ function client(server: LocalGitHub, options: { token?: string; sleeps?: number[
     sleep: async (ms) => {
       options.sleeps?.push(ms);
     },
+    // Throttling spaces writes a second apart on a real timer of its own: off here too.
+    spaceWrites: false,
   });
 }
 

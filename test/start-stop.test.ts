@@ -89,6 +89,7 @@ function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => voi
     onSecret: (value) => f.io.setSecret(value),
     log: (line) => f.io.info(line),
     sleep: async () => {},
+    spaceWrites: false,
   });
   const terraform = createTerraform({ pluginCacheDir: pluginCache, log: (line) => f.io.info(line) });
   const run = commandRunner(process.env, []);

@@ -29,7 +29,7 @@ function fakeClock(): Clock & { slept: number[] } {
 }
 
 function client() {
-  return createGitHubClient({ token: FAKE_TOKEN, apiUrl: API, scope: { kind: "repository", owner: "octo-org", repo: "md-sim" }, log: () => {}, sleep: async () => {} });
+  return createGitHubClient({ token: FAKE_TOKEN, apiUrl: API, scope: { kind: "repository", owner: "octo-org", repo: "md-sim" }, log: () => {}, sleep: async () => {}, spaceWrites: false });
 }
 
 describe("waitForRunnersOnline", () => {

@@ -67,7 +67,7 @@ export async function retry<T>(label: string, fn: (attempt: number) => Promise<T
 }
 
 /** Full jitter (a uniform draw below the capped exponential), so that many clients failing together spread out. */
-function backoffMs(failedAttempt: number, baseMs: number, capMs: number, random: () => number): number {
+export function backoffMs(failedAttempt: number, baseMs: number, capMs: number, random: () => number): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** (failedAttempt - 1));
   return Math.floor(random() * ceiling);
 }

@@ -1,7 +1,7 @@
 // A GitHub stand-in on 127.0.0.1 for the local machine kind (tests and `npm run demo`): the REST endpoints the
 // action's client calls (scripts/adapters/github.ts), the runner release download, and the side the runner talks to.
 //
-// - API (Authorization: Bearer <token> required, 401 otherwise; User-Agent required, as on GitHub):
+// - API (Authorization: Bearer <token> or token <token> required, 401 otherwise; User-Agent required, as on GitHub):
 //   POST   /repos/{o}/{r}/actions/runners/generate-jitconfig   registers a runner, returns its JIT config
 //   GET    /repos/{o}/{r}/actions/runners/{id}                 status: offline until its runner reports online
 //   GET    /repos/{o}/{r}/actions/runners                      per_page/page with a Link header, name filter
@@ -91,7 +91,7 @@ interface Fault {
 }
 
 export interface LocalGitHubOptions {
-  /** The token the API requires as `Authorization: Bearer <token>`. */
+  /** The token the API requires as `Authorization: Bearer <token>` or `token <token>` (GitHub takes both). */
   token: string;
   /** owner/repo the API serves; any other repository is 404. */
   repository: string;
@@ -326,7 +326,8 @@ export class LocalGitHub {
     if (!req.headers["user-agent"]) {
       return error(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.");
     }
-    if (req.headers.authorization !== `Bearer ${this.options.token}`) return error(401, "Bad credentials");
+    const auth = req.headers.authorization ?? "";
+    if (auth !== `Bearer ${this.options.token}` && auth !== `token ${this.options.token}`) return error(401, "Bad credentials");
     const version = req.headers["x-github-api-version"];
     if (version !== undefined && !API_VERSIONS.includes(String(version))) {
       return error(400, `Invalid API version ${version}`);
