@@ -1,5 +1,6 @@
 // AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
-// with the instance, terminate on power-off, no inbound traffic, public IP only when asked.
+// with the instance, terminate on power-off, no inbound traffic, public IP only when asked, and (with
+// lifetime-role) a lifetime cap outside the machine: an EventBridge Scheduler schedule that terminates it.
 import { Fn, TerraformLocal } from "cdktf";
 import { type CommandRunner, defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
@@ -20,6 +21,11 @@ export interface AwsConfig {
   /** Instance types and subnets to try next when EC2 has no capacity (the rest of the machine-type/subnet lists). */
   fallbackInstanceTypes: string[];
   fallbackSubnetIds: string[];
+  /**
+   * The IAM role EventBridge Scheduler assumes to terminate each instance at its lifetime cap; undefined: no
+   * schedule, and only the boot script's timer (which a job with sudo can disarm) and the stop job end it.
+   */
+  lifetimeRole?: string;
 }
 
 /**
@@ -27,11 +33,12 @@ export interface AwsConfig {
  * lazily lets the action prune the other clouds' provider packages from its install.
  */
 async function loadBindings() {
-  const [subnet, vpc, instance, provider, securityGroup] = await Promise.all([
+  const [subnet, vpc, instance, provider, schedule, securityGroup] = await Promise.all([
     import("@cdktf/provider-aws/lib/data-aws-subnet/index.js"),
     import("@cdktf/provider-aws/lib/data-aws-vpc/index.js"),
     import("@cdktf/provider-aws/lib/instance/index.js"),
     import("@cdktf/provider-aws/lib/provider/index.js"),
+    import("@cdktf/provider-aws/lib/scheduler-schedule/index.js"),
     import("@cdktf/provider-aws/lib/security-group/index.js"),
   ]);
   return {
@@ -39,6 +46,7 @@ async function loadBindings() {
     DataAwsVpc: vpc.DataAwsVpc,
     Instance: instance.Instance,
     AwsProvider: provider.AwsProvider,
+    SchedulerSchedule: schedule.SchedulerSchedule,
     SecurityGroup: securityGroup.SecurityGroup,
   };
 }
@@ -100,8 +108,66 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
       // default_tags do not reach volumes created with the instance.
       volumeTags: tags,
     });
+    if (config.lifetimeRole) this.lifetimeSchedule(runner, instance.id, config.lifetimeRole);
     return instance.id;
   }
+
+  /**
+   * The hard cap outside the machine's reach: the boot script's timer (power-off, then terminate) lives in the VM,
+   * where a job with sudo can disarm it. This one-time EventBridge Scheduler schedule calls EC2 TerminateInstances
+   * on the instance at the cap, whatever runs on it, then deletes itself.
+   */
+  private lifetimeSchedule(runner: RunnerSlot, instanceId: string, roleArn: string): void {
+    const { SchedulerSchedule } = bindings();
+    const partition = IAM_ROLE_ARN.exec(roleArn)?.[1] ?? "aws";
+    new SchedulerSchedule(this, `lifetime-${runner.index}`, {
+      // The runner's name starts with the start's label: unique per start, and what the sweep lists by prefix
+      // (schedules take no tags: only schedule groups do). Names: 1-64 of [0-9a-zA-Z-_.].
+      name: runner.name,
+      groupName: "default",
+      description: `Terminates ${runner.name} at its lifetime cap (ephemeral GPU runner)`,
+      // A one-time schedule, at(yyyy-mm-ddThh:mm:ss) in the time zone given (docs.aws.amazon.com/scheduler/latest/
+      // UserGuide/schedule-types.html#one-time).
+      scheduleExpression: atExpression(lifetimeCapTime(this.shared.synthesizedAt, this.shared.boot.maxLifetimeMinutes)),
+      scheduleExpressionTimezone: "UTC",
+      // OFF: invoked at the time given (within its minute), not spread over a window after it.
+      flexibleTimeWindow: { mode: "OFF" },
+      // DELETE: the schedule removes itself after its one invocation (UserGuide/managing-schedule-delete.html;
+      // aws_scheduler_schedule.action_after_completion, NONE by default), so none is left behind to find.
+      actionAfterCompletion: "DELETE",
+      target: {
+        // The universal target arn:aws:scheduler:::aws-sdk:SERVICE:apiAction calls that API with Input as its
+        // request parameters (UserGuide/managing-targets-universal.html), here EC2 TerminateInstances. Its
+        // partition follows the role's (aws-cn, aws-us-gov).
+        arn: `arn:${partition}:scheduler:::aws-sdk:ec2:terminateInstances`,
+        input: Fn.jsonencode({ InstanceIds: [instanceId] }),
+        roleArn,
+        // The most EventBridge Scheduler allows (APIReference/API_RetryPolicy.html), written out for the reviewer:
+        // a throttled or failing EC2 call is retried with backoff for up to a day rather than dropped.
+        retryPolicy: { maximumEventAgeInSeconds: 86_400, maximumRetryAttempts: 185 },
+      },
+    });
+  }
+}
+
+/**
+ * How long after synthesis the outside cap fires beyond max-lifetime. The boot script's timer counts from boot,
+ * which comes after synthesis by Terraform's apply and the instance's start (a few minutes): the margin lets that
+ * timer, which powers off cleanly, act first in the normal case, while the schedule still bounds the bill at
+ * max-lifetime plus this margin from the start when the timer was disarmed or never armed. Should apply and boot
+ * take longer than the margin, the schedule ends the machine that much before its own timer would.
+ */
+export const LIFETIME_CAP_MARGIN_MINUTES = 10;
+
+/** The instant the outside cap fires: synthesis + max-lifetime + margin, up to the whole second. */
+export function lifetimeCapTime(synthesizedAt: Date, maxLifetimeMinutes: number): Date {
+  const at = synthesizedAt.getTime() + (maxLifetimeMinutes + LIFETIME_CAP_MARGIN_MINUTES) * 60_000;
+  return new Date(Math.ceil(at / 1000) * 1000);
+}
+
+/** EventBridge Scheduler's one-time expression, at(yyyy-mm-ddThh:mm:ss), read in the schedule's time zone (UTC). */
+function atExpression(time: Date): string {
+  return `at(${time.toISOString().slice(0, 19)})`;
 }
 
 /** GPUs per instance type, so the GPU gate knows how many to expect without the user saying so. */
@@ -148,6 +214,12 @@ const CAPACITY_ERRORS: readonly RegExp[] = [
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
+/** An IAM role ARN (its partition captured), with an optional path: arn:aws:iam::123456789012:role/NAME. */
+const IAM_ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+
+const NO_OUTSIDE_CAP =
+  "lifetime-role is not set: on AWS only the machine's own timer (which a job with sudo can disarm) and the stop job " +
+  "end the machine; nothing outside it enforces max-lifetime. Set lifetime-role for an EventBridge Scheduler cap (docs/aws.md).";
 
 /** S3 bucket names: 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit. */
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -179,7 +251,7 @@ function s3Store(read: InputReader): StateStore {
 
 export const awsCloud = defineCloud<AwsConfig>({
   name: "aws",
-  inputs: ["region", "subnet", "security-group", "instance-profile"],
+  inputs: ["region", "subnet", "security-group", "instance-profile", "lifetime-role"],
   parse(read: InputReader): AwsConfig {
     const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
     const [instanceType, ...fallbackInstanceTypes] = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
@@ -197,6 +269,9 @@ export const awsCloud = defineCloud<AwsConfig>({
       instanceProfile: read.matching("instance-profile", /^[\w+=,.@-]{1,128}$/, "an IAM instance profile name", "") || undefined,
       publicIp: read.boolean("public-ip", false),
       spot: read.boolean("spot", false),
+      lifetimeRole:
+        read.matching("lifetime-role", IAM_ROLE_ARN, "the ARN of an IAM role that EventBridge Scheduler may assume, such as arn:aws:iam::123456789012:role/gpu-runner-lifetime (docs/aws.md)", "") ||
+        undefined,
     };
   },
   load: async () => {
@@ -209,6 +284,7 @@ export const awsCloud = defineCloud<AwsConfig>({
     machineType: `${config.instanceType}${config.spot ? " (spot)" : ""}`,
     location: config.subnetId ? `${config.region} (${config.subnetId})` : config.region,
     image: config.ami,
+    caveats: config.lifetimeRole ? undefined : [NO_OUTSIDE_CAP],
   }),
   // Spot prices move by the hour and the zone: unknown rather than a guess.
   hourlyPriceUsd: (config) => (config.spot ? undefined : ON_DEMAND[config.instanceType]),
@@ -258,6 +334,22 @@ export const awsCloud = defineCloud<AwsConfig>({
     for (const group of groups.split(/\s+/).filter((id) => /^sg-[0-9a-f]+$/.test(id))) {
       await runChecked(run, "aws", ["ec2", "delete-security-group", "--region", region, "--group-id", group]);
       deleted.push(`security group ${group}`);
+    }
+    // The lifetime schedules last: until the instances are gone they are the cap that still holds. A start
+    // without lifetime-role has none, and its stop role may not be allowed to list them; one left behind costs
+    // nothing, and at the cap it terminates an instance already gone and deletes itself. So a refused listing
+    // is reported, never the stop's failure.
+    const listing = await run("aws", [
+      "scheduler", "list-schedules", "--region", region, "--group-name", "default", "--name-prefix", label, "--query", "Schedules[].Name", "--output", "text",
+    ]);
+    if (listing.exitCode !== 0) {
+      const reason = listing.stderr.trim().split("\n").slice(-1)[0] || `exit ${listing.exitCode}`;
+      deleted.push(`(lifetime schedules not looked up: ${reason}; any left delete themselves once they fire)`);
+      return deleted;
+    }
+    for (const name of listing.stdout.split(/\s+/).filter((name) => name.startsWith(label) && /^[\w.-]{1,64}$/.test(name))) {
+      await runChecked(run, "aws", ["scheduler", "delete-schedule", "--region", region, "--group-name", "default", "--name", name]);
+      deleted.push(`lifetime schedule ${name}`);
     }
     return deleted;
   },

@@ -15,6 +15,11 @@ export interface MachineSummary {
   machineType: string;
   location: string;
   image: string;
+  /**
+   * What the user should know before anything exists, such as a safety net this configuration lacks: start logs
+   * each as a warning and the review lists them. None when absent.
+   */
+  caveats?: string[];
 }
 
 export interface CommandResult {
@@ -107,7 +112,7 @@ export interface CloudDefinition<C> {
   /**
    * Deletes every machine (and shared piece) carrying this start's label tag, without Terraform state: the stop
    * fallback when the state is missing or cannot be decrypted. `env` holds the cloud's usual variables (region,
-   * project). Returns one line per thing deleted.
+   * project). Returns one line per thing deleted (and, in parentheses, per harmless leftover it could not look for).
    */
   sweep(label: string, env: Env, run: CommandRunner): Promise<string[]>;
   /** The cloud's bucket for the encrypted state, as an alternative to the workflow artifact; none when absent. */

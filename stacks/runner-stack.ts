@@ -28,6 +28,8 @@ export interface SharedStackConfig {
   /** The user's extra tags; they can never override the ownership tags. */
   userTags: Record<string, string>;
   boot: BootSettings;
+  /** When the stack was synthesized: a cloud whose cap outside the machine is a point in time counts from here. */
+  synthesizedAt: Date;
 }
 
 /** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */

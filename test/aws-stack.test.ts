@@ -1,6 +1,7 @@
 // The EC2 stack as Terraform will see it: inputs parsed from the environment as action.yml sets them, synthesized
 // by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,11 +12,14 @@ import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { type RunContext, readRunContext } from "../scripts/settings/run-context.ts";
 import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
 
-import { awsCloud } from "../stacks/aws.ts";
+import { awsCloud, LIFETIME_CAP_MARGIN_MINUTES } from "../stacks/aws.ts";
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await awsCloud.load();
 
 const LABEL = "gpu-777-1-89abcdef";
+/** The synthesis clock, fixed: the lifetime schedule is a point in time counted from it. */
+const SYNTHESIZED_AT = Date.parse("2026-03-01T12:00:00Z");
+const LIFETIME_ROLE = "arn:aws:iam::123456789012:role/gpu-runner-lifetime";
 
 const BASE: Record<string, string> = {
   mode: "start",
@@ -53,7 +57,7 @@ function prepare(overrides: Record<string, string | undefined>): { inputs: Start
 function synthInputs(inputs: StartInputs, context: RunContext): Json {
   const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
   try {
-    const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL }, inputs.plan, outdir);
+    const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => SYNTHESIZED_AT }, inputs.plan, outdir);
     return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -222,6 +226,10 @@ describe("aws inputs", () => {
     ["a zone as region", { region: "us-east-1a" }, "region"],
     ["the gcp-only input zone", { zone: "us-central1-a" }, "zone"],
     ["the gcp-only input gpu", { gpu: "nvidia-tesla-t4:1" }, "gpu"],
+    ["a role name as lifetime-role", { "lifetime-role": "gpu-runner-lifetime" }, "lifetime-role"],
+    ["a user ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:user/gpu-runner" }, "lifetime-role"],
+    ["an instance profile ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:instance-profile/gpu-runner" }, "lifetime-role"],
+    ["a short account id in lifetime-role", { "lifetime-role": "arn:aws:iam::12345:role/gpu-runner-lifetime" }, "lifetime-role"],
   ];
   for (const [what, overrides, input] of bad) {
     test(`rejects ${what}, naming '${input}'`, () => {
@@ -231,4 +239,111 @@ describe("aws inputs", () => {
       );
     });
   }
+});
+
+/** The instant of an EventBridge Scheduler at() expression read in UTC, as epoch milliseconds. */
+function atTime(expression: string): number {
+  const match = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(expression);
+  assert.ok(match, `an at(yyyy-mm-ddThh:mm:ss) expression, got ${expression}`);
+  return Date.parse(`${match[1]}Z`);
+}
+
+/** What Terraform makes of a schedule's input once the instance exists: the real binary evaluates it, offline. */
+function evaluatedInput(input: string, instanceExpression: string, instanceId: string): unknown {
+  const expression = input.slice(2, -1).replace(instanceExpression, JSON.stringify(instanceId));
+  const dir = mkdtempSync(join(tmpdir(), "aws-input-"));
+  try {
+    const out = execFileSync("terraform", ["console"], { cwd: dir, input: expression, encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+    return JSON.parse(JSON.parse(out.trim()) as string);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("aws lifetime cap outside the machine (lifetime-role)", () => {
+  const json = synth({ count: "2", "max-lifetime": "95", "lifetime-role": LIFETIME_ROLE });
+  const schedules = (json.resource.aws_scheduler_schedule ?? {}) as Record<string, Json>;
+
+  test("one schedule per instance, named after its runner in the default group", () => {
+    assert.deepEqual(Object.keys(schedules).sort(), ["lifetime-0", "lifetime-1"]);
+    for (const index of [0, 1]) {
+      assert.equal(schedules[`lifetime-${index}`]!.name, `${LABEL}-${index}`);
+      assert.equal(schedules[`lifetime-${index}`]!.group_name, "default");
+    }
+  });
+
+  test("fires once, in UTC, max-lifetime plus the margin after synthesis, on time, then deletes itself", () => {
+    assert.equal(LIFETIME_CAP_MARGIN_MINUTES, 10);
+    for (const schedule of Object.values(schedules)) {
+      assert.equal(schedule.schedule_expression, "at(2026-03-01T13:45:00)", "12:00 + 95 min + 10 min");
+      assert.equal(atTime(schedule.schedule_expression) - SYNTHESIZED_AT, (95 + LIFETIME_CAP_MARGIN_MINUTES) * 60_000);
+      assert.equal(schedule.schedule_expression_timezone, "UTC");
+      assert.deepEqual(schedule.flexible_time_window, { mode: "OFF" });
+      assert.equal(schedule.action_after_completion, "DELETE");
+    }
+  });
+
+  test("follows the clock and max-lifetime it is given", () => {
+    const { inputs, context } = prepare({ "max-lifetime": "30", "lifetime-role": LIFETIME_ROLE });
+    const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
+    try {
+      const later = Date.parse("2026-12-31T23:55:00.250Z");
+      const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => later }, inputs.plan, outdir);
+      const schedule = (JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json).resource.aws_scheduler_schedule["lifetime-0"];
+      // Up to the whole second, never before the cap: 23:55:00.250 + 40 min -> 00:35:01 the next year.
+      assert.equal(schedule.schedule_expression, "at(2027-01-01T00:35:01)");
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test("terminates its own instance through EC2's universal target, with the role given, retrying", () => {
+    for (const index of [0, 1]) {
+      const target = schedules[`lifetime-${index}`]!.target;
+      assert.equal(target.arn, "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances");
+      assert.equal(target.role_arn, LIFETIME_ROLE);
+      assert.equal(target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-${index}.id]})`));
+      assert.deepEqual(evaluatedInput(target.input, `aws_instance.runner-${index}.id`, "i-0123456789abcdef0"), { InstanceIds: ["i-0123456789abcdef0"] });
+      assert.deepEqual(target.retry_policy, { maximum_event_age_in_seconds: 86400, maximum_retry_attempts: 185 });
+    }
+  });
+
+  test("the target's partition follows the role's", () => {
+    const china = synth({ region: "cn-north-1", "lifetime-role": "arn:aws-cn:iam::123456789012:role/ci/gpu-runner-lifetime" });
+    assert.equal(china.resource.aws_scheduler_schedule["lifetime-0"].target.arn, "arn:aws-cn:scheduler:::aws-sdk:ec2:terminateInstances");
+  });
+
+  test("the instance itself is unchanged: its own timer and terminate on power-off stay", () => {
+    const without = synth({ count: "2", "max-lifetime": "95" });
+    for (const index of [0, 1]) {
+      assert.deepEqual(instance(json, index), instance(without, index));
+      assert.match(json.locals[`boot_script_${index}`], /^export GR_MAX_LIFETIME_MINUTES='95'$/m);
+    }
+  });
+
+  test("without lifetime-role: no schedule, and the plan says plainly what ends the machine", () => {
+    const without = synth({ count: "2" });
+    assert.equal(without.resource.aws_scheduler_schedule, undefined);
+    const caveats = prepare({}).inputs.plan.summary().caveats ?? [];
+    assert.equal(caveats.length, 1);
+    assert.match(caveats[0]!, /lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/);
+    assert.deepEqual(prepare({ "lifetime-role": LIFETIME_ROLE }).inputs.plan.summary().caveats, undefined);
+  });
+
+  test("every capacity alternative keeps the schedule", () => {
+    const { inputs, context } = prepare({ "machine-type": "g5.xlarge,g4dn.xlarge", spot: "true", "lifetime-role": LIFETIME_ROLE });
+    const alternatives = inputs.plan.alternatives();
+    assert.equal(alternatives.length, 4);
+    for (const plan of alternatives) assert.equal(awsCloud.configOf(plan)?.lifetimeRole, LIFETIME_ROLE);
+    const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
+    try {
+      const last = alternatives.at(-1)!;
+      const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => SYNTHESIZED_AT }, last, outdir);
+      const fallback = JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
+      assert.equal(instance(fallback).instance_type, "g4dn.xlarge");
+      assert.equal(fallback.resource.aws_scheduler_schedule["lifetime-0"].target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-0.id]})`));
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
 });

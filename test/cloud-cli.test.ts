@@ -95,26 +95,54 @@ describe("boot console", () => {
 });
 
 describe("sweep (stop without state)", () => {
-  it("aws terminates the label's instances, waits, then deletes its security group", async () => {
+  it("aws terminates the label's instances, waits, deletes its security group, then its lifetime schedules", async () => {
     const { run, calls } = recorder({
       "aws ec2 describe-instances": { stdout: "i-0aaa\ti-0bbb\n" },
       "aws ec2 describe-security-groups": { stdout: "sg-0ccc\n" },
+      "aws scheduler list-schedules": { stdout: `${LABEL}-0\t${LABEL}-1\n` },
     });
     const deleted = await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run);
-    assert.deepEqual(deleted, ["instance i-0aaa", "instance i-0bbb", "security group sg-0ccc"]);
+    assert.deepEqual(deleted, ["instance i-0aaa", "instance i-0bbb", "security group sg-0ccc", `lifetime schedule ${LABEL}-0`, `lifetime schedule ${LABEL}-1`]);
     assert.deepEqual(calls, [
       `aws ec2 describe-instances --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} Name=instance-state-name,Values=pending,running,stopping,stopped --query Reservations[].Instances[].InstanceId --output text`,
       "aws ec2 terminate-instances --region eu-west-1 --instance-ids i-0aaa i-0bbb",
       "aws ec2 wait instance-terminated --region eu-west-1 --instance-ids i-0aaa i-0bbb",
       `aws ec2 describe-security-groups --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} --query SecurityGroups[].GroupId --output text`,
       "aws ec2 delete-security-group --region eu-west-1 --group-id sg-0ccc",
+      `aws scheduler list-schedules --region eu-west-1 --group-name default --name-prefix ${LABEL} --query Schedules[].Name --output text`,
+      `aws scheduler delete-schedule --region eu-west-1 --group-name default --name ${LABEL}-0`,
+      `aws scheduler delete-schedule --region eu-west-1 --group-name default --name ${LABEL}-1`,
     ]);
+  });
+
+  it("aws deletes leftover schedules even when the instances are already gone", async () => {
+    const { run, calls } = recorder({ "aws scheduler list-schedules": { stdout: `${LABEL}-0\n` } });
+    assert.deepEqual(await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
+    assert.equal(calls.at(-1), `aws scheduler delete-schedule --region eu-west-1 --group-name default --name ${LABEL}-0`);
+  });
+
+  it("aws: a role that may not list schedules still sweeps the machines, and says so", async () => {
+    const { run, calls } = recorder({
+      "aws ec2 describe-instances": { stdout: "i-0aaa\n" },
+      "aws scheduler list-schedules": { exitCode: 254, stderr: "An error occurred (AccessDeniedException) when calling the ListSchedules operation: not authorized\n" },
+    });
+    const deleted = await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run);
+    assert.deepEqual(deleted.slice(0, 1), ["instance i-0aaa"]);
+    assert.match(deleted[1] ?? "", /^\(lifetime schedules not looked up: An error occurred \(AccessDeniedException\).*; any left delete themselves once they fire\)$/);
+    assert.ok(!calls.some((c) => c.includes("delete-schedule")));
+  });
+
+  it("aws deletes only schedules of its own label", async () => {
+    const { run, calls } = recorder({ "aws scheduler list-schedules": { stdout: `${LABEL}-0\tgpu-42-1-ffffffff-0\tother\n` } });
+    assert.deepEqual(await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
+    assert.equal(calls.filter((c) => c.includes("delete-schedule")).length, 1);
   });
 
   it("aws with nothing tagged deletes nothing", async () => {
     const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "\n" } });
     assert.deepEqual(await aws.sweep(LABEL, { AWS_DEFAULT_REGION: "us-east-1" }, run), []);
     assert.ok(!calls.some((c) => c.includes("terminate-instances")));
+    assert.ok(!calls.some((c) => c.includes("delete-schedule")));
   });
 
   it("aws without a region refuses rather than guess", async () => {

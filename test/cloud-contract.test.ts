@@ -52,8 +52,12 @@ interface CloudContract {
   /** Variables the example needs beyond its inputs (a harness's settings), if any. */
   env?: Env;
   machines(json: Json): Machine[];
-  /** The cloud's own hard lifetime in seconds (enforced even if the machine hangs), or why there is none. */
-  cloudLifetimeSeconds(machine: Machine): number | NotApplicable;
+  /**
+   * The cloud's own hard lifetime in seconds (enforced even if the machine hangs or its job disarms the machine's
+   * timer), or why there is none: a duration the cloud counts from the machine's start, or a point in time
+   * counted from `synthesizedAt` (epoch milliseconds).
+   */
+  cloudLifetimeSeconds(machine: Machine, json: Json, synthesizedAt: number): number | NotApplicable;
   /** Asserts that powering off (or reaching the cloud's lifetime) removes the machine rather than stopping it. */
   endsRatherThanStops: ((machine: Machine) => void) | NotApplicable;
   /** The bytes the cloud receives for a rendered boot script (compressed where the stack compresses it). */
@@ -64,6 +68,8 @@ interface CloudContract {
 
 const CONTRACTS: Record<string, CloudContract> = {
   aws: {
+    // The example with a lifetime role, as a careful user sets it: the cap outside the machine is then a schedule.
+    env: { [inputEnvName("lifetime-role")]: "arn:aws:iam::123456789012:role/gpu-runner-lifetime" },
     machines: (json) =>
       Object.values((json.resource?.aws_instance ?? {}) as Record<string, Json>).map((vm) => ({
         name: vm.tags?.Name,
@@ -71,9 +77,21 @@ const CONTRACTS: Record<string, CloudContract> = {
         bootScript: bootScriptLocal(json, vm.user_data_base64),
         tagSets: { tags: vm.tags, volume_tags: vm.volume_tags },
       })),
-    cloudLifetimeSeconds: () => ({
-      notApplicable: "EC2 has no run-time limit for on-demand instances; the boot script's timer powers off, and power-off terminates",
-    }),
+    // EC2 has no run-time limit of its own: an EventBridge Scheduler schedule terminates the instance at a point in
+    // time. The one whose TerminateInstances input names this machine's instance, and only that one.
+    cloudLifetimeSeconds(machine, json, synthesizedAt) {
+      const [key] = Object.entries(json.resource.aws_instance as Record<string, Json>).find(([, vm]) => vm === machine.resource) ?? [];
+      const schedules = Object.values((json.resource?.aws_scheduler_schedule ?? {}) as Record<string, Json>);
+      const mine = schedules.filter((s) => String(s.target?.input).includes(`aws_instance.${key}.id`));
+      assert.equal(mine.length, 1, `${machine.name}: one schedule terminates it`);
+      const schedule = mine[0]!;
+      assert.equal(schedule.target.arn, "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances");
+      assert.equal(schedule.schedule_expression_timezone, "UTC");
+      assert.equal(schedule.action_after_completion, "DELETE");
+      const at = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(schedule.schedule_expression)?.[1];
+      assert.ok(at, `${machine.name}: a one-time at() schedule`);
+      return (Date.parse(`${at}Z`) - synthesizedAt) / 1000;
+    },
     endsRatherThanStops: (machine) => assert.equal(machine.resource.instance_initiated_shutdown_behavior, "terminate"),
     deliveredBytes: (script) => gzipSync(script).length,
     ownership: true,
@@ -118,6 +136,13 @@ const CONTRACTS: Record<string, CloudContract> = {
 const FAKE_TOKEN = "planted-fake-token-0123456789abcdefXYZ";
 const FAKE_PASSPHRASE = "planted-passphrase-0f9e8d7c6b5a";
 const MAX_LIFETIME_MINUTES = 95;
+/**
+ * How much later than max-lifetime a cloud's own cap may fire: a cap set as a point in time leaves a margin for
+ * apply and boot, so that the machine's own timer (counted from boot) acts first. Never earlier than max-lifetime.
+ */
+const CLOUD_CAP_MARGIN_LIMIT_SECONDS = 15 * 60;
+/** The synthesis clock, fixed, so a cap set as a point in time can be measured. */
+const SYNTHESIZED_AT = Date.parse("2026-03-01T12:00:00Z");
 /** A JIT config is a few KiB of base64; this is the size the boot script must leave room for. */
 const JIT_CONFIG_STAND_IN = "QUJD".repeat(1024);
 
@@ -144,7 +169,7 @@ function synthExample(cloud: string, contract: CloudContract): { label: string; 
   const context = readRunContext(env, workdir);
   const label = newLabel(context);
   const outdir = join(workdir, `synth-${synths++}`);
-  const { stackJsonPath } = synthesizeLoaded({ inputs, context, label }, inputs.plan, outdir);
+  const { stackJsonPath } = synthesizeLoaded({ inputs, context, label, now: () => SYNTHESIZED_AT }, inputs.plan, outdir);
   const text = readFileSync(stackJsonPath, "utf8");
   return { label, text, json: JSON.parse(text) as Json, inputs };
 }
@@ -226,8 +251,10 @@ for (const name of CLOUD_NAMES) {
     test("a lifetime cap: the boot script's timer, and the cloud's own where it has one", () => {
       for (const machine of machines) {
         assert.match(machine.bootScript, new RegExp(`^export GR_MAX_LIFETIME_MINUTES='${MAX_LIFETIME_MINUTES}'$`, "m"), machine.name);
-        const seconds = contract.cloudLifetimeSeconds(machine);
-        if (!isNotApplicable(seconds)) assert.equal(seconds, MAX_LIFETIME_MINUTES * 60, machine.name);
+        const seconds = contract.cloudLifetimeSeconds(machine, first.json, SYNTHESIZED_AT);
+        if (isNotApplicable(seconds)) continue;
+        assert.ok(seconds >= MAX_LIFETIME_MINUTES * 60, `${machine.name}: the cloud's cap (${seconds} s) comes no earlier than max-lifetime`);
+        assert.ok(seconds <= MAX_LIFETIME_MINUTES * 60 + CLOUD_CAP_MARGIN_LIMIT_SECONDS, `${machine.name}: the cloud's cap (${seconds} s) comes at most 15 min after max-lifetime`);
       }
     });
 

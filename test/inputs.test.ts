@@ -55,6 +55,7 @@ describe("parseInputs: a valid start", () => {
       spot: false,
       fallbackInstanceTypes: [],
       fallbackSubnetIds: [],
+      lifetimeRole: undefined,
     });
   });
 
@@ -76,6 +77,7 @@ describe("parseInputs: a valid start", () => {
       subnet: "subnet-0123456789abcdef0",
       "security-group": "sg-0123456789abcdef0,sg-00000000",
       "instance-profile": "gpu-runner",
+      "lifetime-role": "arn:aws:iam::123456789012:role/gpu-runner-lifetime",
       "public-ip": "true",
       "disk-size": "200",
       spot: "true",
@@ -105,6 +107,7 @@ describe("parseInputs: a valid start", () => {
       spot: true,
       fallbackInstanceTypes: [],
       fallbackSubnetIds: [],
+      lifetimeRole: "arn:aws:iam::123456789012:role/gpu-runner-lifetime",
     });
   });
 

@@ -26,6 +26,17 @@ describe("review", () => {
     assert.ok(JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).resource.aws_instance["runner-0"]);
   });
 
+  it("on AWS, says plainly when nothing outside the machine caps its lifetime, and shows the schedule when something does", async () => {
+    const without = await review({}, outdir());
+    assert.match(row(without.text, "caveat") ?? "", /^lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/);
+    assert.equal(JSON.parse(readFileSync(join(without.stackDir, "cdk.tf.json"), "utf8")).resource.aws_scheduler_schedule, undefined);
+    const role = "arn:aws:iam::123456789012:role/gpu-runner-lifetime";
+    const withRole = await review({ GPU_RUNNER_LIFETIME_ROLE: role }, outdir());
+    assert.equal(row(withRole.text, "caveat"), undefined);
+    const schedule = JSON.parse(readFileSync(join(withRole.stackDir, "cdk.tf.json"), "utf8")).resource.aws_scheduler_schedule["lifetime-0"];
+    assert.equal(schedule.target.role_arn, role);
+  });
+
   it("reads the inputs from a JSON file, dropping an example value that contradicts them", async () => {
     const file = join(dir, "gpu.json");
     writeFileSync(file, JSON.stringify({ cloud: "gcp", project: "my-project", zone: "us-central1-a", "machine-type": "a2-highgpu-2g", count: 2 }));

@@ -351,6 +351,15 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     // No GitHub call was mocked: nock would have refused any (disableNetConnect), failing the start.
   });
 
+  it("a caveat of the plan is a warning before anything exists, and a row of the review", async () => {
+    const caveat = "nothing outside the machine enforces max-lifetime here";
+    const f = fixture({ caveats: [caveat] }, { "dry-run": "true" });
+    await start(f.inputs, f.context, deps(f));
+    assert.deepEqual(f.io.warnings, [caveat]);
+    assert.ok(f.io.lines.some((l) => new RegExp(`^ {2}caveat +${caveat}$`).test(l)), "the review lists it");
+    assert.deepEqual(readdirSync(f.markerDir), [], "no machine was created");
+  });
+
   it("when cancelled, saves the encrypted state at once", async () => {
     const f = fixture();
     let cancel: () => void = () => assert.fail("not registered");

@@ -28,6 +28,7 @@ export function describeStart(inputs: StartInputs, label: string, plan: MachineP
     ["extra tags", Object.keys(inputs.tags).length > 0 ? JSON.stringify(inputs.tags) : "none (ownership tags are always added)"],
     ["state", `encrypted, in ${inputs.stateStore ? inputs.stateStore.description : "a workflow artifact"}`],
     ["Terraform JSON", stackJsonPath],
+    ...(machine.caveats ?? []).map((caveat): [string, string] => ["caveat", caveat]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return [

@@ -95,6 +95,8 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     io.info(`Terraform JSON: ${result.stackJsonPath}`);
     return result;
   });
+  // Before anything exists, so the user can still choose: e.g. a cap outside the machine this cloud lacks here.
+  for (const caveat of inputs.plan.summary().caveats ?? []) io.warning(caveat);
   if (inputs.dryRun) {
     try {
       return await dryRun(inputs, label, synthesized, deps);

@@ -19,6 +19,8 @@ export interface SynthesisTarget {
   inputs: StartInputs;
   context: Pick<RunContext, "repository" | "runId" | "runAttempt">;
   label: string;
+  /** The clock (epoch milliseconds), for caps set as a point in time; Date.now by default, fixed in tests. */
+  now?: () => number;
 }
 
 export interface Synthesized {
@@ -46,7 +48,7 @@ export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = ta
   return { stackDir, stackJsonPath: join(stackDir, "cdk.tf.json") };
 }
 
-export function buildStackConfig({ inputs, context, label }: SynthesisTarget, plan: MachinePlan = inputs.plan): SharedStackConfig {
+export function buildStackConfig({ inputs, context, label, now }: SynthesisTarget, plan: MachinePlan = inputs.plan): SharedStackConfig {
   const runners: RunnerSlot[] = Array.from({ length: inputs.count }, (_, index) => ({ index, name: runnerName(label, index) }));
   return {
     label,
@@ -62,6 +64,7 @@ export function buildStackConfig({ inputs, context, label }: SynthesisTarget, pl
       gpuWaitSeconds: GPU_WAIT_SECONDS,
       preRunnerScript: inputs.preRunnerScript,
     },
+    synthesizedAt: new Date(now?.() ?? Date.now()),
   };
 }
 

@@ -15,6 +15,8 @@ export interface TestCloudConfig {
   broken: string[];
   /** Console text bootConsole returns per machine name. */
   consoles: Record<string, string>;
+  /** What the plan's summary says the user should know (a safety net this configuration lacks). */
+  caveats?: string[];
 }
 
 export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName: string): string {
@@ -57,7 +59,7 @@ export const testCloud = defineCloud<TestCloudConfig>({
   providerPackages: [],
   createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
   gpusPerMachine: () => 0,
-  summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image" }),
+  summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image", caveats: config.caveats }),
   hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
   pricesAsOf: "2025-06",
   // What createMachine prints for a machine type in noCapacity: EC2's wording, as the real one would.
