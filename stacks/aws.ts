@@ -1,6 +1,7 @@
 // AWS EC2: one aws_instance per runner. Security posture lives here: IMDSv2 only, encrypted root volume deleted
 // with the instance, terminate on power-off, no inbound traffic, public IP only when asked, and (with
 // lifetime-role) a lifetime cap outside the machine: an EventBridge Scheduler schedule that terminates it.
+import { gzipSync } from "node:zlib";
 import { Fn, TerraformLocal } from "cdktf";
 import { type CommandRunner, defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
@@ -211,6 +212,16 @@ const CAPACITY_ERRORS: readonly RegExp[] = [
   /Unsupported.*(instance type|Availability Zone)/i,
 ];
 
+/** EC2 allows 50 tags per resource; the action sets its 5 ownership tags and Name on each. */
+const EC2_MAX_TAGS = 50;
+const ACTION_TAGS = 6;
+
+function checkTagsFit(read: InputReader): void {
+  const count = Object.keys(read.stringMap("tags", "a JSON object of string tags")).length;
+  const max = EC2_MAX_TAGS - ACTION_TAGS;
+  if (count > max) read.fail("tags", `at most ${max} tags with cloud aws (EC2 allows ${EC2_MAX_TAGS} per resource, ${ACTION_TAGS} are the action's)`);
+}
+
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
@@ -253,6 +264,7 @@ export const awsCloud = defineCloud<AwsConfig>({
   name: "aws",
   inputs: ["region", "subnet", "security-group", "instance-profile", "lifetime-role"],
   parse(read: InputReader): AwsConfig {
+    checkTagsFit(read);
     const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
     const [instanceType, ...fallbackInstanceTypes] = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
     if (instanceType === undefined) read.fail("machine-type", typesExpected);
@@ -304,6 +316,8 @@ export const awsCloud = defineCloud<AwsConfig>({
   },
   // EC2 rejects user-data over 16 KB (before base64; here after gzip).
   userDataLimitBytes: 16 * 1024,
+  // The stack sends it gzipped (Fn.base64gzip): EC2 counts the gzip's bytes.
+  userDataBytes: (script) => gzipSync(script).length,
   // The AWS provider and CLI read their credentials, region and profile from AWS_* (configure-aws-credentials sets them).
   environment: [/^AWS_[A-Z0-9_]+$/],
   async bootConsole(config, machine, run) {

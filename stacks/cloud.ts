@@ -99,6 +99,8 @@ export interface CloudDefinition<C> {
   imageAccounts?: readonly string[];
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
+  /** The bytes the cloud counts against that limit for a boot script (compressed where the stack compresses it). */
+  userDataBytes(script: string): number;
   /**
    * The environment variables this cloud's provider and CLI read (credentials, region, project): beside a few
    * common ones (PATH, HOME, proxies), the only ones terraform and the CLI are given. The step's secrets are not.
@@ -122,7 +124,7 @@ export interface CloudDefinition<C> {
 /** The facts of a cloud that hold whatever its configuration. */
 export type CloudFacts = Pick<
   CloudDefinition<never>,
-  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "environment" | "load" | "sweep" | "stateStore"
+  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "userDataBytes" | "environment" | "load" | "sweep" | "stateStore"
 >;
 
 /** A cloud as the action sees it, whatever its configuration type. */
@@ -178,6 +180,7 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
     reservedTagPrefixes: definition.reservedTagPrefixes,
     imageAccounts: definition.imageAccounts,
     userDataLimitBytes: definition.userDataLimitBytes,
+    userDataBytes: (script) => definition.userDataBytes(script),
     environment: definition.environment,
     stateStore: definition.stateStore,
     load: () => definition.load(),

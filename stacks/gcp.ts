@@ -394,6 +394,7 @@ export const gcpCloud = defineCloud<GcpConfig>({
   },
   // Compute Engine limits one metadata value (the startup-script) to 256 KB.
   userDataLimitBytes: 256 * 1024,
+  userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   // The google provider and gcloud read credentials and project from these (google-github-actions/auth sets them).
   environment: [/^(GOOGLE|CLOUDSDK|GCLOUD)_[A-Z0-9_]+$/, /^GCP_PROJECT$/],
   async bootConsole(config, machine, run) {

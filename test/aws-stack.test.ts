@@ -2,6 +2,7 @@
 // by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -216,6 +217,22 @@ describe("aws stack", () => {
       [`${LABEL}-0`]: tf("aws_instance.runner-0.id"),
       [`${LABEL}-1`]: tf("aws_instance.runner-1.id"),
     });
+  });
+});
+
+describe("aws user-data limit", () => {
+  // 8 KiB (the input's own limit) that gzip cannot shrink: with a runner's config, over EC2's 16 KiB of user-data.
+  const incompressible = (bytes: number) => Array.from(randomBytes(bytes), (b) => String.fromCharCode(33 + (b % 94))).join("");
+
+  test("a boot script over EC2's 16 KiB with a real-sized runner config is refused at synthesis, naming pre-runner-script", () => {
+    assert.throws(
+      () => synth({ "pre-runner-script": incompressible(8192) }),
+      (error: unknown) => error instanceof InputError && error.input === "pre-runner-script" && /of the 16384 bytes aws accepts/.test(error.message),
+    );
+  });
+
+  test("one that fits is synthesized", () => {
+    assert.ok(instance(synth({ "pre-runner-script": incompressible(4096) })));
   });
 });
 

@@ -173,6 +173,34 @@ describe("end to end on the local machine kind", () => {
     });
   }
 
+  it("stop says which job ran on each runner, and fails when a job of another workflow run took one", async () => {
+    const w = await world();
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    const [mine, stolen] = runners(start);
+    assert.ok(mine && stolen);
+    // One job of this run; one of another run that asks for the same label (shared by mistake, or guessed).
+    w.server.queueJob(stateId, { name: "gpu-tests" });
+    await w.server.waitFor("the first job taken", () => w.server.jobs[0]?.doneAt !== undefined, 20_000);
+    w.server.queueJob(stateId, { name: "someone else's job", runId: "424242" });
+    await w.server.waitFor("the second job taken", () => w.server.jobs[1]?.doneAt !== undefined, 20_000);
+    const by = (name: string) => w.server.jobs.find((j) => j.name === name)?.runnerId;
+    const took = new Map([[by("gpu-tests"), "gpu-tests"], [by("someone else's job"), "someone else's job"]]);
+
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, true, "a runner taken outside this run fails the stop");
+    const out = step(stop, "main").stdout;
+    const ranOurs = [mine, stolen].find((r) => took.get(r.id) === "gpu-tests")!;
+    const ranTheirs = [mine, stolen].find((r) => took.get(r.id) === "someone else's job")!;
+    assert.match(out, new RegExp(`${ranOurs.name} ran job "gpu-tests" \\(success\\)`));
+    assert.match(out, new RegExp(`${ranTheirs.name} was taken by a job outside this workflow run`));
+    assert.ok(stop.errors.some((e) => e.includes(`jobs on the runners: ${ranTheirs.name} was taken by a job outside this workflow run`)), stop.errors.join(" | "));
+    assert.match(stop.summary, new RegExp(`- ${ranTheirs.name} was taken by a job outside this workflow run`));
+    // Everything was cleaned up all the same.
+    assertNothingLeft(w, stateId);
+  });
+
   it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
     const w = await world();
     const stateId = "gpu-123456789-1-0a1b2c3d";

@@ -57,7 +57,8 @@ describe("the GitHub stand-in, through the action's client", () => {
     const record = server.runner(jit.runnerId);
     assert.equal(config.credentials.data.clientId, record?.credential);
     assert.equal(record?.encodedJitConfig, jit.encodedJitConfig);
-    assert.deepEqual(await client(server).getRunner(jit.runnerId), { id: jit.runnerId, name: "gpu-1-1-00000001-0", status: "offline", busy: false, labels: ["self-hosted", "gpu-1-1-00000001"] });
+    // Exactly the labels it was registered with: a just-in-time runner gets no default ones (self-hosted, OS, arch).
+    assert.deepEqual(await client(server).getRunner(jit.runnerId), { id: jit.runnerId, name: "gpu-1-1-00000001-0", status: "offline", busy: false, labels: ["gpu-1-1-00000001"] });
   });
 
   it("refuses a second runner of the same name (409) and a runner group that does not exist (404)", async () => {

@@ -52,6 +52,19 @@ export interface GitHubClient {
   deleteArtifactsNamed(runId: string, name: string): Promise<number>;
   /** The id of the organization's runner group of that name; undefined when there is none. Organization scope only. */
   runnerGroupIdByName(name: string): Promise<number | undefined>;
+  /** The jobs of a workflow run, of every attempt, with the runner each ran on. Repository scope only. */
+  listRunJobs(runId: string): Promise<RunJob[]>;
+}
+
+export interface RunJob {
+  id: number;
+  name: string;
+  /** The runner that took it; undefined while queued. */
+  runnerName: string | undefined;
+  status: string;
+  conclusion: string | undefined;
+  runAttempt: number | undefined;
+  htmlUrl: string | undefined;
 }
 
 export interface RetrySettings {
@@ -301,6 +314,29 @@ class RestClient implements GitHubClient {
       return typeof group?.id === "number" && group.name === name ? [group.id] : [];
     });
     return ids[0];
+  }
+
+  async listRunJobs(runId: string): Promise<RunJob[]> {
+    const scope = this.opts.scope;
+    if (scope.kind !== "repository") throw new Error("GitHub client: jobs belong to a repository; listRunJobs needs repository scope");
+    if (!/^[1-9][0-9]*$/.test(runId)) throw new Error(`GitHub client: run id "${runId}" is not a positive integer`);
+    const path = `/repos/${encodeURIComponent(scope.owner)}/${encodeURIComponent(scope.repo)}/actions/runs/${runId}/jobs`;
+    // filter=all: the jobs of every attempt of the run, so a re-run's runner is found too.
+    return this.paginate(path, { filter: "all" }, "jobs", (raw) => {
+      const job = raw as { id?: unknown; name?: unknown; runner_name?: unknown; status?: unknown; conclusion?: unknown; run_attempt?: unknown; html_url?: unknown } | null;
+      if (typeof job?.id !== "number" || typeof job.name !== "string") return [];
+      return [
+        {
+          id: job.id,
+          name: job.name,
+          runnerName: typeof job.runner_name === "string" && job.runner_name !== "" ? job.runner_name : undefined,
+          status: typeof job.status === "string" ? job.status : "unknown",
+          conclusion: typeof job.conclusion === "string" ? job.conclusion : undefined,
+          runAttempt: typeof job.run_attempt === "number" ? job.run_attempt : undefined,
+          htmlUrl: typeof job.html_url === "string" ? job.html_url : undefined,
+        },
+      ];
+    });
   }
 
   /** Deletes every runner called name; used before re-trying a JIT POST whose outcome is unknown. */

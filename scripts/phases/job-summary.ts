@@ -51,10 +51,13 @@ export interface StopSummary {
   /** When start wrote its state (the machines were created just before). */
   startedAt?: string;
   stoppedAt: Date;
+  /** Which job ran on each runner, one line each, when the run's jobs could be listed. */
+  runnerJobs?: string[];
 }
 
 export function stopSummary(s: StopSummary): string {
   const lines = [`### GPU runners stopped: \`${s.label}\``, ""];
+  if (s.runnerJobs && s.runnerJobs.length > 0) lines.push(...s.runnerJobs.map((line) => `- ${cell(line)}`), "");
   const started = s.startedAt ? Date.parse(s.startedAt) : Number.NaN;
   if (s.machineCount === 0 || Number.isNaN(started)) {
     lines.push("Nothing of this start was left to stop.");

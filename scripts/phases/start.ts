@@ -218,6 +218,9 @@ async function undo(progress: StartProgress, error: unknown, deps: StartDeps): P
   });
   const applied = progress.machinesSince !== undefined;
   const cleanup = await teardown({ stackDir: applied ? progress.stackDir : undefined, runners: runnersLeft, terraform: deps.terraform, github, io });
+  // The saved state names only the runners still registered, so a stop does not take the removed ones for runners
+  // that a job of another run took.
+  progress.registered = progress.registered.filter((jit) => !cleanup.removedIds.includes(jit.runnerId));
   return new StartError(`Start failed: ${(error as Error).message}\nCleanup: ${cleanup.summary}`, { cause: error });
 }
 

@@ -21,7 +21,8 @@ import { stateFilePath } from "../settings/state-location.ts";
 import { type CleanupOutcome, cleanupTable } from "./cleanup-report.ts";
 import { stopSummary } from "./job-summary.ts";
 import { STACK_ID } from "./synthesize.ts";
-import { destroyStack, removeRunners, runnersOfStart } from "./teardown.ts";
+import { describeRunnerJob, type RunnerJob, runnerJobs } from "./runner-jobs.ts";
+import { destroyStack, registeredUnderLabel, removeRunners, unionOfRunners } from "./teardown.ts";
 
 export interface StopDeps {
   github: GitHubClient;
@@ -51,13 +52,16 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   const state = await loadState(inputs, statePath, deps);
   const outcomes: CleanupOutcome[] = [];
   let machineCount = 0;
+  let runnerReport: RunnerJob[] | undefined;
   try {
     if (state.bundle) {
       const destroyed = await destroyFromState(state.bundle, deps);
       machineCount = destroyed.machineCount;
       outcomes.push(destroyed.outcome);
     }
-    outcomes.push(await removeRunnersOfStart(inputs.stateId, state.bundle, deps));
+    const runners = await removeRunnersOfStart(inputs.stateId, state.bundle, context, deps);
+    outcomes.push(...runners.outcomes);
+    runnerReport = runners.jobs;
     const destroyFailed = outcomes.some((o) => o.layer === "machines (terraform)" && !o.ok);
     if (!state.bundle || destroyFailed) {
       // Without a readable state (or a working destroy) the sweep is the only way to be sure nothing is left, so its
@@ -72,7 +76,8 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   io.info(cleanupTable(outcomes, "text"));
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
-    await io.summary(`### GPU runners not fully stopped: \`${inputs.stateId}\`\n\n${cleanupTable(outcomes, "markdown")}\n`);
+    const jobs = runnerReport ? `\n\n${runnerReport.map((r) => `- ${describeRunnerJob(r)}`).join("\n")}` : "";
+    await io.summary(`### GPU runners not fully stopped: \`${inputs.stateId}\`\n\n${cleanupTable(outcomes, "markdown")}${jobs}\n`);
     throw new StopError(`Stop did not finish cleanly:\n${failed.map((o) => `${o.layer}: ${o.detail}`).join("\n")}`);
   }
   if (inputs.stateStore) await removeStoredState(inputs.stateStore, inputs.stateId, deps);
@@ -85,8 +90,17 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       machine: state.bundle?.machine,
       startedAt: state.bundle?.createdAt,
       stoppedAt: new Date(deps.now?.() ?? Date.now()),
+      runnerJobs: runnerReport?.map(describeRunnerJob),
     }),
   );
+  // Cleaned up, state and all (a re-run would find the same): but a runner that ran another run's job is an alarm.
+  const elsewhere = runnerReport?.filter((r) => r.verdict === "elsewhere") ?? [];
+  if (elsewhere.length > 0) {
+    throw new StopError(
+      `jobs on the runners: ${elsewhere.map(describeRunnerJob).join("; ")}. Its machine ran code of another workflow run with this ` +
+        "repository's secrets and cloud: find that run in the repository's Actions tab, and check that no other workflow asks for this start's labels.",
+    );
+  }
 }
 
 interface LoadedState {
@@ -128,22 +142,44 @@ async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ 
   }
 }
 
-/** Layer 2: the runners at GitHub. A listing that fails still leaves the state's own runners to remove. */
-async function removeRunnersOfStart(label: string, bundle: StateBundle | undefined, deps: StopDeps): Promise<CleanupOutcome> {
+/**
+ * Layer 2: the runners at GitHub. First which job ran on each (before they are deleted: a JIT runner still listed
+ * took no job), then their removal. A listing that fails still leaves the state's own runners to remove.
+ */
+async function removeRunnersOfStart(
+  label: string,
+  bundle: StateBundle | undefined,
+  context: RunContext,
+  deps: StopDeps,
+): Promise<{ outcomes: CleanupOutcome[]; jobs?: RunnerJob[] }> {
   const layer = "runners (GitHub)";
   const known = bundle?.runners ?? [];
-  let listed = true;
-  const runners = await runnersOfStart(deps.github, label, known).catch((error: unknown) => {
-    listed = false;
+  const listed = await registeredUnderLabel(deps.github, label).catch((error: unknown) => {
     deps.io.warning(`Could not list the runners at GitHub (${firstLine(error)}); removing the ${known.length} the state names.`);
-    return known;
+    return undefined;
   });
+  const runners = unionOfRunners(known, listed ?? []);
+  const jobs = listed && runners.length > 0 ? await whoRanOnThem(runners, listed, context, deps) : undefined;
   const removal = await removeRunners(deps.github, runners, deps.io);
-  if (!listed) {
-    const detail = `${removal.detail}; could not check GitHub for other runners of this label`;
-    return { layer, ok: false, detail };
+  const outcomes: CleanupOutcome[] = [
+    listed
+      ? { layer, ok: removal.ok, detail: removal.detail }
+      : { layer, ok: false, detail: `${removal.detail}; could not check GitHub for other runners of this label` },
+  ];
+  return { outcomes, jobs };
+}
+
+/** Which job ran on each runner, from the run's jobs; undefined (with a warning) when the jobs cannot be listed. */
+async function whoRanOnThem(runners: { name: string }[], listed: { name: string }[], context: RunContext, deps: StopDeps): Promise<RunnerJob[] | undefined> {
+  try {
+    const jobs = await (deps.artifacts ?? deps.github).listRunJobs(context.runId);
+    const report = runnerJobs(runners, new Set(listed.map((r) => r.name)), jobs);
+    for (const line of report) (line.verdict === "elsewhere" ? deps.io.warning : deps.io.info)(describeRunnerJob(line));
+    return report;
+  } catch (error) {
+    deps.io.warning(`Could not list this run's jobs to check which job ran on each runner (${firstLine(error)}; the token needs Actions: read).`);
+    return undefined;
   }
-  return { layer, ok: removal.ok, detail: removal.detail };
 }
 
 /** Layer 3: the machines found by their label tag, with the cloud's CLI. */

@@ -1,9 +1,13 @@
 // The one synthesis path, from validated inputs to Terraform JSON: the stack's shared config (names, ownership,
 // boot settings), the chosen cloud's stack, cdktf's synth. Start (each capacity candidate), `npm run
 // review` and the cdktf app behind `npx cdktf synth|plan` all come through here, so they show the same stack.
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { App } from "cdktf";
+import { renderBootScript } from "../../stacks/boot-script.ts";
+import { bootValues } from "../../stacks/boot-values.ts";
 import type { MachinePlan } from "../../stacks/cloud.ts";
+import { InputError } from "../../stacks/input-reader.ts";
 import type { RunnerSlot, SharedStackConfig } from "../../stacks/runner-stack.ts";
 import type { StartInputs } from "../settings/inputs.ts";
 import { runnerName } from "../settings/label.ts";
@@ -41,6 +45,7 @@ export async function synthesize(target: SynthesisTarget, plan: MachinePlan = ta
 /** The same, synchronous as cdktf is, for a cloud whose bindings are already loaded (`await cloud.load()`). */
 export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Synthesized {
   const shared = buildStackConfig(target, plan);
+  assertUserDataFits(shared, plan);
   const app = new App(outdir === undefined ? {} : { outdir });
   plan.createStack(app, STACK_ID, shared);
   app.synth();
@@ -66,6 +71,29 @@ export function buildStackConfig({ inputs, context, label, now }: SynthesisTarge
     },
     synthesizedAt: new Date(now?.() ?? Date.now()),
   };
+}
+
+/**
+ * A just-in-time config is about 4 KiB of base64 that compresses badly; a random placeholder of that size measures the
+ * worst case, so a boot script that would not fit is refused before any runner is registered rather than by the
+ * cloud's API half way through a start.
+ */
+const JIT_CONFIG_PLACEHOLDER = randomBytes(3072).toString("base64");
+
+function assertUserDataFits(shared: SharedStackConfig, plan: MachinePlan): void {
+  const runner = shared.runners.at(-1);
+  if (!runner) return;
+  const script = renderBootScript({ values: bootValues(shared.boot, runner.name), terraformValues: { GR_JIT_CONFIG: JIT_CONFIG_PLACEHOLDER } });
+  const bytes = plan.cloud.userDataBytes(script);
+  const limit = plan.cloud.userDataLimitBytes;
+  if (bytes > limit) {
+    throw new InputError(
+      "pre-runner-script",
+      `${Buffer.byteLength(shared.boot.preRunnerScript, "utf8")} bytes`,
+      `a script short enough for the machine's boot script to fit the cloud's user-data limit (with a runner's config it comes to ` +
+        `${bytes} of the ${limit} bytes ${plan.cloud.name} accepts): have the script download the rest`,
+    );
+  }
 }
 
 /** The user's number wins; else the machine type's known GPU count; else 0, which turns the gate off. */

@@ -19,6 +19,8 @@ export interface TeardownTarget {
 export interface TeardownResult {
   ok: boolean;
   summary: string;
+  /** The runners that are no longer registered (deleted now, or already gone). */
+  removedIds: number[];
 }
 
 export async function teardown(target: TeardownTarget): Promise<TeardownResult> {
@@ -39,7 +41,7 @@ export async function teardown(target: TeardownTarget): Promise<TeardownResult> 
     }
   }
   const removal = await removeRunners(target.github, target.runners, io);
-  return { ok: ok && removal.ok, summary: [...lines, ...removal.lines].join("\n") };
+  return { ok: ok && removal.ok, summary: [...lines, ...removal.lines].join("\n"), removedIds: removal.removedIds };
 }
 
 export interface RunnerRemoval {
@@ -48,11 +50,13 @@ export interface RunnerRemoval {
   lines: string[];
   /** In a few words, for the cleanup table. */
   detail: string;
+  removedIds: number[];
 }
 
 /** Deletes each runner at GitHub; one that is already gone (a JIT runner after its job) counts as removed. */
 export async function removeRunners(github: GitHubClient, runners: { id: number; name: string }[], io: ActionIO): Promise<RunnerRemoval> {
   const lines: string[] = [];
+  const removedIds: number[] = [];
   let removed = 0;
   let gone = 0;
   let failed = 0;
@@ -61,6 +65,7 @@ export async function removeRunners(github: GitHubClient, runners: { id: number;
       const result = await github.deleteRunner(runner.id);
       if (result === "deleted") removed++;
       else gone++;
+      removedIds.push(runner.id);
       lines.push(result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`);
       io.info(lines.at(-1)!);
     } catch (error) {
@@ -70,7 +75,7 @@ export async function removeRunners(github: GitHubClient, runners: { id: number;
     }
   }
   const detail = runners.length === 0 ? "none registered" : `${removed} removed, ${gone} already gone${failed > 0 ? `, ${failed} could not be removed` : ""}`;
-  return { ok: failed === 0, lines, detail };
+  return { ok: failed === 0, lines, detail, removedIds };
 }
 
 /**
@@ -78,10 +83,17 @@ export async function removeRunners(github: GitHubClient, runners: { id: number;
  * (a registration whose answer was lost, or a start that died before saving its state).
  */
 export async function runnersOfStart(github: GitHubClient, label: string, known: { id: number; name: string }[]) {
-  const byId = new Map(known.map((r) => [r.id, r]));
-  for (const runner of await github.listRunners()) {
-    if (runner.name.startsWith(`${label}-`)) byId.set(runner.id, { id: runner.id, name: runner.name });
-  }
+  return unionOfRunners(known, await registeredUnderLabel(github, label));
+}
+
+/** The runners registered at GitHub now whose name says they belong to this start. */
+export async function registeredUnderLabel(github: GitHubClient, label: string): Promise<{ id: number; name: string }[]> {
+  return (await github.listRunners()).filter((runner) => runner.name.startsWith(`${label}-`)).map((r) => ({ id: r.id, name: r.name }));
+}
+
+export function unionOfRunners(...lists: { id: number; name: string }[][]): { id: number; name: string }[] {
+  const byId = new Map<number, { id: number; name: string }>();
+  for (const runner of lists.flat()) byId.set(runner.id, runner);
   return [...byId.values()];
 }
 

@@ -68,6 +68,7 @@ export const testCloud = defineCloud<TestCloudConfig>({
   reservedTagPrefixes: [],
   example: {},
   userDataLimitBytes: 128 * 1024,
+  userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   environment: [],
   bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
   // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).

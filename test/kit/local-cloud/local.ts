@@ -103,6 +103,7 @@ export const localCloud = defineCloud<LocalConfig>({
   example: {},
   // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
   userDataLimitBytes: 128 * 1024,
+  userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   // The local kind's settings and the test kit's fault knobs (read by launch.sh through a PATH shim).
   environment: [/^LOCAL_[A-Z0-9_]+$/],
   async bootConsole(config, machine) {

@@ -52,6 +52,9 @@ export interface JobRecord {
   id: number;
   name: string;
   label: string;
+  /** The workflow run the job belongs to (its attempt 1 unless given). */
+  runId: string;
+  runAttempt: number;
   seconds: number;
   result: "Succeeded" | "Failed";
   queuedAt: number;
@@ -103,6 +106,8 @@ export interface LocalGitHubOptions {
   maxPerPage?: number;
   /** Runner groups that exist (GitHub answers 404 for others). Default [1], the default group. */
   runnerGroups?: number[];
+  /** The workflow run queued jobs belong to unless queueJob says otherwise (the world's run). */
+  runId?: string;
 }
 
 const API_VERSIONS = ["2022-11-28"];
@@ -195,11 +200,14 @@ export class LocalGitHub {
   // ------------------------------------------------------------------------------------------------ knobs
 
   /** Queues a job for `label`; an online, idle runner with that label takes it. */
-  queueJob(label: string, options: { name?: string; seconds?: number; result?: "Succeeded" | "Failed" } = {}): JobRecord {
+  /** A job with `runs-on: <label>`, of this world's run unless `runId` names another (a job of another workflow run). */
+  queueJob(label: string, options: { name?: string; seconds?: number; result?: "Succeeded" | "Failed"; runId?: string; runAttempt?: number } = {}): JobRecord {
     const job: JobRecord = {
       id: this.nextJobId++,
       name: options.name ?? "gpu-tests",
       label,
+      runId: options.runId ?? this.options.runId ?? "1",
+      runAttempt: options.runAttempt ?? 1,
       seconds: options.seconds ?? 0,
       result: options.result ?? "Succeeded",
       queuedAt: Date.now(),
@@ -385,6 +393,14 @@ export class LocalGitHub {
       if (name !== null) artifacts = artifacts.filter((a) => a.name === name);
       return this.page(url, artifacts, "artifacts", (a) => this.artifactJson(a), reply, error, template);
     }
+    const jobsMatch = /^\/runs\/(\d+)\/jobs$/.exec(rest);
+    if (jobsMatch && method === "GET") {
+      const filter = url.searchParams.get("filter") ?? "latest";
+      let jobs = this.jobs.filter((j) => j.runId === jobsMatch[1]);
+      // latest: the jobs of the run's last attempt only; all: of every attempt.
+      if (filter === "latest") jobs = jobs.filter((j) => j.runAttempt === Math.max(...jobs.map((x) => x.runAttempt)));
+      return this.page(url, jobs, "jobs", (j) => this.jobJson(j), reply, error, template);
+    }
     const artifactMatch = /^\/artifacts\/(\d+)$/.exec(rest);
     if (artifactMatch && method === "DELETE") {
       return this.deleteArtifact(Number(artifactMatch[1])) ? reply(204, undefined, {}, template) : error(404, "Not Found");
@@ -473,11 +489,41 @@ export class LocalGitHub {
       busy: runner.busy,
       ephemeral: true,
       runner_group_id: runner.runnerGroupId,
-      labels: [
-        { id: 1, name: "self-hosted", type: "read-only" },
-        ...(runner.onlineAt ? [{ id: 2, name: "Linux", type: "read-only" }, { id: 3, name: "X64", type: "read-only" }] : []),
-        ...runner.labels.map((name) => ({ id: this.labelId(name), name, type: "custom" })),
-      ],
+      // A just-in-time runner carries exactly the labels it was registered with: generate-jitconfig adds no
+      // default ones (self-hosted, OS, architecture), as runners registered with config.sh get.
+      labels: runner.labels.map((name) => ({ id: this.labelId(name), name, type: "custom" })),
+    };
+  }
+
+  /** A job as GitHub's REST API shows one: its runner by name once taken. */
+  private jobJson(j: JobRecord) {
+    const runner = this.issued.find((r) => r.id === j.runnerId);
+    const base = `${this.url}/repos/${this.owner}/${this.repo}/actions`;
+    const status = j.doneAt !== undefined ? "completed" : j.takenAt !== undefined ? "in_progress" : "queued";
+    return {
+      id: j.id,
+      run_id: Number(j.runId),
+      run_url: `${base}/runs/${j.runId}`,
+      run_attempt: j.runAttempt,
+      node_id: Buffer.from(`Job${j.id}`).toString("base64"),
+      head_sha: "0".repeat(40),
+      url: `${base}/jobs/${j.id}`,
+      html_url: `https://github.com/${this.owner}/${this.repo}/actions/runs/${j.runId}/job/${j.id}`,
+      status,
+      conclusion: j.doneAt === undefined ? null : j.result === "Succeeded" ? "success" : "failure",
+      created_at: iso(j.queuedAt),
+      started_at: iso(j.takenAt ?? j.queuedAt),
+      completed_at: j.doneAt === undefined ? null : iso(j.doneAt),
+      name: j.name,
+      steps: [],
+      check_run_url: `${this.url}/repos/${this.owner}/${this.repo}/check-runs/${j.id}`,
+      labels: [j.label],
+      runner_id: runner?.id ?? null,
+      runner_name: runner?.name ?? null,
+      runner_group_id: runner?.runnerGroupId ?? null,
+      runner_group_name: runner ? "Default" : null,
+      workflow_name: "gpu-tests",
+      head_branch: "main",
     };
   }
 
@@ -513,7 +559,7 @@ export class LocalGitHub {
   private page<T>(
     url: URL,
     items: T[],
-    key: "runners" | "artifacts",
+    key: "runners" | "artifacts" | "jobs",
     toJson: (item: T) => unknown,
     reply: Reply,
     error: ErrorReply,

@@ -246,7 +246,6 @@ export class LocalWorld {
   readonly faultBin: string;
   readonly eventPath: string;
   readonly artifacts: LocalArtifacts;
-  readonly runId = String(1_000_000_000 + Math.floor(Math.random() * 8_000_000_000));
   /** Passphrases given to runs (state-passphrase): secrets too. */
   private readonly passphrases = new Set<string>();
 
@@ -256,6 +255,8 @@ export class LocalWorld {
     readonly release: RunnerRelease,
     readonly token: string,
     readonly repository: string,
+    /** The workflow run of every job this world runs; the GitHub stand-in queues its jobs in it too. */
+    readonly runId: string,
     private readonly options: LocalWorldOptions,
   ) {
     this.runnerTemp = join(root, "jobs");
@@ -274,9 +275,10 @@ export class LocalWorld {
     const token = options.token ?? `local-test-token-${randomBytes(12).toString("hex")}`;
     const openApi = options.openApi === false ? undefined : options.openApi === true || options.openApi === undefined ? loadGitHubOpenApi() : options.openApi;
     const release = await buildRunnerRelease();
-    const server = new LocalGitHub({ token, repository, release, openApi, maxPerPage: options.maxPerPage });
+    const runId = String(1_000_000_000 + Math.floor(Math.random() * 8_000_000_000));
+    const server = new LocalGitHub({ token, repository, release, openApi, maxPerPage: options.maxPerPage, runId });
     await server.start();
-    const world = new LocalWorld(root, server, release, token, repository, options);
+    const world = new LocalWorld(root, server, release, token, repository, runId, options);
     for (const dir of [world.runnerTemp, world.machines, world.tmp, world.home, world.artifacts.dir]) await mkdir(dir, { recursive: true });
     if (options.launchFaults) {
       await mkdir(world.faultBin, { recursive: true });
