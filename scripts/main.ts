@@ -86,7 +86,7 @@ export async function main(deps: MainDeps): Promise<void> {
       workDir,
       run,
       onCancel: deps.onCancel,
-      pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? pollInterval(inputs.count),
+      pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? POLL_INTERVAL_MS,
       runnerTimeoutMs: testSetting(env.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS, 1000, 3_600_000),
     });
   } else {
@@ -102,12 +102,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
 }
 
 /**
- * How often start asks GitHub whether the runners are online: every 3 s, slower for many runners so that the
- * polling stays at one request a second at most (each poll asks for every runner not yet online).
+ * How often start asks GitHub whether the runners are online: each poll is one listing for all of them (see
+ * wait-online.ts), so once a second keeps to GitHub's advice of one request a second whatever `count` is.
  */
-function pollInterval(count: number): number {
-  return Math.max(3000, 1000 * count);
-}
+const POLL_INTERVAL_MS = 1000;
 
 /**
  * The end-to-end tests shorten the poll interval and the online timeout (whose input counts whole minutes)

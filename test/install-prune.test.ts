@@ -1,15 +1,13 @@
 // The action prunes the other clouds' provider packages from its install (scripts/prune-install.ts). That is only
 // safe if nothing loads a provider before the chosen cloud's load(): checked here in a fresh Node process.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { pruneInstall } from "../scripts/prune-install.ts";
 import { allClouds } from "../stacks/clouds.ts";
-import { InputError } from "../stacks/input-reader.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
@@ -47,34 +45,54 @@ describe("provider bindings load lazily", () => {
 describe("prune-install.ts", () => {
   const dir = mkdtempSync(join(tmpdir(), "prune-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const providers = ["provider-aws", "provider-google"];
 
-  function fakeInstall(name: string): string {
-    const modules = join(dir, name, "node_modules");
-    for (const pkg of providers) {
-      mkdirSync(join(modules, "@cdktf", pkg, "lib"), { recursive: true });
-      writeFileSync(join(modules, "@cdktf", pkg, ".jsii"), "{}");
-      writeFileSync(join(modules, "@cdktf", pkg, "lib", "index.js"), "");
-    }
-    mkdirSync(join(modules, "cdktf"), { recursive: true });
-    return modules;
+  /** A copy of the action (its own files copied, node_modules hard-linked: pruning the copy leaves this one whole). */
+  function actionCopy(name: string): string {
+    const copy = join(dir, name);
+    mkdirSync(copy);
+    for (const entry of ["scripts", "stacks", "package.json", "cdktf.json"]) cpSync(join(repo, entry), join(copy, entry), { recursive: true });
+    execFileSync("cp", ["-al", join(repo, "node_modules"), join(copy, "node_modules")]);
+    return copy;
   }
+  const run = (copy: string, args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ["--import", "tsx", ...args], { cwd: copy, encoding: "utf8", env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const megabytes = (path: string) => Number(execFileSync("du", ["-sm", path], { encoding: "utf8" }).split("\t")[0]);
 
   for (const cloud of allClouds()) {
-    it(`cloud ${cloud.name} keeps ${cloud.providerPackages.join(", ")}, without jsii metadata`, async () => {
-      const modules = fakeInstall(cloud.name);
-      await pruneInstall(cloud.name, modules);
-      for (const pkg of providers) {
-        assert.equal(existsSync(join(modules, "@cdktf", pkg, "lib", "index.js")), cloud.providerPackages.includes(`@cdktf/${pkg}`), pkg);
-        assert.equal(existsSync(join(modules, "@cdktf", pkg, ".jsii")), false);
+    it(`cloud ${cloud.name}: only the modules its stack loads are kept, and a review synthesizes from the pruned tree`, () => {
+      const copy = actionCopy(cloud.name);
+      const pruned = run(copy, ["scripts/prune-install.ts", cloud.name]);
+      assert.equal(pruned.status, 0, pruned.stderr);
+      for (const other of allClouds().filter((c) => c.name !== cloud.name)) {
+        for (const pkg of other.providerPackages) assert.ok(!existsSync(join(copy, "node_modules", pkg)), `${pkg} removed`);
       }
-      assert.ok(existsSync(join(modules, "cdktf")), "everything else stays");
+      for (const pkg of cloud.providerPackages) {
+        const kept = readdirSync(join(copy, "node_modules", pkg), { recursive: true }).length;
+        assert.ok(kept < 100, `${pkg}: ${kept} entries kept of thousands`);
+        assert.ok(megabytes(join(copy, "node_modules", pkg)) < 10, `${pkg} is a few MB at most`);
+      }
+      const review = run(copy, ["scripts/dev/review.ts"], { GPU_RUNNER_CLOUD: cloud.name });
+      assert.equal(review.status, 0, review.stderr);
+      assert.match(review.stdout, new RegExp(`cloud +${cloud.name}\\n`));
+      const app = run(copy, ["scripts/dev/cdktf-app.ts"], { GPU_RUNNER_CLOUD: cloud.name, CDKTF_OUTDIR: join(copy, "cdktf.out") });
+      assert.equal(app.status, 0, app.stderr);
+
+      // The check can fail: take one module the stack needs out of the pruned tree, and the review says so.
+      const provider = join(copy, "node_modules", cloud.providerPackages[0]!);
+      const needed = readdirSync(provider, { recursive: true }).map(String).find((f) => f.endsWith("index.js") && f.includes("/"));
+      assert.ok(needed);
+      rmSync(join(provider, needed));
+      const broken = run(copy, ["scripts/dev/review.ts"], { GPU_RUNNER_CLOUD: cloud.name });
+      assert.notEqual(broken.status, 0);
+      assert.match(broken.stderr + broken.stdout, /Cannot find module|ERR_MODULE_NOT_FOUND/);
     });
   }
 
-  it("refuses an unknown cloud, naming the input, before removing anything", async () => {
-    const modules = fakeInstall("unknown");
-    await assert.rejects(pruneInstall("AWS ", modules), (error: unknown) => error instanceof InputError && error.input === "cloud" && /one of aws, gcp/.test(error.message));
-    for (const pkg of providers) assert.ok(existsSync(join(modules, "@cdktf", pkg, "lib", "index.js")), pkg);
+  it("refuses an unknown cloud, naming the input, before removing anything", () => {
+    const copy = actionCopy("unknown");
+    const pruned = run(copy, ["scripts/prune-install.ts", "AWS "]);
+    assert.notEqual(pruned.status, 0);
+    assert.match(pruned.stderr, /Input 'cloud': got "AWS "; expected one of aws, gcp\./);
+    for (const cloud of allClouds()) for (const pkg of cloud.providerPackages) assert.ok(existsSync(join(copy, "node_modules", pkg, "package.json")), pkg);
   });
 });

@@ -108,6 +108,11 @@ function mockRegistration(count = 2): void {
   }
 }
 
+/** One poll of start's wait: one listing of the runners, as GitHub answers it (`times` polls alike). */
+function mockPoll(runners: ReturnType<typeof runnerBody>[], times = 1, path = RUNNERS): void {
+  nock(API).get(`${path}?per_page=100`).times(times).reply(200, { total_count: runners.length, runners });
+}
+
 /** Start's cleanup lists the runners to find half-made registrations under its label. */
 function mockList(ids: number[], extra: { id: number; name: string }[] = []): void {
   nock(API)
@@ -148,8 +153,8 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("starts two runners, then stop removes everything, and a second stop finds nothing to do", async () => {
     const f = fixture();
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "offline")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online"));
+    mockPoll([runnerBody(100, "offline"), runnerBody(101, "online")]);
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     const runners = await start(f.inputs, f.context, deps(f));
 
     assert.deepEqual(runners.map((r) => [r.name, r.id]), [[`${LABEL}-0`, 100], [`${LABEL}-1`, 101]]);
@@ -198,7 +203,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("moves to the next machine type when the cloud has no capacity, leaving nothing of the failed one", async () => {
     const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], noCapacity: ["a"] });
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
     assert.ok(f.io.warnings.includes("No capacity for a in test-zone; trying b in test-zone."));
     const config = f.config;
@@ -237,8 +242,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const consoles = { [`${LABEL}-1`]: `[  5.1] cloud-init: start\n[  6.0] gpu-runner: booting\n[ 61.2] gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1\n` };
     const f = fixture({ consoles }, { "runner-timeout": "1" });
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online"));
-    nock(API).get(`${RUNNERS}/101`).times(13).reply(200, runnerBody(101, "offline"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "offline")], 13);
     mockList([100, 101]);
     mockDeletes([100, 101]);
     await assert.rejects(start(f.inputs, f.context, deps(f)), /gpu-987654321-2-0a1b2c3d-1 did not come online within 60 s/);
@@ -254,7 +258,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("stop with a state it cannot decrypt looks for the machines by label, and fails if it cannot", async () => {
     const f = fixture();
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
     const wrongKey = { ...stopInputs(), statePassphrase: "not the passphrase" };
 
@@ -280,7 +284,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("a 5xx storm on GitHub's runner listing during stop: machines destroyed, the state's runners removed, stop fails saying so", async () => {
     const f = fixture();
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
     assert.equal(readdirSync(f.markerDir).length, 4, "two machines (a marker and a digest each)");
 
@@ -297,7 +301,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("terraform init failing during stop: the runners are removed and the machines swept by label; each layer reported", async () => {
     const f = fixture();
     mockRegistration();
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
     // A lock file terraform cannot read: init fails before anything can be destroyed.
     const path = stateFilePath(f.context, LABEL);
@@ -325,7 +329,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
         .post(`${ORG_RUNNERS}/generate-jitconfig`, (body) => body.runner_group_id === 42 && body.name === `${LABEL}-${i}`)
         .reply(201, { runner: runnerBody(100 + i, "offline"), encoded_jit_config: JIT[i] });
     }
-    nock(API).get(`${ORG_RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${ORG_RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")], 1, ORG_RUNNERS);
     const runners = await start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } }));
     assert.equal(runners.length, 2);
   });
@@ -371,7 +375,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
         return { runner: runnerBody(100, "offline"), encoded_jit_config: JIT[0] };
       });
     nock(API).post(`${RUNNERS}/generate-jitconfig`).reply(201, { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] });
-    nock(API).get(`${RUNNERS}/100`).reply(200, runnerBody(100, "online")).get(`${RUNNERS}/101`).reply(200, runnerBody(101, "online"));
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     const onCancel = (handler: () => void) => {
       cancel = handler;
       registered = true;

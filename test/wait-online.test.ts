@@ -40,33 +40,42 @@ describe("waitForRunnersOnline", () => {
     nock.cleanAll();
   });
 
-  it("polls each runner by id until all are online, logging progress", async () => {
+  const list = (...runners: ReturnType<typeof runnerBody>[]) => ({ total_count: runners.length, runners });
+
+  it("asks once per poll for every runner (one listing), until all are online, logging progress", async () => {
     const api = nock(API);
-    api.get(`${RUNNERS}/11`).reply(200, runnerBody(11, "offline"));
-    api.get(`${RUNNERS}/12`).reply(200, runnerBody(12, "offline"));
-    api.get(`${RUNNERS}/11`).reply(200, runnerBody(11, "online"));
-    api.get(`${RUNNERS}/12`).reply(200, runnerBody(12, "offline"));
-    // Runner 11 is not asked again once online.
-    api.get(`${RUNNERS}/12`).reply(200, runnerBody(12, "online"));
+    api.get(`${RUNNERS}?per_page=100`).reply(200, list(runnerBody(11, "offline"), runnerBody(12, "offline"), runnerBody(99, "online")));
+    api.get(`${RUNNERS}?per_page=100`).reply(200, list(runnerBody(11, "online"), runnerBody(12, "offline")));
+    api.get(`${RUNNERS}?per_page=100`).reply(200, list(runnerBody(11, "online"), runnerBody(12, "online")));
     const io = recordingIO();
     const clock = fakeClock();
-    await waitForRunnersOnline(client(), [{ id: 11, name: "r-11" }, { id: 12, name: "r-12" }], { timeoutMs: 60_000, intervalMs: 5000 }, { io, clock });
-    assert.deepEqual(clock.slept, [5000, 5000]);
+    await waitForRunnersOnline(client(), [{ id: 11, name: "r-11" }, { id: 12, name: "r-12" }], { timeoutMs: 60_000, intervalMs: 1000 }, { io, clock });
+    // Three requests in all, for two runners: one a poll, never one a runner.
+    assert.deepEqual(clock.slept, [1000, 1000]);
     assert.deepEqual(
       io.lines.filter((l) => l.startsWith("Runners online")),
-      ["Runners online 0/2 (0 s of 60 s)", "Runners online 1/2 (5 s of 60 s)", "Runners online 2/2 (10 s of 60 s)"],
+      ["Runners online 0/2 (0 s of 60 s)", "Runners online 1/2 (1 s of 60 s)", "Runners online 2/2 (2 s of 60 s)"],
     );
   });
 
+  it("ten runners cost one request a poll, not ten", async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => 40 + i);
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, list(...ids.map((id) => runnerBody(id, "offline"))));
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, list(...ids.map((id) => runnerBody(id, "online"))));
+    const clock = fakeClock();
+    await waitForRunnersOnline(client(), ids.map((id) => ({ id, name: `r-${id}` })), { timeoutMs: 60_000, intervalMs: 1000 }, { io: recordingIO(), clock });
+    assert.deepEqual(clock.slept, [1000]);
+  });
+
   it("counts a busy runner, and one already gone after its job, as up", async () => {
-    nock(API).get(`${RUNNERS}/21`).reply(200, runnerBody(21, "offline", true)).get(`${RUNNERS}/22`).reply(404, { message: "Not Found" });
+    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, list(runnerBody(21, "offline", true)));
     const io = recordingIO();
-    await waitForRunnersOnline(client(), [{ id: 21, name: "r-21" }, { id: 22, name: "r-22" }], { timeoutMs: 60_000, intervalMs: 5000 }, { io, clock: fakeClock() });
+    await waitForRunnersOnline(client(), [{ id: 21, name: "r-21" }, { id: 22, name: "r-22" }], { timeoutMs: 60_000, intervalMs: 1000 }, { io, clock: fakeClock() });
     assert.ok(io.lines.includes("r-22 is no longer registered: it already ran its job."));
   });
 
   it("gives up at runner-timeout naming the runners still offline", async () => {
-    nock(API).get(`${RUNNERS}/31`).times(4).reply(200, runnerBody(31, "online")).get(`${RUNNERS}/32`).times(4).reply(200, runnerBody(32, "offline"));
+    nock(API).get(`${RUNNERS}?per_page=100`).times(4).reply(200, list(runnerBody(31, "online"), runnerBody(32, "offline")));
     const clock = fakeClock();
     await assert.rejects(
       waitForRunnersOnline(client(), [{ id: 31, name: "r-31" }, { id: 32, name: "r-32" }], { timeoutMs: 15_000, intervalMs: 5000 }, { io: recordingIO(), clock }),
@@ -82,4 +91,3 @@ describe("waitForRunnersOnline", () => {
     nock.cleanAll();
   });
 });
-

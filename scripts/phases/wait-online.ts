@@ -1,4 +1,4 @@
-// Polls GitHub for each new runner by id until all are online, bounded by runner-timeout.
+// Polls GitHub until every new runner is online, bounded by runner-timeout.
 import type { ActionIO, Clock } from "../adapters/action-io.ts";
 import type { GitHubClient } from "../adapters/github.ts";
 
@@ -27,8 +27,10 @@ export interface WaitOptions {
 }
 
 /**
- * A runner counts as up when GitHub says it is online or busy. One that is gone (404) after it was registered has
- * already run its one job and deregistered, which only an online runner can do.
+ * One listing of the scope's runners per poll, for all of this start's runners at once: however many there are, the
+ * start asks GitHub at most once a second (GitHub's advice for automation), and sees a runner online within about a
+ * poll interval. A runner counts as up when GitHub says it is online or busy. One that is gone after it was
+ * registered has already run its one job and deregistered, which only an online runner can do.
  */
 export async function waitForRunnersOnline(
   github: GitHubClient,
@@ -39,8 +41,9 @@ export async function waitForRunnersOnline(
   const started = deps.clock.now();
   const waiting = new Map(runners.map((r) => [r.id, r]));
   for (;;) {
+    const listed = new Map((await github.listRunners()).map((r) => [r.id, r]));
     for (const runner of [...waiting.values()]) {
-      const info = await github.getRunner(runner.id);
+      const info = listed.get(runner.id);
       if (info === undefined) {
         deps.io.info(`${runner.name} is no longer registered: it already ran its job.`);
         waiting.delete(runner.id);
@@ -51,10 +54,15 @@ export async function waitForRunnersOnline(
     const elapsed = deps.clock.now() - started;
     deps.io.info(`Runners online ${runners.length - waiting.size}/${runners.length} (${seconds(elapsed)} of ${seconds(opts.timeoutMs)})`);
     if (waiting.size === 0) return;
-    if (elapsed + opts.intervalMs > opts.timeoutMs) throw new RunnersNotOnlineError([...waiting.values()], opts.timeoutMs);
-    await deps.clock.sleep(opts.intervalMs);
+    // A listing of more than one page is more than one request: wait a second per page, to stay at one a second.
+    const interval = Math.max(opts.intervalMs, 1000 * Math.ceil(listed.size / RUNNERS_PER_PAGE));
+    if (elapsed + interval > opts.timeoutMs) throw new RunnersNotOnlineError([...waiting.values()], opts.timeoutMs);
+    await deps.clock.sleep(interval);
   }
 }
+
+/** What one page of GitHub's runner listing holds (the client asks for 100 per page). */
+const RUNNERS_PER_PAGE = 100;
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
