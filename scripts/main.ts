@@ -52,6 +52,7 @@ export async function main(deps: MainDeps): Promise<void> {
     if (value) io.setSecret(value);
   }
   const inputs = parseInputs(env);
+  if (inputs.mode === "start") for (const notice of inputs.notices) io.notice(notice);
   const context = readRunContext(env, tmpdir());
   const repository = { kind: "repository", owner: context.owner, repo: context.repo } as const;
   const client = (scope: RunnerScope, token = inputs.githubToken) =>

@@ -3,23 +3,45 @@
 // lifetime-role) a lifetime cap outside the machine: an EventBridge Scheduler schedule that terminates it.
 import { gzipSync } from "node:zlib";
 import { Fn, TerraformLocal } from "cdktf";
+import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
 import { type CommandRunner, defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
 import { OWNERSHIP_KEYS } from "./names.ts";
-import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
+import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 import { bundleKey, readStoreLocation } from "./state-store.ts";
+
+type Architecture = "x86_64" | "arm64";
+
+/** Where the machine's image comes from; everything but an AMI id is resolved by Terraform at apply. */
+export type AwsImage =
+  /** AWS's Deep Learning Base AMI with the NVIDIA driver, through its public SSM parameter (DEFAULT_IMAGE). */
+  | { kind: "default" }
+  | { kind: "id"; id: string }
+  /** An SSM parameter that holds an AMI id: `resolve:ssm:NAME`, EC2's own spelling. */
+  | { kind: "ssm"; parameter: string }
+  /** The newest AMI of an owner whose name matches a pattern (`*` and `?` wildcards). */
+  | { kind: "name"; owner: string; pattern: string };
 
 export interface AwsConfig {
   region: string;
   instanceType: string;
-  ami: string;
+  /** The accelerator input: every instance type carries it, and EC2's description is held to it at apply. */
+  accelerator?: AcceleratorRequest;
+  image: AwsImage;
   diskSizeGb: number;
+  diskType: "gp3" | "io2";
+  diskIops?: number;
+  diskThroughput?: number;
   subnetId?: string;
+  /** An Availability Zone of the default VPC (when no subnet is given). */
+  availabilityZone?: string;
   securityGroupIds: string[];
   instanceProfile?: string;
+  /** A launch template the instance starts from; the action's own settings (image, type, disk, metadata, network) win. */
+  launchTemplate?: { id: string; version: string };
   publicIp: boolean;
   spot: boolean;
-  /** Instance types and subnets to try next when EC2 has no capacity (the rest of the machine-type/subnet lists). */
+  /** Instance types, subnets and zones to try next when EC2 has no capacity (the rest of the lists). */
   fallbackInstanceTypes: string[];
   fallbackSubnetIds: string[];
   /**
@@ -27,6 +49,7 @@ export interface AwsConfig {
    * schedule, and only the boot script's timer (which a job with sudo can disarm) and the stop job end it.
    */
   lifetimeRole?: string;
+  fallbackZones: string[];
 }
 
 /**
@@ -34,7 +57,10 @@ export interface AwsConfig {
  * lazily lets the action prune the other clouds' provider packages from its install.
  */
 async function loadBindings() {
-  const [subnet, vpc, instance, provider, schedule, securityGroup] = await Promise.all([
+  const [ami, instanceType, ssmParameter, subnet, vpc, instance, provider, schedule, securityGroup] = await Promise.all([
+    import("@cdktf/provider-aws/lib/data-aws-ami/index.js"),
+    import("@cdktf/provider-aws/lib/data-aws-ec2-instance-type/index.js"),
+    import("@cdktf/provider-aws/lib/data-aws-ssm-parameter/index.js"),
     import("@cdktf/provider-aws/lib/data-aws-subnet/index.js"),
     import("@cdktf/provider-aws/lib/data-aws-vpc/index.js"),
     import("@cdktf/provider-aws/lib/instance/index.js"),
@@ -43,6 +69,9 @@ async function loadBindings() {
     import("@cdktf/provider-aws/lib/security-group/index.js"),
   ]);
   return {
+    DataAwsAmi: ami.DataAwsAmi,
+    DataAwsEc2InstanceType: instanceType.DataAwsEc2InstanceType,
+    DataAwsSsmParameter: ssmParameter.DataAwsSsmParameter,
     DataAwsSubnet: subnet.DataAwsSubnet,
     DataAwsVpc: vpc.DataAwsVpc,
     Instance: instance.Instance,
@@ -82,13 +111,74 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
     return group.id;
   }
 
-  protected override createMachine(runner: RunnerSlot, userData: string, config: AwsConfig): string {
+  /** EC2's GPU count for the instance type (DescribeInstanceTypes, read at apply): the GPU gate expects that many. */
+  protected override gpuCountAtApply(config: AwsConfig): string {
+    const described = this.instanceTypeData(config);
+    return Fn.sum(Fn.concat([[0], Fn.lookupNested(described.gpus, ["*", "count"])]));
+  }
+
+  /**
+   * EC2's own description of the instance type, read once per stack. Its postconditions fail the plan, before
+   * anything is created, when the type does not carry the accelerator asked for or cannot boot the image's
+   * architecture.
+   */
+  private instanceTypeData(config: AwsConfig) {
+    const { DataAwsEc2InstanceType } = bindings();
+    const existing = this.node.tryFindChild("machine-type");
+    if (existing instanceof DataAwsEc2InstanceType) return existing;
+    const checks = [];
+    if (config.accelerator) {
+      checks.push({
+        condition: `\${sum(concat([0], tolist(self.gpus)[*].count)) == ${config.accelerator.count}}`,
+        errorMessage: `EC2 describes ${config.instanceType} with another number of GPUs than accelerator ${formatAccelerator(config.accelerator)} asks for.`,
+      });
+    }
+    if (config.image.kind === "default" || config.image.kind === "name") {
+      const arch = architectureOf(config.instanceType);
+      checks.push({
+        condition: `\${contains(self.supported_architectures, "${arch}")}`,
+        errorMessage: `The image is chosen for ${arch}, and ${config.instanceType} does not run ${arch}: set image to one built for its architecture.`,
+      });
+    }
+    return new DataAwsEc2InstanceType(this, "machine-type", { instanceType: config.instanceType, lifecycle: { postcondition: checks } });
+  }
+
+  /** The AMI id, resolved by Terraform at apply (once per stack) unless given as an id. */
+  private imageId(config: AwsConfig): string {
+    const { DataAwsAmi, DataAwsSsmParameter } = bindings();
+    const image = config.image;
+    if (image.kind === "id") return image.id;
+    const existing = this.node.tryFindChild("machine-image");
+    if (existing instanceof DataAwsAmi) return existing.id;
+    // insecure_value: an AMI id is public, and a sensitive value would hide the image from plans and outputs.
+    if (existing instanceof DataAwsSsmParameter) return existing.insecureValue;
+    if (image.kind === "ssm") return new DataAwsSsmParameter(this, "machine-image", { name: image.parameter }).insecureValue;
+    if (image.kind === "default") return new DataAwsSsmParameter(this, "machine-image", { name: defaultImageParameter(config.instanceType) }).insecureValue;
+    const found = new DataAwsAmi(this, "machine-image", {
+      mostRecent: true,
+      owners: [image.owner],
+      filter: [
+        { name: "name", values: [image.pattern] },
+        { name: "architecture", values: [architectureOf(config.instanceType)] },
+        { name: "state", values: ["available"] },
+      ],
+    });
+    return found.id;
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: AwsConfig): MachineMade {
     const { Instance } = bindings();
     const tags = { ...this.ownershipTags(), Name: runner.name };
+    // Its checks hold even when expected-gpus makes the GPU count not needed.
+    if (config.accelerator || config.image.kind === "default" || config.image.kind === "name") this.instanceTypeData(config);
     const instance = new Instance(this, `runner-${runner.index}`, {
-      ami: config.ami,
+      ami: this.imageId(config),
       instanceType: config.instanceType,
+      // The base the user keeps outside the action (key pair, placement, capacity reservation...); every argument
+      // set here overrides the template's, so it cannot weaken the settings below.
+      launchTemplate: config.launchTemplate,
       subnetId: config.subnetId,
+      availabilityZone: config.availabilityZone,
       vpcSecurityGroupIds: config.securityGroupIds,
       iamInstanceProfile: config.instanceProfile,
       associatePublicIpAddress: config.publicIp,
@@ -100,7 +190,14 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
       instanceInitiatedShutdownBehavior: "terminate",
       // IMDSv2 only, one hop: a container in a job cannot reach the instance's credentials.
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-      rootBlockDevice: { encrypted: true, deleteOnTermination: true, volumeSize: config.diskSizeGb, volumeType: "gp3" },
+      rootBlockDevice: {
+        encrypted: true,
+        deleteOnTermination: true,
+        volumeSize: config.diskSizeGb,
+        volumeType: config.diskType,
+        iops: config.diskIops,
+        throughput: config.diskThroughput,
+      },
       // Gzipped (cloud-init unpacks it): EC2 takes at most 16 KB of user-data, and the script plus a JIT config
       // comes close to that in clear. The script is a local so the JSON stays readable and needs no second escaping.
       userDataBase64: Fn.base64gzip(new TerraformLocal(this, `boot_script_${runner.index}`, userData).asString),
@@ -110,7 +207,7 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
       volumeTags: tags,
     });
     if (config.lifetimeRole) this.lifetimeSchedule(runner, instance.id, config.lifetimeRole);
-    return instance.id;
+    return { id: instance.id, image: instance.ami };
   }
 
   /**
@@ -171,34 +268,95 @@ function atExpression(time: Date): string {
   return `at(${time.toISOString().slice(0, 19)})`;
 }
 
-/** GPUs per instance type, so the GPU gate knows how many to expect without the user saying so. */
-const GPUS: Readonly<Record<string, number>> = {
-  "g4dn.xlarge": 1, "g4dn.2xlarge": 1, "g4dn.4xlarge": 1, "g4dn.8xlarge": 1, "g4dn.16xlarge": 1,
-  "g4dn.12xlarge": 4, "g4dn.metal": 8,
-  "g5.xlarge": 1, "g5.2xlarge": 1, "g5.4xlarge": 1, "g5.8xlarge": 1, "g5.16xlarge": 1,
-  "g5.12xlarge": 4, "g5.24xlarge": 4, "g5.48xlarge": 8,
-  "g5g.xlarge": 1, "g5g.2xlarge": 1, "g5g.4xlarge": 1, "g5g.8xlarge": 1, "g5g.16xlarge": 2, "g5g.metal": 2,
-  "g6.xlarge": 1, "g6.2xlarge": 1, "g6.4xlarge": 1, "g6.8xlarge": 1, "g6.16xlarge": 1,
-  "g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8,
-  "g6e.xlarge": 1, "g6e.2xlarge": 1, "g6e.4xlarge": 1, "g6e.8xlarge": 1, "g6e.16xlarge": 1,
-  "g6e.12xlarge": 4, "g6e.24xlarge": 4, "g6e.48xlarge": 8,
-  "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8,
-  "p4d.24xlarge": 8, "p5.48xlarge": 8,
+interface AwsMachine extends CatalogMachine {
+  arch: Architecture;
+}
+
+const PRICES_AS_OF = "2026-09";
+
+function machine(machineType: string, gpu: string, gpus: number, usdPerHour: number, arch: Architecture = "x86_64"): AwsMachine {
+  return { machineType, gpu, gpus, usdPerHour, arch };
+}
+
+/**
+ * The instance types the accelerator input chooses from: the GPU each carries and how many (EC2 instance types,
+ * accelerated computing: https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html, and each family's page,
+ * https://aws.amazon.com/ec2/instance-types/g4/, /g5/, /g5g/, /g6/, /g6e/, /p3/, /p4/, /p5/), with its on-demand list
+ * price in USD per hour, Linux, us-east-1 (https://aws.amazon.com/ec2/pricing/on-demand/, after the June 2025
+ * P4/P5 price cut). At apply, EC2's own description of the type (DescribeInstanceTypes) is what the GPU gate
+ * expects; this table is the review's offline fallback, and the price table.
+ */
+const CATALOG: readonly AwsMachine[] = [
+  // NVIDIA T4
+  machine("g4dn.xlarge", "t4", 1, 0.526), machine("g4dn.2xlarge", "t4", 1, 0.752), machine("g4dn.4xlarge", "t4", 1, 1.204),
+  machine("g4dn.8xlarge", "t4", 1, 2.176), machine("g4dn.16xlarge", "t4", 1, 4.352), machine("g4dn.12xlarge", "t4", 4, 3.912),
+  machine("g4dn.metal", "t4", 8, 7.824),
+  // NVIDIA T4G on Graviton2 (arm64)
+  machine("g5g.xlarge", "t4g", 1, 0.42, "arm64"), machine("g5g.2xlarge", "t4g", 1, 0.556, "arm64"), machine("g5g.4xlarge", "t4g", 1, 0.828, "arm64"),
+  machine("g5g.8xlarge", "t4g", 1, 1.372, "arm64"), machine("g5g.16xlarge", "t4g", 2, 2.744, "arm64"), machine("g5g.metal", "t4g", 2, 2.744, "arm64"),
+  // NVIDIA A10G
+  machine("g5.xlarge", "a10g", 1, 1.006), machine("g5.2xlarge", "a10g", 1, 1.212), machine("g5.4xlarge", "a10g", 1, 1.624),
+  machine("g5.8xlarge", "a10g", 1, 2.448), machine("g5.16xlarge", "a10g", 1, 4.096), machine("g5.12xlarge", "a10g", 4, 5.672),
+  machine("g5.24xlarge", "a10g", 4, 8.144), machine("g5.48xlarge", "a10g", 8, 16.288),
+  // NVIDIA L4
+  machine("g6.xlarge", "l4", 1, 0.8048), machine("g6.2xlarge", "l4", 1, 0.9776), machine("g6.4xlarge", "l4", 1, 1.3232),
+  machine("g6.8xlarge", "l4", 1, 2.0144), machine("g6.16xlarge", "l4", 1, 3.3968), machine("g6.12xlarge", "l4", 4, 4.6016),
+  machine("g6.24xlarge", "l4", 4, 6.6752), machine("g6.48xlarge", "l4", 8, 13.3504),
+  // NVIDIA L40S
+  machine("g6e.xlarge", "l40s", 1, 1.861), machine("g6e.2xlarge", "l40s", 1, 2.24208), machine("g6e.4xlarge", "l40s", 1, 3.00424),
+  machine("g6e.8xlarge", "l40s", 1, 4.52856), machine("g6e.16xlarge", "l40s", 1, 7.57719), machine("g6e.12xlarge", "l40s", 4, 10.49264),
+  machine("g6e.24xlarge", "l40s", 4, 15.06559), machine("g6e.48xlarge", "l40s", 8, 30.13118),
+  // NVIDIA V100
+  machine("p3.2xlarge", "v100", 1, 3.06), machine("p3.8xlarge", "v100", 4, 12.24), machine("p3.16xlarge", "v100", 8, 24.48),
+  // NVIDIA A100 40 GB and 80 GB
+  machine("p4d.24xlarge", "a100", 8, 21.957642), machine("p4de.24xlarge", "a100-80gb", 8, 27.44705),
+  // NVIDIA H100 and H200 (p5e.48xlarge, also 8 H200, is sold through Capacity Blocks: no on-demand list price)
+  machine("p5.4xlarge", "h100", 1, 6.88), machine("p5.48xlarge", "h100", 8, 55.04), machine("p5en.48xlarge", "h200", 8, 63.296),
+];
+
+const BY_TYPE = new Map(CATALOG.map((m) => [m.machineType, m]));
+
+/** GPU types without an on-demand list price: for the review's offline count only. */
+const UNPRICED_GPUS: Readonly<Record<string, number>> = { "p5e.48xlarge": 8, "p3dn.24xlarge": 8, "p6-b200.48xlarge": 8 };
+
+/**
+ * AWS names Graviton (arm64) types with a g after the generation (g5g, c7gn, p6e-gb200). The catalog says so for
+ * its own types; this rule covers the rest, and EC2's description checks it at apply (instanceTypeData).
+ */
+const GRAVITON = /^[a-z]+\d+[a-z-]*g[a-z0-9-]*\./;
+
+function architectureOf(instanceType: string): Architecture {
+  return BY_TYPE.get(instanceType)?.arch ?? (GRAVITON.test(instanceType) ? "arm64" : "x86_64");
+}
+
+/**
+ * The image when `image` is empty: AWS's Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04; NVIDIA driver,
+ * CUDA, Docker and the NVIDIA container toolkit), through the public SSM parameter AWS keeps pointing at its newest
+ * release in every region, for the instance type's architecture (release notes, with the parameter names and the
+ * supported instance types: https://docs.aws.amazon.com/dlami/latest/devguide/appendix-ami-release-notes.html).
+ */
+const DEFAULT_IMAGE = {
+  name: "AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04)",
+  parameter: (arch: Architecture) => `/aws/service/deeplearning/ami/${arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id`,
 };
 
-const PRICES_AS_OF = "2025-06";
+function defaultImageParameter(instanceType: string): string {
+  return DEFAULT_IMAGE.parameter(architectureOf(instanceType));
+}
 
-/** On-demand list prices, USD per hour, Linux, us-east-1 (a type not listed is "unknown", never a guess). */
-const ON_DEMAND: Readonly<Record<string, number>> = {
-  "g4dn.xlarge": 0.526, "g4dn.2xlarge": 0.752, "g4dn.4xlarge": 1.204, "g4dn.8xlarge": 2.176,
-  "g4dn.12xlarge": 3.912, "g4dn.16xlarge": 4.352, "g4dn.metal": 7.824,
-  "g5.xlarge": 1.006, "g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.8xlarge": 2.448,
-  "g5.12xlarge": 5.672, "g5.16xlarge": 4.096, "g5.24xlarge": 8.144, "g5.48xlarge": 16.288,
-  "g5g.xlarge": 0.42, "g5g.2xlarge": 0.556, "g5g.4xlarge": 0.828, "g5g.8xlarge": 1.372, "g5g.16xlarge": 2.744,
-  "g6.xlarge": 0.8048, "g6.2xlarge": 0.9776, "g6.4xlarge": 1.3232, "g6.8xlarge": 2.0144,
-  "g6.12xlarge": 4.6016, "g6.16xlarge": 3.3968, "g6.24xlarge": 6.6752, "g6.48xlarge": 13.3504,
-  "p3.2xlarge": 3.06, "p3.8xlarge": 12.24, "p3.16xlarge": 24.48,
-};
+function describeImage(config: AwsConfig): string {
+  const image = config.image;
+  switch (image.kind) {
+    case "id":
+      return image.id;
+    case "ssm":
+      return `resolve:ssm:${image.parameter} (resolved at apply)`;
+    case "name":
+      return `the newest ${architectureOf(config.instanceType)} AMI of ${image.owner} named ${JSON.stringify(image.pattern)} (resolved at apply)`;
+    case "default":
+      return `resolve:ssm:${defaultImageParameter(config.instanceType)} (the default: ${DEFAULT_IMAGE.name}, resolved at apply)`;
+  }
+}
 
 /** EC2's answers that mean "no capacity for this, here, now": the next instance type or subnet may have some. */
 const CAPACITY_ERRORS: readonly RegExp[] = [
@@ -231,6 +389,84 @@ const IAM_ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/(?:[\w+=,.@
 const NO_OUTSIDE_CAP =
   "lifetime-role is not set: on AWS only the machine's own timer (which a job with sudo can disarm) and the stop job " +
   "end the machine; nothing outside it enforces max-lifetime. Set lifetime-role for an EventBridge Scheduler cap (docs/aws.md).";
+const AVAILABILITY_ZONE = /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/;
+const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
+/** EC2's own spelling of an AMI id kept in an SSM parameter (RunInstances accepts it as ImageId). */
+const SSM_IMAGE = /^resolve:ssm:([A-Za-z0-9_./-]{1,2048})$/;
+/** OWNER/NAME-PATTERN: an account id or alias, then an AMI name with `*` and `?` wildcards. */
+const AMI_NAME = /^(\d{12}|amazon|aws-marketplace|self)\/([A-Za-z0-9()[\] ./'@_*?-]{3,128})$/;
+const LAUNCH_TEMPLATE = /^(lt-[0-9a-f]{8,17})(?::(\d{1,6}|\$Latest|\$Default))?$/;
+const DISK_TYPES = ["gp3", "io2"] as const;
+
+/** The instance types to try, in order: machine-type's list (each must carry the accelerator), or the accelerator's cheapest. */
+function readInstanceTypes(read: InputReader, accelerator: AcceleratorRequest | undefined, spot: boolean): string[] {
+  const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
+  const types = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
+  if (types.length === 0) {
+    if (!accelerator) read.fail("accelerator", "a GPU such as t4, a10g, l4, l40s or h100, with an optional count (l4:4), or a machine-type");
+    return [cheapestCarrying(read, CATALOG, accelerator, { spot, cloud: "aws" }).machineType];
+  }
+  if (accelerator) {
+    // Both given: they must agree. The accelerator is what is refused, so a review can drop its example value.
+    const carrying = machinesCarrying(CATALOG, accelerator).map((m) => m.machineType);
+    for (const type of types.filter((t) => !carrying.includes(t))) {
+      const known = BY_TYPE.get(type);
+      const why = known ? `${type} carries ${known.gpu}:${known.gpus}` : `${type} is not in the action's catalog, so that cannot be checked`;
+      read.fail("accelerator", `the GPU that machine-type carries (${why}; ${formatAccelerator(accelerator)} comes with ${carrying.join(", ")}), or one of accelerator and machine-type left empty`);
+    }
+  }
+  return types;
+}
+
+function readImage(read: InputReader): AwsImage {
+  const value = read.raw("image");
+  if (value === "") return { kind: "default" };
+  if (AMI_ID.test(value)) return { kind: "id", id: value };
+  const ssm = SSM_IMAGE.exec(value);
+  if (ssm) return { kind: "ssm", parameter: ssm[1]! };
+  const named = AMI_NAME.exec(value);
+  if (named) return { kind: "name", owner: named[1]!, pattern: named[2]! };
+  read.fail(
+    "image",
+    "an AMI id such as ami-0123456789abcdef0, an SSM parameter that holds one as resolve:ssm:/path/to/ami-id, or the newest AMI " +
+      "of an owner as OWNER/NAME-PATTERN such as amazon/Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *; " +
+      `or nothing for the default, ${DEFAULT_IMAGE.name}`,
+  );
+}
+
+/**
+ * gp3 (the default) with optional IOPS and throughput, or io2 with IOPS; the ranges of EC2's CreateVolume
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html). EC2 checks the ratios to the size.
+ */
+function readDisk(read: InputReader): Pick<AwsConfig, "diskType" | "diskIops" | "diskThroughput"> {
+  const diskType = read.oneOf("disk-type", DISK_TYPES, "gp3");
+  if (diskType === "io2") {
+    if (read.isSet("disk-throughput")) read.fail("disk-throughput", "nothing with disk-type io2 (its throughput follows its IOPS)");
+    return { diskType, diskIops: read.integer("disk-iops", { min: 100, max: 256_000 }) };
+  }
+  return {
+    diskType,
+    diskIops: read.isSet("disk-iops") ? read.integer("disk-iops", { min: 3000, max: 16_000 }) : undefined,
+    diskThroughput: read.isSet("disk-throughput") ? read.integer("disk-throughput", { min: 125, max: 1000 }) : undefined,
+  };
+}
+
+/** Subnets, or Availability Zones of the default VPC: the places to try, in order. */
+function readPlaces(read: InputReader): Pick<AwsConfig, "subnetId" | "fallbackSubnetIds" | "availabilityZone" | "fallbackZones"> {
+  const subnets = read.list("subnet", SUBNET, "subnet ids such as subnet-0123456789abcdef0, comma-separated in order of preference", { max: 5 });
+  const zones = read.list("availability-zone", AVAILABILITY_ZONE, "Availability Zones such as us-east-1a, comma-separated in order of preference", { max: 5 });
+  if (subnets.length > 0 && zones.length > 0) read.fail("availability-zone", "nothing when subnet is set: each subnet lies in one zone already");
+  const [subnetId, ...fallbackSubnetIds] = subnets;
+  const [availabilityZone, ...fallbackZones] = zones;
+  return { subnetId, fallbackSubnetIds, availabilityZone, fallbackZones };
+}
+
+function readLaunchTemplate(read: InputReader): AwsConfig["launchTemplate"] {
+  if (!read.isSet("launch-template")) return undefined;
+  const match = LAUNCH_TEMPLATE.exec(read.raw("launch-template"));
+  if (!match) read.fail("launch-template", "a launch template id with an optional version, lt-0123456789abcdef0 or lt-0123456789abcdef0:3 ($Default when none is given, or $Latest)");
+  return { id: match[1]!, version: match[2] ?? "$Default" };
+}
 
 /** S3 bucket names: 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit. */
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -262,25 +498,26 @@ function s3Store(read: InputReader): StateStore {
 
 export const awsCloud = defineCloud<AwsConfig>({
   name: "aws",
-  inputs: ["region", "subnet", "security-group", "instance-profile", "lifetime-role"],
+  inputs: ["region", "subnet", "availability-zone", "security-group", "instance-profile", "launch-template", "disk-iops", "disk-throughput", "lifetime-role"],
   parse(read: InputReader): AwsConfig {
     checkTagsFit(read);
-    const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
-    const [instanceType, ...fallbackInstanceTypes] = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
-    if (instanceType === undefined) read.fail("machine-type", typesExpected);
-    const [subnetId, ...fallbackSubnetIds] = read.list("subnet", SUBNET, "subnet ids such as subnet-0123456789abcdef0, comma-separated in order of preference", { max: 5 });
+    const spot = read.boolean("spot", false);
+    const accelerator = readAccelerator(read, CATALOG, "aws");
+    const [instanceType, ...fallbackInstanceTypes] = readInstanceTypes(read, accelerator, spot);
     return {
       region: read.matching("region", REGION, "an AWS region such as us-east-1", read.env.AWS_REGION || undefined),
-      instanceType,
+      instanceType: instanceType!,
       fallbackInstanceTypes,
-      ami: read.matching("image", /^ami-[0-9a-f]{8,17}$/, "an AMI id such as ami-0123456789abcdef0"),
+      ...(accelerator ? { accelerator } : {}),
+      image: readImage(read),
       diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100 }),
-      subnetId,
-      fallbackSubnetIds,
+      ...readDisk(read),
+      ...readPlaces(read),
       securityGroupIds: read.list("security-group", /^sg-[0-9a-f]{8,17}$/, "security group ids such as sg-0123456789abcdef0", { max: 5 }),
       instanceProfile: read.matching("instance-profile", /^[\w+=,.@-]{1,128}$/, "an IAM instance profile name", "") || undefined,
+      launchTemplate: readLaunchTemplate(read),
       publicIp: read.boolean("public-ip", false),
-      spot: read.boolean("spot", false),
+      spot,
       lifetimeRole:
         read.matching("lifetime-role", IAM_ROLE_ARN, "the ARN of an IAM role that EventBridge Scheduler may assume, such as arn:aws:iam::123456789012:role/gpu-runner-lifetime (docs/aws.md)", "") ||
         undefined,
@@ -291,28 +528,40 @@ export const awsCloud = defineCloud<AwsConfig>({
   },
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
   providerPackages: ["@cdktf/provider-aws"],
-  gpusPerMachine: (config) => GPUS[config.instanceType],
+  gpus(config) {
+    const known = config.accelerator?.count ?? BY_TYPE.get(config.instanceType)?.gpus ?? UNPRICED_GPUS[config.instanceType];
+    return {
+      count: known,
+      source: config.accelerator
+        ? `accelerator ${formatAccelerator(config.accelerator)}`
+        : known === undefined
+          ? `${config.instanceType} is not in the action's catalog`
+          : `the action's catalog of ${config.instanceType}`,
+      atApply: `EC2's description of ${config.instanceType}`,
+    };
+  },
   summary: (config) => ({
     machineType: `${config.instanceType}${config.spot ? " (spot)" : ""}`,
-    location: config.subnetId ? `${config.region} (${config.subnetId})` : config.region,
-    image: config.ami,
+    location: [config.region, config.subnetId, config.availabilityZone].filter(Boolean).join(", "),
+    image: describeImage(config),
+    spot: config.spot,
     caveats: config.lifetimeRole ? undefined : [NO_OUTSIDE_CAP],
   }),
-  // Spot prices move by the hour and the zone: unknown rather than a guess.
-  hourlyPriceUsd: (config) => (config.spot ? undefined : ON_DEMAND[config.instanceType]),
+  // Spot prices move by the hour and the zone; the on-demand price is what a Spot machine costs at most.
+  hourlyPriceUsd: (config) => BY_TYPE.get(config.instanceType)?.usdPerHour,
   pricesAsOf: PRICES_AS_OF,
   capacityErrors: CAPACITY_ERRORS,
   credentialsHint:
-    "that aws-actions/configure-aws-credentials ran in this job and its role has the permissions listed in docs/aws.md, " +
-    "that the image exists in this region, and that the account's EC2 quota for this instance family is not exhausted.",
+    "that aws-actions/configure-aws-credentials ran in this job and its role has the permissions listed in docs/aws.md " +
+    "(ssm:GetParameter for the default image, ec2:DescribeInstanceTypes for the GPU count), that the image exists in this region, " +
+    "and that the account's EC2 quota for this instance family is not exhausted.",
   // AWS refuses user tags whose key starts with aws: (any case).
   reservedTagPrefixes: ["aws:"],
   // Amazon Linux's default user (Ubuntu's and Debian's are in the action's own list).
   imageAccounts: ["ec2-user"],
   example: {
     region: "us-east-1",
-    "machine-type": "g4dn.xlarge",
-    image: "ami-0123456789abcdef0",
+    accelerator: "t4",
   },
   // EC2 rejects user-data over 16 KB (before base64; here after gzip).
   userDataLimitBytes: 16 * 1024,
@@ -370,13 +619,16 @@ export const awsCloud = defineCloud<AwsConfig>({
   stateStore: { kind: "s3", parse: s3Store },
   alternatives(config) {
     const types = [config.instanceType, ...config.fallbackInstanceTypes];
-    const subnets = [config.subnetId, ...config.fallbackSubnetIds];
+    // The places to try: subnets, or Availability Zones of the default VPC (a subnet lies in one zone).
+    const places = config.subnetId
+      ? [config.subnetId, ...config.fallbackSubnetIds].map((subnetId) => ({ subnetId, availabilityZone: undefined }))
+      : [config.availabilityZone, ...config.fallbackZones].map((availabilityZone) => ({ subnetId: undefined, availabilityZone }));
     const candidates: AwsConfig[] = [];
     // Spot everywhere first (the user asked for the cheaper capacity), then on-demand as the fallback.
     for (const spot of config.spot ? [true, false] : [false]) {
       for (const instanceType of types) {
-        for (const subnetId of subnets) {
-          candidates.push({ ...config, instanceType, subnetId, spot, fallbackInstanceTypes: [], fallbackSubnetIds: [] });
+        for (const place of places) {
+          candidates.push({ ...config, instanceType, ...place, spot, fallbackInstanceTypes: [], fallbackSubnetIds: [], fallbackZones: [] });
         }
       }
     }

@@ -31,9 +31,9 @@ export interface BootScriptParts {
   /** Non-secret values, written as quoted `export NAME='value'` lines. */
   values: Record<string, string>;
   /**
-   * Values that Terraform fills in at apply time (a sensitive variable), as `NAME -> expression`, e.g.
-   * `GR_JIT_CONFIG -> ${var.jit_config_0}`. The variable's own validation restricts it to base64 characters, so it
-   * is safe inside single quotes.
+   * Values that Terraform fills in at apply time, as `NAME -> expression`: the sensitive JIT variable, e.g.
+   * `GR_JIT_CONFIG -> ${var.jit_config_0}`, whose own validation restricts it to base64 characters, and the GPU
+   * count a cloud reads from its description of the machine type, a number. Both are safe inside single quotes.
    */
   terraformValues?: Record<string, string>;
 }

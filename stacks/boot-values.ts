@@ -21,6 +21,12 @@ export interface BootSettings {
   idleTimeoutMinutes: number;
   /** 0 disables the GPU gate. */
   expectedGpus: number;
+  /**
+   * The expected-gpus input set the count: it is final. Otherwise the stack reads it from the cloud's own description
+   * of the machine type at apply where the cloud offers one (RunnerStack.gpuCountAtApply), and expectedGpus is the
+   * offline fallback.
+   */
+  expectedGpusFromInput?: boolean;
   gpuWaitSeconds: number;
   /** The user's script run as root before the runner; "" for none. */
   preRunnerScript: string;

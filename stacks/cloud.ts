@@ -14,12 +14,28 @@ import type { SharedStackConfig } from "./runner-stack.ts";
 export interface MachineSummary {
   machineType: string;
   location: string;
+  /** The image, as the user or the cloud's default names it (an id, a family, a parameter resolved at apply). */
   image: string;
   /**
    * What the user should know before anything exists, such as a safety net this configuration lacks: start logs
    * each as a warning and the review lists them. None when absent.
    */
   caveats?: string[];
+  /** On Spot capacity: its price moves, so the on-demand list price is shown as the upper bound. */
+  spot?: boolean;
+}
+
+/** How many GPUs the GPU gate expects on each machine (when expected-gpus is not set), and who says so. */
+export interface GpuCount {
+  /** Known before anything exists: from the accelerator input or the cloud's catalog; undefined when neither knows. */
+  count: number | undefined;
+  /** Where `count` comes from, for the review and the job summary, e.g. "accelerator t4:2". */
+  source: string;
+  /**
+   * Set when the stack reads the count from the cloud's own description of the machine type at apply (see
+   * RunnerStack.gpuCountAtApply), which then wins over `count`: what it reads, e.g. "mycloud's description of gpu-small".
+   */
+  atApply?: string;
 }
 
 export interface CommandResult {
@@ -77,10 +93,13 @@ export interface CloudDefinition<C> {
   /** The npm packages of provider bindings this cloud's stack imports: the install keeps these and prunes the rest. */
   providerPackages: readonly string[];
   createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): TerraformStack;
-  /** The GPUs a machine of this config carries, when known; the GPU gate expects that many. */
-  gpusPerMachine(config: C): number | undefined;
+  /** The GPUs a machine of this config carries, as far as known offline; the GPU gate expects that many. */
+  gpus(config: C): GpuCount;
   summary(config: C): MachineSummary;
-  /** Estimated on-demand price of one machine, from the cloud's dated price table; undefined when unknown. */
+  /**
+   * The on-demand list price of one machine, from the cloud's dated price table (for Spot, the upper bound of what
+   * it may cost); undefined when the table has no price for it.
+   */
   hourlyPriceUsd(config: C): number | undefined;
   /** When that price table was taken, e.g. "2025-06". */
   pricesAsOf: string;
@@ -137,7 +156,7 @@ export interface Cloud extends CloudFacts {
 export interface MachinePlan {
   readonly cloud: Cloud;
   summary(): MachineSummary;
-  gpusPerMachine(): number | undefined;
+  gpus(): GpuCount;
   hourlyPriceUsd(): number | undefined;
   /** This plan first, then the capacity alternatives (each with no further alternatives). */
   alternatives(): MachinePlan[];
@@ -160,7 +179,7 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
     const bound: MachinePlan = {
       cloud,
       summary: () => definition.summary(config),
-      gpusPerMachine: () => definition.gpusPerMachine(config),
+      gpus: () => definition.gpus(config),
       hourlyPriceUsd: () => definition.hourlyPriceUsd(config),
       alternatives: () => definition.alternatives(config).map(plan),
       createStack: (scope, id, shared) => definition.createStack(scope, id, shared, config),

@@ -1,10 +1,12 @@
 // Google Compute Engine: one google_compute_instance per runner. Security and cost posture lives here: a hard
 // lifetime enforced by Compute Engine itself (max_run_duration, then DELETE), no service account unless asked,
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
+import { Fn } from "cdktf";
+import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
 import { defineCloud, runChecked, type StateStore } from "./cloud.ts";
 import type { InputReader } from "./input-reader.ts";
 import { OWNERSHIP_KEYS } from "./names.ts";
-import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
+import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 import { bundleKey, readStoreLocation } from "./state-store.ts";
 
 export interface GcpGpu {
@@ -19,6 +21,8 @@ export interface GcpConfig {
   /** The zone's region (us-central1-a -> us-central1). */
   region: string;
   machineType: string;
+  /** The accelerator input: every machine type carries it (or, for N1, gets it attached). */
+  accelerator?: AcceleratorRequest;
   /** GPUs attached to an N1 machine; undefined for accelerator-optimized types (they carry theirs) and CPU machines. */
   gpu?: GcpGpu;
   /** projects/P/global/images/NAME or projects/P/global/images/family/F (or the same as a full self-link). */
@@ -79,11 +83,16 @@ const GVNIC_REQUIRED = /^(a3|a4x?)-/;
 
 /** The provider bindings, imported on first use so the action can prune the other clouds' provider packages. */
 async function loadBindings() {
-  const [instance, provider] = await Promise.all([
+  const [instance, machineTypes, provider] = await Promise.all([
     import("@cdktf/provider-google/lib/compute-instance/index.js"),
+    import("@cdktf/provider-google/lib/data-google-compute-machine-types/index.js"),
     import("@cdktf/provider-google/lib/provider/index.js"),
   ]);
-  return { ComputeInstance: instance.ComputeInstance, GoogleProvider: provider.GoogleProvider };
+  return {
+    ComputeInstance: instance.ComputeInstance,
+    DataGoogleComputeMachineTypes: machineTypes.DataGoogleComputeMachineTypes,
+    GoogleProvider: provider.GoogleProvider,
+  };
 }
 let google: Awaited<ReturnType<typeof loadBindings>> | undefined;
 
@@ -102,8 +111,43 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
     return config;
   }
 
-  protected override createMachine(runner: RunnerSlot, userData: string, config: GcpConfig): string {
+  /**
+   * Compute Engine's count of the GPUs a machine type carries (machineTypes.list, read at apply); none for N1 with
+   * attached GPUs, whose count is the one asked for.
+   */
+  protected override gpuCountAtApply(config: GcpConfig): string | undefined {
+    if (config.gpu) return undefined;
+    const described = this.machineTypeData(config);
+    const accelerators = Fn.flatten(Fn.lookupNested(described.machineTypes, ["*", "accelerators"]));
+    return Fn.sum(Fn.concat([[0], Fn.lookupNested(accelerators, ["*", "guest_accelerator_count"])]));
+  }
+
+  /**
+   * Compute Engine's description of the machine type in the zone, read once per stack. Its postconditions fail the
+   * plan, before anything is created, when the zone has no such type or it does not carry the accelerator asked for.
+   */
+  private machineTypeData(config: GcpConfig) {
+    const { DataGoogleComputeMachineTypes } = bindings();
+    const existing = this.node.tryFindChild("machine-type");
+    if (existing instanceof DataGoogleComputeMachineTypes) return existing;
+    const checks = [{ condition: "${length(self.machine_types) == 1}", errorMessage: `Compute Engine offers no machine type ${config.machineType} in zone ${config.zone}.` }];
+    if (config.accelerator && !config.gpu) {
+      checks.push({
+        condition: `\${sum(concat([0], flatten(self.machine_types[*].accelerators)[*].guest_accelerator_count)) == ${config.accelerator.count}}`,
+        errorMessage: `Compute Engine describes ${config.machineType} with another number of GPUs than accelerator ${formatAccelerator(config.accelerator)} asks for.`,
+      });
+    }
+    return new DataGoogleComputeMachineTypes(this, "machine-type", {
+      project: config.project,
+      zone: config.zone,
+      filter: `name = "${config.machineType}"`,
+      lifecycle: { postcondition: checks },
+    });
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: GcpConfig): MachineMade {
     const { ComputeInstance } = bindings();
+    if (config.accelerator && !config.gpu) this.machineTypeData(config);
     const labels = toGcpLabels(this.ownershipTags());
     const spot = config.spot;
     const instance = new ComputeInstance(this, `runner-${runner.index}`, {
@@ -164,35 +208,89 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
         "enable-oslogin": "TRUE",
       },
     });
-    return instance.instanceId;
+    // The image the disk was made from: the family's newest image at apply, as Compute Engine resolved it.
+    return { id: instance.instanceId, image: instance.bootDisk.initializeParams.image };
   }
 }
 
-/** A2, A3 and G2 machine types carry their GPUs; their count is in the name (a2-highgpu-4g -> 4, g2-standard-*). */
-function bundledGpus(machineType: string): number | undefined {
-  const accelerated = /^(a2|a3)-[a-z]+gpu-(\d+)g$/.exec(machineType);
-  if (accelerated) return Number(accelerated[2]);
-  const g2 = /^g2-standard-(\d+)$/.exec(machineType);
-  if (g2) return G2_GPUS[Number(g2[1])];
-  return undefined;
+interface GcpMachine extends CatalogMachine {
+  /** The accelerator type attached to an N1 machine (guest_accelerator); none for types that carry their GPUs. */
+  attach?: string;
 }
 
-const G2_GPUS: Readonly<Record<number, number>> = { 4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8 };
+const PRICES_AS_OF = "2026-09";
 
-const PRICES_AS_OF = "2025-06";
-
-/** On-demand list prices, USD per hour, us-central1: machine types (A2 and G2 include their GPUs). */
-const ON_DEMAND: Readonly<Record<string, number>> = {
+/** On-demand list prices of N1 hosts and of one GPU attached to them, USD per hour, us-central1. */
+const N1_HOST_PRICE: Readonly<Record<string, number>> = {
   "n1-standard-4": 0.189999, "n1-standard-8": 0.379998, "n1-standard-16": 0.759996, "n1-standard-32": 1.519992,
-  "g2-standard-4": 0.70683, "g2-standard-8": 0.85362, "g2-standard-12": 1.00041, "g2-standard-16": 1.1472,
-  "g2-standard-32": 1.73375,
-  "a2-highgpu-1g": 3.673385, "a2-highgpu-2g": 7.34677, "a2-highgpu-4g": 14.69354, "a2-highgpu-8g": 29.38708,
 };
-
-/** On-demand list prices, USD per hour, us-central1: one GPU attached to an N1 machine. */
-const GPU_ON_DEMAND: Readonly<Record<string, number>> = {
+const ATTACHED_GPU_PRICE: Readonly<Record<string, number>> = {
   "nvidia-tesla-t4": 0.35, "nvidia-tesla-p4": 0.6, "nvidia-tesla-p100": 1.46, "nvidia-tesla-v100": 2.48,
 };
+
+/** The GPUs that attach to N1 machines (https://cloud.google.com/compute/docs/gpus#n1-gpus), and how many one takes. */
+const N1_GPUS: Readonly<Record<string, { attach: string; counts: number[] }>> = {
+  t4: { attach: "nvidia-tesla-t4", counts: [1, 2, 4] },
+  p4: { attach: "nvidia-tesla-p4", counts: [1, 2, 4] },
+  p100: { attach: "nvidia-tesla-p100", counts: [1, 2, 4] },
+  v100: { attach: "nvidia-tesla-v100", counts: [1, 2, 4, 8] },
+};
+
+/** The N1 host the action picks for attached GPUs: 4 vCPUs and 15 GB of memory per GPU, within every GPU's limits. */
+const N1_HOST: Readonly<Record<number, string>> = { 1: "n1-standard-4", 2: "n1-standard-8", 4: "n1-standard-16", 8: "n1-standard-32" };
+
+function attached(gpu: string, count: number): GcpMachine {
+  const { attach } = N1_GPUS[gpu]!;
+  const host = N1_HOST[count]!;
+  return { machineType: host, gpu, gpus: count, usdPerHour: N1_HOST_PRICE[host]! + ATTACHED_GPU_PRICE[attach]! * count, attach };
+}
+
+function carried(machineType: string, gpu: string, gpus: number, usdPerHour: number, spotOnly?: boolean): GcpMachine {
+  return spotOnly ? { machineType, gpu, gpus, usdPerHour, spotOnly } : { machineType, gpu, gpus, usdPerHour };
+}
+
+/**
+ * The machines the accelerator input chooses from, the GPUs each carries (https://cloud.google.com/compute/docs/gpus,
+ * https://cloud.google.com/compute/docs/accelerator-optimized-machines) and its on-demand list price in USD per hour,
+ * us-central1 (https://cloud.google.com/compute/gpus-pricing, https://cloud.google.com/compute/vm-instance-pricing;
+ * G2, A2 and A3 prices include their GPUs). At apply, Compute Engine's own description of the machine type is what
+ * the GPU gate expects; this table is the review's offline fallback, and the price table.
+ */
+const CATALOG: readonly GcpMachine[] = [
+  ...Object.entries(N1_GPUS).flatMap(([gpu, { counts }]) => counts.map((count) => attached(gpu, count))),
+  // NVIDIA L4: G2
+  carried("g2-standard-4", "l4", 1, 0.70683), carried("g2-standard-8", "l4", 1, 0.85362), carried("g2-standard-12", "l4", 1, 1.00041),
+  carried("g2-standard-16", "l4", 1, 1.1472), carried("g2-standard-32", "l4", 1, 1.73375), carried("g2-standard-24", "l4", 2, 2.000826),
+  carried("g2-standard-48", "l4", 4, 4.001652), carried("g2-standard-96", "l4", 8, 8.003305),
+  // NVIDIA A100 40 GB: A2 Standard; A100 80 GB: A2 Ultra
+  carried("a2-highgpu-1g", "a100", 1, 3.673385), carried("a2-highgpu-2g", "a100", 2, 7.34677), carried("a2-highgpu-4g", "a100", 4, 14.69354),
+  carried("a2-highgpu-8g", "a100", 8, 29.38708), carried("a2-megagpu-16g", "a100", 16, 55.739504),
+  carried("a2-ultragpu-1g", "a100-80gb", 1, 5.068798), carried("a2-ultragpu-2g", "a100-80gb", 2, 10.137596),
+  carried("a2-ultragpu-4g", "a100-80gb", 4, 20.275192), carried("a2-ultragpu-8g", "a100-80gb", 8, 40.550383),
+  // NVIDIA H100 80 GB: A3 High. Its 1-, 2- and 4-GPU types come only as Spot or flex-start VMs.
+  carried("a3-highgpu-1g", "h100", 1, 11.0612, true), carried("a3-highgpu-2g", "h100", 2, 22.1225, true),
+  carried("a3-highgpu-4g", "h100", 4, 44.245, true), carried("a3-highgpu-8g", "h100", 8, 88.49),
+  // NVIDIA H200 141 GB: A3 Ultra
+  carried("a3-ultragpu-8g", "h200", 8, 84.806908),
+];
+
+const BY_TYPE = new Map(CATALOG.filter((m) => !m.attach).map((m) => [m.machineType, m]));
+
+/**
+ * GPUs of accelerator-optimized types outside the catalog (no list price here), for the review's offline count:
+ * A2/A3/A4 names end in the count (a3-megagpu-8g, a4-highgpu-8g), G4 (RTX PRO 6000) does not.
+ */
+function bundledGpus(machineType: string): number | undefined {
+  const named = /^a\d+x?-[a-z]+gpu-(\d+)g(-[a-z]+)?$/.exec(machineType);
+  if (named) return Number(named[1]);
+  return ({ "g4-standard-48": 1, "g4-standard-96": 2, "g4-standard-192": 4, "g4-standard-384": 8 } as Record<string, number>)[machineType];
+}
+
+/**
+ * The image when `image` is empty: a Deep Learning VM image family, NVIDIA driver 580, CUDA 12.9, Ubuntu 24.04; a
+ * family always boots its newest image (https://cloud.google.com/deep-learning-vm/docs/images lists the families).
+ */
+const DEFAULT_IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580";
 
 /** Compute Engine's answers that mean "no capacity (or GPU quota) here, now": another zone or type may have some. */
 const CAPACITY_ERRORS: readonly RegExp[] = [
@@ -211,43 +309,52 @@ const NETWORK = /^(projects\/[a-z][a-z0-9.:-]{4,61}[a-z0-9]\/global\/networks\/)
 const SUBNETWORK = /^(projects\/[a-z][a-z0-9.:-]{4,61}[a-z0-9]\/regions\/([a-z]+-[a-z]+\d+)\/subnetworks\/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SERVICE_ACCOUNT = /^[a-z0-9][a-z0-9-]{4,62}@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$/;
 const SCOPE = /^(https:\/\/www\.googleapis\.com\/auth\/[a-z0-9._/-]+|[a-z][a-z0-9._-]*)$/;
-/** GPUs that attach to N1 machines, with the most one machine takes. L4, A100 and H100 come with G2, A2 and A3. */
-const N1_GPUS: Readonly<Record<string, number>> = {
-  "nvidia-tesla-t4": 4,
-  "nvidia-tesla-t4-vws": 4,
-  "nvidia-tesla-p4": 4,
-  "nvidia-tesla-p4-vws": 4,
-  "nvidia-tesla-p100": 4,
-  "nvidia-tesla-p100-vws": 4,
-  "nvidia-tesla-v100": 8,
-};
-const GPU = /^(nvidia-[a-z0-9-]+)(?::(\d+))?$/;
 const DISK_TYPES = ["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] as const;
 /** Labels the action itself sets on every resource: the ownership keys plus the provider's attribution label. */
 const RESERVED_LABEL_COUNT = 6;
 
-function parseGpu(read: InputReader, machineType: string): GcpGpu | undefined {
-  if (!read.isSet("gpu")) return undefined;
-  const expected = `TYPE:COUNT such as nvidia-tesla-t4:1, where TYPE is one of ${Object.keys(N1_GPUS).join(", ")} and COUNT is 1, 2, 4 or 8`;
-  const match = GPU.exec(read.raw("gpu"));
-  if (!match) read.fail("gpu", expected);
-  if (ACCELERATOR_OPTIMIZED.test(machineType)) {
-    read.fail("gpu", `nothing with machine-type ${machineType}: accelerator-optimized types (A2, A3, A4, G2, G4) carry their own GPUs`);
+/**
+ * The machine types to try, in order, and the GPUs to attach to them: machine-type's list (each must carry the
+ * accelerator, or be N1 for a GPU that attaches), or the accelerator's cheapest machine.
+ */
+function readMachines(read: InputReader, accelerator: AcceleratorRequest | undefined, spot: boolean): { types: string[]; gpu?: GcpGpu } {
+  const typesExpected = "Compute Engine machine types such as n1-standard-4, g2-standard-8 or a2-highgpu-1g, comma-separated in order of preference";
+  const types = read.list("machine-type", MACHINE_TYPE, typesExpected, { max: 5 });
+  if (types.length === 0) {
+    if (!accelerator) read.fail("accelerator", "a GPU such as t4, l4, a100 or h100, with an optional count (l4:2), or a machine-type");
+    const chosen = cheapestCarrying(read, CATALOG, accelerator, { spot, cloud: "gcp" });
+    return { types: [chosen.machineType], gpu: chosen.attach ? { type: chosen.attach, count: chosen.gpus } : undefined };
   }
-  if (!machineType.startsWith("n1-")) {
-    read.fail("gpu", `nothing with machine-type ${machineType}: GPUs attach only to N1 machine types (for L4, A100 or H100 GPUs choose a G2, A2 or A3 machine type)`);
+  for (const type of types.filter((t) => !spot && BY_TYPE.get(t)?.spotOnly)) {
+    read.fail("machine-type", `machine types sold on demand, or spot: true (${type} is sold only as Spot or flex-start capacity)`);
   }
-  const type = match[1]!;
-  const count = match[2] === undefined ? 1 : Number(match[2]);
-  const max = N1_GPUS[type];
-  if (max === undefined || ![1, 2, 4, 8].includes(count) || count > max) read.fail("gpu", expected + (max ? ` (at most ${max} of ${type})` : ""));
-  return { type, count };
+  if (!accelerator) return { types };
+  // Both given: they must agree. The accelerator is what is refused, so a review can drop its example value.
+  const disagree = (why: string, fits: string): never =>
+    read.fail("accelerator", `the GPU that machine-type carries or takes (${why}; ${formatAccelerator(accelerator)} ${fits}), or one of accelerator and machine-type left empty`);
+  const n1 = N1_GPUS[accelerator.name];
+  if (n1) {
+    for (const type of types.filter((t) => !t.startsWith("n1-"))) disagree(`${type} is not N1`, `attaches only to N1 types such as ${N1_HOST[accelerator.count]}`);
+    return { types, gpu: { type: n1.attach, count: accelerator.count } };
+  }
+  const carrying = machinesCarrying(CATALOG, accelerator).map((m) => m.machineType);
+  for (const type of types.filter((t) => !carrying.includes(t))) {
+    const known = BY_TYPE.get(type);
+    const why = known
+      ? `${type} carries ${known.gpu}:${known.gpus}`
+      : type.startsWith("n1-")
+        ? `${type} is N1, to which ${accelerator.name} does not attach`
+        : `${type} is not in the action's catalog, so that cannot be checked`;
+    disagree(why, `comes with ${carrying.join(", ")}`);
+  }
+  return { types };
 }
 
-function parseImage(read: InputReader): string {
+function readImage(read: InputReader): string {
   const expected =
-    "a Compute Engine image as projects/PROJECT/global/images/IMAGE or an image family as projects/PROJECT/global/images/family/FAMILY";
-  return read.matching("image", IMAGE, expected);
+    "a Compute Engine image as projects/PROJECT/global/images/IMAGE or an image family as projects/PROJECT/global/images/family/FAMILY; " +
+    `or nothing for the default, ${DEFAULT_IMAGE}`;
+  return read.matching("image", IMAGE, expected, DEFAULT_IMAGE);
 }
 
 function regionOf(zone: string): string {
@@ -316,7 +423,7 @@ function gcsStore(read: InputReader): StateStore {
 
 export const gcpCloud = defineCloud<GcpConfig>({
   name: "gcp",
-  inputs: ["project", "zone", "gpu", "disk-type", "service-account", "scopes", "network", "subnetwork"],
+  inputs: ["project", "zone", "service-account", "scopes", "network", "subnetwork"],
   parse(read: InputReader): GcpConfig {
     const projectExpected = "a Google Cloud project id such as my-project-123 (6 to 30 lower-case letters, digits and '-')";
     const project = read.matching("project", PROJECT, projectExpected, read.env.GOOGLE_CLOUD_PROJECT || undefined);
@@ -326,13 +433,11 @@ export const gcpCloud = defineCloud<GcpConfig>({
     const [zone, ...fallbackZones] = read.list("zone", ZONE, zonesExpected, { max: 5 });
     if (zone === undefined) read.fail("zone", zonesExpected);
     const region = regionOf(zone);
-    const typesExpected = "Compute Engine machine types such as n1-standard-4, g2-standard-8 or a2-highgpu-1g, comma-separated in order of preference";
-    const [machineType, ...fallbackMachineTypes] = read.list("machine-type", MACHINE_TYPE, typesExpected, { max: 5 });
-    if (machineType === undefined) read.fail("machine-type", typesExpected);
-    // Every candidate must be valid with the same gpu input; the first decides the GPU count.
-    const gpu = parseGpu(read, machineType);
-    for (const other of fallbackMachineTypes) parseGpu(read, other);
-    const image = parseImage(read);
+    const spot = read.boolean("spot", false);
+    const accelerator = readAccelerator(read, CATALOG, "gcp");
+    const { types, gpu } = readMachines(read, accelerator, spot);
+    const [machineType, ...fallbackMachineTypes] = types as [string, ...string[]];
+    const image = readImage(read);
     const diskType = read.oneOf("disk-type", DISK_TYPES, "pd-balanced");
     if (diskType.startsWith("hyperdisk-") && machineType.startsWith("n1-")) {
       read.fail("disk-type", `a persistent disk type (${DISK_TYPES.filter((t) => t.startsWith("pd-")).join(", ")}): N1 machines cannot boot from Hyperdisk`);
@@ -343,11 +448,12 @@ export const gcpCloud = defineCloud<GcpConfig>({
       zone,
       region,
       machineType,
+      ...(accelerator ? { accelerator } : {}),
       gpu,
       image,
       diskSizeGb: read.integer("disk-size", { min: 10, max: 65536, fallback: 100 }),
       diskType,
-      spot: read.boolean("spot", false),
+      spot,
       serviceAccount: parseServiceAccount(read),
       ...parseNetwork(read, [zone, ...fallbackZones]),
       publicIp: read.boolean("public-ip", false),
@@ -360,37 +466,50 @@ export const gcpCloud = defineCloud<GcpConfig>({
   },
   providerPackages: ["@cdktf/provider-google"],
   createStack: (scope, id, shared, config) => new GcpRunnerStack(scope, id, shared, config),
-  gpusPerMachine(config) {
-    if (config.gpu) return config.gpu.count;
-    // Accelerator-optimized types not in the catalog: unknown, so the user sets expected-gpus.
-    if (ACCELERATOR_OPTIMIZED.test(config.machineType)) return bundledGpus(config.machineType);
-    return 0;
+  gpus(config) {
+    const type = config.machineType;
+    // Attached to N1: the count asked for is the count (an N1 type carries none of its own).
+    if (config.gpu) {
+      const asked = config.accelerator ? formatAccelerator(config.accelerator) : `${config.gpu.type}:${config.gpu.count}`;
+      return { count: config.gpu.count, source: `accelerator ${asked}, attached to ${type}` };
+    }
+    const known = config.accelerator?.count ?? BY_TYPE.get(type)?.gpus ?? bundledGpus(type) ?? (ACCELERATOR_OPTIMIZED.test(type) ? undefined : 0);
+    return {
+      count: known,
+      source: config.accelerator
+        ? `accelerator ${formatAccelerator(config.accelerator)}`
+        : known === undefined
+          ? `${type} is not in the action's catalog`
+          : ACCELERATOR_OPTIMIZED.test(type)
+            ? `the action's catalog of ${type}`
+            : `${type} carries no GPU and none is attached`,
+      atApply: `Compute Engine's description of ${type}`,
+    };
   },
+  // On-demand list prices; for Spot, what the machine costs at most.
   hourlyPriceUsd(config) {
-    const machine = ON_DEMAND[config.machineType];
-    if (config.spot || machine === undefined) return undefined;
-    if (!config.gpu) return machine;
-    const gpu = GPU_ON_DEMAND[config.gpu.type];
-    return gpu === undefined ? undefined : machine + gpu * config.gpu.count;
+    const host = N1_HOST_PRICE[config.machineType];
+    if (config.gpu) return host === undefined ? undefined : host + ATTACHED_GPU_PRICE[config.gpu.type]! * config.gpu.count;
+    return BY_TYPE.get(config.machineType)?.usdPerHour ?? host;
   },
   pricesAsOf: PRICES_AS_OF,
   capacityErrors: CAPACITY_ERRORS,
   credentialsHint:
-    "that google-github-actions/auth ran in this job and its service account has the roles listed in docs/gcp.md, " +
+    "that google-github-actions/auth ran in this job and its service account has the roles listed in docs/gcp.md " +
+    "(compute.machineTypes.list for the GPU count), " +
     "that the image or image family exists, and that the project's GPU quota in this region is not exhausted.",
   // Compute Engine reserves label keys starting with goog-.
   reservedTagPrefixes: ["goog-"],
   summary: (config) => ({
     machineType: `${config.gpu ? `${config.machineType} + ${config.gpu.count} x ${config.gpu.type}` : config.machineType}${config.spot ? " (spot)" : ""}`,
     location: config.zone,
-    image: config.image,
+    image: config.image === DEFAULT_IMAGE ? `${DEFAULT_IMAGE} (the default Deep Learning VM family: its newest image at apply)` : config.image,
+    spot: config.spot,
   }),
   example: {
     project: "example-project",
     zone: "us-central1-a",
-    "machine-type": "n1-standard-4",
-    gpu: "nvidia-tesla-t4:1",
-    image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
+    accelerator: "t4",
   },
   // Compute Engine limits one metadata value (the startup-script) to 256 KB.
   userDataLimitBytes: 256 * 1024,
@@ -423,7 +542,8 @@ export const gcpCloud = defineCloud<GcpConfig>({
     const candidates: GcpConfig[] = [];
     // Spot everywhere first (the user asked for the cheaper capacity), then standard as the fallback.
     for (const spot of config.spot ? [true, false] : [false]) {
-      for (const machineType of types) {
+      // A type sold only as Spot has no standard fallback: asking would fail with something else than no capacity.
+      for (const machineType of types.filter((t) => spot || !BY_TYPE.get(t)?.spotOnly)) {
         for (const zone of zones) {
           candidates.push({ ...config, machineType, zone, region: regionOf(zone), spot, fallbackZones: [], fallbackMachineTypes: [] });
         }

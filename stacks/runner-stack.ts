@@ -32,6 +32,12 @@ export interface SharedStackConfig {
   synthesizedAt: Date;
 }
 
+/** What createMachine made: the machine's id, and the image it boots as the cloud resolved it (both tokens). */
+export interface MachineMade {
+  id: string;
+  image: string;
+}
+
 /** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */
 const JIT_CONFIG_PATTERN = "^[A-Za-z0-9+/=]+$";
 
@@ -47,18 +53,31 @@ export abstract class RunnerStack<C> extends TerraformStack {
     // in clear, so it leaves the job only inside the encrypted bundle (artifact or the cloud's state store).
     new LocalBackend(this, { path: "terraform.tfstate" });
     const resolved = this.configureProvider(cloud);
+    // The GPU gate's count: the user's number, else the cloud's own description of the machine type, read at apply
+    // (a number, so it is safe inside the boot script's quotes), else the offline count.
+    const gpuCount = shared.boot.expectedGpusFromInput ? undefined : this.gpuCountAtApply(resolved);
     const machines: Record<string, string> = {};
+    let image: string | undefined;
     for (const runner of shared.runners) {
+      const values = { ...bootValues(shared.boot, runner.name), ...this.bootOverrides(resolved, runner) };
+      if (gpuCount !== undefined) delete values.GR_EXPECTED_GPUS;
       const userData = renderBootScriptForTerraform({
-        values: { ...bootValues(shared.boot, runner.name), ...this.bootOverrides(resolved, runner) },
-        terraformValues: { GR_JIT_CONFIG: jitVariable(this, runner).stringValue },
+        values,
+        terraformValues: { GR_JIT_CONFIG: jitVariable(this, runner).stringValue, ...(gpuCount === undefined ? {} : { GR_EXPECTED_GPUS: gpuCount }) },
       });
-      machines[runner.name] = this.createMachine(runner, userData, resolved);
+      const made = this.createMachine(runner, userData, resolved);
+      machines[runner.name] = typeof made === "string" ? made : made.id;
+      if (typeof made !== "string") image ??= made.image;
     }
     new TerraformOutput(this, "machines", {
       description: "Runner name -> the cloud's id of its machine",
       value: machines,
     });
+    new TerraformOutput(this, "expected_gpus", {
+      description: "GPUs the boot script checks for before its runner takes a job (0: no check)",
+      value: gpuCount ?? shared.boot.expectedGpus,
+    });
+    if (image !== undefined) new TerraformOutput(this, "image", { description: "The image the machines boot, as the cloud resolved it", value: image });
   }
 
   /** Ownership tags every resource carries, so a sweeper can find what one start made without its state. */
@@ -86,8 +105,17 @@ export abstract class RunnerStack<C> extends TerraformStack {
     return {};
   }
 
-  /** Creates one runner's machine with `userData` as its boot script; returns the machine's id (a token). */
-  protected abstract createMachine(runner: RunnerSlot, userData: string, cloud: C): string;
+  /**
+   * A Terraform expression for the GPUs one machine carries, read from the cloud's own description of the machine
+   * type at apply (the machine type the cloud's API describes); undefined where the cloud has none. It must
+   * evaluate to a whole number: it is spliced into the boot script's header.
+   */
+  protected gpuCountAtApply(_cloud: C): string | undefined {
+    return undefined;
+  }
+
+  /** Creates one runner's machine with `userData` as its boot script; returns the machine's id (a token), or the id and the image it boots. */
+  protected abstract createMachine(runner: RunnerSlot, userData: string, cloud: C): string | MachineMade;
 }
 
 /**

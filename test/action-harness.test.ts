@@ -314,6 +314,17 @@ describe("action.yml through the driver", () => {
     return Number(said[1]);
   }
 
+  it("the clouds' own inputs are ignored with a notice annotation, so one with: block serves every cloud", async () => {
+    const result = await world.start({ "dry-run": "true", region: "us-east-1", zone: "us-central1-a", "launch-template": "lt-0123456789abcdef0" });
+    assert.equal(result.failed, false, explain(result));
+    const notices = step(result, "main").stdout.split("\n").filter((line) => line.startsWith("::notice::"));
+    assert.deepEqual(notices, [
+      "::notice::Input 'region' is read only with cloud aws; ignored with cloud local.",
+      "::notice::Input 'launch-template' is read only with cloud aws; ignored with cloud local.",
+      "::notice::Input 'zone' is read only with cloud gcp; ignored with cloud local.",
+    ]);
+  });
+
   it("runs every step as action.yml says: npm ci recorded (not rerun), terraform found, the main step's env exactly as mapped", async () => {
     const result = await world.start({ count: "3", "dry-run": "true", labels: "cuda,big" });
     assert.equal(result.failed, false, explain(result));

@@ -201,7 +201,7 @@ describe("aws stack", () => {
       assert.deepEqual(jitReferences(script), [String(index)]);
       assert.match(script, new RegExp(`^export GR_JIT_CONFIG='\\$\\{var\\.jit_config_${index}\\}'$`, "m"));
       assert.match(script, new RegExp(`^export GR_RUNNER_NAME='${LABEL}-${index}'$`, "m"));
-      assert.match(script, /^export GR_EXPECTED_GPUS='1'$/m, "g5.xlarge has one GPU");
+      assert.match(script, /^export GR_EXPECTED_GPUS='\$\{sum\(concat\(\[0\], tolist\(data\.aws_ec2_instance_type\.machine-type\.gpus\)\[\*\]\.count\)\)\}'$/m, "EC2's count, read at apply");
       assert.equal(vm.user_data_replace_on_change, true);
     }
   });
@@ -236,17 +236,106 @@ describe("aws user-data limit", () => {
   });
 });
 
+describe("aws: the GPU count and the image, resolved at apply", () => {
+  const SSM_X86 = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id";
+  const GPU_SUM = tf("sum(concat([0], tolist(data.aws_ec2_instance_type.machine-type.gpus)[*].count))");
+  const expectedGpusLine = (json: Json) => json.locals.boot_script_0.split("\n").find((l: string) => l.startsWith("export GR_EXPECTED_GPUS="));
+
+  test("no image: the Deep Learning Base AMI through its public SSM parameter, for the type's architecture", () => {
+    const json = synth({ image: undefined });
+    assert.deepEqual(Object.keys(json.data.aws_ssm_parameter), ["machine-image"]);
+    assert.equal(json.data.aws_ssm_parameter["machine-image"].name, SSM_X86);
+    assert.equal(instance(json).ami, tf("data.aws_ssm_parameter.machine-image.insecure_value"));
+    const arm = synth({ image: undefined, "machine-type": "g5g.xlarge" });
+    assert.equal(arm.data.aws_ssm_parameter["machine-image"].name, SSM_X86.replace("x86_64", "arm64"));
+    // EC2's description must confirm the architecture the default image was chosen for, before anything exists.
+    const checks = arm.data.aws_ec2_instance_type["machine-type"].lifecycle.postcondition;
+    assert.deepEqual(checks.map((c: Json) => c.condition), [tf('contains(self.supported_architectures, "arm64")')]);
+  });
+
+  test("the instance-type data source feeds GR_EXPECTED_GPUS and the expected_gpus output", () => {
+    const json = synth();
+    assert.equal(json.data.aws_ec2_instance_type["machine-type"].instance_type, "g5.xlarge");
+    assert.equal(expectedGpusLine(json), `export GR_EXPECTED_GPUS='${GPU_SUM}'`);
+    assert.equal(json.output.expected_gpus.value, GPU_SUM);
+    assert.equal(json.output.image.value, tf("aws_instance.runner-0.ami"));
+  });
+
+  test("expected-gpus wins: a fixed count, and no description read for it", () => {
+    const json = synth({ "expected-gpus": "2" });
+    assert.equal(expectedGpusLine(json), "export GR_EXPECTED_GPUS='2'");
+    assert.equal(json.output.expected_gpus.value, 2);
+    assert.equal(json.data.aws_ec2_instance_type, undefined, "an AMI id and no accelerator: nothing to check");
+    assert.equal(expectedGpusLine(synth({ "expected-gpus": "0" })), "export GR_EXPECTED_GPUS='0'");
+  });
+
+  test("accelerator: EC2's description is held to the count asked for, before anything is created", () => {
+    const json = synth({ "machine-type": undefined, accelerator: "l4:4" });
+    assert.equal(instance(json).instance_type, "g6.12xlarge");
+    assert.deepEqual(json.data.aws_ec2_instance_type["machine-type"].lifecycle.postcondition[0], {
+      condition: tf("sum(concat([0], tolist(self.gpus)[*].count)) == 4"),
+      error_message: "EC2 describes g6.12xlarge with another number of GPUs than accelerator l4:4 asks for.",
+    });
+  });
+
+  test("image: resolve:ssm:NAME reads that parameter; OWNER/PATTERN the newest AMI of the type's architecture", () => {
+    const ssm = synth({ image: "resolve:ssm:/my-org/gpu-runner/ami" });
+    assert.equal(ssm.data.aws_ssm_parameter["machine-image"].name, "/my-org/gpu-runner/ami");
+    const named = synth({ image: "amazon/Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *" });
+    const ami = named.data.aws_ami["machine-image"];
+    assert.equal(ami.most_recent, true);
+    assert.deepEqual(ami.owners, ["amazon"]);
+    assert.deepEqual(ami.filter, [
+      { name: "name", values: ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"] },
+      { name: "architecture", values: ["x86_64"] },
+      { name: "state", values: ["available"] },
+    ]);
+    assert.equal(instance(named).ami, tf("data.aws_ami.machine-image.id"));
+    assert.equal(synth().data.aws_ssm_parameter, undefined, "an AMI id is used as given");
+  });
+
+  test("disk: gp3 with IOPS and throughput, or io2 with IOPS", () => {
+    assert.deepEqual(instance(synth({ "disk-iops": "6000", "disk-throughput": "500" })).root_block_device, {
+      encrypted: true, delete_on_termination: true, volume_size: 100, volume_type: "gp3", iops: 6000, throughput: 500,
+    });
+    const io2 = instance(synth({ "disk-type": "io2", "disk-iops": "20000", "disk-size": "200" })).root_block_device;
+    assert.deepEqual(io2, { encrypted: true, delete_on_termination: true, volume_size: 200, volume_type: "io2", iops: 20000 });
+  });
+
+  test("launch template: the base of the instance, whose own settings still win", () => {
+    const vm = instance(synth({ "launch-template": "lt-0123456789abcdef0:7" }));
+    assert.deepEqual(vm.launch_template, { id: "lt-0123456789abcdef0", version: "7" });
+    assert.equal(vm.metadata_options.http_tokens, "required");
+    assert.deepEqual(instance(synth({ "launch-template": "lt-0123456789abcdef0" })).launch_template, { id: "lt-0123456789abcdef0", version: "$Default" });
+  });
+
+  test("an Availability Zone of the default VPC places the instance there", () => {
+    const vm = instance(synth({ "availability-zone": "eu-west-1b,eu-west-1c" }));
+    assert.equal(vm.availability_zone, "eu-west-1b");
+    assert.equal(vm.subnet_id, undefined);
+  });
+});
+
 describe("aws inputs", () => {
   const bad: Array<[string, Record<string, string | undefined>, string]> = [
     ["a GCE image path", { image: "projects/debian-cloud/global/images/family/debian-12" }, "image"],
+    ["an AMI name without its owner", { image: "Deep Learning Base*" }, "image"],
+    ["an SSM parameter without resolve:ssm:", { image: "/aws/service/deeplearning/ami/x86_64/x/latest/ami-id" }, "image"],
     ["a GCE machine type", { "machine-type": "n1-standard-4" }, "machine-type"],
     ["a zone as region", { region: "us-east-1a" }, "region"],
-    ["the gcp-only input zone", { zone: "us-central1-a" }, "zone"],
-    ["the gcp-only input gpu", { gpu: "nvidia-tesla-t4:1" }, "gpu"],
     ["a role name as lifetime-role", { "lifetime-role": "gpu-runner-lifetime" }, "lifetime-role"],
     ["a user ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:user/gpu-runner" }, "lifetime-role"],
     ["an instance profile ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:instance-profile/gpu-runner" }, "lifetime-role"],
     ["a short account id in lifetime-role", { "lifetime-role": "arn:aws:iam::12345:role/gpu-runner-lifetime" }, "lifetime-role"],
+    ["a GCE disk type", { "disk-type": "pd-ssd" }, "disk-type"],
+    ["io2 without IOPS", { "disk-type": "io2" }, "disk-iops"],
+    ["io2 with a throughput", { "disk-type": "io2", "disk-iops": "1000", "disk-throughput": "500" }, "disk-throughput"],
+    ["gp3 IOPS below its floor", { "disk-iops": "100" }, "disk-iops"],
+    ["gp3 throughput above its ceiling", { "disk-throughput": "4000" }, "disk-throughput"],
+    ["a region as availability zone", { "availability-zone": "eu-west-1" }, "availability-zone"],
+    ["zones and subnets together", { "availability-zone": "eu-west-1a", subnet: "subnet-0123456789abcdef0" }, "availability-zone"],
+    ["a launch template by name", { "launch-template": "my-template" }, "launch-template"],
+    ["a launch template version that is not one", { "launch-template": "lt-0123456789abcdef0:v2" }, "launch-template"],
   ];
   for (const [what, overrides, input] of bad) {
     test(`rejects ${what}, naming '${input}'`, () => {

@@ -26,10 +26,12 @@ const AWS_CONFIG: AwsConfig = {
   region: "us-east-1",
   instanceType: "g5.xlarge",
   fallbackInstanceTypes: ["g4dn.xlarge"],
-  ami: "ami-0123456789abcdef0",
+  image: { kind: "id", id: "ami-0123456789abcdef0" },
   diskSizeGb: 100,
+  diskType: "gp3",
   subnetId: "subnet-00000001",
   fallbackSubnetIds: ["subnet-00000002"],
+  fallbackZones: [],
   securityGroupIds: [],
   publicIp: false,
   spot: true,
@@ -66,7 +68,33 @@ describe("capacity alternatives", () => {
 
   it("aws: without spot or lists, the one configuration", () => {
     const single = { ...AWS_CONFIG, spot: false, fallbackInstanceTypes: [], fallbackSubnetIds: [] };
-    assert.deepEqual(aws.plan(single).alternatives().map((p) => aws.configOf(p)), [single]);
+    assert.deepEqual(aws.plan(single).alternatives().map((p) => aws.configOf(p)), [{ ...single, availabilityZone: undefined }]);
+  });
+
+  it("aws: Availability Zones of the default VPC in order, when no subnet is given", () => {
+    const zones = { ...AWS_CONFIG, spot: false, subnetId: undefined, fallbackSubnetIds: [], availabilityZone: "us-east-1a", fallbackZones: ["us-east-1b", "us-east-1c"] };
+    const tried = aws.plan(zones).alternatives().map((p) => aws.configOf(p)!).map((c) => `${c.instanceType} ${c.availabilityZone} ${c.subnetId}`);
+    assert.deepEqual(tried, [
+      "g5.xlarge us-east-1a undefined",
+      "g5.xlarge us-east-1b undefined",
+      "g5.xlarge us-east-1c undefined",
+      "g4dn.xlarge us-east-1a undefined",
+      "g4dn.xlarge us-east-1b undefined",
+      "g4dn.xlarge us-east-1c undefined",
+    ]);
+  });
+
+  it("gcp: a type sold only as Spot gets no standard fallback", () => {
+    const h100 = { ...GCP_CONFIG, machineType: "a3-highgpu-1g", fallbackMachineTypes: ["a3-highgpu-8g"], spot: true };
+    const tried = gcp.plan(h100).alternatives().map((p) => gcp.configOf(p)!).map((c) => `${c.spot ? "spot" : "standard"} ${c.machineType} ${c.zone}`);
+    assert.deepEqual(tried, [
+      "spot a3-highgpu-1g us-central1-a",
+      "spot a3-highgpu-1g europe-west4-b",
+      "spot a3-highgpu-8g us-central1-a",
+      "spot a3-highgpu-8g europe-west4-b",
+      "standard a3-highgpu-8g us-central1-a",
+      "standard a3-highgpu-8g europe-west4-b",
+    ]);
   });
 
   it("gcp: each zone in turn, its region following the zone", () => {

@@ -24,7 +24,7 @@ const BASE: Record<string, string> = {
   project: "my-project-123",
   zone: "europe-west4-b",
   "machine-type": "n1-standard-8",
-  gpu: "nvidia-tesla-t4:2",
+  accelerator: "t4:2",
   image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
 };
 
@@ -119,23 +119,50 @@ describe("gcp stack", () => {
     assert.equal(scheduling.automatic_restart, false);
   });
 
-  test("GPUs from the gpu input as guest_accelerator; the boot script expects that many", () => {
+  test("an accelerator that attaches to N1 becomes guest_accelerator; the boot script expects that many", () => {
     const vm = instance(json);
     assert.deepEqual(vm.guest_accelerator, [{ type: "nvidia-tesla-t4", count: 2 }]);
     assert.match(vm.metadata["startup-script"], /^export GR_EXPECTED_GPUS='2'$/m);
+    assert.equal(json.data, undefined, "the count asked for is the count: no machine type description is read");
+    assert.equal(json.output.expected_gpus.value, 2);
   });
 
-  test("accelerator-optimized machine types get no guest_accelerator; their own GPU count is expected", () => {
-    for (const [machineType, gpus, nic] of [
-      ["a2-highgpu-1g", "1", undefined],
-      ["g2-standard-24", "2", undefined],
-      ["a3-highgpu-8g", "8", "GVNIC"],
+  test("accelerator-optimized machine types get no guest_accelerator; Compute Engine's count of their GPUs is expected", () => {
+    const GPU_SUM = "${sum(concat([0], flatten(data.google_compute_machine_types.machine-type.machine_types[*].accelerators)[*].guest_accelerator_count))}";
+    for (const [machineType, nic] of [
+      ["a2-highgpu-1g", undefined],
+      ["g2-standard-24", undefined],
+      ["a3-highgpu-8g", "GVNIC"],
+      ["a4-highgpu-8g", "GVNIC"],
+      ["g4-standard-48", undefined],
     ] as const) {
-      const vm = instance(synth({ "machine-type": machineType, gpu: undefined }));
+      const synthesized = synth({ "machine-type": machineType, accelerator: undefined });
+      const vm = instance(synthesized);
       assert.equal(vm.guest_accelerator, undefined, machineType);
-      assert.match(vm.metadata["startup-script"], new RegExp(`^export GR_EXPECTED_GPUS='${gpus}'$`, "m"), machineType);
+      assert.ok(vm.metadata["startup-script"].includes(`\nexport GR_EXPECTED_GPUS='${GPU_SUM}'\n`), machineType);
+      assert.equal(synthesized.output.expected_gpus.value, GPU_SUM, machineType);
+      const described = synthesized.data.google_compute_machine_types["machine-type"];
+      assert.deepEqual([described.zone, described.project, described.filter], ["europe-west4-b", "my-project-123", `name = "${machineType}"`]);
+      assert.deepEqual(described.lifecycle.postcondition, [
+        { condition: "${length(self.machine_types) == 1}", error_message: `Compute Engine offers no machine type ${machineType} in zone europe-west4-b.` },
+      ]);
       assert.equal(vm.network_interface[0].nic_type, nic, machineType);
     }
+  });
+
+  test("accelerator on an accelerator-optimized type: Compute Engine's description is held to the count asked for", () => {
+    const synthesized = synth({ "machine-type": undefined, accelerator: "a100-80gb:4" });
+    assert.equal(instance(synthesized).machine_type, "a2-ultragpu-4g");
+    assert.deepEqual(synthesized.data.google_compute_machine_types["machine-type"].lifecycle.postcondition[1], {
+      condition: "${sum(concat([0], flatten(self.machine_types[*].accelerators)[*].guest_accelerator_count)) == 4}",
+      error_message: "Compute Engine describes a2-ultragpu-4g with another number of GPUs than accelerator a100-80gb:4 asks for.",
+    });
+  });
+
+  test("no image: the default Deep Learning VM family; the image booted is an output", () => {
+    const vm = instance(synth({ image: undefined }));
+    assert.equal(vm.boot_disk.initialize_params.image, "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580");
+    assert.equal(json.output.image.value, "${google_compute_instance.runner-0.boot_disk[0].initialize_params[0].image}");
   });
 
   test("shielded VM: vTPM and integrity monitoring on, Secure Boot off (unsigned NVIDIA modules)", () => {
@@ -228,6 +255,7 @@ describe("gcp inputs", () => {
       zone: "europe-west4-b",
       region: "europe-west4",
       machineType: "n1-standard-8",
+      accelerator: { name: "t4", count: 2 },
       gpu: { type: "nvidia-tesla-t4", count: 2 },
       image: BASE.image,
       diskSizeGb: 100,
@@ -262,17 +290,19 @@ describe("gcp inputs", () => {
     }
   });
 
-  test("GPUs per machine", () => {
+  test("GPUs per machine, as known offline (the review's count)", () => {
     for (const [overrides, gpus] of [
       [{}, 2],
-      [{ gpu: "nvidia-tesla-v100:8" }, 8],
-      [{ gpu: "nvidia-tesla-p4" }, 1],
-      [{ "machine-type": "a2-highgpu-4g", gpu: undefined }, 4],
-      [{ "machine-type": "g2-standard-48", gpu: undefined }, 4],
-      [{ "machine-type": "n2-standard-8", gpu: undefined }, 0],
-      [{ "machine-type": "a4-highgpu-8g", gpu: undefined }, undefined],
+      [{ "machine-type": "n1-standard-32", accelerator: "v100:8" }, 8],
+      [{ accelerator: "p4" }, 1],
+      [{ "machine-type": "a2-highgpu-4g", accelerator: undefined }, 4],
+      [{ "machine-type": "g2-standard-48", accelerator: undefined }, 4],
+      [{ "machine-type": "n2-standard-8", accelerator: undefined }, 0],
+      [{ "machine-type": "a4-highgpu-8g", accelerator: undefined }, 8],
+      [{ "machine-type": "g4-standard-96", accelerator: undefined }, 2],
+      [{ "machine-type": "a9-futuregpu-1x", accelerator: undefined }, undefined],
     ] as const) {
-      assert.equal(startInputs(overrides).plan.gpusPerMachine(), gpus, JSON.stringify(overrides));
+      assert.equal(startInputs(overrides).plan.gpus().count, gpus, JSON.stringify(overrides));
     }
   });
 
@@ -286,16 +316,21 @@ describe("gcp inputs", () => {
     ["no project", { project: undefined }, "project"],
     ["an upper-case project", { project: "My-Project" }, "project"],
     ["an EC2 instance type", { "machine-type": "g4dn.xlarge" }, "machine-type"],
-    ["gpu on an A2 type", { "machine-type": "a2-highgpu-1g" }, "gpu", /carry their own GPUs/],
-    ["gpu on a G2 type", { "machine-type": "g2-standard-8", gpu: "nvidia-l4:1" }, "gpu", /carry their own GPUs/],
-    ["gpu on an N2 type", { "machine-type": "n2-standard-8" }, "gpu", /only to N1/],
-    ["gpu without a type", { gpu: ":1" }, "gpu"],
-    ["gpu with 'x'", { gpu: "nvidia-tesla-t4x1" }, "gpu"],
-    ["gpu count 0", { gpu: "nvidia-tesla-t4:0" }, "gpu"],
-    ["gpu count 3", { gpu: "nvidia-tesla-t4:3" }, "gpu"],
-    ["8 T4s", { gpu: "nvidia-tesla-t4:8" }, "gpu", /at most 4/],
-    ["an L4 on N1", { gpu: "nvidia-l4:1" }, "gpu"],
-    ["an unknown disk type", { "disk-type": "gp3" }, "disk-type"],
+    ["a T4 on an A2 type", { "machine-type": "a2-highgpu-1g" }, "accelerator", /\(a2-highgpu-1g is not N1; t4:2 attaches only to N1 types such as n1-standard-8\)/],
+    ["a T4 on a G2 type", { "machine-type": "g2-standard-8", accelerator: "t4" }, "accelerator", /attaches only to N1/],
+    ["an L4 on N1", { accelerator: "l4" }, "accelerator", /\(n1-standard-8 is N1, to which l4 does not attach; l4:1 comes with g2-standard-4, /],
+    ["an A100 on a two-A100 type", { "machine-type": "a2-highgpu-2g", accelerator: "a100" }, "accelerator", /a2-highgpu-2g carries a100:2/],
+    ["an accelerator without a name", { accelerator: ":1" }, "accelerator", /NAME\[:COUNT\]/],
+    ["an accelerator with 'x'", { accelerator: "t4x1" }, "accelerator", /a GPU that gcp offers: gcp offers t4 \(1, 2 or 4\)/],
+    ["a machine type outside the catalog with an accelerator", { "machine-type": "a9-futuregpu-1x", accelerator: "h100" }, "accelerator", /a9-futuregpu-1x is not in the action's catalog, so that cannot be checked/],
+    ["a count of 0", { accelerator: "t4:0" }, "accelerator", /NAME\[:COUNT\]/],
+    ["3 T4s", { accelerator: "t4:3" }, "accelerator", /t4 in a count that one gcp machine carries, 1, 2 or 4/],
+    ["8 T4s", { accelerator: "t4:8" }, "accelerator", /1, 2 or 4/],
+    ["an A10G, which gcp does not offer", { accelerator: "a10g" }, "accelerator", /a GPU that gcp offers: gcp offers t4 .*l4 \(1, 2, 4 or 8\).*h200 \(8\)/],
+    ["an H100 on demand (only Spot sells one)", { "machine-type": undefined, accelerator: "h100" }, "accelerator", /only as Spot capacity \(a3-highgpu-1g\); set spot: true/],
+    ["a Spot-only type on demand", { "machine-type": "a3-highgpu-2g", accelerator: undefined }, "machine-type", /a3-highgpu-2g is sold only as Spot/],
+    ["neither accelerator nor machine-type", { "machine-type": undefined, accelerator: undefined }, "accelerator", /or a machine-type/],
+    ["an EBS volume type", { "disk-type": "gp3" }, "disk-type"],
     ["Hyperdisk on N1", { "disk-type": "hyperdisk-balanced" }, "disk-type"],
     ["a tiny disk", { "disk-size": "5" }, "disk-size"],
     ["scopes without a service account", { scopes: "cloud-platform" }, "scopes"],
@@ -304,8 +339,6 @@ describe("gcp inputs", () => {
     ["spot as yes", { spot: "yes" }, "spot"],
     ["tags that merge as labels", { tags: JSON.stringify({ Team: "a", team: "b" }) }, "tags"],
     ["more tags than labels allow", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 59 }, (_, i) => [`k${i}`, "v"]))) }, "tags"],
-    ["the aws-only input subnet", { subnet: "subnet-0123456789abcdef0" }, "subnet", /only read when cloud is aws/],
-    ["the aws-only input region", { region: "us-east-1" }, "region"],
   ];
   for (const [what, overrides, input, message] of bad) {
     test(`rejects ${what}, naming '${input}'`, () => {
@@ -322,23 +355,20 @@ describe("gcp inputs", () => {
     });
   }
 
-  for (const input of ["zone", "project", "gpu", "disk-type", "service-account", "scopes", "network", "subnetwork"]) {
-    test(`cloud aws rejects the gcp-only input ${input}`, () => {
-      const env = envOf({
-        mode: "start",
-        cloud: "aws",
-        "github-token": "ghs_not-a-real-token",
-        region: "us-east-1",
-        "machine-type": "g4dn.xlarge",
-        image: "ami-0123456789abcdef0",
-        [input]: "set",
-      });
-      assert.throws(
-        () => parseInputs(env),
-        (error: unknown) => error instanceof InputError && error.input === input && /only read when cloud is gcp/.test(error.message),
-      );
-    });
-  }
+  test("an H100 on Spot: the one-GPU A3 type Compute Engine sells only as Spot", () => {
+    const inputs = startInputs({ "machine-type": undefined, accelerator: "h100", spot: "true" });
+    assert.equal(gcpCloud.configOf(inputs.plan)?.machineType, "a3-highgpu-1g");
+    assert.equal(gcpCloud.configOf(startInputs({ "machine-type": undefined, accelerator: "h100:8" }).plan)?.machineType, "a3-highgpu-8g");
+  });
+
+  test("the aws-only inputs are ignored with a notice, not refused", () => {
+    const inputs = startInputs({ region: "us-east-1", subnet: "subnet-0123456789abcdef0", "launch-template": "anything" });
+    assert.deepEqual(inputs.notices, [
+      "Input 'region' is read only with cloud aws; ignored with cloud gcp.",
+      "Input 'subnet' is read only with cloud aws; ignored with cloud gcp.",
+      "Input 'launch-template' is read only with cloud aws; ignored with cloud gcp.",
+    ]);
+  });
 });
 
 describe("toGcpLabels", () => {

@@ -46,17 +46,24 @@ describe("parseInputs: a valid start", () => {
     assert.deepEqual(awsCloud.configOf(inputs.plan), {
       region: "us-east-1",
       instanceType: "g4dn.xlarge",
-      ami: "ami-0123456789abcdef0",
+      image: { kind: "id", id: "ami-0123456789abcdef0" },
       diskSizeGb: 100,
+      diskType: "gp3",
+      diskIops: undefined,
+      diskThroughput: undefined,
       subnetId: undefined,
+      availabilityZone: undefined,
       securityGroupIds: [],
       instanceProfile: undefined,
+      launchTemplate: undefined,
       publicIp: false,
       spot: false,
       fallbackInstanceTypes: [],
       fallbackSubnetIds: [],
       lifetimeRole: undefined,
+      fallbackZones: [],
     });
+    assert.deepEqual(inputs.notices, []);
   });
 
   it("reads every start input", () => {
@@ -98,16 +105,22 @@ describe("parseInputs: a valid start", () => {
     assert.deepEqual(awsCloud.configOf(inputs.plan), {
       region: "us-east-1",
       instanceType: "g4dn.xlarge",
-      ami: "ami-0123456789abcdef0",
+      image: { kind: "id", id: "ami-0123456789abcdef0" },
       diskSizeGb: 200,
+      diskType: "gp3",
+      diskIops: undefined,
+      diskThroughput: undefined,
       subnetId: "subnet-0123456789abcdef0",
+      availabilityZone: undefined,
       securityGroupIds: ["sg-0123456789abcdef0", "sg-00000000"],
       instanceProfile: "gpu-runner",
+      launchTemplate: undefined,
       publicIp: true,
       spot: true,
       fallbackInstanceTypes: [],
       fallbackSubnetIds: [],
       lifetimeRole: "arn:aws:iam::123456789012:role/gpu-runner-lifetime",
+      fallbackZones: [],
     });
   });
 
@@ -228,9 +241,12 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "state-bucket", value: "", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
   { input: "state-bucket", value: "Bad_Bucket!", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
   { input: "state-prefix", value: "../up", expected: /key prefix/, extra: { "state-backend": "s3", "state-bucket": "b-1" } },
-  { input: "machine-type", value: "", expected: /EC2 instance types/ },
+  { input: "accelerator", value: "", expected: /a GPU such as t4, .* or a machine-type/, extra: { "machine-type": "" } },
+  { input: "accelerator", value: "t4:2", expected: /t4 in a count that one aws machine carries, 1, 4 or 8 \(aws offers t4 \(1, 4 or 8\), t4g \(1 or 2\), a10g/ },
+  { input: "accelerator", value: "t4", expected: /\(g5\.xlarge carries a10g:1; t4:1 comes with g4dn\.xlarge, g4dn\.2xlarge, /, extra: { "machine-type": "g5.xlarge" } },
+  { input: "accelerator", value: "t4", expected: /c5\.xlarge is not in the action's catalog, so that cannot be checked/, extra: { "machine-type": "c5.xlarge" } },
   { input: "machine-type", value: "g4dn.xlarge; reboot", expected: /EC2 instance types/ },
-  { input: "image", value: "ubuntu-22.04", expected: /AMI id/ },
+  { input: "image", value: "ubuntu-22.04", expected: /AMI id .*resolve:ssm:.*OWNER\/NAME-PATTERN/ },
   { input: "image", value: "projects/deeplearning-platform-release/global/images/family/x", expected: /AMI id/ },
   { input: "region", value: "us east 1", expected: /AWS region/ },
   { input: "disk-size", value: "4", expected: /from 8/ },

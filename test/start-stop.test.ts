@@ -150,6 +150,25 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.deepEqual(pending, [], "every expected GitHub call was made");
   });
 
+  it("the GPU count read at apply reaches each boot script and the job summary, with the image as resolved", async () => {
+    const f = fixture({ gpusAtApply: 3, resolvedImage: "test-image-20261201" });
+    mockRegistration();
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
+    await start(f.inputs, f.context, deps(f));
+    // Terraform evaluated the expression into each machine's boot script: a number, inside the quotes.
+    for (const i of [0, 1]) assert.equal(readFileSync(`${markerOf(f.config, `${LABEL}-${i}`)}.gpus`, "utf8").trim(), "export GR_EXPECTED_GPUS='3'");
+    const started = f.io.summaries.join("\n");
+    assert.match(started, new RegExp(`\\| ${LABEL}-0 \\| a \\| 3 \\| test-zone \\|`));
+    assert.ok(started.includes("GPU check: as many as the test cloud's description lists at apply (a is not in the test cloud's catalog; none listed: no check)."), started);
+    assert.ok(started.includes("Image: test-image-20261201, from test-image."), started);
+
+    mockList([100, 101]);
+    mockDeletes([100, 101]);
+    const stopIO = recordingIO();
+    await stop(stopInputs(), f.context, { ...deps({ ...f, io: stopIO }), env: {} });
+    assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed");
+  });
+
   it("starts two runners, then stop removes everything, and a second stop finds nothing to do", async () => {
     const f = fixture();
     mockRegistration();
@@ -286,7 +305,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     mockRegistration();
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
-    assert.equal(readdirSync(f.markerDir).length, 4, "two machines (a marker and a digest each)");
+    assert.equal(readdirSync(f.markerDir).length, 6, "two machines (a marker, a digest and the GPU count each)");
 
     nock(API).get(`${RUNNERS}?per_page=100`).times(20).reply(502, { message: "Server Error" });
     mockDeletes([100, 101]);

@@ -121,6 +121,28 @@ describe("terraform (real binary)", { concurrency: true }, () => {
     assert.match(f.logs.join("\n"), /Destroy complete! Resources: 2 destroyed/);
   });
 
+  test("destroy reads no data source: a lookup that fails after apply does not block teardown", async () => {
+    // Like the image's SSM parameter or the machine type's description, read with permissions the stop job may
+    // lack: here Terraform's built-in terraform_remote_state, made unreadable once the machines exist.
+    const f = await fixture("lookup", 1);
+    const source = join(root, "lookup", "source.tfstate");
+    const sourceState = { version: 4, terraform_version: "1.11.4", serial: 1, lineage: "x", outputs: { gpus: { value: 1, type: "number" } }, resources: [] };
+    await writeFile(source, JSON.stringify(sourceState));
+    const stack = f.stack as { data?: unknown; output: Record<string, unknown> };
+    stack.data = { terraform_remote_state: { lookup: { backend: "local", config: { path: source } } } };
+    stack.output.gpus = { value: "${data.terraform_remote_state.lookup.outputs.gpus}" };
+    await writeFile(join(f.stackDir, "cdk.tf.json"), JSON.stringify(stack));
+    await f.tf.apply(f.stackDir, { secretEnv: secretEnv([SECRETS[0]!]) });
+    assert.equal((await f.tf.output(f.stackDir)).gpus, 1);
+
+    await rm(source);
+    // The same lookup fails any run that reads it (so the test can fail), and destroy still ends everything.
+    await assert.rejects(f.tf.plan(f.stackDir, { secretEnv: placeholderSecretEnv(f.stack, JIT_VARIABLE_PREFIX) }), /No stored state was found/);
+    await f.tf.destroy(f.stackDir, { secretEnv: placeholderSecretEnv(f.stack, JIT_VARIABLE_PREFIX) });
+    assert.deepEqual(await readdir(f.markerDir), []);
+    assert.equal(await f.tf.stateResourceCount(f.stackDir), 0);
+  });
+
   test("a directory that never applied: no state, no outputs, destroy succeeds", async () => {
     const f = await fixture("fresh", 1);
     assert.equal(await f.tf.stateResourceCount(f.stackDir), 0);

@@ -5,6 +5,8 @@ import * as core from "@actions/core";
 export interface ActionIO {
   info(line: string): void;
   warning(line: string): void;
+  /** A notice annotation: something the user should see, that is not wrong. */
+  notice(line: string): void;
   /** Masks a value in every later log line of the job. Call it the moment a secret is received. */
   setSecret(value: string): void;
   setOutput(name: string, value: string): void;
@@ -16,6 +18,7 @@ export interface ActionIO {
 export const coreIO: ActionIO = {
   info: (line) => core.info(line),
   warning: (line) => core.warning(line),
+  notice: (line) => core.notice(line),
   setSecret: (value) => core.setSecret(value),
   setOutput: (name, value) => core.setOutput(name, value),
   group: (title, fn) => core.group(title, fn),

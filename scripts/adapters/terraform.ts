@@ -186,7 +186,11 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       await run("plan", ["plan", "-input=false", "-no-color", "-lock=false"], dir, runOpts?.secretEnv, true);
     },
     async destroy(dir, runOpts) {
-      await run("destroy", ["destroy", "-input=false", "-no-color", "-auto-approve"], dir, runOpts?.secretEnv, true);
+      // -refresh=false: destroy then reads no data source (an image's SSM parameter, a machine type's description),
+      // so teardown never depends on a read-only permission or on a lookup that has since changed. The providers
+      // treat a machine that is already gone as destroyed. Measured with terraform 1.11.4: a data source that
+      // fails to read blocks a plain destroy, not this one.
+      await run("destroy", ["destroy", "-input=false", "-no-color", "-auto-approve", "-refresh=false"], dir, runOpts?.secretEnv, true);
     },
     async stateResourceCount(dir) {
       const stdout = await run("state list", ["state", "list", "-no-color"], dir);

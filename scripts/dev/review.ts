@@ -22,7 +22,8 @@ export async function review(env: Record<string, string | undefined>, outdir: st
   const context = readRunContext(full, outdir);
   const label = newLabel(context);
   const { stackDir, stackJsonPath } = await synthesize({ inputs, context, label }, inputs.plan, outdir);
-  return { text: describeStart(inputs, label, inputs.plan, stackJsonPath), stackDir };
+  const notices = inputs.notices.map((notice) => `Notice: ${notice}\n`).join("");
+  return { text: notices + describeStart(inputs, label, inputs.plan, stackJsonPath), stackDir };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

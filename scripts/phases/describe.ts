@@ -3,17 +3,16 @@
 import type { MachinePlan } from "../../stacks/cloud.ts";
 import type { Terraform } from "../adapters/terraform.ts";
 import type { StartInputs } from "../settings/inputs.ts";
-import { expectedGpus } from "./synthesize.ts";
+import { gpuCheck } from "./synthesize.ts";
 import { jitPlaceholders } from "./teardown.ts";
 
 export function describeStart(inputs: StartInputs, label: string, plan: MachinePlan, stackJsonPath: string): string {
-  const gpus = expectedGpus(inputs, plan);
   const machine = plan.summary();
   const price = plan.hourlyPriceUsd();
   const rows: [string, string][] = [
     ["cloud", plan.cloud.name],
     ["machines", `${inputs.count} x ${machine.machineType}`],
-    ["GPUs checked before a job", gpus > 0 ? `${gpus} per machine` : "no check (set expected-gpus)"],
+    ["GPUs checked before a job", gpuCheck(inputs, plan)],
     ["location", machine.location],
     ["image", machine.image],
     ["runner label", `${label} (a new one on every start)`],
@@ -23,7 +22,9 @@ export function describeStart(inputs: StartInputs, label: string, plan: MachineP
       "estimated cost",
       price === undefined
         ? "unknown (no list price for this machine type)"
-        : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${plan.cloud.pricesAsOf})`,
+        : machine.spot
+          ? `at most $${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (Spot; the on-demand list price of ${plan.cloud.pricesAsOf} is the upper bound)`
+          : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${plan.cloud.pricesAsOf})`,
     ],
     ["extra tags", Object.keys(inputs.tags).length > 0 ? JSON.stringify(inputs.tags) : "none (ownership tags are always added)"],
     ["state", `encrypted, in ${inputs.stateStore ? inputs.stateStore.description : "a workflow artifact"}`],

@@ -6,7 +6,12 @@ export interface StartSummary {
   label: string;
   runners: { name: string; id: number; machineId: string }[];
   machine: MachineSummary;
+  /** GPUs the boot script checked for on each machine (0: no check), as the stack resolved it at apply. */
   gpusPerMachine: number;
+  /** Where that count came from, in words (see gpuCheck): the check is never silently off. */
+  gpuCheck: string;
+  /** The image the machines booted, as the cloud resolved it at apply (an image id or URL); undefined if unknown. */
+  bootedImage?: string;
   maxLifetimeMinutes: number;
   usdPerHour: number | undefined;
   /** When the cloud's price table was taken. */
@@ -17,7 +22,8 @@ const cell = (text: string) => text.replace(/\|/g, "\\|");
 const usd = (amount: number) => `$${amount < 10 ? amount.toFixed(2) : amount.toFixed(0)}`;
 
 export function startSummary(s: StartSummary): string {
-  const price = s.usdPerHour === undefined ? "unknown" : usd(s.usdPerHour);
+  const spot = s.machine.spot === true;
+  const price = s.usdPerHour === undefined ? "unknown" : `${spot ? "at most " : ""}${usd(s.usdPerHour)}`;
   const rows = s.runners.map((r) =>
     [r.name, s.machine.machineType, s.gpusPerMachine > 0 ? String(s.gpusPerMachine) : "not checked", s.machine.location, s.label, `${s.maxLifetimeMinutes} min`, price]
       .map(cell)
@@ -30,6 +36,10 @@ export function startSummary(s: StartSummary): string {
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map((r) => `| ${r} |`),
     "",
+    `GPU check: ${cell(s.gpuCheck)}.`,
+    "",
+    `Image: ${cell(s.bootedImage && !s.machine.image.startsWith(s.bootedImage) ? `${s.bootedImage}, from ${s.machine.image}` : s.machine.image)}.`,
+    "",
   ];
   if (s.usdPerHour === undefined) {
     lines.push(`Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${s.pricesAsOf}).`);
@@ -37,8 +47,8 @@ export function startSummary(s: StartSummary): string {
     const perHour = s.usdPerHour * s.runners.length;
     const cap = (perHour * s.maxLifetimeMinutes) / 60;
     lines.push(
-      `Estimated cost: ${usd(perHour)} per hour for ${s.runners.length} machine(s), at most ${usd(cap)} if they ran to the lifetime cap ` +
-        `(on-demand list price of ${s.pricesAsOf}, one region; disks and traffic not included).`,
+      `Estimated cost: ${spot ? "at most " : ""}${usd(perHour)} per hour for ${s.runners.length} machine(s), at most ${usd(cap)} if they ran to the lifetime cap ` +
+        `(${spot ? "Spot, whose price moves: the on-demand list price" : "on-demand list price"} of ${s.pricesAsOf}, one region; disks and traffic not included).`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -20,7 +20,7 @@ import { describeStart, planStack } from "./describe.ts";
 import { guardAgainstForks } from "./fork-guard.ts";
 import { startSummary } from "./job-summary.ts";
 import { provision } from "./provision.ts";
-import { expectedGpus, synthesize } from "./synthesize.ts";
+import { expectedGpus, gpuCheck, synthesize } from "./synthesize.ts";
 import { runnersOfStart, teardown } from "./teardown.ts";
 import { RunnersNotOnlineError, waitForRunnersOnline } from "./wait-online.ts";
 
@@ -79,6 +79,8 @@ interface StartProgress {
   runners: StartedRunner[];
   /** The job was cancelled: what exists is left to the stop job (there is no time to destroy it). */
   cancelled?: boolean;
+  /** What the stack resolved at apply: the GPU count the boot script checks, and the image the machines boot. */
+  resolved?: { gpusPerMachine?: number; image?: string };
 }
 
 export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
@@ -169,7 +171,12 @@ async function provisionMachines(inputs: StartInputs, context: RunContext, progr
     progress.stackDir = dir;
   });
   progress.plan = provisioned.plan;
-  const machines = (await deps.terraform.output(progress.stackDir)).machines as Record<string, string> | undefined;
+  const outputs = await deps.terraform.output(progress.stackDir);
+  const machines = outputs.machines as Record<string, string> | undefined;
+  progress.resolved = {
+    gpusPerMachine: typeof outputs.expected_gpus === "number" ? outputs.expected_gpus : undefined,
+    image: typeof outputs.image === "string" ? outputs.image : undefined,
+  };
   progress.runners = progress.registered.map((jit) => ({ name: jit.runnerName, id: jit.runnerId, machineId: machines?.[jit.runnerName] ?? "" }));
   deps.io.setOutput(OUTPUTS.runners, JSON.stringify(progress.runners));
 }
@@ -188,7 +195,9 @@ async function summarize(inputs: StartInputs, progress: StartProgress, io: Actio
       label: progress.label,
       runners: progress.runners,
       machine: progress.plan.summary(),
-      gpusPerMachine: expectedGpus(inputs, progress.plan),
+      gpusPerMachine: progress.resolved?.gpusPerMachine ?? expectedGpus(inputs, progress.plan),
+      gpuCheck: gpuCheck(inputs, progress.plan),
+      bootedImage: progress.resolved?.image,
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       usdPerHour: progress.plan.hourlyPriceUsd(),
       pricesAsOf: progress.plan.cloud.pricesAsOf,

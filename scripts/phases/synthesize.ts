@@ -66,6 +66,7 @@ export function buildStackConfig({ inputs, context, label, now }: SynthesisTarge
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       idleTimeoutMinutes: inputs.idleTimeoutMinutes,
       expectedGpus: expectedGpus(inputs, plan),
+      expectedGpusFromInput: inputs.expectedGpus !== undefined,
       gpuWaitSeconds: GPU_WAIT_SECONDS,
       preRunnerScript: inputs.preRunnerScript,
     },
@@ -96,7 +97,23 @@ function assertUserDataFits(shared: SharedStackConfig, plan: MachinePlan): void 
   }
 }
 
-/** The user's number wins; else the machine type's known GPU count; else 0, which turns the gate off. */
+/**
+ * The count known before anything exists: the user's number wins; else the accelerator input's or the catalog's
+ * count; else 0, which turns the gate off. Where the cloud describes the machine type at apply, that description
+ * replaces this number in the stack (see gpuCheck).
+ */
 export function expectedGpus(inputs: Pick<StartInputs, "expectedGpus" | "plan">, plan: MachinePlan = inputs.plan): number {
-  return inputs.expectedGpus ?? plan.gpusPerMachine() ?? 0;
+  return inputs.expectedGpus ?? plan.gpus().count ?? 0;
+}
+
+/** What the GPU gate checks and where the count comes from, in words: never silently off. */
+export function gpuCheck(inputs: Pick<StartInputs, "expectedGpus" | "plan">, plan: MachinePlan = inputs.plan): string {
+  if (inputs.expectedGpus === 0) return "no check (expected-gpus: 0)";
+  if (inputs.expectedGpus !== undefined) return `${inputs.expectedGpus} per machine (expected-gpus)`;
+  const { count, source, atApply } = plan.gpus();
+  if (atApply) {
+    if (count === undefined) return `as many as ${atApply} lists at apply (${source}; none listed: no check)`;
+    return `${count ? `${count} per machine` : "none expected"} (${source}; at apply, ${atApply} decides)`;
+  }
+  return count ? `${count} per machine (${source})` : `no check: ${source} (set expected-gpus to check)`;
 }

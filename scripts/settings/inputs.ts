@@ -28,7 +28,7 @@ export interface StartInputs extends CommonInputs {
   runnerTimeoutMinutes: number;
   maxLifetimeMinutes: number;
   idleTimeoutMinutes: number;
-  /** Undefined: the machine type's known GPU count (or no gate when unknown). */
+  /** Undefined: the count the cloud describes for the machine type, or the offline count (see gpuCheck). */
   expectedGpus: number | undefined;
   preRunnerScript: string;
   runnerUser: string;
@@ -38,6 +38,8 @@ export interface StartInputs extends CommonInputs {
   dryRun: boolean;
   /** The machines to make: the chosen cloud's own inputs, parsed and bound to it. */
   plan: MachinePlan;
+  /** Said to the user, not failed on: inputs of another cloud that this start ignores. */
+  notices: string[];
 }
 
 export interface StopInputs extends CommonInputs {
@@ -89,7 +91,7 @@ export function parseInputs(env: Env): Inputs {
       stateId: read.matching("state-id", STATE_ID_PATTERN, "the state-id output of the start step, such as gpu-123456789-1-0a1b2c3d"),
     };
   }
-  rejectOtherCloudsInputs(read, cloud.name);
+  const notices = otherCloudsInputs(read, cloud);
   const runnerTimeoutMinutes = read.integer("runner-timeout", { min: 1, max: 60, fallback: 10 });
   const maxLifetimeMinutes = read.integer("max-lifetime", { min: 10, max: 7 * 24 * 60, fallback: 360 });
   if (maxLifetimeMinutes <= runnerTimeoutMinutes) {
@@ -114,6 +116,7 @@ export function parseInputs(env: Env): Inputs {
     allowForks: read.boolean("allow-forks", false),
     dryRun: read.boolean("dry-run", false),
     plan: cloud.configure(read),
+    notices,
   };
 }
 
@@ -173,13 +176,18 @@ function parseStateStore(read: InputReader, cloud: Cloud): StateStore | undefine
   return kind === "artifact" || !store ? undefined : store.parse(read);
 }
 
-/** An input meant for another cloud is a mistake worth stopping for: silently ignoring it hides a wrong setup. */
-function rejectOtherCloudsInputs(read: InputReader, cloudName: string): void {
-  for (const other of allClouds().filter((c) => c.name !== cloudName)) {
-    for (const input of other.inputs.filter((i) => read.isSet(i))) {
-      read.fail(input, `nothing: '${input}' is only read when cloud is ${other.name}, and cloud is ${cloudName}`);
+/**
+ * Inputs only another cloud reads are ignored, each with a notice, so that one `with:` block serves a matrix over
+ * clouds (region for one, zone for the other). Said, never silent: a typo'd cloud still shows what was dropped.
+ */
+function otherCloudsInputs(read: InputReader, cloud: Cloud): string[] {
+  const notices = new Map<string, string>();
+  for (const other of allClouds().filter((c) => c !== cloud)) {
+    for (const input of other.inputs.filter((i) => read.isSet(i) && !cloud.inputs.includes(i) && !notices.has(i))) {
+      notices.set(input, `Input '${input}' is read only with cloud ${other.name}; ignored with cloud ${cloud.name}.`);
     }
   }
+  return [...notices.values()];
 }
 
 const TAG_KEY = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;

@@ -15,7 +15,9 @@ export const CONFIG_FILE_VARIABLE = "GPU_RUNNER_CONFIG_FILE";
  */
 export function parseReviewInputs(base: Env): { env: Record<string, string | undefined>; inputs: Inputs } {
   const env = reviewEnvironment(base);
-  const filled = new Set(Object.keys(env).filter((name) => env[name] !== base[name] && name.startsWith(INPUT_ENV_PREFIX)));
+  // Only the example's values may be dropped: the variables and the config file are the user's.
+  const users = reviewEnvironment(base, { examples: false });
+  const filled = new Set(Object.keys(env).filter((name) => env[name] !== users[name] && name.startsWith(INPUT_ENV_PREFIX)));
   for (;;) {
     try {
       return { env, inputs: parseInputs(env) };
@@ -27,7 +29,7 @@ export function parseReviewInputs(base: Env): { env: Record<string, string | und
   }
 }
 
-export function reviewEnvironment(base: Env): Record<string, string | undefined> {
+export function reviewEnvironment(base: Env, opts: { examples?: boolean } = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...base };
   const file = base[CONFIG_FILE_VARIABLE];
   if (file) {
@@ -36,7 +38,8 @@ export function reviewEnvironment(base: Env): Record<string, string | undefined>
   env[inputEnvName("mode")] ||= "start";
   env[inputEnvName("github-token")] ||= "review-only-no-token";
   const cloud = cloudNamed(env[inputEnvName("cloud")] || DEFAULT_CLOUD);
-  for (const [input, value] of Object.entries(cloud?.example ?? {})) env[inputEnvName(input)] ||= value;
+  const examples = opts.examples === false ? {} : (cloud?.example ?? {});
+  for (const [input, value] of Object.entries(examples)) env[inputEnvName(input)] ||= value;
   env.GITHUB_REPOSITORY ||= "example-org/example-repo";
   env.GITHUB_RUN_ID ||= "0";
   env.GITHUB_RUN_ATTEMPT ||= "1";

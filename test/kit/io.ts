@@ -4,6 +4,7 @@ import type { ActionIO } from "../../scripts/adapters/action-io.ts";
 export interface RecordingIO extends ActionIO {
   lines: string[];
   warnings: string[];
+  notices: string[];
   secrets: string[];
   outputs: Record<string, string>;
   summaries: string[];
@@ -13,11 +14,13 @@ export function recordingIO(): RecordingIO {
   const io: RecordingIO = {
     lines: [],
     warnings: [],
+    notices: [],
     secrets: [],
     outputs: {},
     summaries: [],
     info: (line) => io.lines.push(line),
     warning: (line) => io.warnings.push(line),
+    notice: (line) => io.notices.push(line),
     setSecret: (value) => io.secrets.push(value),
     setOutput: (name, value) => {
       io.outputs[name] = value;

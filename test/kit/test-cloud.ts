@@ -3,9 +3,9 @@
 // sha256 of the JIT config it received) and its destroy-time provisioner removes it. A machine type in
 // `noCapacity` fails its apply with EC2's capacity error text; one in `broken` fails with any other error.
 import { join } from "node:path";
-import { DataResource } from "cdktf";
+import { DataResource, Fn } from "cdktf";
 import { defineCloud } from "../../stacks/cloud.ts";
-import { RunnerStack, type RunnerSlot } from "../../stacks/runner-stack.ts";
+import { type MachineMade, RunnerStack, type RunnerSlot } from "../../stacks/runner-stack.ts";
 
 export interface TestCloudConfig {
   markerDir: string;
@@ -17,6 +17,10 @@ export interface TestCloudConfig {
   consoles: Record<string, string>;
   /** What the plan's summary says the user should know (a safety net this configuration lacks). */
   caveats?: string[];
+  /** A GPU count the stack reads at apply (a terraform_data output), as a cloud reads its machine type's description. */
+  gpusAtApply?: number;
+  /** The image a machine reports having booted, as a cloud resolves a family or parameter at apply. */
+  resolvedImage?: string;
 }
 
 export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName: string): string {
@@ -28,22 +32,29 @@ class TestCloudStack extends RunnerStack<TestCloudConfig> {
     return config;
   }
 
-  protected override createMachine(runner: RunnerSlot, userData: string, config: TestCloudConfig): string {
+  protected override gpuCountAtApply(config: TestCloudConfig): string | undefined {
+    if (config.gpusAtApply === undefined) return undefined;
+    const described = new DataResource(this, "machine-type", { input: { gpus: config.gpusAtApply } });
+    return Fn.lookupNested(described.output, ["gpus"]);
+  }
+
+  protected override createMachine(runner: RunnerSlot, userData: string, config: TestCloudConfig): string | MachineMade {
     const marker = markerOf(config, runner.name);
     const create = config.noCapacity.includes(config.machineType)
       ? `echo "Error: creating EC2 Instance: InsufficientInstanceCapacity: We currently do not have sufficient ${config.machineType} capacity" >&2; exit 1`
       : config.broken.includes(config.machineType)
         ? 'echo "Error: UnauthorizedOperation: You are not authorized to perform this operation" >&2; exit 1'
         : // The JIT config reaches the machine inside its user-data; record a digest, never the value.
-          `printf '%s' "$USER_DATA" | grep -o "GR_JIT_CONFIG='[^']*'" | sha256sum | cut -d' ' -f1 > "$MARKER.jit"; printf '%s' "${config.machineType}" > "$MARKER"`;
+          `printf '%s' "$USER_DATA" | grep -o "GR_JIT_CONFIG='[^']*'" | sha256sum | cut -d' ' -f1 > "$MARKER.jit"; ` +
+          `printf '%s' "$USER_DATA" | grep "^export GR_EXPECTED_GPUS=" > "$MARKER.gpus"; printf '%s' "${config.machineType}" > "$MARKER"`;
     const machine = new DataResource(this, `runner-${runner.index}`, {
       input: { marker },
       provisioners: [
         { type: "local-exec", command: create, environment: { USER_DATA: userData, MARKER: marker } },
-        { type: "local-exec", when: "destroy", command: 'rm -f "$MARKER" "$MARKER.jit"', environment: { MARKER: "${self.input.marker}" } },
+        { type: "local-exec", when: "destroy", command: 'rm -f "$MARKER" "$MARKER.jit" "$MARKER.gpus"', environment: { MARKER: "${self.input.marker}" } },
       ],
     });
-    return machine.id;
+    return config.resolvedImage === undefined ? machine.id : { id: machine.id, image: config.resolvedImage };
   }
 }
 
@@ -58,7 +69,10 @@ export const testCloud = defineCloud<TestCloudConfig>({
   load: async () => {},
   providerPackages: [],
   createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
-  gpusPerMachine: () => 0,
+  gpus: (config) =>
+    config.gpusAtApply === undefined
+      ? { count: 0, source: "the test cloud has no GPU" }
+      : { count: undefined, source: `${config.machineType} is not in the test cloud's catalog`, atApply: "the test cloud's description" },
   summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image", caveats: config.caveats }),
   hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
   pricesAsOf: "2025-06",

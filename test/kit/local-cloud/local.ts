@@ -92,7 +92,7 @@ export const localCloud = defineCloud<LocalConfig>({
   load: async () => {},
   providerPackages: [],
   createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
-  gpusPerMachine: () => 0,
+  gpus: () => ({ count: 0, source: "a local process has no GPU" }),
   summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
   hourlyPriceUsd: () => 0,
   pricesAsOf: "always",

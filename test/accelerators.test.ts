@@ -1,0 +1,101 @@
+// One `with:` block for every cloud: a GPU by its common name, the cloud's driver image by default, and each cloud's
+// own inputs ignored (with a notice) on the other. The table is what each cloud makes of the same accelerator.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InputError } from "../stacks/input-reader.ts";
+import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
+import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
+
+/** The issue's step, as a user writes it once for a matrix over clouds. */
+const SHARED = { mode: "start", "github-token": FAKE_TOKEN, region: "us-east-1", zone: "us-central1-a", project: "my-project" };
+
+function start(cloud: string, inputs: Record<string, string>): StartInputs {
+  const parsed = parseInputs(inputEnv({ ...SHARED, cloud, ...inputs }));
+  assert.equal(parsed.mode, "start");
+  return parsed;
+}
+
+const AWS_IMAGE = (arch: string) => `resolve:ssm:/aws/service/deeplearning/ami/${arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id`;
+const GCP_IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580";
+
+/** accelerator -> what each cloud starts for it (machine as the review shows it), or the part of the error it gives. */
+const TABLE: Array<{ accelerator: string; aws: string | RegExp; gcp: string | RegExp; arch?: string; gcpInputs?: Record<string, string> }> = [
+  { accelerator: "t4", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4" },
+  { accelerator: "T4:1", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4" },
+  { accelerator: "t4:2", aws: /t4 in a count that one aws machine carries, 1, 4 or 8/, gcp: "n1-standard-8 + 2 x nvidia-tesla-t4" },
+  { accelerator: "t4:4", aws: "g4dn.12xlarge", gcp: "n1-standard-16 + 4 x nvidia-tesla-t4" },
+  { accelerator: "t4:8", aws: "g4dn.metal", gcp: /t4 in a count that one gcp machine carries, 1, 2 or 4/ },
+  { accelerator: "t4g", aws: "g5g.xlarge", gcp: /a GPU that gcp offers/, arch: "arm64" },
+  { accelerator: "a10g", aws: "g5.xlarge", gcp: /a GPU that gcp offers/ },
+  { accelerator: "l4", aws: "g6.xlarge", gcp: "g2-standard-4" },
+  { accelerator: "l4:2", aws: /1, 4 or 8/, gcp: "g2-standard-24" },
+  { accelerator: "l4:8", aws: "g6.48xlarge", gcp: "g2-standard-96" },
+  { accelerator: "l40s", aws: "g6e.xlarge", gcp: /a GPU that gcp offers/ },
+  { accelerator: "v100:8", aws: "p3.16xlarge", gcp: "n1-standard-32 + 8 x nvidia-tesla-v100" },
+  { accelerator: "a100", aws: /a100 in a count that one aws machine carries, 8/, gcp: "a2-highgpu-1g" },
+  { accelerator: "a100:8", aws: "p4d.24xlarge", gcp: "a2-highgpu-8g" },
+  { accelerator: "a100-80gb:8", aws: "p4de.24xlarge", gcp: "a2-ultragpu-8g" },
+  { accelerator: "h100", aws: "p5.4xlarge", gcp: /only as Spot capacity \(a3-highgpu-1g\); set spot: true/ },
+  { accelerator: "h100", aws: "p5.4xlarge (spot)", gcp: "a3-highgpu-1g (spot)", gcpInputs: { spot: "true" } },
+  { accelerator: "h100:8", aws: "p5.48xlarge", gcp: "a3-highgpu-8g" },
+  { accelerator: "h200:8", aws: "p5en.48xlarge", gcp: "a3-ultragpu-8g" },
+];
+
+describe("accelerator x cloud", () => {
+  for (const { accelerator, aws, gcp, arch = "x86_64", gcpInputs = {} } of TABLE) {
+    for (const [cloud, want] of [["aws", aws], ["gcp", gcp]] as const) {
+      const extra = { accelerator, ...gcpInputs };
+      it(`${cloud} ${JSON.stringify(extra)} -> ${String(want)}`, () => {
+        if (want instanceof RegExp) {
+          assert.throws(() => start(cloud, extra), (error: unknown) => {
+            assert.ok(error instanceof InputError, String(error));
+            assert.equal(error.input, "accelerator");
+            assert.match(error.message, want);
+            // Every refusal lists what that cloud offers, so the fix is in the message.
+            assert.match(error.message, new RegExp(`${cloud} offers t4 \\(|only as Spot`));
+            return true;
+          });
+          return;
+        }
+        const { plan } = start(cloud, extra);
+        const summary = plan.summary();
+        assert.equal(summary.machineType, want);
+        const count = Number(/:(\d+)$/.exec(accelerator)?.[1] ?? 1);
+        assert.equal(plan.gpus().count, count, "the GPU count the review shows");
+        assert.match(plan.gpus().source, new RegExp(`^accelerator ${accelerator.toLowerCase().replace(/^([a-z0-9-]+)$/, "$1:1")}`));
+        assert.ok(summary.image.startsWith(cloud === "aws" ? AWS_IMAGE(arch) : GCP_IMAGE), summary.image);
+        assert.ok((plan.hourlyPriceUsd() ?? 0) > 0, "every catalog entry has a price");
+      });
+    }
+  }
+
+  it("the other cloud's inputs are noticed, never refused", () => {
+    assert.deepEqual(start("aws", { accelerator: "t4" }).notices, [
+      "Input 'project' is read only with cloud gcp; ignored with cloud aws.",
+      "Input 'zone' is read only with cloud gcp; ignored with cloud aws.",
+    ]);
+    assert.deepEqual(start("gcp", { accelerator: "t4" }).notices, ["Input 'region' is read only with cloud aws; ignored with cloud gcp."]);
+  });
+
+  it("a value wrong for the chosen cloud still fails, naming its input", () => {
+    for (const [cloud, input, value, expected] of [
+      ["gcp", "disk-type", "gp3", /one of pd-balanced, pd-ssd, pd-standard, hyperdisk-balanced/],
+      ["aws", "disk-type", "pd-ssd", /one of gp3, io2/],
+      ["aws", "image", GCP_IMAGE, /AMI id/],
+      ["gcp", "image", "ami-0123456789abcdef0", /projects\/PROJECT\/global\/images/],
+      ["aws", "machine-type", "n1-standard-4", /EC2 instance types/],
+    ] as const) {
+      assert.throws(
+        () => start(cloud, { accelerator: "t4", [input]: value, ...(input === "machine-type" ? { accelerator: "" } : {}) }),
+        (error: unknown) => error instanceof InputError && error.input === input && expected.test(error.message),
+        `${cloud} ${input}=${value}`,
+      );
+    }
+  });
+
+  it("bad names and counts are refused before anything exists, naming accelerator", () => {
+    for (const value of ["t4:0", "t4:100", "t4x1", "nvidia-tesla-t4", ":2", "t4:two", "h100 x8"]) {
+      assert.throws(() => start("aws", { accelerator: value }), (error: unknown) => error instanceof InputError && error.input === "accelerator", value);
+    }
+  });
+});
