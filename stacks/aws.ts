@@ -4,9 +4,9 @@
 import { gzipSync } from "node:zlib";
 import { Fn, TerraformLocal } from "cdktf";
 import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
-import { type CommandRunner, defineCloud, runChecked, type StateStore } from "./cloud.ts";
-import type { InputReader } from "./input-reader.ts";
-import { OWNERSHIP_KEYS } from "./names.ts";
+import { type CommandRunner, defineCloud, type FoundMachine, runChecked, type StateStore } from "./cloud.ts";
+import type { Env, InputReader } from "./input-reader.ts";
+import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 import { bundleKey, readStoreLocation } from "./state-store.ts";
 
@@ -370,9 +370,9 @@ const CAPACITY_ERRORS: readonly RegExp[] = [
   /Unsupported.*(instance type|Availability Zone)/i,
 ];
 
-/** EC2 allows 50 tags per resource; the action sets its 5 ownership tags and Name on each. */
+/** EC2 allows 50 tags per resource; the action sets its ownership tags and Name on each. */
 const EC2_MAX_TAGS = 50;
-const ACTION_TAGS = 6;
+const ACTION_TAGS = Object.keys(OWNERSHIP_KEYS).length + 1;
 
 function checkTagsFit(read: InputReader): void {
   const count = Object.keys(read.stringMap("tags", "a JSON object of string tags")).length;
@@ -466,6 +466,69 @@ function readLaunchTemplate(read: InputReader): AwsConfig["launchTemplate"] {
   const match = LAUNCH_TEMPLATE.exec(read.raw("launch-template"));
   if (!match) read.fail("launch-template", "a launch template id with an optional version, lt-0123456789abcdef0 or lt-0123456789abcdef0:3 ($Default when none is given, or $Latest)");
   return { id: match[1]!, version: match[2] ?? "$Default" };
+}
+
+function regionOf(env: Env): string {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error("AWS_REGION is not set: configure-aws-credentials sets it; without it the machines cannot be looked up");
+  return region;
+}
+
+/** `describe-instances` as JSON: EC2's states pending/running and stopping/stopped. */
+function parseInstances(json: string, region: string): FoundMachine[] {
+  let listed: unknown;
+  try {
+    listed = JSON.parse(json || "[]");
+  } catch {
+    throw new Error("aws ec2 describe-instances did not print JSON");
+  }
+  if (!Array.isArray(listed)) throw new Error("aws ec2 describe-instances did not print a JSON list");
+  const machines: FoundMachine[] = [];
+  for (const item of listed as { id?: unknown; state?: unknown; launched?: unknown; tags?: { Key?: string; Value?: string }[] | null }[]) {
+    if (typeof item.id !== "string" || !/^i-[0-9a-f]+$/.test(item.id)) continue;
+    const tag = (key: string) => item.tags?.find((t) => t.Key === key)?.Value;
+    const lifetime = Number(tag(OWNERSHIP_KEYS.maxLifetime));
+    machines.push({
+      id: item.id,
+      name: tag("Name") ?? item.id,
+      label: tag(OWNERSHIP_KEYS.label) ?? "",
+      state: item.state === "stopping" || item.state === "stopped" ? "stopped" : "running",
+      launchedAt: typeof item.launched === "string" ? new Date(item.launched) : undefined,
+      maxLifetimeMinutes: Number.isInteger(lifetime) && lifetime > 0 ? lifetime : undefined,
+      location: region,
+    });
+  }
+  return machines;
+}
+
+/** What a start makes beside its instances, found by its label: the no-inbound security group, the lifetime schedules. */
+async function deleteLeftovers(label: string, region: string, run: CommandRunner): Promise<string[]> {
+  const deleted: string[] = [];
+  const filter = `Name=tag:${OWNERSHIP_KEYS.label},Values=${label}`;
+  const groups = await runChecked(run, "aws", [
+    "ec2", "describe-security-groups", "--region", region, "--filters", filter, "--query", "SecurityGroups[].GroupId", "--output", "text",
+  ]);
+  for (const group of groups.split(/\s+/).filter((id) => /^sg-[0-9a-f]+$/.test(id))) {
+    await runChecked(run, "aws", ["ec2", "delete-security-group", "--region", region, "--group-id", group]);
+    deleted.push(`security group ${group}`);
+  }
+  // The lifetime schedules last: until the instances are gone they are the cap that still holds. A start
+  // without lifetime-role has none, and its stop role may not be allowed to list them; one left behind costs
+  // nothing, and at the cap it terminates an instance already gone and deletes itself. So a refused listing
+  // is reported, never the stop's failure.
+  const listing = await run("aws", [
+    "scheduler", "list-schedules", "--region", region, "--group-name", "default", "--name-prefix", label, "--query", "Schedules[].Name", "--output", "text",
+  ]);
+  if (listing.exitCode !== 0) {
+    const reason = listing.stderr.trim().split("\n").slice(-1)[0] || `exit ${listing.exitCode}`;
+    deleted.push(`(lifetime schedules not looked up: ${reason}; any left delete themselves once they fire)`);
+    return deleted;
+  }
+  for (const name of listing.stdout.split(/\s+/).filter((name) => name.startsWith(label) && /^[\w.-]{1,64}$/.test(name))) {
+    await runChecked(run, "aws", ["scheduler", "delete-schedule", "--region", region, "--group-name", "default", "--name", name]);
+    deleted.push(`lifetime schedule ${name}`);
+  }
+  return deleted;
 }
 
 /** S3 bucket names: 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit. */
@@ -574,48 +637,31 @@ export const awsCloud = defineCloud<AwsConfig>({
     const args = ["ec2", "get-console-output", "--region", config.region, "--instance-id", machine.id, "--latest", "--output", "text", "--query", "Output"];
     return runChecked(run, "aws", args);
   },
-  async sweep(label, env, run) {
-    const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
-    if (!region) throw new Error("AWS_REGION is not set: configure-aws-credentials sets it; without it the machines cannot be looked up");
-    const filter = `Name=tag:${OWNERSHIP_KEYS.label},Values=${label}`;
+  async findMachines(filter, env, run) {
+    const region = regionOf(env);
+    const [key, value] = "label" in filter ? [OWNERSHIP_KEYS.label, filter.label] : [OWNERSHIP_KEYS.repository, filter.repository];
     const found = await runChecked(run, "aws", [
-      "ec2", "describe-instances", "--region", region, "--filters", filter,
+      "ec2", "describe-instances", "--region", region,
+      "--filters", `Name=tag:${OWNERSHIP_KEYS.managedBy},Values=${MANAGED_BY_VALUE}`, `Name=tag:${key},Values=${value}`,
       "Name=instance-state-name,Values=pending,running,stopping,stopped",
-      "--query", "Reservations[].Instances[].InstanceId", "--output", "text",
+      "--query", "Reservations[].Instances[].{id: InstanceId, state: State.Name, launched: LaunchTime, tags: Tags}", "--output", "json",
     ]);
-    const ids = found.split(/\s+/).filter((id) => /^i-[0-9a-f]+$/.test(id));
+    return parseInstances(found, region);
+  },
+  async deleteMachines(machines, labels, env, run) {
+    const region = regionOf(env);
+    const ids = machines.map((m) => m.id).filter((id) => /^i-[0-9a-f]+$/.test(id));
     const deleted: string[] = [];
     if (ids.length > 0) {
       await runChecked(run, "aws", ["ec2", "terminate-instances", "--region", region, "--instance-ids", ...ids]);
       deleted.push(...ids.map((id) => `instance ${id}`));
-      // The security group can only go once no instance uses it.
+      // A security group can only go once no instance uses it.
       await runChecked(run, "aws", ["ec2", "wait", "instance-terminated", "--region", region, "--instance-ids", ...ids]);
     }
-    const groups = await runChecked(run, "aws", [
-      "ec2", "describe-security-groups", "--region", region, "--filters", filter, "--query", "SecurityGroups[].GroupId", "--output", "text",
-    ]);
-    for (const group of groups.split(/\s+/).filter((id) => /^sg-[0-9a-f]+$/.test(id))) {
-      await runChecked(run, "aws", ["ec2", "delete-security-group", "--region", region, "--group-id", group]);
-      deleted.push(`security group ${group}`);
-    }
-    // The lifetime schedules last: until the instances are gone they are the cap that still holds. A start
-    // without lifetime-role has none, and its stop role may not be allowed to list them; one left behind costs
-    // nothing, and at the cap it terminates an instance already gone and deletes itself. So a refused listing
-    // is reported, never the stop's failure.
-    const listing = await run("aws", [
-      "scheduler", "list-schedules", "--region", region, "--group-name", "default", "--name-prefix", label, "--query", "Schedules[].Name", "--output", "text",
-    ]);
-    if (listing.exitCode !== 0) {
-      const reason = listing.stderr.trim().split("\n").slice(-1)[0] || `exit ${listing.exitCode}`;
-      deleted.push(`(lifetime schedules not looked up: ${reason}; any left delete themselves once they fire)`);
-      return deleted;
-    }
-    for (const name of listing.stdout.split(/\s+/).filter((name) => name.startsWith(label) && /^[\w.-]{1,64}$/.test(name))) {
-      await runChecked(run, "aws", ["scheduler", "delete-schedule", "--region", region, "--group-name", "default", "--name", name]);
-      deleted.push(`lifetime schedule ${name}`);
-    }
+    for (const label of labels) deleted.push(...(await deleteLeftovers(label, region, run)));
     return deleted;
   },
+
   stateStore: { kind: "s3", parse: s3Store },
   alternatives(config) {
     const types = [config.instanceType, ...config.fallbackInstanceTypes];

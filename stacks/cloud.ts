@@ -78,6 +78,25 @@ export interface StateStoreDefinition {
   parse(read: InputReader): StateStore;
 }
 
+export type MachineFilter = { label: string } | { repository: string };
+
+/** A machine found by its tags. */
+export interface FoundMachine {
+  /** What the cloud's CLI deletes it by (instance id; name for clouds that address machines by name). */
+  id: string;
+  /** Its name: the runner's. */
+  name: string;
+  /** The ownership label of its start (its state id). */
+  label: string;
+  /** running (or starting); stopped (or stopping): powered off but not deleted, its disk still billed. */
+  state: "running" | "stopped";
+  launchedAt?: Date;
+  /** The max-lifetime it was started with, from its tags. */
+  maxLifetimeMinutes?: number;
+  /** Where it is (region, zone), for the sweep's table. */
+  location: string;
+}
+
 /** Everything one cloud knows, typed by its own configuration C. */
 export interface CloudDefinition<C> {
   /** The value of the `cloud` input. */
@@ -131,11 +150,17 @@ export interface CloudDefinition<C> {
    */
   bootConsole(config: C, machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
   /**
-   * Deletes every machine (and shared piece) carrying this start's label tag, without Terraform state: the stop
-   * fallback when the state is missing or cannot be decrypted. `env` holds the cloud's usual variables (region,
-   * project). Returns one line per thing deleted (and, in parentheses, per harmless leftover it could not look for).
+   * The machines this action made that still exist (not yet terminated or deleted), found by their ownership tags
+   * with the cloud's CLI, without Terraform state: those of one start (`label`), or every one of a repository. `env`
+   * holds the cloud's usual variables (region, project), which say where to look.
    */
-  sweep(label: string, env: Env, run: CommandRunner): Promise<string[]>;
+  findMachines(filter: MachineFilter, env: Env, run: CommandRunner): Promise<FoundMachine[]>;
+  /**
+   * Deletes these machines, then what the starts of `labels` made beside them (security groups, schedules...),
+   * found by their tags. Returns one line per thing deleted (and, in parentheses, per harmless leftover it could not
+   * look for). Used by stop when the state is lost or cannot be destroyed, and by mode: sweep.
+   */
+  deleteMachines(machines: FoundMachine[], labels: string[], env: Env, run: CommandRunner): Promise<string[]>;
   /** The cloud's bucket for the encrypted state, as an alternative to the workflow artifact; none when absent. */
   stateStore?: StateStoreDefinition;
 }
@@ -143,7 +168,7 @@ export interface CloudDefinition<C> {
 /** The facts of a cloud that hold whatever its configuration. */
 export type CloudFacts = Pick<
   CloudDefinition<never>,
-  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "userDataBytes" | "environment" | "load" | "sweep" | "stateStore"
+  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "userDataBytes" | "environment" | "load" | "findMachines" | "deleteMachines" | "stateStore"
 >;
 
 /** A cloud as the action sees it, whatever its configuration type. */
@@ -203,7 +228,8 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
     environment: definition.environment,
     stateStore: definition.stateStore,
     load: () => definition.load(),
-    sweep: (label, env, run) => definition.sweep(label, env, run),
+    findMachines: (filter, env, run) => definition.findMachines(filter, env, run),
+    deleteMachines: (machines, labels, env, run) => definition.deleteMachines(machines, labels, env, run),
     configure: (read) => plan(definition.parse(read)),
     plan,
     configOf: (bound) => configs.get(bound),

@@ -3,9 +3,9 @@
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
 import { Fn } from "cdktf";
 import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
-import { defineCloud, runChecked, type StateStore } from "./cloud.ts";
-import type { InputReader } from "./input-reader.ts";
-import { OWNERSHIP_KEYS } from "./names.ts";
+import { defineCloud, type FoundMachine, runChecked, type StateStore } from "./cloud.ts";
+import type { Env, InputReader } from "./input-reader.ts";
+import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
 import { bundleKey, readStoreLocation } from "./state-store.ts";
 
@@ -299,6 +299,42 @@ const CAPACITY_ERRORS: readonly RegExp[] = [
   /QUOTA_EXCEEDED.*(GPUS|PREEMPTIBLE)/is,
 ];
 
+function projectOf(env: Env): string {
+  const project = env.GOOGLE_CLOUD_PROJECT || env.CLOUDSDK_CORE_PROJECT || env.CLOUDSDK_PROJECT;
+  if (!project) throw new Error("GOOGLE_CLOUD_PROJECT is not set: google-github-actions/auth sets it; without it the machines cannot be looked up");
+  return project;
+}
+
+/**
+ * `gcloud compute instances list --format=json`: TERMINATED is Compute Engine's word for a stopped instance (its
+ * disk still billed); everything else that is listed still runs or is about to.
+ */
+function parseInstances(json: string): FoundMachine[] {
+  let listed: unknown;
+  try {
+    listed = JSON.parse(json || "[]");
+  } catch {
+    throw new Error("gcloud compute instances list did not print JSON");
+  }
+  if (!Array.isArray(listed)) throw new Error("gcloud compute instances list did not print a JSON list");
+  const machines: FoundMachine[] = [];
+  for (const item of listed as { name?: unknown; zone?: unknown; status?: unknown; creationTimestamp?: unknown; labels?: Record<string, string> }[]) {
+    const zone = typeof item.zone === "string" ? item.zone.split("/").pop() ?? "" : "";
+    if (typeof item.name !== "string" || !ZONE.test(zone)) continue;
+    const lifetime = Number(item.labels?.[OWNERSHIP_KEYS.maxLifetime]);
+    machines.push({
+      id: item.name,
+      name: item.name,
+      label: item.labels?.[OWNERSHIP_KEYS.label] ?? "",
+      state: item.status === "TERMINATED" || item.status === "STOPPING" || item.status === "SUSPENDED" ? "stopped" : "running",
+      launchedAt: typeof item.creationTimestamp === "string" ? new Date(item.creationTimestamp) : undefined,
+      maxLifetimeMinutes: Number.isInteger(lifetime) && lifetime > 0 ? lifetime : undefined,
+      location: zone,
+    });
+  }
+  return machines;
+}
+
 const PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const ZONE = /^([a-z]+-[a-z]+\d+)-[a-z]$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9][a-z0-9-]{0,60}$/;
@@ -311,7 +347,7 @@ const SERVICE_ACCOUNT = /^[a-z0-9][a-z0-9-]{4,62}@[a-z0-9][a-z0-9.-]*\.gservicea
 const SCOPE = /^(https:\/\/www\.googleapis\.com\/auth\/[a-z0-9._/-]+|[a-z][a-z0-9._-]*)$/;
 const DISK_TYPES = ["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] as const;
 /** Labels the action itself sets on every resource: the ownership keys plus the provider's attribution label. */
-const RESERVED_LABEL_COUNT = 6;
+const RESERVED_LABEL_COUNT = Object.keys(OWNERSHIP_KEYS).length + 1;
 
 /**
  * The machine types to try, in order, and the GPUs to attach to them: machine-type's list (each must carry the
@@ -519,19 +555,24 @@ export const gcpCloud = defineCloud<GcpConfig>({
   async bootConsole(config, machine, run) {
     return runChecked(run, "gcloud", ["compute", "instances", "get-serial-port-output", machine.name, "--zone", config.zone, "--project", config.project]);
   },
-  async sweep(label, env, run) {
-    const project = env.GOOGLE_CLOUD_PROJECT || env.CLOUDSDK_CORE_PROJECT || env.CLOUDSDK_PROJECT;
-    if (!project) throw new Error("GOOGLE_CLOUD_PROJECT is not set: google-github-actions/auth sets it; without it the machines cannot be looked up");
-    const labelValue = toGcpLabels({ [OWNERSHIP_KEYS.label]: label })[OWNERSHIP_KEYS.label];
+  async findMachines(filter, env, run) {
+    const project = projectOf(env);
+    const [key, value] = "label" in filter ? [OWNERSHIP_KEYS.label, filter.label] : [OWNERSHIP_KEYS.repository, filter.repository];
+    // Label values are normalised as the stack normalised them (toGcpLabels), or nothing would match.
+    const wanted = toGcpLabels({ [key]: value })[key];
     const found = await runChecked(run, "gcloud", [
-      "compute", "instances", "list", "--project", project, `--filter=labels.${OWNERSHIP_KEYS.label}=${labelValue}`, "--format=value(name,zone.basename())",
+      "compute", "instances", "list", "--project", project,
+      `--filter=labels.${OWNERSHIP_KEYS.managedBy}=${MANAGED_BY_VALUE} AND labels.${key}=${wanted}`, "--format=json",
     ]);
+    return parseInstances(found);
+  },
+  async deleteMachines(machines, _labels, env, run) {
+    // Everything of a start is its instances (boot disks go with them): nothing else to find by label.
+    const project = projectOf(env);
     const deleted: string[] = [];
-    for (const line of found.split("\n").filter((l) => l.trim() !== "")) {
-      const [name, zone] = line.trim().split(/\s+/);
-      if (!name || !zone || !ZONE.test(zone)) continue;
-      await runChecked(run, "gcloud", ["compute", "instances", "delete", name, "--zone", zone, "--project", project, "--quiet"]);
-      deleted.push(`instance ${name} (${zone})`);
+    for (const machine of machines) {
+      await runChecked(run, "gcloud", ["compute", "instances", "delete", machine.name, "--zone", machine.location, "--project", project, "--quiet"]);
+      deleted.push(`instance ${machine.name} (${machine.location})`);
     }
     return deleted;
   },

@@ -16,6 +16,8 @@ export const OWNERSHIP_KEYS = {
   runId: "gpu-runner-run-id",
   runAttempt: "gpu-runner-run-attempt",
   label: "gpu-runner-label",
+  /** The max-lifetime (minutes) the machines were started with: a sweep deletes one that outlived it. */
+  maxLifetime: "gpu-runner-max-lifetime",
 } as const;
 
 export const MANAGED_BY_VALUE = "ephemeral-gpu-runner";

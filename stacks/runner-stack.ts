@@ -90,6 +90,7 @@ export abstract class RunnerStack<C> extends TerraformStack {
       [OWNERSHIP_KEYS.runId]: ownership.runId,
       [OWNERSHIP_KEYS.runAttempt]: ownership.runAttempt,
       [OWNERSHIP_KEYS.label]: label,
+      [OWNERSHIP_KEYS.maxLifetime]: String(this.shared.boot.maxLifetimeMinutes),
     };
   }
 

@@ -122,17 +122,30 @@ describe("boot console", () => {
   });
 });
 
-describe("sweep (stop without state)", () => {
+describe("finding and deleting machines by their tags (stop without state, mode: sweep)", () => {
+  /** A sweep by label, as stop does it without state: find, then delete what was found and the label's leftovers. */
+  const sweep = async (cloud: typeof aws | typeof gcp, env: Record<string, string>, run: CommandRunner) =>
+    cloud.deleteMachines(await cloud.findMachines({ label: LABEL }, env, run), [LABEL], env, run);
+  const ec2Listing = (...instances: { id: string; state?: string; tags?: Record<string, string> }[]) =>
+    JSON.stringify(
+      instances.map((i) => ({
+        id: i.id,
+        state: i.state ?? "running",
+        launched: "2026-12-01T10:00:00+00:00",
+        tags: Object.entries({ Name: `${LABEL}-0`, "gpu-runner-label": LABEL, "gpu-runner-max-lifetime": "360", ...i.tags }).map(([Key, Value]) => ({ Key, Value })),
+      })),
+    );
+
   it("aws terminates the label's instances, waits, deletes its security group, then its lifetime schedules", async () => {
     const { run, calls } = recorder({
-      "aws ec2 describe-instances": { stdout: "i-0aaa\ti-0bbb\n" },
+      "aws ec2 describe-instances": { stdout: ec2Listing({ id: "i-0aaa" }, { id: "i-0bbb" }) },
       "aws ec2 describe-security-groups": { stdout: "sg-0ccc\n" },
       "aws scheduler list-schedules": { stdout: `${LABEL}-0\t${LABEL}-1\n` },
     });
-    const deleted = await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run);
+    const deleted = await sweep(aws, { AWS_REGION: "eu-west-1" }, run);
     assert.deepEqual(deleted, ["instance i-0aaa", "instance i-0bbb", "security group sg-0ccc", `lifetime schedule ${LABEL}-0`, `lifetime schedule ${LABEL}-1`]);
     assert.deepEqual(calls, [
-      `aws ec2 describe-instances --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} Name=instance-state-name,Values=pending,running,stopping,stopped --query Reservations[].Instances[].InstanceId --output text`,
+      `aws ec2 describe-instances --region eu-west-1 --filters Name=tag:gpu-runner-managed-by,Values=ephemeral-gpu-runner Name=tag:gpu-runner-label,Values=${LABEL} Name=instance-state-name,Values=pending,running,stopping,stopped --query Reservations[].Instances[].{id: InstanceId, state: State.Name, launched: LaunchTime, tags: Tags} --output json`,
       "aws ec2 terminate-instances --region eu-west-1 --instance-ids i-0aaa i-0bbb",
       "aws ec2 wait instance-terminated --region eu-west-1 --instance-ids i-0aaa i-0bbb",
       `aws ec2 describe-security-groups --region eu-west-1 --filters Name=tag:gpu-runner-label,Values=${LABEL} --query SecurityGroups[].GroupId --output text`,
@@ -143,49 +156,74 @@ describe("sweep (stop without state)", () => {
     ]);
   });
 
+  it("aws reads each machine's state, launch time, label and lifetime from its tags; a whole repository's too", async () => {
+    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: ec2Listing({ id: "i-0aaa", state: "stopped" }, { id: "i-0bbb", state: "pending" }) } });
+    const found = await aws.findMachines({ repository: "octo-org/md-sim" }, { AWS_REGION: "eu-west-1" }, run);
+    assert.deepEqual(found, [
+      { id: "i-0aaa", name: `${LABEL}-0`, label: LABEL, state: "stopped", launchedAt: new Date("2026-12-01T10:00:00Z"), maxLifetimeMinutes: 360, location: "eu-west-1" },
+      { id: "i-0bbb", name: `${LABEL}-0`, label: LABEL, state: "running", launchedAt: new Date("2026-12-01T10:00:00Z"), maxLifetimeMinutes: 360, location: "eu-west-1" },
+    ]);
+    assert.match(calls[0] ?? "", / Name=tag:gpu-runner-repository,Values=octo-org\/md-sim /);
+  });
+
   it("aws deletes leftover schedules even when the instances are already gone", async () => {
-    const { run, calls } = recorder({ "aws scheduler list-schedules": { stdout: `${LABEL}-0\n` } });
-    assert.deepEqual(await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
+    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "[]" }, "aws scheduler list-schedules": { stdout: `${LABEL}-0\n` } });
+    assert.deepEqual(await sweep(aws, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
     assert.equal(calls.at(-1), `aws scheduler delete-schedule --region eu-west-1 --group-name default --name ${LABEL}-0`);
   });
 
   it("aws: a role that may not list schedules still sweeps the machines, and says so", async () => {
     const { run, calls } = recorder({
-      "aws ec2 describe-instances": { stdout: "i-0aaa\n" },
+      "aws ec2 describe-instances": { stdout: ec2Listing({ id: "i-0aaa" }) },
       "aws scheduler list-schedules": { exitCode: 254, stderr: "An error occurred (AccessDeniedException) when calling the ListSchedules operation: not authorized\n" },
     });
-    const deleted = await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run);
+    const deleted = await sweep(aws, { AWS_REGION: "eu-west-1" }, run);
     assert.deepEqual(deleted.slice(0, 1), ["instance i-0aaa"]);
     assert.match(deleted[1] ?? "", /^\(lifetime schedules not looked up: An error occurred \(AccessDeniedException\).*; any left delete themselves once they fire\)$/);
     assert.ok(!calls.some((c) => c.includes("delete-schedule")));
   });
 
   it("aws deletes only schedules of its own label", async () => {
-    const { run, calls } = recorder({ "aws scheduler list-schedules": { stdout: `${LABEL}-0\tgpu-42-1-ffffffff-0\tother\n` } });
-    assert.deepEqual(await aws.sweep(LABEL, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
+    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "[]" }, "aws scheduler list-schedules": { stdout: `${LABEL}-0\tgpu-42-1-ffffffff-0\tother\n` } });
+    assert.deepEqual(await sweep(aws, { AWS_REGION: "eu-west-1" }, run), [`lifetime schedule ${LABEL}-0`]);
     assert.equal(calls.filter((c) => c.includes("delete-schedule")).length, 1);
   });
 
   it("aws with nothing tagged deletes nothing", async () => {
-    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "\n" } });
-    assert.deepEqual(await aws.sweep(LABEL, { AWS_DEFAULT_REGION: "us-east-1" }, run), []);
+    const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "[]" } });
+    assert.deepEqual(await sweep(aws, { AWS_DEFAULT_REGION: "us-east-1" }, run), []);
     assert.ok(!calls.some((c) => c.includes("terminate-instances")));
     assert.ok(!calls.some((c) => c.includes("delete-schedule")));
   });
 
   it("aws without a region refuses rather than guess", async () => {
-    await assert.rejects(aws.sweep(LABEL, {}, recorder({}).run), /AWS_REGION is not set/);
+    await assert.rejects(aws.findMachines({ label: LABEL }, {}, recorder({}).run), /AWS_REGION is not set/);
   });
 
-  it("gcp deletes the label's instances in whatever zone they are", async () => {
-    const { run, calls } = recorder({ "gcloud compute instances list": { stdout: `${LABEL}-0\tus-central1-a\n${LABEL}-1\teurope-west4-b\n` } });
-    const deleted = await gcp.sweep(LABEL, { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);
+  it("gcp finds the label's instances in whatever zone they are, stopped ones too, and deletes them", async () => {
+    const listing = JSON.stringify([
+      { name: `${LABEL}-0`, zone: "https://www.googleapis.com/compute/v1/projects/p/zones/us-central1-a", status: "RUNNING", creationTimestamp: "2026-12-01T02:00:00.000-08:00", labels: { "gpu-runner-label": LABEL, "gpu-runner-max-lifetime": "90" } },
+      { name: `${LABEL}-1`, zone: "projects/p/zones/europe-west4-b", status: "TERMINATED", labels: { "gpu-runner-label": LABEL } },
+    ]);
+    const { run, calls } = recorder({ "gcloud compute instances list": { stdout: listing } });
+    const found = await gcp.findMachines({ label: LABEL }, { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);
+    assert.deepEqual(found.map((m) => [m.name, m.location, m.state, m.maxLifetimeMinutes, m.launchedAt?.toISOString()]), [
+      [`${LABEL}-0`, "us-central1-a", "running", 90, "2026-12-01T10:00:00.000Z"],
+      [`${LABEL}-1`, "europe-west4-b", "stopped", undefined, undefined],
+    ]);
+    assert.equal(calls[0], `gcloud compute instances list --project my-project-123 --filter=labels.gpu-runner-managed-by=ephemeral-gpu-runner AND labels.gpu-runner-label=${LABEL} --format=json`);
+    const deleted = await gcp.deleteMachines(found, [LABEL], { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);
     assert.deepEqual(deleted, [`instance ${LABEL}-0 (us-central1-a)`, `instance ${LABEL}-1 (europe-west4-b)`]);
     assert.deepEqual(calls.slice(1), [
       `gcloud compute instances delete ${LABEL}-0 --zone us-central1-a --project my-project-123 --quiet`,
       `gcloud compute instances delete ${LABEL}-1 --zone europe-west4-b --project my-project-123 --quiet`,
     ]);
-    assert.equal(calls[0], `gcloud compute instances list --project my-project-123 --filter=labels.gpu-runner-label=${LABEL} --format=value(name,zone.basename())`);
+  });
+
+  it("gcp looks a repository up by its label value as the stack normalised it", async () => {
+    const { run, calls } = recorder({ "gcloud compute instances list": { stdout: "[]" } });
+    await gcp.findMachines({ repository: "Octo-Org/MD.Sim" }, { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);
+    assert.match(calls[0] ?? "", /labels\.gpu-runner-repository=octo-org_md_sim /);
   });
 });
 

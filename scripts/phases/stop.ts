@@ -187,7 +187,9 @@ async function sweepByLabel(inputs: StopInputs, deps: StopDeps, { required }: { 
   const layer = "machines (by label)";
   return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
     try {
-      const deleted = await inputs.cloud.sweep(inputs.stateId, deps.env, deps.run);
+      const found = await inputs.cloud.findMachines({ label: inputs.stateId }, deps.env, deps.run);
+      // Its label's leftovers (a security group, schedules) too, even when no machine is left.
+      const deleted = await inputs.cloud.deleteMachines(found, [inputs.stateId], deps.env, deps.run);
       deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
       return { layer, ok: true, detail: deleted.length > 0 ? `deleted ${deleted.join(", ")}` : "none found" };
     } catch (error) {

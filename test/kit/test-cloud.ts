@@ -86,10 +86,12 @@ export const testCloud = defineCloud<TestCloudConfig>({
   environment: [],
   bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
   // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).
-  sweep: async (label, env) => {
+  findMachines: async (filter, env) => {
     if (env.TEST_SWEEP === "fail") throw new Error("the cloud's CLI is not configured");
-    return env.TEST_SWEEP === "found" ? [`instance ${label}-0`] : [];
+    const label = "label" in filter ? filter.label : "gpu-1-1-00000000";
+    return env.TEST_SWEEP === "found" ? [{ id: `${label}-0`, name: `${label}-0`, label, state: "running", location: "test-zone" }] : [];
   },
+  deleteMachines: async (machines) => machines.map((m) => `instance ${m.name}`),
   alternatives: (config) =>
     [config.machineType, ...config.fallbackMachineTypes].map((machineType) => ({ ...config, machineType, fallbackMachineTypes: [] })),
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts one local "machine": writes the user-data where cloud-init would keep its copy and runs it as a
 # detached process group, as a cloud would boot it. Called by the local kind's terraform_data provisioner with
-# GR_MACHINE_DIR, GR_USER_DATA (the boot script, secrets included) and GR_STAND_INS in its environment.
+# GR_MACHINE_DIR, GR_USER_DATA (the boot script, secrets included), GR_STAND_INS and GR_MACHINE_TAGS (the ownership
+# tags, as JSON: a cloud keeps them with the machine, and a sweep finds the machine by them) in its environment.
 set -euo pipefail
 : "${GR_MACHINE_DIR:?}" "${GR_USER_DATA:?}" "${GR_STAND_INS:?}"
 
@@ -10,6 +11,8 @@ mkdir -p "$GR_MACHINE_DIR/cloud/instance"
 user_data="$GR_MACHINE_DIR/cloud/instance/user-data.txt"
 printf '%s' "$GR_USER_DATA" > "$user_data"
 unset GR_USER_DATA
+tags=${GR_MACHINE_TAGS:-'{}'}
+printf '%s\n' "$tags" > "$GR_MACHINE_DIR/tags.json"
 
 mkdir -p "$GR_MACHINE_DIR/tmp"
 # A clean environment, as a booting VM has: nothing of Terraform's (TF_VAR_jit_config_* of every runner, the

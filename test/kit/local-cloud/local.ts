@@ -3,13 +3,15 @@
 // destroy-time provisioner. Terraform runs init/apply/output/destroy on it for real, offline: the built-in
 // terraform_data resource needs no provider download. Power-off and user management are stood in for by the
 // scripts in test/kit/local-cloud/bin, so nothing outside the scratch directory is touched.
-import { readdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DataResource } from "cdktf";
 import { shellQuote } from "../../../stacks/boot-script.ts";
 import type { InputReader } from "../../../stacks/input-reader.ts";
-import { defineCloud, runChecked } from "../../../stacks/cloud.ts";
+import { defineCloud, type FoundMachine, runChecked } from "../../../stacks/cloud.ts";
+import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../../../stacks/names.ts";
 import { RunnerStack, type RunnerSlot } from "../../../stacks/runner-stack.ts";
 
 /** Not action inputs: the local kind is configured by the test harness or the demo through these variables. */
@@ -58,7 +60,7 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
           command: `bash ${shellQuote(join(LOCAL_DIR, "launch.sh"))}`,
           // The user-data (JIT config included) reaches the launcher through its environment, as cloud-init
           // would hand it to the machine; launch.sh writes it where the boot script expects cloud-init's copy.
-          environment: { GR_MACHINE_DIR: dir, GR_USER_DATA: userData, GR_STAND_INS: join(LOCAL_DIR, "bin") },
+          environment: { GR_MACHINE_DIR: dir, GR_USER_DATA: userData, GR_STAND_INS: join(LOCAL_DIR, "bin"), GR_MACHINE_TAGS: JSON.stringify(this.ownershipTags()) },
         },
         {
           type: "local-exec",
@@ -109,14 +111,36 @@ export const localCloud = defineCloud<LocalConfig>({
   async bootConsole(config, machine) {
     return readFile(join(config.root, machine.name, "console.log"), "utf8");
   },
-  async sweep(label, env, run) {
+  // The machines are the directories under LOCAL_KIND_ROOT; launch.sh keeps each one's tags in tags.json, and the
+  // power-off stand-in leaves "powered-off" behind, as a stopped instance stays listed until it is deleted.
+  async findMachines(filter, env) {
     const root = env[LOCAL_ENV.root];
     if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be looked up`);
-    const entries = await readdir(root).catch(() => [] as string[]);
+    const machines: FoundMachine[] = [];
+    for (const entry of await readdir(root).catch(() => [] as string[])) {
+      const tagsFile = join(root, entry, "tags.json");
+      const tags = await readFile(tagsFile, "utf8").then((text) => JSON.parse(text) as Record<string, string>, () => undefined);
+      if (!tags || tags[OWNERSHIP_KEYS.managedBy] !== MANAGED_BY_VALUE) continue;
+      if ("label" in filter ? tags[OWNERSHIP_KEYS.label] !== filter.label : tags[OWNERSHIP_KEYS.repository] !== filter.repository) continue;
+      machines.push({
+        id: entry,
+        name: entry,
+        label: tags[OWNERSHIP_KEYS.label] ?? "",
+        state: existsSync(join(root, entry, "powered-off")) ? "stopped" : "running",
+        launchedAt: (await stat(tagsFile)).mtime,
+        maxLifetimeMinutes: Number(tags[OWNERSHIP_KEYS.maxLifetime]) || undefined,
+        location: root,
+      });
+    }
+    return machines;
+  },
+  async deleteMachines(machines, _labels, env, run) {
+    const root = env[LOCAL_ENV.root];
+    if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be deleted`);
     const deleted: string[] = [];
-    for (const entry of entries.filter((name) => name.startsWith(`${label}-`))) {
-      await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, entry)]);
-      deleted.push(`local machine ${entry}`);
+    for (const machine of machines) {
+      await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, machine.name)]);
+      deleted.push(`local machine ${machine.name}`);
     }
     return deleted;
   },
