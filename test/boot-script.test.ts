@@ -4,7 +4,7 @@
 // and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -377,6 +377,7 @@ describe("boot script: invalid settings power off before touching anything", { c
     ["install dir /", { GR_INSTALL_DIR: "/" }, "invalid setting GR_INSTALL_DIR='/': expected an absolute path, not /"],
     ["relative install dir", { GR_INSTALL_DIR: "opt/runner" }, "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /"],
     ["pre-runner script not base64", { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" }, "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64"],
+    ["relative system root (test only)", { GR_SYSTEM_ROOT: "var" }, "invalid setting GR_SYSTEM_ROOT='var': expected empty or an absolute path"],
     // Quoted by the header, never evaluated: the value is reported as it is, and nothing ran.
     ["a name with shell in it", { GR_RUNNER_NAME: "it's $(touch pwned)" }, "invalid setting GR_RUNNER_NAME='it's $(touch pwned)': expected 1-100 of A-Za-z0-9._-"],
   ];
@@ -391,7 +392,8 @@ describe("boot script: invalid settings power off before touching anything", { c
       assertNoRunner(sandbox, result);
       assert.ok(!existsSync(join(sandbox.root, "pwned")));
       const backstop = sandbox.calls("power").some((c) => c.startsWith("shutdown -P"));
-      assert.equal(backstop, !name.startsWith("no lifetime") && name !== "lifetime 0", "the backstop is scheduled once the cap is valid");
+      const capInvalid = ["no lifetime", "lifetime 0", "relative system root (test only)"].includes(name);
+      assert.equal(backstop, !capInvalid, "the backstop is scheduled once the cap is valid");
     });
   }
 });
@@ -453,6 +455,130 @@ describe("boot script: timeouts", { concurrency: true }, () => {
     } finally {
       killGroup(sandbox.pid);
     }
+  });
+});
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+describe("boot script: the lifetime cap survives a reboot, counted from the first boot", { concurrency: true }, () => {
+  it("the first boot writes the deadline and installs the per-boot re-arm", async () => {
+    const before = nowSeconds();
+    const { sandbox, result } = await boot();
+    const after = Math.ceil(Date.now() / 1000);
+    assertPoweredOff(sandbox, result);
+
+    // The deadline: 60 "minutes" (seconds here) from the first boot, tied to this VM, root's only.
+    const [epoch, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    assert.ok(Number(epoch) >= before + 60 && Number(epoch) <= after + 60, `deadline ${epoch} in [${before + 60}, ${after + 60}]`);
+    assert.equal(machine, sandbox.machineId);
+    assert.equal(statSync(sandbox.deadlinePath).mode & 0o777, 0o600);
+    assert.equal(statSync(join(sandbox.root, "var", "lib", "gpu-runner")).mode & 0o777, 0o700);
+
+    // The unit, enabled for every boot, runs the per-boot script; it holds no secret.
+    const rearm = join(sandbox.root, "var", "lib", "gpu-runner", "lifetime");
+    const unit = readFileSync(sandbox.unitPath, "utf8");
+    assert.match(unit, new RegExp(`^ExecStart=/bin/bash ${rearm}$`, "m"));
+    assert.match(unit, /^Type=oneshot$/m);
+    assert.match(unit, /^WantedBy=multi-user\.target$/m);
+    assert.equal(readlinkSync(sandbox.unitLinkPath), sandbox.unitPath);
+    assert.ok(!readFileSync(rearm, "utf8").includes(sandbox.secret));
+    const check = spawnSync("bash", ["-n", rearm], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stderr);
+
+    // This boot too: a systemd timer a time unit past the deadline (the script's own timer goes first), the backstop.
+    const runs = sandbox.calls("systemd-run");
+    assert.equal(runs.length, 1, runs.join("\n"));
+    assert.match(runs[0]!, new RegExp(`^--unit=gpu-runner-lifetime-cap --on-active=6[01]s --timer-property=AccuracySec=1s -- /bin/bash ${rearm}$`));
+    assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
+    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime: (59|60) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in 6[01] s$/.test(l)), result.stdout);
+    assert.ok(result.lines.some((l) => l.startsWith(`${BOOT_LOG_PREFIX} lifetime re-armed at every boot by gpu-runner-lifetime.service until ${epoch} `)), result.stdout);
+  });
+
+  it("a later boot past the deadline powers off at once", async () => {
+    const { sandbox } = await boot();
+    const [, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() - 5} ${machine}\n`); // the clock has passed it
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.equal(later.code, 0, later.stderr);
+    assert.deepEqual(later.lines, [`${BOOT_LOG_PREFIX} powering off: max lifetime reached (60 minute(s), counted from the first boot)`]);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
+    assert.equal(sandbox.calls("systemd-run").length, 1, "no new timer");
+  });
+
+  it("a later boot before the deadline re-arms for the time left, not the whole lifetime", async () => {
+    const { sandbox } = await boot();
+    const [, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() + 30} ${machine}\n`); // 30 of the 60 are left
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    sandbox.killTimers();
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: (29|30) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in (29|30) s$/);
+    assert.match(sandbox.calls("systemd-run")[1]!, /^--unit=gpu-runner-lifetime-cap --on-active=(29|30)s /);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["shutdown -P +3"]);
+  });
+
+  it("a later boot without a readable deadline fails closed", async () => {
+    const { sandbox } = await boot();
+    await rm(sandbox.deadlinePath);
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.match(later.lines.at(-1)!, /^gpu-runner: powering off: no lifetime deadline readable in .*\/var\/lib\/gpu-runner\/deadline \(removed\?\): failing closed$/);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
+  });
+
+  it("killing the boot script, its timer and the runner, and `shutdown -c`, do not escape the cap", async () => {
+    // What a job with sudo can do in a minute: everything the boot script started dies, the scheduled shutdown is
+    // cancelled. The timer systemd holds (here a session of its own) still runs the re-arm at the deadline.
+    const sandbox = await BootSandbox.create({ server, runner: "job-then-hang", values: { GR_MAX_LIFETIME_MINUTES: "4" } });
+    sandboxes.push(sandbox);
+    const started = Date.now();
+    const { exited } = sandbox.start();
+    try {
+      await waitFor("the job", () => sandbox.output().includes("job taken: long-job"));
+      killGroup(sandbox.pid);
+      await exited;
+      const cancel = spawnSync(join(sandbox.bin, "shutdown"), ["-c"], { encoding: "utf8" });
+      assert.equal(cancel.status, 0, cancel.stderr);
+      assert.ok(!sandbox.calls("power").includes("poweroff"), "not powered off before the cap");
+      await waitFor("the power-off", () => sandbox.calls("power").includes("poweroff"), 10_000);
+      assert.ok(Date.now() - started >= 4_000, "not before the cap");
+      const console = readFileSync(sandbox.console, "utf8");
+      assert.ok(console.endsWith(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (4 minute(s), counted from the first boot)\n`), console);
+    } finally {
+      killGroup(sandbox.pid);
+    }
+  });
+
+  it("a second run on the same machine (a startup script runs at every boot) keeps the first boot's deadline", async () => {
+    const past = await boot({ deadline: { epoch: nowSeconds() - 1, machine: "this" } });
+    assertPoweredOff(past.sandbox, past.result);
+    assert.equal(powerOffReason(past.result), "max lifetime reached (60 minute(s))");
+    assert.deepEqual(server.requestsUnder(`/${past.sandbox.id}/`), [], "no download");
+    assertNoRunner(past.sandbox, past.result);
+
+    const epoch = nowSeconds() + 20;
+    const { sandbox, result } = await boot({ deadline: { epoch, machine: "this" } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime armed: (19|20) of 60 minute\(s\) left, counted from this machine's first boot$/.test(l)), result.stdout);
+    assert.equal(readFileSync(sandbox.deadlinePath, "utf8"), `${epoch} ${sandbox.machineId}\n`, "the deadline is kept");
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
+  });
+
+  it("a deadline from another machine (a copied disk) is neither kept nor obeyed", async () => {
+    const { sandbox, result } = await boot({ deadline: { epoch: nowSeconds() - 1000, machine: "another" } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+    const [epoch, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    assert.equal(machine, sandbox.machineId);
+    assert.ok(Number(epoch) >= nowSeconds() + 30, "a fresh deadline");
+
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() - 5} ec2fffffff-0000-4000-8000-00000000ffff\n`);
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: .*\/deadline was written on another machine \(a copied disk\): not armed$/);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), []);
   });
 });
 
