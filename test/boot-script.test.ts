@@ -255,7 +255,23 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     const stateDirs = readdirSync(join(sandbox.root, "tmp")).filter((d) => d.startsWith("gpu-runner."));
     assert.equal(stateDirs.length, 1);
     const leftovers = readdirSync(join(sandbox.root, "tmp", stateDirs[0]!)).filter((f) => f.startsWith("pre-runner"));
-    assert.deepEqual(leftovers, [], "the decoded script was removed");
+    assert.deepEqual(leftovers, ["pre-runner.log"], "the decoded script was removed; its output file stays");
+  });
+
+  it("a pre-runner script that starts a daemon: only the script's exit is waited for, its lines still relayed", async () => {
+    // The daemon inherits the script's stdout and stderr; were they a pipe to the boot script's reader, the boot
+    // would wait for the daemon (here until the run's 20 s bound; on a machine, the lifetime cap).
+    const script = 'sleep 300 &\necho "$!" >"$TMPDIR/daemon-pid"\necho "daemon started"\necho "to stderr" >&2\nprintf "last words"\n';
+    const { sandbox, result } = await boot({ values: { GR_PRE_RUNNER_SCRIPT_B64: b64(script) } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+    assert.ok(result.ms < 10_000, `the boot went on without waiting for the daemon (${result.ms} ms)`);
+    const relayed = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} pre-runner: `));
+    assert.deepEqual(relayed, ["daemon started", "to stderr", "last words"].map((l) => `${BOOT_LOG_PREFIX} pre-runner: ${l}`));
+    assert.ok(result.lines.indexOf(`${BOOT_LOG_PREFIX} pre-runner script: succeeded`) < result.lines.findIndex((l) => l.includes("runner started as")));
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
+    const daemon = Number(readFileSync(join(sandbox.root, "tmp", "daemon-pid"), "utf8"));
+    assert.ok(isAlive(daemon), "the daemon is left running: it is the script's business");
   });
 });
 
@@ -329,6 +345,15 @@ describe("boot script: every failure powers off, with its reason, and starts no 
       reason: "pre-runner script failed (exit code 7)",
       check: (_, r) => {
         assert.ok(has(r, "pre-runner: checking CUDA") && has(r, "pre-runner: no CUDA"), r.stdout);
+      },
+    },
+    {
+      name: "pre-runner script starts a daemon, then fails: its exit code decides, at once",
+      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: b64("sleep 300 &\necho 'daemon up, but no CUDA'\nexit 5\n") } },
+      reason: "pre-runner script failed (exit code 5)",
+      check: (_, r) => {
+        assert.ok(has(r, "pre-runner: daemon up, but no CUDA"), r.stdout);
+        assert.ok(r.ms < 10_000, `not held by the daemon (${r.ms} ms)`);
       },
     },
     {

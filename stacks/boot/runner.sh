@@ -277,17 +277,36 @@ pre_runner() {
   printf %s "$PRE" | base64 -d >"$f" 2>/dev/null || power_off "pre-runner script failed: not valid base64"
   chmod 0700 -- "$f"
   log "pre-runner script: running as root"
-  step prefixed "$f"
+  step prefixed "$f" "$STATE/pre-runner.log"
   set -- $?
   rm -f -- "$f"
   (($1 == 0)) || power_off "pre-runner script failed (exit code $1)"
   log "pre-runner script: succeeded"
 }
-prefixed() { # output to the log, hence the console; without a shebang, bash runs it
-  local l
+# Its output goes to a file, relayed to the log (hence the console) line by line until the script itself exits; its
+# exit code is returned. Not a pipe: a daemon the script starts inherits its stdout, and a pipe's reader waits for
+# every holder, so the boot would wait for the daemon. A file it may keep: what it writes after the script exits
+# stays there (kept, not removed, so that its size shows), unrelayed. Without a shebang, bash runs it.
+prefixed() { # SCRIPT OUTPUT_FILE
+  local pid fd l='' part='' alive
   umask 022
-  "$1" 2>&1 | while IFS= read -r l || [[ -n $l ]]; do log "pre-runner: $l"; done
-  return "${PIPESTATUS[0]}"
+  : >"$2"
+  exec {fd}<"$2"
+  "$1" >>"$2" 2>&1 </dev/null &
+  pid=$!
+  while :; do
+    kill -0 "$pid" 2>/dev/null
+    alive=$? # asked before reading: all it wrote before exiting is read below
+    while IFS= read -r -u "$fd" l; do
+      log "pre-runner: $part$l"
+      part='' l=''
+    done
+    part+=$l
+    ((alive == 0)) || break
+    sleep 0.5
+  done
+  [[ -z $part ]] || log "pre-runner: $part"
+  wait "$pid"
 }
 
 # runuser, not sudo: no sudoers policy (SETENV, GR_RUNNER_SUDO=false). It keeps the environment, emptied but for
