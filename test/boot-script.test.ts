@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { BOOT_LOG_PREFIX } from "../stacks/names.ts";
 import { RUNNER_RELEASE } from "../stacks/boot-values.ts";
 import {
@@ -67,6 +68,21 @@ function assertNoRunner(sandbox: BootSandbox, result: RunResult): void {
   assert.equal(sandbox.runnerRecord(), undefined, "the runner never ran");
   assert.deepEqual(sandbox.calls("runuser"), [], "nothing ran as the runner user");
   assert.ok(!result.stdout.includes("runner started"), result.stdout);
+}
+
+/** The scrub's one log line, parsed: the copies removed (those gzip-compressed marked), what it could not check. */
+function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; unchecked: string[]; line: string } {
+  const lines = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} user-data: `));
+  assert.equal(lines.length, 1, result.stdout);
+  const line = lines[0]!;
+  const m = /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(line);
+  assert.ok(m, line);
+  const listed = m[3] ? m[3].split(", ") : [];
+  const removed = listed.map((entry) => entry.replace(/ \(gzip\)$/, ""));
+  const gzip = listed.filter((entry) => entry.endsWith(" (gzip)")).map((entry) => entry.replace(/ \(gzip\)$/, ""));
+  assert.equal(Number(m[1]), removed.length, line);
+  assert.equal(Number(m[2]), gzip.length, line);
+  return { removed, gzip, unchecked: m[4] === "none" ? [] : m[4]!.split(", "), line };
 }
 
 function has(result: RunResult, text: string): boolean {
@@ -173,7 +189,10 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     for (const file of sandbox.userDataFiles) assert.ok(!existsSync(file), `${file} was removed`);
     assert.deepEqual(sandbox.filesHoldingSecret(), []);
     assert.ok(existsSync(join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "datasource")));
-    assert.ok(has(result, "user-data: removed 4 on-disk cop(ies) holding the runner credential"));
+    const scrubbed = scrubReport(result);
+    assert.deepEqual(scrubbed.removed.sort(), [...sandbox.userDataFiles].sort());
+    assert.deepEqual(scrubbed.gzip, [sandbox.userDataFiles[0]], "the raw user-data, gzip-compressed as received");
+    assert.deepEqual(scrubbed.unchecked, []);
     assert.ok(!result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret));
   });
 
@@ -480,6 +499,59 @@ describe("boot script: timeouts", { concurrency: true }, () => {
     } finally {
       killGroup(sandbox.pid);
     }
+  });
+});
+
+describe("boot script: the runner credential's on-disk copies", { concurrency: true }, () => {
+  it("plain and gzip-compressed copies are all removed, and the log line names each", async () => {
+    const sandbox = await BootSandbox.create({ server });
+    sandboxes.push(sandbox);
+    // Beside cloud-init's four, a gzip copy elsewhere under its directory (as a log rotation or a backup makes one).
+    const extra = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "user-data.txt.gz");
+    await writeFile(extra, gzipSync(readFileSync(sandbox.userDataFiles[1]!)));
+    const result = await sandbox.run();
+    assertPoweredOff(sandbox, result);
+    for (const file of [...sandbox.userDataFiles, extra]) assert.ok(!existsSync(file), `${file} was removed`);
+    assert.deepEqual(sandbox.filesHoldingSecret(), []);
+    const report = scrubReport(result);
+    assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles, extra].sort(), report.line);
+    assert.deepEqual(report.gzip.sort(), [sandbox.userDataFiles[0]!, extra].sort(), report.line);
+    assert.deepEqual(report.unchecked, []);
+    assert.ok(existsSync(join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "datasource")), "the rest stays");
+  });
+
+  it("a file it cannot read, or a gzip stream that does not decompress, is named as unchecked, not as removed", async () => {
+    const sandbox = await BootSandbox.create({ server });
+    sandboxes.push(sandbox);
+    const instance = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0");
+    const truncated = join(instance, "vendor-data.txt");
+    const unreadable = join(instance, "sem-data");
+    await writeFile(truncated, readFileSync(sandbox.userDataFiles[0]!).subarray(0, 20)); // gzip header, no more
+    const closed = join(instance, "handlers");
+    const locked = join(sandbox.cloudDir, "seed", "user-data"); // in a directory it may not change
+    await writeFile(unreadable, "nothing secret\n", { mode: 0o000 });
+    await mkdir(closed, { mode: 0o000 });
+    await mkdir(join(sandbox.cloudDir, "seed"));
+    await writeFile(locked, readFileSync(sandbox.userDataFiles[3]!));
+    await chmod(join(sandbox.cloudDir, "seed"), 0o555);
+    try {
+      const result = await sandbox.run();
+      assertPoweredOff(sandbox, result);
+      const report = scrubReport(result);
+      assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles].sort(), report.line);
+      const [listing, ...files] = report.unchecked.sort();
+      assert.deepEqual(files, [`${truncated} (gzip that does not decompress)`, `${unreadable} (unreadable)`].sort(), report.line);
+      assert.ok(listing?.startsWith(`${sandbox.cloudDir} (not all listed: find: `) && listing.includes("handlers"), report.line);
+      assert.ok(existsSync(truncated) && existsSync(unreadable), "what it could not check, it leaves");
+      assert.ok(report.line.endsWith(`; could not remove: ${locked}`), report.line);
+      assert.ok(existsSync(locked));
+    } finally {
+      await chmod(unreadable, 0o600);
+      await chmod(closed, 0o700);
+      await chmod(join(sandbox.cloudDir, "seed"), 0o700);
+    }
+    // Zeroed in place where it could be written (not where, as here when the tests run as root, it belonged to root).
+    assert.deepEqual(sandbox.filesHoldingSecret().filter((f) => f !== locked), []);
   });
 });
 

@@ -154,17 +154,62 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
   log "lifetime: $(((left + UNIT - 1) / UNIT)) of $LIFE minute(s) left, counted from the first boot: $t"
 }
 
-# The job runs on this disk, and the user-data (JIT config) is on it: cloud-init's instances/*/user-data.txt(.i),
-# scripts/part-001, obj.pkl; a guest agent's copy in /tmp, which is $0. Zero and remove them (grep reads the config from a pipe,
-# not argv). The metadata service still serves it: out of reach.
+# The job runs on this disk, and the user-data (JIT config) is on it. cloud-init keeps, under its directory, the raw
+# user-data as received (instances/<id>/user-data.txt: gzip bytes when the stack compressed it), the processed copy
+# (user-data.txt.i), the script it runs (scripts/part-001) and its pickled datasource holding both (obj.pkl); a
+# guest agent's copy in /tmp is $0. Every regular file there is searched, through gzip -dc when it starts with gzip's
+# magic (grep reads the config from a pipe, never argv); those holding it are zeroed and removed. The log line names
+# each, and each file that could not be checked. Not removed by this: the metadata service serves the user-data to
+# any process on this machine (a hop limit of 1 keeps containers out, not the host's processes), so the job, root
+# with sudo, can read it there, and cloud-init writes its copies again at a reboot. What protects the credential is
+# that it is spent once the runner has started: it registers a runner that takes one job.
 scrub() {
-  local f n=0
+  local d f g n=0 z=0 removed='' unchecked='' left=''
+  want d CLOUD_INIT_DIR /var/lib/cloud '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
   while IFS= read -r -d '' f; do
     [[ -f $f && ! -L $f ]] || continue
+    holds "$f"
+    case $? in
+    0) g='' ;;
+    2) g=' (gzip)' ;;
+    3)
+      unchecked+=", $f (unreadable)"
+      continue
+      ;;
+    4)
+      unchecked+=", $f (gzip that does not decompress)"
+      continue
+      ;;
+    *) continue ;;
+    esac
     shred -z -n 0 -u -- "$f" 2>/dev/null || rm -f -- "$f"
-    n=$((n + 1))
-  done < <(printf %s "$JIT" | grep -lZF -f - -r -- "${GR_CLOUD_INIT_DIR:-/var/lib/cloud}" "$0" 2>/dev/null)
-  log "user-data: removed $n on-disk cop(ies) holding the runner credential"
+    if [[ -e $f ]]; then
+      left+=", $f$g"
+    else
+      n=$((n + 1)) removed+=", $f$g"
+      [[ -z $g ]] || z=$((z + 1))
+    fi
+  done < <(
+    find "$d" -type f -print0 2>"$STATE/err" && : >"$STATE/err"
+    printf '%s\0' "$0"
+  )
+  # What find could not list is unchecked; no such directory (an image without cloud-init) is nothing to check.
+  [[ ! -d $d || ! -s $STATE/err ]] || unchecked+=", $d (not all listed: $(line1 "$STATE/err"))"
+  removed=${removed#, } unchecked=${unchecked#, }
+  log "user-data: removed $n on-disk cop(ies) holding the runner credential ($z gzip-compressed)${removed:+: $removed}; could not check: ${unchecked:-none}${left:+; could not remove: ${left#, }}"
+}
+holds() { # FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 3 unreadable, 4 gzip that does not decompress
+  local s
+  grep -qF -f <(printf %s "$JIT") -- "$1" 2>/dev/null
+  s=$?
+  ((s < 2)) || return 3
+  ((s == 1)) || return 0
+  [[ $(od -An -N2 -tx1 -- "$1" 2>/dev/null) == ' 1f 8b' ]] || return 1
+  gzip -dc -- "$1" 2>/dev/null | grep -qF -f <(printf %s "$JIT")
+  set -- "${PIPESTATUS[@]}"
+  (($2 != 0)) || return 2
+  (($1 == 0)) || return 4
+  return 1
 }
 
 settings() {

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
 import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
 
@@ -22,8 +23,8 @@ export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", 
 
 /** The real tools the boot script, the stand-ins and the stand-in runner may run. */
 const TOOLS = [
-  "bash", "base64", "cat", "chmod", "curl", "env", "grep", "gzip", "ln", "mkdir", "mktemp", "mv", "rm", "sed",
-  "setsid", "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
+  "bash", "base64", "cat", "chmod", "curl", "env", "find", "grep", "gzip", "ln", "mkdir", "mktemp", "mv", "od", "rm",
+  "sed", "setsid", "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
 ];
 
 // ------------------------------------------------------------------------------------------------ rendering
@@ -296,17 +297,22 @@ export class BootSandbox {
     }
   }
 
-  /** Where cloud-init keeps the user-data: instances/<id>/{user-data.txt,user-data.txt.i,scripts/part-001,obj.pkl}. */
+  /**
+   * Where cloud-init keeps the user-data: instances/<id>/{user-data.txt,user-data.txt.i,scripts/part-001,obj.pkl}.
+   * user-data.txt is the raw user-data as received: gzip bytes, as EC2 hands over the AWS stack's (Fn.base64gzip);
+   * user-data.txt.i the processed (decompressed) MIME message; obj.pkl the pickled datasource, holding both.
+   */
   private async writeUserData(): Promise<void> {
     const script = renderBootScript({ values: this.values });
+    const raw = gzipSync(script);
     const instance = join(this.cloudDir, "instances", "i-0123456789abcdef0");
     await mkdir(join(instance, "scripts"), { recursive: true });
     await symlink(join("instances", "i-0123456789abcdef0"), join(this.cloudDir, "instance"));
     const mime = `Content-Type: multipart/mixed; boundary="==BOUNDARY=="\nMIME-Version: 1.0\n\n--==BOUNDARY==\nContent-Type: text/x-shellscript; charset="utf-8"\nContent-Disposition: attachment; filename="part-001"\n\n${script}\n--==BOUNDARY==--\n`;
-    // obj.pkl stands in for cloud-init's pickled datasource, which embeds the raw user-data among binary bytes.
-    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x8c]), Buffer.from(script), Buffer.from([0x94, 0x00, 0x2e])]);
+    // obj.pkl stands in for cloud-init's pickled datasource: the raw and the processed user-data among binary bytes.
+    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x43]), raw, Buffer.from([0x94, 0x8c]), Buffer.from(mime), Buffer.from([0x94, 0x2e])]);
     this.userDataFiles = [join(instance, "user-data.txt"), join(instance, "user-data.txt.i"), join(instance, "obj.pkl"), join(instance, "scripts", "part-001")];
-    await writeFile(this.userDataFiles[0]!, script, { mode: 0o600 });
+    await writeFile(this.userDataFiles[0]!, raw, { mode: 0o600 });
     await writeFile(this.userDataFiles[1]!, mime, { mode: 0o600 });
     await writeFile(this.userDataFiles[2]!, pickle, { mode: 0o600 });
     await writeFile(this.userDataFiles[3]!, script, { mode: 0o700 });
@@ -554,15 +560,24 @@ ${behaviour[mode]}
     return Object.fromEntries(entries);
   }
 
-  /** Regular files under the scratch root whose content includes the JIT config. */
+  /** Regular files under the scratch root whose content includes the JIT config, in clear or gzip-compressed. */
   filesHoldingSecret(): string[] {
     const needle = Buffer.from(this.secret);
+    const holds = (bytes: Buffer): boolean => {
+      if (bytes.includes(needle)) return true;
+      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
+      try {
+        return gunzipSync(bytes).includes(needle);
+      } catch {
+        return false; // a truncated stream: what it does decompress is not checked here
+      }
+    };
     const found: string[] = [];
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
-        else if (entry.isFile() && readFileSync(path).includes(needle)) found.push(path);
+        else if (entry.isFile() && holds(readFileSync(path))) found.push(path);
       }
     };
     walk(this.root);
