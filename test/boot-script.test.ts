@@ -4,11 +4,12 @@
 // and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { BOOT_LOG_PREFIX } from "../stacks/names.ts";
 import { RUNNER_RELEASE } from "../stacks/boot-values.ts";
 import {
@@ -67,6 +68,21 @@ function assertNoRunner(sandbox: BootSandbox, result: RunResult): void {
   assert.equal(sandbox.runnerRecord(), undefined, "the runner never ran");
   assert.deepEqual(sandbox.calls("runuser"), [], "nothing ran as the runner user");
   assert.ok(!result.stdout.includes("runner started"), result.stdout);
+}
+
+/** The scrub's one log line, parsed: the copies removed (those gzip-compressed marked), what it could not check. */
+function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; unchecked: string[]; line: string } {
+  const lines = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} user-data: `));
+  assert.equal(lines.length, 1, result.stdout);
+  const line = lines[0]!;
+  const m = /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(line);
+  assert.ok(m, line);
+  const listed = m[3] ? m[3].split(", ") : [];
+  const removed = listed.map((entry) => entry.replace(/ \(gzip\)$/, ""));
+  const gzip = listed.filter((entry) => entry.endsWith(" (gzip)")).map((entry) => entry.replace(/ \(gzip\)$/, ""));
+  assert.equal(Number(m[1]), removed.length, line);
+  assert.equal(Number(m[2]), gzip.length, line);
+  return { removed, gzip, unchecked: m[4] === "none" ? [] : m[4]!.split(", "), line };
 }
 
 function has(result: RunResult, text: string): boolean {
@@ -173,7 +189,10 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     for (const file of sandbox.userDataFiles) assert.ok(!existsSync(file), `${file} was removed`);
     assert.deepEqual(sandbox.filesHoldingSecret(), []);
     assert.ok(existsSync(join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "datasource")));
-    assert.ok(has(result, "user-data: removed 4 on-disk cop(ies) holding the runner credential"));
+    const scrubbed = scrubReport(result);
+    assert.deepEqual(scrubbed.removed.sort(), [...sandbox.userDataFiles].sort());
+    assert.deepEqual(scrubbed.gzip, [sandbox.userDataFiles[0]], "the raw user-data, gzip-compressed as received");
+    assert.deepEqual(scrubbed.unchecked, []);
     assert.ok(!result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret));
   });
 
@@ -255,7 +274,23 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     const stateDirs = readdirSync(join(sandbox.root, "tmp")).filter((d) => d.startsWith("gpu-runner."));
     assert.equal(stateDirs.length, 1);
     const leftovers = readdirSync(join(sandbox.root, "tmp", stateDirs[0]!)).filter((f) => f.startsWith("pre-runner"));
-    assert.deepEqual(leftovers, [], "the decoded script was removed");
+    assert.deepEqual(leftovers, ["pre-runner.log"], "the decoded script was removed; its output file stays");
+  });
+
+  it("a pre-runner script that starts a daemon: only the script's exit is waited for, its lines still relayed", async () => {
+    // The daemon inherits the script's stdout and stderr; were they a pipe to the boot script's reader, the boot
+    // would wait for the daemon (here until the run's 20 s bound; on a machine, the lifetime cap).
+    const script = 'sleep 300 &\necho "$!" >"$TMPDIR/daemon-pid"\necho "daemon started"\necho "to stderr" >&2\nprintf "last words"\n';
+    const { sandbox, result } = await boot({ values: { GR_PRE_RUNNER_SCRIPT_B64: b64(script) } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+    assert.ok(result.ms < 10_000, `the boot went on without waiting for the daemon (${result.ms} ms)`);
+    const relayed = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} pre-runner: `));
+    assert.deepEqual(relayed, ["daemon started", "to stderr", "last words"].map((l) => `${BOOT_LOG_PREFIX} pre-runner: ${l}`));
+    assert.ok(result.lines.indexOf(`${BOOT_LOG_PREFIX} pre-runner script: succeeded`) < result.lines.findIndex((l) => l.includes("runner started as")));
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
+    const daemon = Number(readFileSync(join(sandbox.root, "tmp", "daemon-pid"), "utf8"));
+    assert.ok(isAlive(daemon), "the daemon is left running: it is the script's business");
   });
 });
 
@@ -332,6 +367,15 @@ describe("boot script: every failure powers off, with its reason, and starts no 
       },
     },
     {
+      name: "pre-runner script starts a daemon, then fails: its exit code decides, at once",
+      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: b64("sleep 300 &\necho 'daemon up, but no CUDA'\nexit 5\n") } },
+      reason: "pre-runner script failed (exit code 5)",
+      check: (_, r) => {
+        assert.ok(has(r, "pre-runner: daemon up, but no CUDA"), r.stdout);
+        assert.ok(r.ms < 10_000, `not held by the daemon (${r.ms} ms)`);
+      },
+    },
+    {
       name: "pre-runner script is not base64",
       options: { values: { GR_PRE_RUNNER_SCRIPT_B64: "abc" } },
       reason: "pre-runner script failed: not valid base64",
@@ -377,6 +421,7 @@ describe("boot script: invalid settings power off before touching anything", { c
     ["install dir /", { GR_INSTALL_DIR: "/" }, "invalid setting GR_INSTALL_DIR='/': expected an absolute path, not /"],
     ["relative install dir", { GR_INSTALL_DIR: "opt/runner" }, "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /"],
     ["pre-runner script not base64", { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" }, "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64"],
+    ["relative system root (test only)", { GR_SYSTEM_ROOT: "var" }, "invalid setting GR_SYSTEM_ROOT='var': expected empty or an absolute path"],
     // Quoted by the header, never evaluated: the value is reported as it is, and nothing ran.
     ["a name with shell in it", { GR_RUNNER_NAME: "it's $(touch pwned)" }, "invalid setting GR_RUNNER_NAME='it's $(touch pwned)': expected 1-100 of A-Za-z0-9._-"],
   ];
@@ -391,7 +436,8 @@ describe("boot script: invalid settings power off before touching anything", { c
       assertNoRunner(sandbox, result);
       assert.ok(!existsSync(join(sandbox.root, "pwned")));
       const backstop = sandbox.calls("power").some((c) => c.startsWith("shutdown -P"));
-      assert.equal(backstop, !name.startsWith("no lifetime") && name !== "lifetime 0", "the backstop is scheduled once the cap is valid");
+      const capInvalid = ["no lifetime", "lifetime 0", "relative system root (test only)"].includes(name);
+      assert.equal(backstop, !capInvalid, "the backstop is scheduled once the cap is valid");
     });
   }
 });
@@ -453,6 +499,183 @@ describe("boot script: timeouts", { concurrency: true }, () => {
     } finally {
       killGroup(sandbox.pid);
     }
+  });
+});
+
+describe("boot script: the runner credential's on-disk copies", { concurrency: true }, () => {
+  it("plain and gzip-compressed copies are all removed, and the log line names each", async () => {
+    const sandbox = await BootSandbox.create({ server });
+    sandboxes.push(sandbox);
+    // Beside cloud-init's four, a gzip copy elsewhere under its directory (as a log rotation or a backup makes one).
+    const extra = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "user-data.txt.gz");
+    await writeFile(extra, gzipSync(readFileSync(sandbox.userDataFiles[1]!)));
+    const result = await sandbox.run();
+    assertPoweredOff(sandbox, result);
+    for (const file of [...sandbox.userDataFiles, extra]) assert.ok(!existsSync(file), `${file} was removed`);
+    assert.deepEqual(sandbox.filesHoldingSecret(), []);
+    const report = scrubReport(result);
+    assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles, extra].sort(), report.line);
+    assert.deepEqual(report.gzip.sort(), [sandbox.userDataFiles[0]!, extra].sort(), report.line);
+    assert.deepEqual(report.unchecked, []);
+    assert.ok(existsSync(join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "datasource")), "the rest stays");
+  });
+
+  it("a file it cannot read, or a gzip stream that does not decompress, is named as unchecked, not as removed", async () => {
+    const sandbox = await BootSandbox.create({ server });
+    sandboxes.push(sandbox);
+    const instance = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0");
+    const truncated = join(instance, "vendor-data.txt");
+    const unreadable = join(instance, "sem-data");
+    await writeFile(truncated, readFileSync(sandbox.userDataFiles[0]!).subarray(0, 20)); // gzip header, no more
+    const closed = join(instance, "handlers");
+    const locked = join(sandbox.cloudDir, "seed", "user-data"); // in a directory it may not change
+    await writeFile(unreadable, "nothing secret\n", { mode: 0o000 });
+    await mkdir(closed, { mode: 0o000 });
+    await mkdir(join(sandbox.cloudDir, "seed"));
+    await writeFile(locked, readFileSync(sandbox.userDataFiles[3]!));
+    await chmod(join(sandbox.cloudDir, "seed"), 0o555);
+    try {
+      const result = await sandbox.run();
+      assertPoweredOff(sandbox, result);
+      const report = scrubReport(result);
+      assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles].sort(), report.line);
+      const [listing, ...files] = report.unchecked.sort();
+      assert.deepEqual(files, [`${truncated} (gzip that does not decompress)`, `${unreadable} (unreadable)`].sort(), report.line);
+      assert.ok(listing?.startsWith(`${sandbox.cloudDir} (not all listed: find: `) && listing.includes("handlers"), report.line);
+      assert.ok(existsSync(truncated) && existsSync(unreadable), "what it could not check, it leaves");
+      assert.ok(report.line.endsWith(`; could not remove: ${locked}`), report.line);
+      assert.ok(existsSync(locked));
+    } finally {
+      await chmod(unreadable, 0o600);
+      await chmod(closed, 0o700);
+      await chmod(join(sandbox.cloudDir, "seed"), 0o700);
+    }
+    // Zeroed in place where it could be written (not where, as here when the tests run as root, it belonged to root).
+    assert.deepEqual(sandbox.filesHoldingSecret().filter((f) => f !== locked), []);
+  });
+});
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+describe("boot script: the lifetime cap survives a reboot, counted from the first boot", { concurrency: true }, () => {
+  it("the first boot writes the deadline and installs the per-boot re-arm", async () => {
+    const before = nowSeconds();
+    const { sandbox, result } = await boot();
+    const after = Math.ceil(Date.now() / 1000);
+    assertPoweredOff(sandbox, result);
+
+    // The deadline: 60 "minutes" (seconds here) from the first boot, tied to this VM, root's only.
+    const [epoch, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    assert.ok(Number(epoch) >= before + 60 && Number(epoch) <= after + 60, `deadline ${epoch} in [${before + 60}, ${after + 60}]`);
+    assert.equal(machine, sandbox.machineId);
+    assert.equal(statSync(sandbox.deadlinePath).mode & 0o777, 0o600);
+    assert.equal(statSync(join(sandbox.root, "var", "lib", "gpu-runner")).mode & 0o777, 0o700);
+
+    // The unit, enabled for every boot, runs the per-boot script; it holds no secret.
+    const rearm = join(sandbox.root, "var", "lib", "gpu-runner", "lifetime");
+    const unit = readFileSync(sandbox.unitPath, "utf8");
+    assert.match(unit, new RegExp(`^ExecStart=/bin/bash ${rearm}$`, "m"));
+    assert.match(unit, /^Type=oneshot$/m);
+    assert.match(unit, /^WantedBy=multi-user\.target$/m);
+    assert.equal(readlinkSync(sandbox.unitLinkPath), sandbox.unitPath);
+    assert.ok(!readFileSync(rearm, "utf8").includes(sandbox.secret));
+    const check = spawnSync("bash", ["-n", rearm], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stderr);
+
+    // This boot too: a systemd timer a time unit past the deadline (the script's own timer goes first), the backstop.
+    const runs = sandbox.calls("systemd-run");
+    assert.equal(runs.length, 1, runs.join("\n"));
+    assert.match(runs[0]!, new RegExp(`^--unit=gpu-runner-lifetime-cap --on-active=6[01]s --timer-property=AccuracySec=1s -- /bin/bash ${rearm}$`));
+    assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
+    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime: (59|60) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in 6[01] s$/.test(l)), result.stdout);
+    assert.ok(result.lines.some((l) => l.startsWith(`${BOOT_LOG_PREFIX} lifetime re-armed at every boot by gpu-runner-lifetime.service until ${epoch} `)), result.stdout);
+  });
+
+  it("a later boot past the deadline powers off at once", async () => {
+    const { sandbox } = await boot();
+    const [, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() - 5} ${machine}\n`); // the clock has passed it
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.equal(later.code, 0, later.stderr);
+    assert.deepEqual(later.lines, [`${BOOT_LOG_PREFIX} powering off: max lifetime reached (60 minute(s), counted from the first boot)`]);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
+    assert.equal(sandbox.calls("systemd-run").length, 1, "no new timer");
+  });
+
+  it("a later boot before the deadline re-arms for the time left, not the whole lifetime", async () => {
+    const { sandbox } = await boot();
+    const [, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() + 30} ${machine}\n`); // 30 of the 60 are left
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    sandbox.killTimers();
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: (29|30) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in (29|30) s$/);
+    assert.match(sandbox.calls("systemd-run")[1]!, /^--unit=gpu-runner-lifetime-cap --on-active=(29|30)s /);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["shutdown -P +3"]);
+  });
+
+  it("a later boot without a readable deadline fails closed", async () => {
+    const { sandbox } = await boot();
+    await rm(sandbox.deadlinePath);
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.match(later.lines.at(-1)!, /^gpu-runner: powering off: no lifetime deadline readable in .*\/var\/lib\/gpu-runner\/deadline \(removed\?\): failing closed$/);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
+  });
+
+  it("killing the boot script, its timer and the runner, and `shutdown -c`, do not escape the cap", async () => {
+    // What a job with sudo can do in a minute: everything the boot script started dies, the scheduled shutdown is
+    // cancelled. The timer systemd holds (here a session of its own) still runs the re-arm at the deadline.
+    const sandbox = await BootSandbox.create({ server, runner: "job-then-hang", values: { GR_MAX_LIFETIME_MINUTES: "4" } });
+    sandboxes.push(sandbox);
+    const started = Date.now();
+    const { exited } = sandbox.start();
+    try {
+      await waitFor("the job", () => sandbox.output().includes("job taken: long-job"));
+      killGroup(sandbox.pid);
+      await exited;
+      const cancel = spawnSync(join(sandbox.bin, "shutdown"), ["-c"], { encoding: "utf8" });
+      assert.equal(cancel.status, 0, cancel.stderr);
+      assert.ok(!sandbox.calls("power").includes("poweroff"), "not powered off before the cap");
+      await waitFor("the power-off", () => sandbox.calls("power").includes("poweroff"), 10_000);
+      assert.ok(Date.now() - started >= 4_000, "not before the cap");
+      const console = readFileSync(sandbox.console, "utf8");
+      assert.ok(console.endsWith(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (4 minute(s), counted from the first boot)\n`), console);
+    } finally {
+      killGroup(sandbox.pid);
+    }
+  });
+
+  it("a second run on the same machine (a startup script runs at every boot) keeps the first boot's deadline", async () => {
+    const past = await boot({ deadline: { epoch: nowSeconds() - 1, machine: "this" } });
+    assertPoweredOff(past.sandbox, past.result);
+    assert.equal(powerOffReason(past.result), "max lifetime reached (60 minute(s))");
+    assert.deepEqual(server.requestsUnder(`/${past.sandbox.id}/`), [], "no download");
+    assertNoRunner(past.sandbox, past.result);
+
+    const epoch = nowSeconds() + 20;
+    const { sandbox, result } = await boot({ deadline: { epoch, machine: "this" } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime armed: (19|20) of 60 minute\(s\) left, counted from this machine's first boot$/.test(l)), result.stdout);
+    assert.equal(readFileSync(sandbox.deadlinePath, "utf8"), `${epoch} ${sandbox.machineId}\n`, "the deadline is kept");
+    assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
+  });
+
+  it("a deadline from another machine (a copied disk) is neither kept nor obeyed", async () => {
+    const { sandbox, result } = await boot({ deadline: { epoch: nowSeconds() - 1000, machine: "another" } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner exited (exit code 0)");
+    const [epoch, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
+    assert.equal(machine, sandbox.machineId);
+    assert.ok(Number(epoch) >= nowSeconds() + 30, "a fresh deadline");
+
+    await writeFile(sandbox.deadlinePath, `${nowSeconds() - 5} ec2fffffff-0000-4000-8000-00000000ffff\n`);
+    const powerBefore = sandbox.calls("power").length;
+    const later = await sandbox.perBoot();
+    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: .*\/deadline was written on another machine \(a copied disk\): not armed$/);
+    assert.deepEqual(sandbox.calls("power").slice(powerBefore), []);
   });
 });
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Boot script: install the Actions runner, check GPUs, run one job, power off. User-data is "#!/bin/bash", `export
 # GR_X='v'` lines, this file minus line 1 (within the cloud's user-data limit). Reads only GR_* (see want;
-# GR_TIME_UNIT_SECONDS: test only). Logs "gpu-runner: ...", last "powering off: <reason>". main runs from the last
-# line: bash has read the file.
+# GR_TIME_UNIT_SECONDS, GR_SYSTEM_ROOT: test only). Logs "gpu-runner: ...", last "powering off: <reason>". main runs
+# from the last line: bash has read the file.
 # shellcheck disable=SC2317 # functions run from traps
 set +x -u -o pipefail # never trace: the JIT config is in memory
 umask 077
 CONSOLE=/dev/console STATE='' JIT='' OFF='' TIMER='' STEP='' RUNNER='' FD='' PART='' JOB='' UNIT=60
+LIFE='' DEADLINE='' REARM='' ID_FILE=''
 
 log() {
   local l="gpu-runner: $*"
@@ -30,9 +31,10 @@ power_off() {
   log "powering off: $1"
   [[ -z $RUNNER && -r $STATE/runner.pid ]] && RUNNER=$(<"$STATE/runner.pid")
   for p in "$TIMER" "$STEP" "$RUNNER"; do [[ -z $p ]] || kill "$p" 2>/dev/null; done
-  timeout 60 poweroff >/dev/null 2>&1 || timeout 60 shutdown -h now >/dev/null 2>&1 || log "poweroff failed"
+  halt_machine
   exit 0
 }
+halt_machine() { timeout 60 poweroff >/dev/null 2>&1 || timeout 60 shutdown -h now >/dev/null 2>&1 || log "poweroff failed"; }
 step() { # run in the background and wait: a signal is handled at once, not after the command
   "$@" &
   STEP=$!
@@ -49,19 +51,40 @@ want() { # VAR NAME DEFAULT REGEX EXPECTED: VAR=${GR_NAME:-DEFAULT}, checked
   printf -v "$1" %s "$V"
 }
 
-# Armed first: a timer, as `shutdown +N` alone would log no reason nor stop the runner. It signals main; if main is
-# gone or wedged (30 s) it powers off itself. systemd's `shutdown -P +M` backs it up 2 minutes later.
+# The lifetime cap, armed first and counted from the FIRST boot. This boot: a timer that signals main (which logs the
+# reason and stops the runner); if main is gone or wedged (30 s) it powers off itself. Every boot, this one included:
+# the deadline (epoch seconds, in a root-only file) is re-armed by a script that gpu-runner-lifetime.service runs at
+# each boot (cloud-init runs user-data once: a reboot, say for a driver, would drop a timer and a `shutdown -P` that
+# only this script armed). It powers off at once past the deadline, else arms a systemd timer for the time left, with
+# `shutdown -P` 2 minutes later as backstop. Where a guest agent runs this script at every boot, a deadline this
+# machine already wrote is kept. What this is not: a cap a root job cannot undo. With sudo (the default) a job can kill
+# the timers, `shutdown -c`, disable the unit or rewrite the deadline; only a cap the cloud holds outside the machine
+# (a maximum run duration) is out of its reach. This one survives reboots, not a job set on escaping it.
 arm_lifetime() {
-  local m main=$$
+  local main=$$ sys now d='' id='' left e
   want UNIT TIME_UNIT_SECONDS 60 '^[1-9][0-9]{0,3}$' '1 to 9999'
   want LIFE MAX_LIFETIME_MINUTES '' '^[1-9][0-9]{0,5}$' 'an integer > 0'
-  m=$(((LIFE * UNIT + 59) / 60 + 2))
+  want sys SYSTEM_ROOT '' '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)*$' 'empty or an absolute path'
+  DEADLINE=$sys/var/lib/gpu-runner/deadline REARM=$sys/var/lib/gpu-runner/lifetime
+  ID_FILE=$sys/sys/class/dmi/id/product_uuid
+  printf -v now '%(%s)T' -1
+  { read -r d id <"$DEADLINE"; } 2>/dev/null
+  if [[ $d =~ ^[0-9]{1,12}$ && $id == "$(machine_id)" ]]; then
+    left=$((d - now))
+    ((left > 0)) || life_over
+    log "lifetime armed: $(((left + UNIT - 1) / UNIT)) of $LIFE minute(s) left, counted from this machine's first boot"
+  else
+    d=$((now + LIFE * UNIT)) left=$((LIFE * UNIT))
+    e=$({ mkdir -p -- "${DEADLINE%/*}" && chmod 0700 -- "${DEADLINE%/*}" && printf '%s %s\n' "$d" "$(machine_id)" >"$DEADLINE"; } 2>&1) ||
+      power_off "could not write the lifetime deadline $DEADLINE: ${e:0:200}"
+    log "lifetime armed: powering off after $LIFE minute(s) whatever happens"
+  fi
   trap life_over USR1
   (
     trap - EXIT HUP INT
     s=''
     trap 'kill "$s" 2>/dev/null; exit 0' TERM
-    sleep $((LIFE * UNIT)) &
+    sleep "$left" &
     s=$!
     wait "$s"
     if kill -USR1 "$main" 2>/dev/null; then
@@ -72,22 +95,121 @@ arm_lifetime() {
     life_over
   ) &
   TIMER=$!
-  log "lifetime armed: powering off after $LIFE minute(s) whatever happens"
-  timeout 20 shutdown -P "+$m" >/dev/null 2>&1 && log "lifetime backstop: shutdown in $m minute(s)"
+  e=$(install_rearm "$sys" 2>&1) || power_off "could not install the lifetime re-arm: ${e:0:200}"
+  log "lifetime re-armed at every boot by gpu-runner-lifetime.service until $d (epoch s); a job with sudo can still remove it"
+  # This boot's systemd timer fires a time unit after the deadline: the timer above goes first, with its reason.
+  bash "$REARM" "$UNIT"
 }
 life_over() { power_off "max lifetime reached ($LIFE minute(s))"; }
+# The per-boot script: these functions, written out by declare -f (so shellcheck reads them here), and the values.
+install_rearm() { # SYSTEM_ROOT
+  local unit=gpu-runner-lifetime.service dir=$1/etc/systemd/system
+  {
+    printf '#!/bin/bash\n# gpu-runner lifetime re-arm, written at first boot by the boot script, run at every boot by %s\n' "$unit"
+    printf 'set -u\nCONSOLE=%q DEADLINE=%q REARM=%q ID_FILE=%q UNIT=%q LIFE=%q\n' "$CONSOLE" "$DEADLINE" "$REARM" "$ID_FILE" "$UNIT" "$LIFE"
+    declare -f log line1 machine_id halt_machine rearm
+    # shellcheck disable=SC2016 # expanded where it runs
+    printf '%s\n' 'rearm "${1:-0}"'
+  } >"$REARM.new" && mv -f -- "$REARM.new" "$REARM" || return 1
+  mkdir -p -- "$dir/multi-user.target.wants" || return 1
+  # Enabled as `systemctl enable` would (a link in multi-user.target.wants): needed from the next boot on, not now.
+  printf '%s\n' '[Unit]' 'Description=gpu-runner: power off at the lifetime cap counted from the first boot' \
+    'After=systemd-logind.service' '' '[Service]' 'Type=oneshot' "ExecStart=/bin/bash $REARM" '' \
+    '[Install]' 'WantedBy=multi-user.target' >"$dir/$unit" && chmod 0644 -- "$dir/$unit" &&
+    ln -sfn -- "$dir/$unit" "$dir/multi-user.target.wants/$unit"
+}
+machine_id() { # the hypervisor's id of this VM: a deadline on a disk copied to another machine is not that one's
+  local i=''
+  [[ -r $ID_FILE ]] && i=$(line1 "$ID_FILE")
+  i=${i//[^A-Za-z0-9-]/}
+  printf '%s' "${i:-unknown}"
+}
+rearm() { # GRACE: seconds past the deadline that the systemd timer fires
+  local d='' id='' now left m t
+  printf -v now '%(%s)T' -1
+  { read -r d id <"$DEADLINE"; } 2>/dev/null
+  if [[ ! $d =~ ^[0-9]{1,12}$ ]]; then
+    log "powering off: no lifetime deadline readable in $DEADLINE (removed?): failing closed"
+    halt_machine
+    exit 0
+  fi
+  if [[ $id != "$(machine_id)" ]]; then
+    log "lifetime: $DEADLINE was written on another machine (a copied disk): not armed"
+    return 0
+  fi
+  left=$((d - now))
+  if ((left <= 0)); then
+    log "powering off: max lifetime reached ($LIFE minute(s), counted from the first boot)"
+    halt_machine
+    exit 0
+  fi
+  m=$(((left + 59) / 60 + 2))
+  if t=$(timeout 20 systemd-run --unit=gpu-runner-lifetime-cap --on-active="$((left + $1))s" \
+    --timer-property=AccuracySec=1s -- /bin/bash "$REARM" 2>&1); then
+    t="systemd timer gpu-runner-lifetime-cap in $((left + $1)) s"
+  else
+    t=${t%%$'\n'*} t="no systemd timer (systemd-run: ${t:0:200})"
+  fi
+  timeout 20 shutdown -P "+$m" >/dev/null 2>&1 && log "lifetime backstop: shutdown in $m minute(s)"
+  log "lifetime: $(((left + UNIT - 1) / UNIT)) of $LIFE minute(s) left, counted from the first boot: $t"
+}
 
-# The job runs on this disk, and the user-data (JIT config) is on it: cloud-init's instances/*/user-data.txt(.i),
-# scripts/part-001, obj.pkl; a guest agent's copy in /tmp, which is $0. Zero and remove them (grep reads the config from a pipe,
-# not argv). The metadata service still serves it: out of reach.
+# The job runs on this disk, and the user-data (JIT config) is on it. cloud-init keeps, under its directory, the raw
+# user-data as received (instances/<id>/user-data.txt: gzip bytes when the stack compressed it), the processed copy
+# (user-data.txt.i), the script it runs (scripts/part-001) and its pickled datasource holding both (obj.pkl); a
+# guest agent's copy in /tmp is $0. Every regular file there is searched, through gzip -dc when it starts with gzip's
+# magic (grep reads the config from a pipe, never argv); those holding it are zeroed and removed. The log line names
+# each, and each file that could not be checked. Not removed by this: the metadata service serves the user-data to
+# any process on this machine (a hop limit of 1 keeps containers out, not the host's processes), so the job, root
+# with sudo, can read it there, and cloud-init writes its copies again at a reboot. What protects the credential is
+# that it is spent once the runner has started: it registers a runner that takes one job.
 scrub() {
-  local f n=0
+  local d f g n=0 z=0 removed='' unchecked='' left=''
+  want d CLOUD_INIT_DIR /var/lib/cloud '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
   while IFS= read -r -d '' f; do
     [[ -f $f && ! -L $f ]] || continue
+    holds "$f"
+    case $? in
+    0) g='' ;;
+    2) g=' (gzip)' ;;
+    3)
+      unchecked+=", $f (unreadable)"
+      continue
+      ;;
+    4)
+      unchecked+=", $f (gzip that does not decompress)"
+      continue
+      ;;
+    *) continue ;;
+    esac
     shred -z -n 0 -u -- "$f" 2>/dev/null || rm -f -- "$f"
-    n=$((n + 1))
-  done < <(printf %s "$JIT" | grep -lZF -f - -r -- "${GR_CLOUD_INIT_DIR:-/var/lib/cloud}" "$0" 2>/dev/null)
-  log "user-data: removed $n on-disk cop(ies) holding the runner credential"
+    if [[ -e $f ]]; then
+      left+=", $f$g"
+    else
+      n=$((n + 1)) removed+=", $f$g"
+      [[ -z $g ]] || z=$((z + 1))
+    fi
+  done < <(
+    find "$d" -type f -print0 2>"$STATE/err" && : >"$STATE/err"
+    printf '%s\0' "$0"
+  )
+  # What find could not list is unchecked; no such directory (an image without cloud-init) is nothing to check.
+  [[ ! -d $d || ! -s $STATE/err ]] || unchecked+=", $d (not all listed: $(line1 "$STATE/err"))"
+  removed=${removed#, } unchecked=${unchecked#, }
+  log "user-data: removed $n on-disk cop(ies) holding the runner credential ($z gzip-compressed)${removed:+: $removed}; could not check: ${unchecked:-none}${left:+; could not remove: ${left#, }}"
+}
+holds() { # FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 3 unreadable, 4 gzip that does not decompress
+  local s
+  grep -qF -f <(printf %s "$JIT") -- "$1" 2>/dev/null
+  s=$?
+  ((s < 2)) || return 3
+  ((s == 1)) || return 0
+  [[ $(od -An -N2 -tx1 -- "$1" 2>/dev/null) == ' 1f 8b' ]] || return 1
+  gzip -dc -- "$1" 2>/dev/null | grep -qF -f <(printf %s "$JIT")
+  set -- "${PIPESTATUS[@]}"
+  (($2 != 0)) || return 2
+  (($1 == 0)) || return 4
+  return 1
 }
 
 settings() {
@@ -200,17 +322,36 @@ pre_runner() {
   printf %s "$PRE" | base64 -d >"$f" 2>/dev/null || power_off "pre-runner script failed: not valid base64"
   chmod 0700 -- "$f"
   log "pre-runner script: running as root"
-  step prefixed "$f"
+  step prefixed "$f" "$STATE/pre-runner.log"
   set -- $?
   rm -f -- "$f"
   (($1 == 0)) || power_off "pre-runner script failed (exit code $1)"
   log "pre-runner script: succeeded"
 }
-prefixed() { # output to the log, hence the console; without a shebang, bash runs it
-  local l
+# Its output goes to a file, relayed to the log (hence the console) line by line until the script itself exits; its
+# exit code is returned. Not a pipe: a daemon the script starts inherits its stdout, and a pipe's reader waits for
+# every holder, so the boot would wait for the daemon. A file it may keep: what it writes after the script exits
+# stays there (kept, not removed, so that its size shows), unrelayed. Without a shebang, bash runs it.
+prefixed() { # SCRIPT OUTPUT_FILE
+  local pid fd l='' part='' alive
   umask 022
-  "$1" 2>&1 | while IFS= read -r l || [[ -n $l ]]; do log "pre-runner: $l"; done
-  return "${PIPESTATUS[0]}"
+  : >"$2"
+  exec {fd}<"$2"
+  "$1" >>"$2" 2>&1 </dev/null &
+  pid=$!
+  while :; do
+    kill -0 "$pid" 2>/dev/null
+    alive=$? # asked before reading: all it wrote before exiting is read below
+    while IFS= read -r -u "$fd" l; do
+      log "pre-runner: $part$l"
+      part='' l=''
+    done
+    part+=$l
+    ((alive == 0)) || break
+    sleep 0.5
+  done
+  [[ -z $part ]] || log "pre-runner: $part"
+  wait "$pid"
 }
 
 # runuser, not sudo: no sudoers policy (SETENV, GR_RUNNER_SUDO=false). It keeps the environment, emptied but for

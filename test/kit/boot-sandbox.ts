@@ -1,6 +1,7 @@
 // A scratch "machine" in which the real boot script (stacks/boot/runner.sh) runs for real: a cloud-init-like
 // directory holding the user-data, stand-ins for what a test must not touch (poweroff, useradd, runuser, nvidia-smi,
-// uname...), a runner release tarball built at test time and served from 127.0.0.1. PATH holds only the stand-ins and
+// uname, systemd-run...), a runner release tarball built at test time and served from 127.0.0.1. The system paths the
+// lifetime re-arm writes (/etc/systemd/system, /var/lib/gpu-runner, the VM's DMI UUID) live under the scratch root. PATH holds only the stand-ins and
 // links to the real tools the script may use, so a command the script calls that is not listed here fails the test.
 // When the tests run as root, the script runs as nobody: a broken script (say, one that goes on after a failed
 // check) must not be able to write outside its scratch directory.
@@ -13,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
 import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
 
@@ -21,8 +23,8 @@ export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", 
 
 /** The real tools the boot script, the stand-ins and the stand-in runner may run. */
 const TOOLS = [
-  "bash", "base64", "cat", "chmod", "curl", "env", "grep", "gzip", "mkdir", "mktemp", "mv", "rm", "sed",
-  "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
+  "bash", "base64", "cat", "chmod", "curl", "env", "find", "grep", "gzip", "ln", "mkdir", "mktemp", "mv", "od", "rm",
+  "sed", "setsid", "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
 ];
 
 // ------------------------------------------------------------------------------------------------ rendering
@@ -132,6 +134,9 @@ export interface SandboxOptions {
   preinstalled?: string;
   /** Release routes: by default both tarballs are served; "missing" serves none, "flaky" answers 503 once. */
   release?: "ok" | "missing" | "flaky";
+  /** A lifetime deadline already on the disk, as a boot before this one left it: on this machine, or on another one
+   * whose disk this is a copy of. */
+  deadline?: { epoch: number; machine: "this" | "another" };
 }
 
 export interface RunResult {
@@ -190,6 +195,8 @@ export class BootSandbox {
   cloudDir = "";
   console = "";
   userDataFiles: string[] = [];
+  /** What this VM's hypervisor answers in /sys/class/dmi/id/product_uuid. */
+  readonly machineId = `ec2${randomBytes(4).toString("hex")}-0000-4000-8000-000000000000`;
   values: Record<string, string> = {};
   pid = 0;
   private stdout = "";
@@ -225,6 +232,13 @@ export class BootSandbox {
       await mkdir(dir, { recursive: true });
     }
     await writeFile(this.console, "");
+    await mkdir(join(this.root, "sys", "class", "dmi", "id"), { recursive: true });
+    await writeFile(join(this.root, "sys", "class", "dmi", "id", "product_uuid"), `${this.machineId}\n`);
+    if (o.deadline !== undefined) {
+      await mkdir(join(this.root, "var", "lib", "gpu-runner"), { recursive: true });
+      const id = o.deadline.machine === "this" ? this.machineId : "ec2fffffff-0000-4000-8000-00000000ffff";
+      await writeFile(this.deadlinePath, `${o.deadline.epoch} ${id}\n`);
+    }
     await writeFile(join(this.records, "users"), (o.users ?? []).map((u) => `${u}:1500\n`).join(""));
     await this.linkTools();
     await this.writeStandIns();
@@ -269,6 +283,7 @@ export class BootSandbox {
       GR_CLOUD_INIT_DIR: this.cloudDir,
       GR_CONSOLE: this.console,
       GR_TIME_UNIT_SECONDS: "1",
+      GR_SYSTEM_ROOT: this.root,
       GR_JIT_CONFIG: this.secret,
     };
   }
@@ -282,17 +297,22 @@ export class BootSandbox {
     }
   }
 
-  /** Where cloud-init keeps the user-data: instances/<id>/{user-data.txt,user-data.txt.i,scripts/part-001,obj.pkl}. */
+  /**
+   * Where cloud-init keeps the user-data: instances/<id>/{user-data.txt,user-data.txt.i,scripts/part-001,obj.pkl}.
+   * user-data.txt is the raw user-data as received: gzip bytes, as EC2 hands over the AWS stack's (Fn.base64gzip);
+   * user-data.txt.i the processed (decompressed) MIME message; obj.pkl the pickled datasource, holding both.
+   */
   private async writeUserData(): Promise<void> {
     const script = renderBootScript({ values: this.values });
+    const raw = gzipSync(script);
     const instance = join(this.cloudDir, "instances", "i-0123456789abcdef0");
     await mkdir(join(instance, "scripts"), { recursive: true });
     await symlink(join("instances", "i-0123456789abcdef0"), join(this.cloudDir, "instance"));
     const mime = `Content-Type: multipart/mixed; boundary="==BOUNDARY=="\nMIME-Version: 1.0\n\n--==BOUNDARY==\nContent-Type: text/x-shellscript; charset="utf-8"\nContent-Disposition: attachment; filename="part-001"\n\n${script}\n--==BOUNDARY==--\n`;
-    // obj.pkl stands in for cloud-init's pickled datasource, which embeds the raw user-data among binary bytes.
-    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x8c]), Buffer.from(script), Buffer.from([0x94, 0x00, 0x2e])]);
+    // obj.pkl stands in for cloud-init's pickled datasource: the raw and the processed user-data among binary bytes.
+    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x43]), raw, Buffer.from([0x94, 0x8c]), Buffer.from(mime), Buffer.from([0x94, 0x2e])]);
     this.userDataFiles = [join(instance, "user-data.txt"), join(instance, "user-data.txt.i"), join(instance, "obj.pkl"), join(instance, "scripts", "part-001")];
-    await writeFile(this.userDataFiles[0]!, script, { mode: 0o600 });
+    await writeFile(this.userDataFiles[0]!, raw, { mode: 0o600 });
     await writeFile(this.userDataFiles[1]!, mime, { mode: 0o600 });
     await writeFile(this.userDataFiles[2]!, pickle, { mode: 0o600 });
     await writeFile(this.userDataFiles[3]!, script, { mode: 0o700 });
@@ -302,6 +322,20 @@ export class BootSandbox {
   /** The script cloud-init runs: the instance's scripts/part-001. */
   get partPath(): string {
     return join(this.cloudDir, "instance", "scripts", "part-001");
+  }
+
+  /** The lifetime deadline the first boot writes: "EPOCH MACHINE-ID". */
+  get deadlinePath(): string {
+    return join(this.root, "var", "lib", "gpu-runner", "deadline");
+  }
+
+  /** The unit that re-arms the lifetime cap at every boot, and its enabling link. */
+  get unitPath(): string {
+    return join(this.root, "etc", "systemd", "system", "gpu-runner-lifetime.service");
+  }
+
+  get unitLinkPath(): string {
+    return join(this.root, "etc", "systemd", "system", "multi-user.target.wants", "gpu-runner-lifetime.service");
   }
 
   private async writeStandIn(name: string, body: string): Promise<void> {
@@ -314,8 +348,31 @@ export class BootSandbox {
     // Each stand-in records its argv (joined by spaces) in records/<file>.calls.
     const record = (file: string, command = "") =>
       `printf '%s\\n' "${command ? `${command}\${*:+ $*}` : "$*"}" >>${rec}/${file}.calls\n`;
-    // Power: recorded, and the machine "goes down" only in that the boot script must stop by itself.
-    await this.writeStandIn("poweroff", `${record("power", "poweroff")}exit 0\n`);
+    // Power: recorded, and the machine "goes down" only in that the boot script must stop by itself, and that the
+    // timers systemd held (systemd-run below) are gone with it.
+    const timers = shellQuote(join(this.records, "timers"));
+    await this.writeStandIn(
+      "poweroff",
+      `${record("power", "poweroff")}[[ -f ${timers} ]] && while read -r t; do kill -KILL -- "-$t" 2>/dev/null; done <${timers}\nexit 0\n`,
+    );
+    // systemd-run --on-active=Ns ... -- COMMAND: a timer that systemd, not the boot script, holds. Here a session of
+    // its own (setsid): killing the boot script and everything it started leaves it, as it would leave systemd's.
+    await this.writeStandIn(
+      "systemd-run",
+      `${record("systemd-run")}delay=''
+while [[ $# -gt 0 && $1 == -* ]]; do
+  case $1 in
+  --on-active=*[0-9]s) delay=\${1#--on-active=} delay=\${delay%s} ;;
+  --) shift; break ;;
+  esac
+  shift
+done
+[[ -n $delay && $# -gt 0 ]] || { echo "stand-in systemd-run: unsupported: $*" >&2; exit 2; }
+setsid bash -c 'sleep "$1"; shift; exec "$@"' timer "$delay" "$@" </dev/null >/dev/null 2>&1 &
+echo "$!" >>${timers}
+echo "Running timer as unit: gpu-runner-lifetime-cap.timer"
+`,
+    );
     await this.writeStandIn("shutdown", `${record("power", "shutdown")}exit 0\n`);
     await this.writeStandIn("systemctl", `${record("power", "systemctl")}exit 1\n`);
     await this.writeStandIn("useradd", `${record("useradd")}echo "\${!#}:1001" >>${users}\n`);
@@ -428,12 +485,7 @@ ${behaviour[mode]}
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       ...UNPRIVILEGED,
-      env: {
-        PATH: [this.bin, join(this.root, "tools")].join(delimiter),
-        TMPDIR: join(this.root, "tmp"),
-        HOME: join(this.root, "root"),
-        LANG: "C.UTF-8",
-      },
+      env: this.env(),
     });
     this.pid = child.pid ?? 0;
     live.add(this.pid);
@@ -444,6 +496,16 @@ ${behaviour[mode]}
     );
     const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
     return { exited, closed };
+  }
+
+  /** The environment a boot starts with: only the stand-ins and the listed tools on the PATH. */
+  private env(): NodeJS.ProcessEnv {
+    return {
+      PATH: [this.bin, join(this.root, "tools")].join(delimiter),
+      TMPDIR: join(this.root, "tmp"),
+      HOME: join(this.root, "root"),
+      LANG: "C.UTF-8",
+    };
   }
 
   /** Runs the boot script to its end (bounded), then gives what it printed. */
@@ -498,22 +560,58 @@ ${behaviour[mode]}
     return Object.fromEntries(entries);
   }
 
-  /** Regular files under the scratch root whose content includes the JIT config. */
+  /** Regular files under the scratch root whose content includes the JIT config, in clear or gzip-compressed. */
   filesHoldingSecret(): string[] {
     const needle = Buffer.from(this.secret);
+    const holds = (bytes: Buffer): boolean => {
+      if (bytes.includes(needle)) return true;
+      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
+      try {
+        return gunzipSync(bytes).includes(needle);
+      } catch {
+        return false; // a truncated stream: what it does decompress is not checked here
+      }
+    };
     const found: string[] = [];
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
-        else if (entry.isFile() && readFileSync(path).includes(needle)) found.push(path);
+        else if (entry.isFile() && holds(readFileSync(path))) found.push(path);
       }
     };
     walk(this.root);
     return found;
   }
 
+  /** Runs what gpu-runner-lifetime.service runs at a later boot (its ExecStart), as the boot script ran. */
+  async perBoot(timeoutMs = 10_000): Promise<RunResult> {
+    const exec = /^ExecStart=(.+)$/m.exec(readFileSync(this.unitPath, "utf8"))?.[1];
+    if (!exec) throw new Error(`no ExecStart in ${this.unitPath}`);
+    const [command, ...args] = exec.split(" ");
+    const child = spawn(command!, args, { cwd: this.root, stdio: ["ignore", "pipe", "pipe"], ...UNPRIVILEGED, env: this.env() });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    const started = Date.now();
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("close", (c, s) => resolve({ code: c, signal: s })),
+    );
+    clearTimeout(timer);
+    return { code, signal, stdout: out, stderr: err, lines: out.split("\n").filter((l) => l !== ""), ms: Date.now() - started };
+  }
+
+  /** Kills the timers the systemd-run stand-in armed (each its own session). */
+  killTimers(): void {
+    const file = join(this.records, "timers");
+    if (!existsSync(file)) return;
+    for (const pid of readFileSync(file, "utf8").split("\n").filter((l) => /^\d+$/.test(l))) killGroup(Number(pid));
+  }
+
   async cleanup(): Promise<void> {
+    this.killTimers();
     killGroup(this.pid);
     live.delete(this.pid);
     await chmod(this.root, 0o700).catch(() => undefined);

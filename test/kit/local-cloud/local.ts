@@ -1,7 +1,7 @@
 // The `local` machine kind, for tests and demos: each "machine" is the real boot script run as a local process
 // in a scratch directory, started by a terraform_data resource's local-exec provisioner and stopped by its
 // destroy-time provisioner. Terraform runs init/apply/output/destroy on it for real, offline: the built-in
-// terraform_data resource needs no provider download. Power-off and user management are stood in for by the
+// terraform_data resource needs no provider download. Power-off, timers and user management are stood in for by the
 // scripts in test/kit/local-cloud/bin, so nothing outside the scratch directory is touched.
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
@@ -45,6 +45,8 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
       GR_INSTALL_DIR: join(dir, "actions-runner"),
       GR_SUDOERS_DIR: join(dir, "sudoers.d"),
       GR_CLOUD_INIT_DIR: join(dir, "cloud"),
+      // The lifetime re-arm's deadline and systemd unit go under the machine directory, not this host's /etc.
+      GR_SYSTEM_ROOT: dir,
       // The script's output already goes to console.log (launch.sh): writing each line there again would double it.
       GR_CONSOLE: "/dev/null",
     };
