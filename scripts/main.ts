@@ -1,4 +1,4 @@
-// The action's entry point and its one error boundary: parse inputs, dispatch start or stop, fail the step with
+// The action's entry point and its one error boundary: parse inputs, dispatch start, stop or sweep, fail the step with
 // a message that says what happened and what to check.
 import * as core from "@actions/core";
 import { mkdtemp } from "node:fs/promises";
@@ -15,6 +15,7 @@ import { parseInputs } from "./settings/inputs.ts";
 import { readRunContext } from "./settings/run-context.ts";
 import { start } from "./phases/start.ts";
 import { stop } from "./phases/stop.ts";
+import { sweep } from "./phases/sweep.ts";
 import { commandRunner } from "./adapters/command.ts";
 import { createTerraform } from "./adapters/terraform.ts";
 
@@ -77,6 +78,10 @@ export async function main(deps: MainDeps): Promise<void> {
     passEnv: inputs.cloud.environment,
   });
   const run = commandRunner(env, inputs.cloud.environment);
+  if (inputs.mode === "sweep") {
+    await sweep(inputs, context, { github, runs: artifacts, io, env, run });
+    return;
+  }
   const workDir = await mkdtemp(join(context.tempDir, "gpu-runner-work-"));
   if (inputs.mode === "start") {
     await start(inputs, context, {

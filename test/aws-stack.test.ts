@@ -37,6 +37,7 @@ const OWNERSHIP = {
   [OWNERSHIP_KEYS.runId]: "777",
   [OWNERSHIP_KEYS.runAttempt]: "1",
   [OWNERSHIP_KEYS.label]: LABEL,
+  [OWNERSHIP_KEYS.maxLifetime]: "360",
 };
 
 function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {

@@ -201,6 +201,40 @@ describe("end to end on the local machine kind", () => {
     assertNothingLeft(w, stateId);
   });
 
+  it("mode: sweep deletes what a run that is over left (a stopped machine, a running one, its runner), nothing of a run in progress", async () => {
+    const w = await world();
+    const start = await w.start({ count: "2" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    // One runner takes a job and its machine powers off: a stopped machine, as a cloud that keeps it would list it.
+    w.server.queueJob(stateId, { name: "gpu-tests" });
+    await w.server.waitFor("the job done", () => w.server.jobs[0]?.doneAt !== undefined, 20_000);
+    await waitFor("a machine powered off", () => w.machineDirs().some((d) => existsSync(join(d, "powered-off"))), 10_000);
+    const stopped = w.machineDirs().find((d) => existsSync(join(d, "powered-off")))!.split("/").pop()!;
+    const running = w.machineDirs().find((d) => !existsSync(join(d, "powered-off")))!.split("/").pop()!;
+
+    // While the run is in progress: the stopped machine would go, the running one and its runner stay. Dry-run first.
+    const dry = await w.run({ mode: "sweep", cloud: "local", "github-token": w.token, "dry-run": "true" });
+    assert.equal(dry.failed, false, explain(dry));
+    assert.match(dry.summary, new RegExp(`\\| ${stopped} \\| stopped \\| .* \\| would delete: stopped: powered off but not deleted`));
+    assert.match(dry.summary, new RegExp(`\\| ${running} \\| running \\| .* \\| kept: its workflow run is in progress \\|`));
+    assert.match(dry.summary, new RegExp(`\\| ${running} \\| online \\| kept: its workflow run is in progress \\|`));
+    assert.equal(w.machineDirs().length, 2, "a dry-run deletes nothing");
+    assert.equal(step(dry, /Check terraform/).ran, false, "a sweep needs no terraform");
+
+    // The run ends without its stop job (cancelled, say): the sweep removes everything it left.
+    w.server.completeRun(w.runId);
+    const sweep = await w.run({ mode: "sweep", cloud: "local", "github-token": w.token });
+    assert.equal(sweep.failed, false, explain(sweep));
+    assert.match(sweep.summary, new RegExp(`\\| ${stopped} \\| stopped \\| .* \\| deleted: stopped`));
+    assert.match(sweep.summary, new RegExp(`\\| ${running} \\| running \\| .* \\| deleted: its workflow run is over \\|`));
+    assert.match(sweep.summary, new RegExp(`\\| ${running} \\| online \\| deleted: its workflow run is over; its machine is deleted now \\|`));
+    assert.deepEqual(w.machineDirs(), []);
+    await waitFor("the machines' processes to end", () => w.processes().length === 0, 10_000);
+    assert.equal(w.server.runners.length, 0, "no runner left registered");
+    assertNoSecretsAndConformance(w);
+  });
+
   it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
     const w = await world();
     const stateId = "gpu-123456789-1-0a1b2c3d";

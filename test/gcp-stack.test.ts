@@ -181,7 +181,8 @@ describe("gcp stack", () => {
     assert.equal(disk.initialize_params.type, "pd-ssd");
     assert.equal(instance(json).boot_disk.initialize_params.type, "pd-balanced");
     assert.equal(instance(json).boot_disk.initialize_params.size, 100);
-    assert.deepEqual(disk.initialize_params.labels, instance(json).labels);
+    // The same labels as the instance (this one was started with the default max-lifetime, json's with 90 minutes).
+    assert.deepEqual(disk.initialize_params.labels, { ...instance(json).labels, [OWNERSHIP_KEYS.maxLifetime]: "360" });
   });
 
   test("labels: valid by GCE rules, the ownership keys with their values normalised, user tags kept", () => {
@@ -197,6 +198,7 @@ describe("gcp stack", () => {
       [OWNERSHIP_KEYS.runId]: "4242",
       [OWNERSHIP_KEYS.runAttempt]: "2",
       [OWNERSHIP_KEYS.label]: LABEL,
+      [OWNERSHIP_KEYS.maxLifetime]: "360",
     });
   });
 

@@ -54,6 +54,8 @@ export interface GitHubClient {
   runnerGroupIdByName(name: string): Promise<number | undefined>;
   /** The jobs of a workflow run, of every attempt, with the runner each ran on. Repository scope only. */
   listRunJobs(runId: string): Promise<RunJob[]>;
+  /** A workflow run's status (queued, in_progress, completed...); undefined when GitHub has no such run. Repository scope only. */
+  runStatus(runId: string): Promise<string | undefined>;
 }
 
 export interface RunJob {
@@ -337,6 +339,17 @@ class RestClient implements GitHubClient {
         },
       ];
     });
+  }
+
+  async runStatus(runId: string): Promise<string | undefined> {
+    const scope = this.opts.scope;
+    if (scope.kind !== "repository") throw new Error("GitHub client: runs belong to a repository; runStatus needs repository scope");
+    if (!/^[1-9][0-9]*$/.test(runId)) throw new Error(`GitHub client: run id "${runId}" is not a positive integer`);
+    const path = `/repos/${encodeURIComponent(scope.owner)}/${encodeURIComponent(scope.repo)}/actions/runs/${runId}`;
+    const response = await this.unlessGone(this.octokit.request(`GET ${path}`));
+    if (response === "gone") return undefined;
+    const status = (response.data as { status?: unknown } | undefined)?.status;
+    return typeof status === "string" ? status : this.fail(this.unexpected("GET", path, response.status, "no status"));
   }
 
   /** Deletes every runner called name; used before re-trying a JIT POST whose outcome is unknown. */

@@ -7,6 +7,7 @@ import { InputError } from "../../stacks/input-reader.ts";
 import { NoCapacityError } from "./provision.ts";
 import { StartError } from "./start.ts";
 import { StopError } from "./stop.ts";
+import { SweepError } from "./sweep.ts";
 import { TerraformError } from "../adapters/terraform.ts";
 import { RunnersNotOnlineError } from "./wait-online.ts";
 
@@ -38,6 +39,9 @@ function nextStep(error: unknown, cloud: Pick<Cloud, "credentialsHint"> | undefi
     return `the terraform output in the group above. Most often the cloud's credentials step did not run in this job or lacks a permission: check ${
       cloud?.credentialsHint ?? "that the cloud's credentials step ran in this job and has the permissions its docs page lists."
     }`;
+  }
+  if (error instanceof SweepError) {
+    return "the failed deletions above (the cloud role needs to delete what the action tagged: docs/sweep.md), then re-run the sweep: it finds what is left.";
   }
   if (error instanceof StopError) {
     return `the failed cleanup above, then re-run the stop job; anything left carries the tag or label gpu-runner-label with this state-id as its value (${TROUBLESHOOTING}).`;

@@ -5,7 +5,7 @@ import { allClouds, cloudNamed, cloudNames, DEFAULT_CLOUD } from "../../stacks/c
 import { OWNERSHIP_KEYS } from "../../stacks/names.ts";
 import { type Env, InputReader } from "../../stacks/input-reader.ts";
 
-export type Mode = "start" | "stop";
+export type Mode = "start" | "stop" | "sweep";
 
 interface CommonInputs {
   cloud: Cloud;
@@ -47,7 +47,14 @@ export interface StopInputs extends CommonInputs {
   stateId: string;
 }
 
-export type Inputs = StartInputs | StopInputs;
+/** A scheduled clean-up of whatever this repository's starts left in the cloud (see phases/sweep.ts). */
+export interface SweepInputs extends CommonInputs {
+  mode: "sweep";
+  /** List what would be deleted, delete nothing. */
+  dryRun: boolean;
+}
+
+export type Inputs = StartInputs | StopInputs | SweepInputs;
 
 /** A start's label and state id: `gpu-<run id>-<attempt>-<8 hex>` (see label.ts). */
 export const STATE_ID_PATTERN = /^gpu-\d{1,20}-\d{1,4}-[0-9a-f]{8}$/;
@@ -74,7 +81,7 @@ const MIN_PASSPHRASE = 16;
 
 export function parseInputs(env: Env): Inputs {
   const read = new InputReader(env);
-  const mode = read.oneOf<Mode>("mode", ["start", "stop"]);
+  const mode = read.oneOf<Mode>("mode", ["start", "stop", "sweep"]);
   const cloud = cloudNamed(read.oneOf("cloud", cloudNames(), DEFAULT_CLOUD))!;
   const githubToken = read.required("github-token", "a token with repository Administration: write (fine-grained PAT or GitHub App)");
   const common: CommonInputs = {
@@ -84,6 +91,7 @@ export function parseInputs(env: Env): Inputs {
     stateStore: parseStateStore(read, cloud),
     runnerScope: read.oneOf("runner-scope", ["repository", "organization"] as const, "repository"),
   };
+  if (mode === "sweep") return { ...common, mode, dryRun: read.boolean("dry-run", false) };
   if (mode === "stop") {
     return {
       ...common,

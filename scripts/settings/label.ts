@@ -11,3 +11,9 @@ export function newLabel(context: Pick<RunContext, "runId" | "runAttempt">, rand
 export function runnerName(label: string, index: number): string {
   return `${label}-${index}`;
 }
+
+/** The workflow run a label (or a runner name made from one) belongs to; undefined for a name of another shape. */
+export function runOfLabel(labelOrName: string): { runId: string; runAttempt: string } | undefined {
+  const match = /^gpu-(\d{1,20})-(\d{1,4})-[0-9a-f]{8}(-\d+)?$/.exec(labelOrName);
+  return match ? { runId: match[1]!, runAttempt: match[2]! } : undefined;
+}

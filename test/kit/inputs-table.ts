@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { allClouds, cloudNamed, cloudNames } from "../../stacks/clouds.ts";
 import { INPUT_ENV_PREFIX, inputEnvName } from "../../stacks/names.ts";
 import { InputError } from "../../stacks/input-reader.ts";
-import { parseInputs } from "../../scripts/settings/inputs.ts";
+import { type Mode, parseInputs } from "../../scripts/settings/inputs.ts";
 import { reviewEnvironment } from "../../scripts/settings/review-env.ts";
 import { readActionFile } from "./action-file.ts";
 import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./env.ts";
@@ -25,8 +25,9 @@ function probeInputs(input: string, cloud: string): Record<string, string> | und
   return { "state-backend": store.kind, "state-bucket": "bucket-name", "state-region": "us-east-1" };
 }
 
-function validEnv(mode: "start" | "stop", cloud: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+function validEnv(mode: Mode, cloud: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
   if (mode === "stop") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d", ...extra }, LOCAL_KIND_ENV);
+  if (mode === "sweep") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, ...extra }, LOCAL_KIND_ENV);
   const env = reviewEnvironment(inputEnv({ cloud, ...extra }, LOCAL_KIND_ENV));
   delete env.AWS_REGION; // the region input must stand on its own in this probe
   return env;
@@ -45,7 +46,7 @@ export function variablesRead(env: Record<string, string | undefined>): Set<stri
   return read;
 }
 
-function requirement(input: string, mode: "start" | "stop", cloud: string): Requirement {
+function requirement(input: string, mode: Mode, cloud: string): Requirement {
   const probe = probeInputs(input, cloud);
   if (STORE_INPUTS.includes(input) && !probe) return "-";
   const env = validEnv(mode, cloud, probe);
@@ -66,7 +67,7 @@ function cloudsFor(input: string): string[] {
 }
 
 /** Over several clouds: required if any cloud requires it, read if any reads it. */
-function combined(input: string, mode: "start" | "stop"): string {
+function combined(input: string, mode: Mode): string {
   const clouds = cloudsFor(input);
   const found = clouds.map((cloud) => requirement(input, mode, cloud));
   const result: Requirement = found.includes("yes") ? "yes" : found.includes("no") ? "no" : "-";
@@ -77,12 +78,13 @@ function combined(input: string, mode: "start" | "stop"): string {
 
 export function inputsTable(): string {
   const action = readActionFile();
-  const rows = ["| Input | Start | Stop | Default | Description |", "| --- | --- | --- | --- | --- |"];
+  const rows = ["| Input | Start | Stop | Sweep | Default | Description |", "| --- | --- | --- | --- | --- | --- |"];
   for (const [name, spec] of Object.entries(action.inputs)) {
     const start = combined(name, "start");
     const stop = combined(name, "stop");
+    const sweep = combined(name, "sweep");
     const fallback = spec.default === undefined ? "" : `\`${spec.default}\``;
-    rows.push(`| \`${name}\` | ${start} | ${stop} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`);
+    rows.push(`| \`${name}\` | ${start} | ${stop} | ${sweep} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`);
   }
   return rows.join("\n");
 }

@@ -200,6 +200,14 @@ export class LocalGitHub {
   // ------------------------------------------------------------------------------------------------ knobs
 
   /** Queues a job for `label`; an online, idle runner with that label takes it. */
+  /** Status of workflow runs (GET .../actions/runs/{id}): in_progress unless a test completes one. */
+  readonly runStatuses = new Map<string, "in_progress" | "completed">();
+
+  /** The workflow run ends (its jobs are done or cancelled): a sweep may now clean up after it. */
+  completeRun(runId: string): void {
+    this.runStatuses.set(runId, "completed");
+  }
+
   /** A job with `runs-on: <label>`, of this world's run unless `runId` names another (a job of another workflow run). */
   queueJob(label: string, options: { name?: string; seconds?: number; result?: "Succeeded" | "Failed"; runId?: string; runAttempt?: number } = {}): JobRecord {
     const job: JobRecord = {
@@ -393,6 +401,8 @@ export class LocalGitHub {
       if (name !== null) artifacts = artifacts.filter((a) => a.name === name);
       return this.page(url, artifacts, "artifacts", (a) => this.artifactJson(a), reply, error, template);
     }
+    const runMatch = /^\/runs\/(\d+)$/.exec(rest);
+    if (runMatch && method === "GET") return reply(200, this.runJson(runMatch[1]!), {}, template);
     const jobsMatch = /^\/runs\/(\d+)\/jobs$/.exec(rest);
     if (jobsMatch && method === "GET") {
       const filter = url.searchParams.get("filter") ?? "latest";
@@ -492,6 +502,80 @@ export class LocalGitHub {
       // A just-in-time runner carries exactly the labels it was registered with: generate-jitconfig adds no
       // default ones (self-hosted, OS, architecture), as runners registered with config.sh get.
       labels: runner.labels.map((name) => ({ id: this.labelId(name), name, type: "custom" })),
+    };
+  }
+
+  /** A workflow run as GitHub's REST API shows one; every run exists, in progress unless completeRun said otherwise. */
+  private runJson(runId: string) {
+    const status = this.runStatuses.get(runId) ?? "in_progress";
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
+    const html = `https://github.com/${this.owner}/${this.repo}`;
+    const repository = this.repositoryJson();
+    return {
+      id: Number(runId),
+      node_id: Buffer.from(`WorkflowRun${runId}`).toString("base64"),
+      head_branch: "main",
+      run_number: 1,
+      run_attempt: 1,
+      display_title: "gpu-tests",
+      event: "workflow_dispatch",
+      status,
+      conclusion: status === "completed" ? "success" : null,
+      head_sha: "0".repeat(40),
+      path: ".github/workflows/gpu-tests.yml",
+      workflow_id: 1,
+      url: `${api}/actions/runs/${runId}`,
+      html_url: `${html}/actions/runs/${runId}`,
+      created_at: iso(Date.now()),
+      updated_at: iso(Date.now()),
+      head_commit: null,
+      head_repository: repository,
+      repository,
+      jobs_url: `${api}/actions/runs/${runId}/jobs`,
+      logs_url: `${api}/actions/runs/${runId}/logs`,
+      check_suite_url: `${api}/check-suites/1`,
+      cancel_url: `${api}/actions/runs/${runId}/cancel`,
+      rerun_url: `${api}/actions/runs/${runId}/rerun`,
+      artifacts_url: `${api}/actions/runs/${runId}/artifacts`,
+      workflow_url: `${api}/actions/workflows/1`,
+      pull_requests: [],
+    };
+  }
+
+  /** The repository as GitHub's "minimal repository" (every *_url field of the schema, pointing at the stand-in). */
+  private repositoryJson() {
+    const api = `${this.url}/repos/${this.owner}/${this.repo}`;
+    const urls = Object.fromEntries(
+      ["archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits", "compare", "contents", "contributors", "deployments", "downloads", "events", "forks", "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events", "issues", "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls", "releases", "stargazers", "statuses", "subscribers", "subscription", "tags", "teams", "trees"].map(
+        (name) => [`${name}_url`, `${api}/${name.replace(/_/g, "/")}`],
+      ),
+    );
+    const userApi = `${this.url}/users/${this.owner}`;
+    return {
+      ...urls,
+      id: 42,
+      node_id: "R_kgDOAAAAKg",
+      name: this.repo,
+      full_name: `${this.owner}/${this.repo}`,
+      private: false,
+      fork: false,
+      description: null,
+      html_url: `https://github.com/${this.owner}/${this.repo}`,
+      url: api,
+      owner: {
+        login: this.owner,
+        id: 1,
+        node_id: "O_kgDOAAAAAQ",
+        avatar_url: "https://avatars.githubusercontent.com/u/1",
+        gravatar_id: "",
+        url: userApi,
+        html_url: `https://github.com/${this.owner}`,
+        type: "Organization",
+        site_admin: false,
+        ...Object.fromEntries(
+          ["events", "followers", "following", "gists", "organizations", "received_events", "repos", "starred", "subscriptions"].map((name) => [`${name}_url`, `${userApi}/${name}`]),
+        ),
+      },
     };
   }
 
