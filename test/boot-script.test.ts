@@ -4,7 +4,7 @@
 // and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -291,6 +291,33 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
     const daemon = Number(readFileSync(join(sandbox.root, "tmp", "daemon-pid"), "utf8"));
     assert.ok(isAlive(daemon), "the daemon is left running: it is the script's business");
+  });
+});
+
+describe("boot script: a cloud's command that ends the machine through its API, before the power-off", { concurrency: true }, () => {
+  const b64 = (script: string) => Buffer.from(script, "utf8").toString("base64");
+
+  it("runs once, as root, after the runner is stopped and before poweroff; the power-off follows", async () => {
+    const marker = join(tmpdir(), `end-command-${process.pid}-${Date.now()}`);
+    const { sandbox, result } = await boot({ values: { GR_END_COMMAND_B64: b64(`echo "deallocate $(id -un)" > '${marker}'\n`) } });
+    assertPoweredOff(sandbox, result);
+    assert.match(readFileSync(marker, "utf8"), /^deallocate /);
+    rmSync(marker, { force: true });
+    const at = (text: string) => result.lines.findIndex((l) => l.includes(text));
+    assert.ok(at("powering off: runner exited") >= 0 && at("powering off:") < at("ending the machine through the cloud's API"));
+    assert.ok(at("ending the machine through the cloud's API") < at("ended through the cloud's API"));
+    assert.equal(result.lines.filter((l) => l.includes("ending the machine through the cloud's API")).length, 1);
+  });
+
+  it("a command that fails is logged with its first line, and the machine still powers off", async () => {
+    const { sandbox, result } = await boot({ values: { GR_END_COMMAND_B64: b64("echo 'HTTP 403 from the API' >&2; exit 3\n") } });
+    assertPoweredOff(sandbox, result);
+    assert.ok(has(result, "ending through the cloud's API failed (exit code 3): HTTP 403 from the API"), result.stdout);
+  });
+
+  it("without one (every cloud whose power-off ends the bill), nothing is attempted", async () => {
+    const { result } = await boot({});
+    assert.ok(!result.stdout.includes("through the cloud"));
   });
 });
 

@@ -31,8 +31,28 @@ power_off() {
   log "powering off: $1"
   [[ -z $RUNNER && -r $STATE/runner.pid ]] && RUNNER=$(<"$STATE/runner.pid")
   for p in "$TIMER" "$STEP" "$RUNNER"; do [[ -z $p ]] || kill "$p" 2>/dev/null; done
+  end_through_cloud
   halt_machine
   exit 0
+}
+# Where a guest power-off does not end the bill (the cloud keeps the VM allocated), the cloud's stack gives a command
+# (GR_END_COMMAND_B64) that ends this machine through the cloud's own API. It runs as root, bounded; whatever it does,
+# the power-off follows. Nothing of the runner's is left running by then.
+end_through_cloud() {
+  local f c=${GR_END_COMMAND_B64-}
+  [[ -n $c ]] || return 0
+  f=$(mktemp "${TMPDIR:-/tmp}/gpu-runner-end.XXXXXXXX") || { log "ending through the cloud: no temporary file"; return 0; }
+  if printf %s "$c" | base64 -d >"$f" 2>/dev/null; then
+    log "ending the machine through the cloud's API"
+    if timeout 120 bash "$f" >"$f.out" 2>&1; then
+      log "ended through the cloud's API"
+    else
+      log "ending through the cloud's API failed (exit code $?): $(line1 "$f.out")"
+    fi
+  else
+    log "ending through the cloud: GR_END_COMMAND_B64 is not base64"
+  fi
+  rm -f -- "$f" "$f.out"
 }
 halt_machine() { timeout 60 poweroff >/dev/null 2>&1 || timeout 60 shutdown -h now >/dev/null 2>&1 || log "poweroff failed"; }
 step() { # run in the background and wait: a signal is handled at once, not after the command
