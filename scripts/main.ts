@@ -91,6 +91,7 @@ export async function main(deps: MainDeps): Promise<void> {
       clock: deps.clock,
       workDir,
       run,
+      setup: setupTimes(env),
       onCancel: deps.onCancel,
       pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? POLL_INTERVAL_MS,
       runnerTimeoutMs: testSetting(env.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS, 1000, 3_600_000),
@@ -112,6 +113,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
  * wait-online.ts), so once a second keeps to GitHub's advice of one request a second whatever `count` is.
  */
 const POLL_INTERVAL_MS = 1000;
+
+/** What action.yml's first steps say of themselves (not inputs): when the action began, whether the install was cached. */
+function setupTimes(env: Env): { actionStarted?: number; installCacheHit?: boolean } {
+  const started = Number(env.ACTION_SETUP_STARTED_MS);
+  const hit = env.ACTION_SETUP_CACHE_HIT;
+  return {
+    actionStarted: Number.isSafeInteger(started) && started > 0 ? started : undefined,
+    installCacheHit: hit === "true" ? true : hit === "false" || hit === "" ? false : undefined,
+  };
+}
 
 /**
  * The end-to-end tests shorten the poll interval and the online timeout (whose input counts whole minutes)

@@ -27,3 +27,6 @@ export const JIT_VARIABLE_PREFIX = "jit_config_";
 
 /** Prefix of every line the boot script prints, so the action can pick the machine's side out of a console log. */
 export const BOOT_LOG_PREFIX = "gpu-runner:";
+
+/** Prefix of the boot script's milestone lines, `gpu-runner-time: <epoch seconds> <milestone>`, for the timeline. */
+export const BOOT_TIME_PREFIX = "gpu-runner-time:";

@@ -24,10 +24,11 @@ describe("action.yml", () => {
     assert.ok(actionErrors(broken).length > 0);
   });
 
-  it("is a composite action whose main step runs the scripts with tsx", () => {
+  it("is a composite action whose main step runs the scripts from source with tsx, node as the step's entry process", () => {
     assert.equal(action.runs.using, "composite");
     assert.ok(mainStep, "a step with id: main");
-    assert.match(mainStep.run ?? "", /node_modules\/\.bin\/tsx" "\$GITHUB_ACTION_PATH\/scripts\/main\.ts"/);
+    assert.equal(mainStep.run, "exec node --import tsx/esm scripts/main.ts");
+    assert.equal(mainStep["working-directory"], "${{ github.action_path }}");
   });
 
   it("maps every input to its GPU_RUNNER_* variable in the main step, and nothing else to that prefix", () => {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { renderBootScript, renderBootScriptForTerraform, shellQuote, terraformLiteral } from "../stacks/boot-script.ts";
+import { bootScriptBody, renderBootScript, renderBootScriptForTerraform, shellQuote, terraformLiteral } from "../stacks/boot-script.ts";
 
 const HOSTILE_VALUES = [
   "plain",
@@ -56,6 +56,20 @@ describe("renderBootScript", () => {
     assert.ok(script.startsWith("#!/bin/bash\nexport GR_A='1'\n"));
     assert.ok(script.includes("gpu-runner"), "the body of stacks/boot/runner.sh follows the header");
     assert.equal(script.match(/^#!/gm)?.length, 1, "the body's own shebang is dropped");
+  });
+
+  it("leaves out the comments, and bash reads the same functions and top level as from the file itself", () => {
+    const body = bootScriptBody();
+    const rendered = renderBootScript({ values: {} });
+    assert.ok(!/^\s*#(?!!)/m.test(rendered), "no comment line is delivered");
+    assert.ok(rendered.length < body.length * 0.85, `${rendered.length} of ${body.length} bytes`);
+    // Everything but the last line (which runs main): bash's own listing of the functions, from both texts.
+    const definitions = (text: string) => {
+      const run = spawnSync("bash", ["-c", `${text.slice(0, text.trimEnd().lastIndexOf("\n"))}\ndeclare -f; declare -p CONSOLE UNIT`], { encoding: "utf8" });
+      assert.equal(run.status, 0, run.stderr);
+      return run.stdout;
+    };
+    assert.equal(definitions(rendered.slice(rendered.indexOf("\n") + 1)), definitions(body));
   });
 
   it("refuses a variable name that is not an upper-case shell name", () => {

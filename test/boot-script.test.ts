@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { BOOT_LOG_PREFIX } from "../stacks/names.ts";
+import { BOOT_LOG_PREFIX, BOOT_TIME_PREFIX } from "../stacks/names.ts";
 import { RUNNER_RELEASE } from "../stacks/boot-values.ts";
 import {
   BODY_PATH,
@@ -132,8 +132,13 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assertPoweredOff(sandbox, result);
     assert.equal(powerOffReason(result), "runner exited (exit code 0)");
 
-    // Every line carries the prefix, reaches the console too, and the story is told in order.
-    for (const line of result.lines) assert.ok(line.startsWith(`${BOOT_LOG_PREFIX} `), `unprefixed line: ${line}`);
+    // Every line carries the prefix (a log line's, or a milestone's with its time), reaches the console too, and the
+    // story is told in order.
+    for (const line of result.lines) assert.ok(line.startsWith(`${BOOT_LOG_PREFIX} `) || line.startsWith(`${BOOT_TIME_PREFIX} `), `unprefixed line: ${line}`);
+    const milestones = result.lines.filter((l) => l.startsWith(BOOT_TIME_PREFIX)).map((l) => l.split(" ")[2]);
+    assert.deepEqual(milestones, ["boot-script-started", "runner-installed", "gpu-checked", "pre-runner-done", "runner-started"]);
+    const times = result.lines.filter((l) => l.startsWith(BOOT_TIME_PREFIX)).map((l) => Number(l.split(" ")[1]));
+    assert.ok(times.every((t, i) => Math.abs(t * 1000 - Date.now()) < 60_000 && (i === 0 || t >= times[i - 1]!)), `milestone times in order, now: ${times}`);
     assert.equal(result.stderr, "");
     assert.equal(readFileSync(sandbox.console, "utf8"), result.stdout, "the console got every line");
     const story = [

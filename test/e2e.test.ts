@@ -76,6 +76,12 @@ describe("end to end on the local machine kind", () => {
       assert.deepEqual(record?.labels, [stateId]);
     }
     assert.match(step(start, "main").stdout, /2 runner\(s\) online with label/);
+    // Where the minutes went: every phase timed, the machine's from its boot script's milestones.
+    const timeline = start.summary.slice(start.summary.indexOf("#### Where the time went"));
+    for (const phase of ["Setting up the action", "Checking inputs and synthesizing the stack", "Registering the runners at GitHub", "terraform init and apply", "Machine boot", "Runner download and setup", "GPU check", "Runner start, until GitHub shows it online", "Total"]) {
+      assert.match(timeline, new RegExp(`\\| ${phase.replace(/[()]/g, "\\$&")}[^|]*\\| \\d+(\\.\\d)? (s|min) \\|`), phase);
+    }
+    assert.match(timeline, new RegExp(`Machine phases: the last runner online, ${stateId}-[01]\\.`));
     assert.equal(w.machineDirs().length, 2);
     assert.ok(w.processes().length > 0, "the machines run");
     // A cloud VM inherits nothing of Terraform's environment (the token, every runner's TF_VAR_jit_config_N).

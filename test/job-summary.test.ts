@@ -55,6 +55,20 @@ describe("job summary", () => {
     assert.match(md, /Estimated cost: \$1\.51 \(2 x \$1\.01 per hour/);
   });
 
+  it("stop: a row per machine, how long it lived and what it cost at most, and which job ran on each runner", () => {
+    const md = stopSummary({
+      label: "l",
+      machineCount: 2,
+      machine: { type: "g5.xlarge", location: "us-east-1", usdPerHour: 1.2, pricesAsOf: "2026-09" },
+      startedAt: "2026-01-01T10:00:00Z",
+      stoppedAt: new Date("2026-01-01T10:30:00Z"),
+      machines: ["l-0", "l-1"],
+      runnerJobs: ['l-0 ran job "gpu-tests" (success)', "l-1 took no job"],
+    });
+    assert.match(md, /^- l-0 ran job "gpu-tests" \(success\)\n- l-1 took no job$/m);
+    assert.match(md, /\| l-0 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|\n\| l-1 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|/);
+  });
+
   it("stop: nothing left to stop", () => {
     assert.match(stopSummary({ label: "l", machineCount: 0, stoppedAt: new Date() }), /Nothing of this start was left to stop\./);
   });

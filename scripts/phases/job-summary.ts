@@ -63,6 +63,8 @@ export interface StopSummary {
   stoppedAt: Date;
   /** Which job ran on each runner, one line each, when the run's jobs could be listed. */
   runnerJobs?: string[];
+  /** The machines the state still held, by runner name: each lived from the start until this stop at most. */
+  machines?: string[];
 }
 
 export function stopSummary(s: StopSummary): string {
@@ -74,8 +76,15 @@ export function stopSummary(s: StopSummary): string {
     return `${lines.join("\n")}\n`;
   }
   const minutes = Math.max(0, Math.round((s.stoppedAt.getTime() - started) / 60_000));
-  lines.push(`${s.machineCount} machine(s) of ${cell(s.machine?.type ?? "unknown type")} lived about ${minutes} min (start to stop).`);
   const price = s.machine?.usdPerHour;
+  if (s.machines && s.machines.length > 0) {
+    // A machine that ended itself after its job (where power-off ends it) lived less: these are upper bounds.
+    const each = price === undefined ? "unknown" : `at most ${usd((price * minutes) / 60)}`;
+    lines.push("| Machine | Type | Lived | Cost |", "| --- | --- | --- | --- |");
+    for (const name of s.machines) lines.push(`| ${cell(name)} | ${cell(s.machine?.type ?? "unknown type")} | at most ${minutes} min | ${each} |`);
+    lines.push("");
+  }
+  lines.push(`${s.machineCount} machine(s) of ${cell(s.machine?.type ?? "unknown type")} lived about ${minutes} min (start to stop).`);
   lines.push(
     price === undefined
       ? "Estimated cost: unknown (no list price for this machine type)."

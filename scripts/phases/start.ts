@@ -19,6 +19,7 @@ import { showBootLines } from "./boot-lines.ts";
 import { describeStart, planStack } from "./describe.ts";
 import { guardAgainstForks } from "./fork-guard.ts";
 import { startSummary } from "./job-summary.ts";
+import { bootMilestones, type StartTimes, timelineMarkdown } from "./timeline.ts";
 import { provision } from "./provision.ts";
 import { expectedGpus, gpuCheck, synthesize } from "./synthesize.ts";
 import { runnersOfStart, teardown } from "./teardown.ts";
@@ -44,6 +45,8 @@ export interface StartDeps {
   onCancel?: (handler: () => void) => () => void;
   /** Runs the cloud's CLI (a machine's console, the state store). */
   run: CommandRunner;
+  /** What happened before this script, for the timeline: when the action began, whether its install was cached. */
+  setup?: { actionStarted?: number; installCacheHit?: boolean };
 }
 
 export interface StartedRunner {
@@ -79,6 +82,8 @@ interface StartProgress {
   runners: StartedRunner[];
   /** The job was cancelled: what exists is left to the stop job (there is no time to destroy it). */
   cancelled?: boolean;
+  /** When each phase ended, for the timeline in the job summary. */
+  times: StartTimes;
   /** What the stack resolved at apply: the GPU count the boot script checks, and the image the machines boot. */
   resolved?: { gpusPerMachine?: number; image?: string };
 }
@@ -107,7 +112,8 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     }
   }
 
-  const progress: StartProgress = { label, stackDir: synthesized.stackDir, plan: inputs.plan, registered: [], runners: [] };
+  const times: StartTimes = { ...deps.setup, scriptStarted: Math.round(performance.timeOrigin), synthesized: Date.now() };
+  const progress: StartProgress = { label, stackDir: synthesized.stackDir, plan: inputs.plan, registered: [], runners: [], times };
   const save = () => saveState(inputs, context, progress, deps);
   const unregisterCancel = deps.onCancel?.(() => {
     // GitHub kills the step 10 s after the cancel: no time to destroy. Terraform is told to stop (it writes what it
@@ -121,7 +127,9 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
   });
   try {
     await register(inputs, progress, deps);
+    progress.times.registered = Date.now();
     await provisionMachines(inputs, context, progress, deps);
+    progress.times.applied = Date.now();
     await waitOnline(inputs, progress, deps);
     await summarize(inputs, progress, io);
     return progress.runners;
@@ -184,9 +192,31 @@ async function provisionMachines(inputs: StartInputs, context: RunContext, progr
 /** Phase 3: every runner online at GitHub (its machine booted, passed the GPU gate and started the runner). */
 async function waitOnline(inputs: StartInputs, progress: StartProgress, deps: StartDeps): Promise<void> {
   const options = { timeoutMs: deps.runnerTimeoutMs ?? inputs.runnerTimeoutMinutes * 60_000, intervalMs: deps.pollIntervalMs ?? 3000 };
-  await deps.io.group("Wait for the runners to come online", () => waitForRunnersOnline(deps.github, progress.runners, options, deps));
+  const seen = await deps.io.group("Wait for the runners to come online", () => waitForRunnersOnline(deps.github, progress.runners, options, deps));
   deps.io.info(`${progress.runners.length} runner(s) online with label ${progress.label}.`);
+  const [lastId, lastAt] = [...seen].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  progress.times.online = lastAt || Date.now();
+  const last = progress.runners.find((r) => r.id === lastId);
+  if (last) await readMachineTimes(progress, last, deps);
 }
+
+/**
+ * The boot milestones of the last runner's machine, from its console, for the timeline. Bounded: the GPU job waits
+ * for this step to end, so a slow or refused console read leaves the machine's phases unknown rather than waiting.
+ */
+async function readMachineTimes(progress: StartProgress, runner: StartedRunner, deps: StartDeps): Promise<void> {
+  const timeout = new Promise<"late">((done) => setTimeout(() => done("late"), CONSOLE_READ_LIMIT_MS).unref());
+  try {
+    const text = await Promise.race([progress.plan.bootConsole({ name: runner.name, id: runner.machineId }, deps.run), timeout]);
+    if (text === "late") progress.times.machineUnknown = `its console was not read within ${CONSOLE_READ_LIMIT_MS / 1000} s`;
+    else progress.times.machine = { runner: runner.name, milestones: bootMilestones(text) };
+  } catch (error) {
+    progress.times.machineUnknown = `its console could not be read (${(error as Error).message.split("\n", 1)[0]})`;
+  }
+}
+
+/** How long the start waits for a console, after every runner is online. */
+const CONSOLE_READ_LIMIT_MS = 5000;
 
 /** Phase 4: what was started and what it costs, in the job summary. */
 async function summarize(inputs: StartInputs, progress: StartProgress, io: ActionIO): Promise<void> {
@@ -201,7 +231,7 @@ async function summarize(inputs: StartInputs, progress: StartProgress, io: Actio
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       usdPerHour: progress.plan.hourlyPriceUsd(),
       pricesAsOf: progress.plan.cloud.pricesAsOf,
-    }),
+    }) + timelineMarkdown(progress.times, inputs.preRunnerScript !== ""),
   );
 }
 

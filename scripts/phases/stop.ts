@@ -52,11 +52,13 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   const state = await loadState(inputs, statePath, deps);
   const outcomes: CleanupOutcome[] = [];
   let machineCount = 0;
+  let machineNames: string[] = [];
   let runnerReport: RunnerJob[] | undefined;
   try {
     if (state.bundle) {
       const destroyed = await destroyFromState(state.bundle, deps);
-      machineCount = destroyed.machineCount;
+      machineCount = destroyed.machineNames.length;
+      machineNames = destroyed.machineNames;
       outcomes.push(destroyed.outcome);
     }
     const runners = await removeRunnersOfStart(inputs.stateId, state.bundle, context, deps);
@@ -91,6 +93,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       startedAt: state.bundle?.createdAt,
       stoppedAt: new Date(deps.now?.() ?? Date.now()),
       runnerJobs: runnerReport?.map(describeRunnerJob),
+      machines: machineNames,
     }),
   );
   // Cleaned up, state and all (a re-run would find the same): but a runner that ran another run's job is an alarm.
@@ -123,22 +126,22 @@ async function loadState(inputs: StopInputs, statePath: string, deps: StopDeps):
 }
 
 /** Layer 1: terraform destroy from the state (init first: the providers are not in the bundle). */
-async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ outcome: CleanupOutcome; machineCount: number }> {
+async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ outcome: CleanupOutcome; machineNames: string[] }> {
   const layer = "machines (terraform)";
   const dir = join(deps.workDir, "stacks", STACK_ID);
-  let machineCount = 0;
+  let machineNames: string[] = [];
   try {
     await mkdir(dir, { recursive: true });
     await unpackStackDir(bundle, dir);
     await deps.io.group("terraform init", () => deps.terraform.init(dir));
     // The machines that still exist per the state (none when start failed and cleaned up), for the summary.
     const machines = (await deps.terraform.output(dir)).machines;
-    machineCount = machines && typeof machines === "object" ? Object.keys(machines).length : 0;
+    machineNames = machines && typeof machines === "object" ? Object.keys(machines) : [];
     await destroyStack(dir, deps.terraform, deps.io);
-    return { outcome: { layer, ok: true, detail: `destroyed (${machineCount} machine(s) in the state)` }, machineCount };
+    return { outcome: { layer, ok: true, detail: `destroyed (${machineNames.length} machine(s) in the state)` }, machineNames };
   } catch (error) {
     deps.io.warning(`Could not destroy from the state: ${(error as Error).message}`);
-    return { outcome: { layer, ok: false, detail: firstLine(error) }, machineCount };
+    return { outcome: { layer, ok: false, detail: firstLine(error) }, machineNames };
   }
 }
 

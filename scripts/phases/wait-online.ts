@@ -37,9 +37,11 @@ export async function waitForRunnersOnline(
   runners: RegisteredRunner[],
   opts: WaitOptions,
   deps: { io: ActionIO; clock: Clock },
-): Promise<void> {
+): Promise<Map<number, number>> {
   const started = deps.clock.now();
   const waiting = new Map(runners.map((r) => [r.id, r]));
+  /** Runner id -> when it was seen up (epoch ms), for the start's timeline. */
+  const seen = new Map<number, number>();
   for (;;) {
     const listed = new Map((await github.listRunners()).map((r) => [r.id, r]));
     for (const runner of [...waiting.values()]) {
@@ -47,13 +49,15 @@ export async function waitForRunnersOnline(
       if (info === undefined) {
         deps.io.info(`${runner.name} is no longer registered: it already ran its job.`);
         waiting.delete(runner.id);
+        seen.set(runner.id, Date.now());
       } else if (info.status === "online" || info.busy) {
         waiting.delete(runner.id);
+        seen.set(runner.id, Date.now());
       }
     }
     const elapsed = deps.clock.now() - started;
     deps.io.info(`Runners online ${runners.length - waiting.size}/${runners.length} (${seconds(elapsed)} of ${seconds(opts.timeoutMs)})`);
-    if (waiting.size === 0) return;
+    if (waiting.size === 0) return seen;
     // A listing of more than one page is more than one request: wait a second per page, to stay at one a second.
     const interval = Math.max(opts.intervalMs, 1000 * Math.ceil(listed.size / RUNNERS_PER_PAGE));
     if (elapsed + interval > opts.timeoutMs) throw new RunnersNotOnlineError([...waiting.values()], opts.timeoutMs);

@@ -16,6 +16,14 @@ log() {
   [[ -w $CONSOLE ]] && { printf '%s\n' "$l" >>"$CONSOLE"; } 2>/dev/null
   return 0
 }
+# Milestones with their time (epoch seconds, to the millisecond), on a line of their own that boot lines leave out: the
+# action reads them into the start's timeline of where the minutes went.
+mark() {
+  local l="gpu-runner-time: ${EPOCHREALTIME%???} $1"
+  printf '%s\n' "$l"
+  [[ -w $CONSOLE ]] && { printf '%s\n' "$l" >>"$CONSOLE"; } 2>/dev/null
+  return 0
+}
 line1() {
   local l=''
   IFS= read -r l <"$1"
@@ -433,6 +441,7 @@ main() {
   trap 'power_off "boot script ended unexpectedly (exit code $?)"' EXIT
   trap 'power_off "boot script got a termination signal"' HUP INT TERM
   log "booting"
+  mark boot-script-started
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/gpu-runner.XXXXXXXX") || STATE=''
   arm_lifetime
   [[ -n $STATE ]] || power_off "could not create a private temporary directory"
@@ -440,9 +449,13 @@ main() {
   settings
   ensure_user
   install_runner
+  mark runner-installed
   gpu_gate
+  mark gpu-checked
   pre_runner
+  mark pre-runner-done
   start_runner
+  mark runner-started
   supervise
 }
 
