@@ -17,6 +17,8 @@ export const RUNNER_RELEASE = {
 export interface BootSettings {
   runnerUser: string;
   runnerSudo: boolean;
+  /** The image has the runner in its install directory (baked); used when it is the pinned release or later. */
+  runnerPreinstalled: boolean;
   maxLifetimeMinutes: number;
   idleTimeoutMinutes: number;
   /** 0 disables the GPU gate. */
@@ -41,6 +43,7 @@ export function bootValues(settings: BootSettings, runnerName: string): Record<s
     GR_RUNNER_DOWNLOAD_BASE: RUNNER_RELEASE.downloadBase,
     GR_RUNNER_USER: settings.runnerUser,
     GR_RUNNER_SUDO: String(settings.runnerSudo),
+    GR_RUNNER_PREINSTALLED: String(settings.runnerPreinstalled),
     GR_MAX_LIFETIME_MINUTES: String(settings.maxLifetimeMinutes),
     GR_IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
     GR_EXPECTED_GPUS: String(settings.expectedGpus),

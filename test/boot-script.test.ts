@@ -258,6 +258,22 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.equal(readFileSync(join(sandbox.installDir, ".gpu-runner-version"), "utf8"), `${RUNNER_RELEASE.version}\n`);
   });
 
+  const bakedCases: { name: string; preinstalled?: string; downloads: boolean; says: (v: string) => string }[] = [
+    { name: "the pinned release", preinstalled: RUNNER_RELEASE.version, downloads: false, says: (v) => `runner ${v} preinstalled in` },
+    { name: "a later release", preinstalled: "9.999.0", downloads: false, says: () => "runner 9.999.0 preinstalled in" },
+    { name: "an older release", preinstalled: "2.300.0", downloads: true, says: (v) => `: 2.300.0, ${v} or later needed: downloading ${v}` },
+    { name: "no runner at all", downloads: true, says: (v) => `: none found, ${v} or later needed: downloading ${v}` },
+  ];
+  for (const c of bakedCases) {
+    it(`runner-preinstalled with ${c.name} in the image: ${c.downloads ? "the pinned release is downloaded" : "no download"}`, async () => {
+      const { sandbox, result } = await boot({ preinstalled: c.preinstalled, values: { GR_RUNNER_PREINSTALLED: "true" } });
+      assertPoweredOff(sandbox, result);
+      assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), c.downloads ? [sandbox.tarballPath("x64")] : []);
+      assert.ok(result.lines.some((l) => l.startsWith(BOOT_LOG_PREFIX) && l.includes(c.says(RUNNER_RELEASE.version))), result.stdout);
+      assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
+    });
+  }
+
   it("a 503 from the release server is retried", async () => {
     const { sandbox, result } = await boot({ release: "flaky" });
     assertPoweredOff(sandbox, result);

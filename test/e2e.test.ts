@@ -241,6 +241,20 @@ describe("end to end on the local machine kind", () => {
     assertNoSecretsAndConformance(w);
   });
 
+  it("runner-preinstalled on an image with the runner baked in: no download, the timeline shows the setup it saved", async () => {
+    const w = await world({ bakedRunner: true });
+    const start = await w.start({ count: "1", "runner-preinstalled": "true" });
+    assert.equal(start.failed, false, explain(start));
+    const stateId = start.outputs["state-id"] ?? "";
+    assert.deepEqual(w.server.requests.filter((r) => r.route === "release"), [], "no runner download");
+    const console = readFileSync(join(w.machineDirs()[0]!, "console.log"), "utf8");
+    assert.match(console, /gpu-runner: runner \S+ preinstalled in \S+ \(the pinned \S+ or later\): download skipped/);
+    assert.match(start.summary, /\| Runner download and setup \| \d+\.\d s \|/);
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assertNothingLeft(w, stateId);
+  });
+
   it("stop with a state id nothing was started under succeeds and says there is nothing to do", async () => {
     const w = await world();
     const stateId = "gpu-123456789-1-0a1b2c3d";

@@ -63,6 +63,7 @@ export function buildStackConfig({ inputs, context, label, now }: SynthesisTarge
     boot: {
       runnerUser: inputs.runnerUser,
       runnerSudo: inputs.runnerSudo,
+      runnerPreinstalled: inputs.runnerPreinstalled,
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       idleTimeoutMinutes: inputs.idleTimeoutMinutes,
       expectedGpus: expectedGpus(inputs, plan),

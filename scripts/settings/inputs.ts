@@ -33,6 +33,8 @@ export interface StartInputs extends CommonInputs {
   preRunnerScript: string;
   runnerUser: string;
   runnerSudo: boolean;
+  /** The image has the Actions runner baked in: the download is skipped when it is the pinned release or later. */
+  runnerPreinstalled: boolean;
   tags: Record<string, string>;
   allowForks: boolean;
   dryRun: boolean;
@@ -120,6 +122,7 @@ export function parseInputs(env: Env): Inputs {
     preRunnerScript: parsePreRunnerScript(read),
     runnerUser: parseRunnerUser(read, cloud),
     runnerSudo: read.boolean("runner-sudo", true),
+    runnerPreinstalled: read.boolean("runner-preinstalled", false),
     tags: parseTags(read, ["gpu-runner-", ...cloud.reservedTagPrefixes]),
     allowForks: read.boolean("allow-forks", false),
     dryRun: read.boolean("dry-run", false),

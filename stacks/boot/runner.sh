@@ -249,6 +249,7 @@ settings() {
   want USR RUNNER_USER runner '^[a-z_][a-z0-9_-]{0,31}$' 'a user name'
   [[ $USR != root ]] || bad RUNNER_USER root 'a user other than root'
   want SUDO RUNNER_SUDO true '^(true|false)$' 'true or false'
+  want PREINSTALLED RUNNER_PREINSTALLED false '^(true|false)$' 'true or false'
   want DIR INSTALL_DIR /opt/actions-runner '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
   want IDLE IDLE_TIMEOUT_MINUTES '' '^[1-9][0-9]{0,5}$' 'an integer > 0'
   want GPUS EXPECTED_GPUS '' '^(0|[1-9][0-9]?)$' '0 to 99'
@@ -285,9 +286,25 @@ ensure_user() {
   fi
 }
 
+# An image baked with the runner (runner-preinstalled: true) keeps it if it is the pinned release or a later one, as
+# the runner itself says; anything else (none, older, unreadable) gets the pinned release downloaded as usual.
+preinstalled() {
+  local have=''
+  [[ -x $DIR/bin/Runner.Listener && -x $DIR/run.sh ]] && have=$(timeout 20 "$DIR/bin/Runner.Listener" --version 2>/dev/null)
+  have=${have%%$'\n'*}
+  if [[ $have =~ ^[0-9]{1,6}(\.[0-9]{1,6}){2}$ && $(printf '%s\n%s\n' "$VERSION" "$have" | sort -V | head -n 1) == "$VERSION" ]]; then
+    log "runner $have preinstalled in $DIR (the pinned $VERSION or later): download skipped"
+    return 0
+  fi
+  log "runner preinstalled in $DIR: ${have:-none found}, $VERSION or later needed: downloading $VERSION"
+  return 1
+}
+
 install_runner() {
   local url tgz=$STATE/runner.tar.gz e=$STATE/err v=$DIR/.gpu-runner-version
-  if [[ -f $v && -x $DIR/run.sh && $(<"$v") == "$VERSION" ]]; then
+  if [[ $PREINSTALLED == true ]] && preinstalled; then
+    :
+  elif [[ -f $v && -x $DIR/run.sh && $(<"$v") == "$VERSION" ]]; then
     log "runner $VERSION already installed in $DIR; download skipped"
   else
     url=$BASE/v$VERSION/actions-runner-linux-$ARCH-$VERSION.tar.gz

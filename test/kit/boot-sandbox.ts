@@ -24,7 +24,7 @@ export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", 
 /** The real tools the boot script, the stand-ins and the stand-in runner may run. */
 const TOOLS = [
   "bash", "base64", "cat", "chmod", "curl", "env", "find", "grep", "gzip", "ln", "mkdir", "mktemp", "mv", "od", "rm",
-  "sed", "setsid", "sha256sum", "shred", "sleep", "tar", "timeout", "tr", "wc",
+  "sed", "setsid", "sha256sum", "shred", "sleep", "sort", "head", "tar", "timeout", "tr", "wc",
 ];
 
 // ------------------------------------------------------------------------------------------------ rendering
@@ -259,6 +259,9 @@ export class BootSandbox {
       await mkdir(this.installDir, { recursive: true });
       await writeFile(join(this.installDir, "run.sh"), this.runScript("x64", o.runner ?? "job"), { mode: 0o755 });
       await writeFile(join(this.installDir, ".gpu-runner-version"), `${o.preinstalled}\n`);
+      // As the real runner answers `bin/Runner.Listener --version` (what a baked image is checked by).
+      await mkdir(join(this.installDir, "bin"), { recursive: true });
+      await writeFile(join(this.installDir, "bin", "Runner.Listener"), `#!/bin/bash\n[[ $1 == --version ]] && echo ${o.preinstalled}\n`, { mode: 0o755 });
     }
     await this.writeUserData();
     if (UNPRIVILEGED) await chownTree(this.root, UNPRIVILEGED.uid, UNPRIVILEGED.gid);

@@ -14,6 +14,10 @@ unset GR_USER_DATA
 tags=${GR_MACHINE_TAGS:-'{}'}
 printf '%s\n' "$tags" > "$GR_MACHINE_DIR/tags.json"
 
+# A baked image (runner-preinstalled): the unpacked runner the world gives, where the local kind installs the runner.
+if [[ -n ${LOCAL_KIND_IMAGE_RUNNER-} ]]; then
+  cp -R -- "$LOCAL_KIND_IMAGE_RUNNER" "$GR_MACHINE_DIR/actions-runner"
+fi
 mkdir -p "$GR_MACHINE_DIR/tmp"
 # A clean environment, as a booting VM has: nothing of Terraform's (TF_VAR_jit_config_* of every runner, the
 # token) may reach this machine's processes. The stand-ins (power-off, user management) come first on PATH so the

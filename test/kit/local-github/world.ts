@@ -3,6 +3,7 @@
 // action.yml driver (./action-runner.ts) with the job environment the local kind reads, and the checks that matter
 // after a run: which processes are still there, and where a secret can be read in clear. Used by the end-to-end
 // tests and by `npm run demo`.
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -40,6 +41,8 @@ export interface LocalWorldOptions {
   maxPerPage?: number;
   /** Extra job environment for every run. */
   env?: Record<string, string>;
+  /** The machines' image has the runner release unpacked where the boot script installs it (a baked image). */
+  bakedRunner?: boolean;
   /**
    * Faults in the launch of local machines, by machine name (bash extended regular expressions, e.g. "-1$"): `fail`
    * makes that machine's local-exec provisioner (test/kit/local-cloud/launch.sh) fail, so terraform apply fails half way, as
@@ -245,6 +248,8 @@ export class LocalWorld {
   /** Where the launch fault stand-in lives (LocalWorldOptions.launchFaults). */
   readonly faultBin: string;
   readonly eventPath: string;
+  /** The unpacked runner of a baked image (LocalWorldOptions.bakedRunner). */
+  readonly imageRunner: string;
   readonly artifacts: LocalArtifacts;
   /** Passphrases given to runs (state-passphrase): secrets too. */
   private readonly passphrases = new Set<string>();
@@ -265,6 +270,7 @@ export class LocalWorld {
     this.home = join(root, "home");
     this.faultBin = join(root, "fault-bin");
     this.eventPath = join(root, "event.json");
+    this.imageRunner = join(root, "image-runner");
     this.artifacts = new LocalArtifacts(join(root, "artifacts"), server, this.runId);
   }
 
@@ -280,6 +286,12 @@ export class LocalWorld {
     await server.start();
     const world = new LocalWorld(root, server, release, token, repository, runId, options);
     for (const dir of [world.runnerTemp, world.machines, world.tmp, world.home, world.artifacts.dir]) await mkdir(dir, { recursive: true });
+    if (options.bakedRunner) {
+      await mkdir(world.imageRunner, { recursive: true });
+      const tarball = join(root, "release.tar.gz");
+      await writeFile(tarball, release.tarball);
+      execFileSync("tar", ["-xzf", tarball, "-C", world.imageRunner]);
+    }
     if (options.launchFaults) {
       await mkdir(world.faultBin, { recursive: true });
       await writeFile(join(world.faultBin, "mkdir"), LAUNCH_FAULT_SHIM, { mode: 0o755 });
@@ -310,6 +322,7 @@ export class LocalWorld {
       LOCAL_KIND_ROOT: this.machines,
       LOCAL_KIND_RUNNER_URL: this.server.releaseUrl,
       LOCAL_KIND_RUNNER_SHA256: this.release.sha256,
+      ...(this.options.bakedRunner ? { LOCAL_KIND_IMAGE_RUNNER: this.imageRunner } : {}),
       ...knobs,
       ...this.options.env,
       ...extra,
