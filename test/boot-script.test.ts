@@ -242,6 +242,20 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.equal(sandbox.runnerRecord()?.user, "ci");
   });
 
+  it("an existing account of the image that is a system account is refused, whatever sudo says", async () => {
+    const { sandbox, result } = await boot({ users: ["ci:998:ci"], values: { GR_RUNNER_USER: "ci" } });
+    assertPoweredOff(sandbox, result);
+    assert.equal(powerOffReason(result), "runner user ci is a system account of the image (uid 998): refusing to run jobs as it");
+    assertNoRunner(sandbox, result);
+  });
+
+  it("an existing admin of the image with GR_RUNNER_SUDO=false is refused: it would keep its sudo", async () => {
+    const { sandbox, result } = await boot({ users: ["ci:1500:sudo docker"], values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" } });
+    assertPoweredOff(sandbox, result);
+    assert.match(powerOffReason(result), /^runner user ci already exists in an admin group \(ci sudo docker \): it would keep sudo although GR_RUNNER_SUDO=false$/);
+    assertNoRunner(sandbox, result);
+  });
+
   it("already installed (pre-baked image): no download", async () => {
     const { sandbox, result } = await boot({ preinstalled: RUNNER_RELEASE.version });
     assertPoweredOff(sandbox, result);

@@ -268,8 +268,19 @@ settings() {
 }
 
 ensure_user() {
-  local e=$STATE/err
+  local e=$STATE/err uid groups
   if id -u "$USR" >/dev/null 2>&1; then
+    # An account the image already has keeps its own rights: a system account's, an admin group's sudo (which
+    # GR_RUNNER_SUDO=false would not take away). The action refuses the usual names before anything exists; the
+    # image may have others.
+    uid=$(id -u "$USR")
+    if ! [[ $uid =~ ^[0-9]+$ ]] || ((uid < 1000)); then
+      power_off "runner user $USR is a system account of the image (uid ${uid:0:20}): refusing to run jobs as it"
+    fi
+    groups=" $(id -nG "$USR" 2>/dev/null) "
+    if [[ $SUDO == false && ($groups == *" sudo "* || $groups == *" wheel "* || $groups == *" admin "*) ]]; then
+      power_off "runner user $USR already exists in an admin group (${groups:1:100}): it would keep sudo although GR_RUNNER_SUDO=false"
+    fi
     log "user $USR already exists"
   else
     useradd --create-home --user-group --shell /bin/bash -- "$USR" >"$e" 2>&1 ||

@@ -239,7 +239,8 @@ export class BootSandbox {
       const id = o.deadline.machine === "this" ? this.machineId : "ec2fffffff-0000-4000-8000-00000000ffff";
       await writeFile(this.deadlinePath, `${o.deadline.epoch} ${id}\n`);
     }
-    await writeFile(join(this.records, "users"), (o.users ?? []).map((u) => `${u}:1500\n`).join(""));
+    // NAME, or NAME:UID:GROUPS (space-separated) for an account the image already has.
+    await writeFile(join(this.records, "users"), (o.users ?? []).map((u) => (u.includes(":") ? `${u}\n` : `${u}:1500\n`)).join(""));
     await this.linkTools();
     await this.writeStandIns();
 
@@ -381,8 +382,12 @@ echo "Running timer as unit: gpu-runner-lifetime-cap.timer"
     await this.writeStandIn("useradd", `${record("useradd")}echo "\${!#}:1001" >>${users}\n`);
     await this.writeStandIn(
       "id",
-      `${record("id")}[[ $1 == -u && $# == 2 ]] || { echo "stand-in id: unsupported: $*" >&2; exit 2; }
-while IFS=: read -r name uid; do [[ $name == "$2" ]] && { echo "$uid"; exit 0; }; done <${users}
+      `${record("id")}[[ ($1 == -u || $1 == -nG) && $# == 2 ]] || { echo "stand-in id: unsupported: $*" >&2; exit 2; }
+while IFS=: read -r name uid groups; do
+  [[ $name == "$2" ]] || continue
+  if [[ $1 == -u ]]; then echo "$uid"; else echo "$name \${groups-}"; fi
+  exit 0
+done <${users}
 echo "id: '$2': no such user" >&2
 exit 1
 `,
