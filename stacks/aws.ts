@@ -4,7 +4,7 @@
 import { gzipSync } from "node:zlib";
 import { Fn, TerraformLocal } from "cdktf";
 import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
-import { type CommandRunner, defineCloud, type FoundMachine, runChecked, type StateStore } from "./cloud.ts";
+import { type CommandRunner, defineCloud, type FoundMachine, jsonList, runChecked, type StateStore } from "./cloud.ts";
 import type { Env, InputReader } from "./input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
@@ -476,15 +476,8 @@ function regionOf(env: Env): string {
 
 /** `describe-instances` as JSON: EC2's states pending/running and stopping/stopped. */
 function parseInstances(json: string, region: string): FoundMachine[] {
-  let listed: unknown;
-  try {
-    listed = JSON.parse(json || "[]");
-  } catch {
-    throw new Error("aws ec2 describe-instances did not print JSON");
-  }
-  if (!Array.isArray(listed)) throw new Error("aws ec2 describe-instances did not print a JSON list");
   const machines: FoundMachine[] = [];
-  for (const item of listed as { id?: unknown; state?: unknown; launched?: unknown; tags?: { Key?: string; Value?: string }[] | null }[]) {
+  for (const item of jsonList(json, "aws ec2 describe-instances") as { id?: unknown; state?: unknown; launched?: unknown; tags?: { Key?: string; Value?: string }[] | null }[]) {
     if (typeof item.id !== "string" || !/^i-[0-9a-f]+$/.test(item.id)) continue;
     const tag = (key: string) => item.tags?.find((t) => t.Key === key)?.Value;
     const lifetime = Number(tag(OWNERSHIP_KEYS.maxLifetime));

@@ -97,6 +97,18 @@ export interface FoundMachine {
   location: string;
 }
 
+/** A CLI's `--output json` / `--format=json` listing, which must be a JSON list; `what` names the command in errors. */
+export function jsonList(text: string, what: string): unknown[] {
+  let listed: unknown;
+  try {
+    listed = JSON.parse(text || "[]");
+  } catch {
+    throw new Error(`${what} did not print JSON`);
+  }
+  if (!Array.isArray(listed)) throw new Error(`${what} did not print a JSON list`);
+  return listed;
+}
+
 /** Everything one cloud knows, typed by its own configuration C. */
 export interface CloudDefinition<C> {
   /** The value of the `cloud` input. */

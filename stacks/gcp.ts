@@ -3,7 +3,7 @@
 // no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
 import { Fn } from "cdktf";
 import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
-import { defineCloud, type FoundMachine, runChecked, type StateStore } from "./cloud.ts";
+import { defineCloud, type FoundMachine, jsonList, runChecked, type StateStore } from "./cloud.ts";
 import type { Env, InputReader } from "./input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "./runner-stack.ts";
@@ -310,15 +310,8 @@ function projectOf(env: Env): string {
  * disk still billed); everything else that is listed still runs or is about to.
  */
 function parseInstances(json: string): FoundMachine[] {
-  let listed: unknown;
-  try {
-    listed = JSON.parse(json || "[]");
-  } catch {
-    throw new Error("gcloud compute instances list did not print JSON");
-  }
-  if (!Array.isArray(listed)) throw new Error("gcloud compute instances list did not print a JSON list");
   const machines: FoundMachine[] = [];
-  for (const item of listed as { name?: unknown; zone?: unknown; status?: unknown; creationTimestamp?: unknown; labels?: Record<string, string> }[]) {
+  for (const item of jsonList(json, "gcloud compute instances list") as { name?: unknown; zone?: unknown; status?: unknown; creationTimestamp?: unknown; labels?: Record<string, string> }[]) {
     const zone = typeof item.zone === "string" ? item.zone.split("/").pop() ?? "" : "";
     if (typeof item.name !== "string" || !ZONE.test(zone)) continue;
     const lifetime = Number(item.labels?.[OWNERSHIP_KEYS.maxLifetime]);
