@@ -47,7 +47,7 @@ export interface LocalWorldOptions {
    * Faults in the launch of local machines, by machine name (bash extended regular expressions, e.g. "-1$"): `fail`
    * makes that machine's local-exec provisioner (test/kit/local-cloud/launch.sh) fail, so terraform apply fails half way, as
    * when a cloud refuses one machine of several; `slow` delays its launch by `slowSeconds` (default 10) first. Done by
-   * a mkdir stand-in first on the job's PATH (see LAUNCH_FAULT_SHIM), so stacks/local stays as it ships.
+   * a mkdir stand-in first on the job's PATH (see LAUNCH_FAULT_SHIM), so test/kit/local-cloud stays as it ships.
    */
   launchFaults?: { fail?: string; slow?: string; slowSeconds?: number };
 }
