@@ -295,7 +295,7 @@ for (const name of CLOUD_NAMES) {
         CDKTF_OUTDIR: outdir,
         [inputEnvName("cloud")]: name,
       };
-      await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/dev/cdktf-app.ts"], { env, cwd: fileURLToPath(new URL("..", import.meta.url)) });
+      await promisify(execFile)(process.execPath, ["--import", "tsx/esm", "scripts/dev/cdktf-app.ts"], { env, cwd: fileURLToPath(new URL("..", import.meta.url)) });
       const json = JSON.parse(readFileSync(join(outdir, "stacks", STACK_ID, "cdk.tf.json"), "utf8")) as Json;
       assert.equal(contract.machines(json).length, 1, "one machine: the example's default count");
       assert.ok(json.variable.jit_config_0);

@@ -5,12 +5,12 @@
 //
 //   NODE_OPTIONS="--import=/path/to/the/action/test/kit/register-local.mjs"
 //
-// Plain JavaScript, so that Node can preload it before any TypeScript loader exists: it registers tsx's loader
-// first, then the kind. The test kit's world (./local-github/world.ts), `npm run demo` and `npm run bench` set it;
+// Plain JavaScript, so that Node can preload it before any TypeScript loader exists: it loads tsx's ESM loader
+// first (the same module the action's main step imports, `node --import tsx/esm`, so the loader is registered once),
+// then the kind. The test kit's world (./local-github/world.ts), `npm run demo` and `npm run bench` set it;
 // CONTRIBUTING.md documents it for outside harnesses.
-import { register } from "tsx/esm/api";
+import "tsx/esm";
 
-register();
 const { registerCloud } = await import("../../stacks/clouds.ts");
 const { localCloud } = await import("./local-cloud/local.ts");
 registerCloud(localCloud);
