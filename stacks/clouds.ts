@@ -1,11 +1,13 @@
 // The registry: `cloud` input value -> its definition. Adding a cloud is one file plus one line here.
 import { awsCloud } from "./aws.ts";
+import { azureCloud } from "./azure.ts";
 import type { Cloud } from "./cloud.ts";
 import { gcpCloud } from "./gcp.ts";
 
 const REGISTERED: Cloud[] = [
   awsCloud, // the first is the default of the `cloud` input
   gcpCloud,
+  azureCloud,
 ];
 
 const clouds = new Map<string, Cloud>(REGISTERED.map((cloud) => [cloud.name, cloud]));

@@ -7,7 +7,17 @@ import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 
 /** The issue's step, as a user writes it once for a matrix over clouds. */
-const SHARED = { mode: "start", "github-token": FAKE_TOKEN, region: "us-east-1", zone: "us-central1-a", project: "my-project" };
+const SHARED = {
+  mode: "start",
+  "github-token": FAKE_TOKEN,
+  region: "us-east-1",
+  zone: "us-central1-a",
+  project: "my-project",
+  subscription: "00000000-0000-0000-0000-000000000000",
+  location: "eastus",
+  "resource-group": "gpu-runners",
+  "subnet-id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/ci/subnets/runners",
+};
 
 function start(cloud: string, inputs: Record<string, string>): StartInputs {
   const parsed = parseInputs(inputEnv({ ...SHARED, cloud, ...inputs }));
@@ -17,33 +27,34 @@ function start(cloud: string, inputs: Record<string, string>): StartInputs {
 
 const AWS_IMAGE = (arch: string) => `resolve:ssm:/aws/service/deeplearning/ami/${arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id`;
 const GCP_IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580";
+const AZURE_IMAGE = "microsoft-dsvm:ubuntu-hpc:2404:latest";
 
 /** accelerator -> what each cloud starts for it (machine as the review shows it), or the part of the error it gives. */
-const TABLE: Array<{ accelerator: string; aws: string | RegExp; gcp: string | RegExp; arch?: string; gcpInputs?: Record<string, string> }> = [
-  { accelerator: "t4", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4" },
-  { accelerator: "T4:1", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4" },
-  { accelerator: "t4:2", aws: /t4 in a count that one aws machine carries, 1, 4 or 8/, gcp: "n1-standard-8 + 2 x nvidia-tesla-t4" },
-  { accelerator: "t4:4", aws: "g4dn.12xlarge", gcp: "n1-standard-16 + 4 x nvidia-tesla-t4" },
-  { accelerator: "t4:8", aws: "g4dn.metal", gcp: /t4 in a count that one gcp machine carries, 1, 2 or 4/ },
-  { accelerator: "t4g", aws: "g5g.xlarge", gcp: /a GPU that gcp offers/, arch: "arm64" },
-  { accelerator: "a10g", aws: "g5.xlarge", gcp: /a GPU that gcp offers/ },
-  { accelerator: "l4", aws: "g6.xlarge", gcp: "g2-standard-4" },
-  { accelerator: "l4:2", aws: /1, 4 or 8/, gcp: "g2-standard-24" },
-  { accelerator: "l4:8", aws: "g6.48xlarge", gcp: "g2-standard-96" },
-  { accelerator: "l40s", aws: "g6e.xlarge", gcp: /a GPU that gcp offers/ },
-  { accelerator: "v100:8", aws: "p3.16xlarge", gcp: "n1-standard-32 + 8 x nvidia-tesla-v100" },
-  { accelerator: "a100", aws: /a100 in a count that one aws machine carries, 8/, gcp: "a2-highgpu-1g" },
-  { accelerator: "a100:8", aws: "p4d.24xlarge", gcp: "a2-highgpu-8g" },
-  { accelerator: "a100-80gb:8", aws: "p4de.24xlarge", gcp: "a2-ultragpu-8g" },
-  { accelerator: "h100", aws: "p5.4xlarge", gcp: /only as Spot capacity \(a3-highgpu-1g\); set spot: true/ },
-  { accelerator: "h100", aws: "p5.4xlarge (spot)", gcp: "a3-highgpu-1g (spot)", gcpInputs: { spot: "true" } },
-  { accelerator: "h100:8", aws: "p5.48xlarge", gcp: "a3-highgpu-8g" },
-  { accelerator: "h200:8", aws: "p5en.48xlarge", gcp: "a3-ultragpu-8g" },
+const TABLE: Array<{ accelerator: string; aws: string | RegExp; gcp: string | RegExp; azure: string | RegExp; arch?: string; gcpInputs?: Record<string, string> }> = [
+  { accelerator: "t4", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4", azure: "Standard_NC4as_T4_v3" },
+  { accelerator: "T4:1", aws: "g4dn.xlarge", gcp: "n1-standard-4 + 1 x nvidia-tesla-t4", azure: "Standard_NC4as_T4_v3" },
+  { accelerator: "t4:2", aws: /t4 in a count that one aws machine carries, 1, 4 or 8/, gcp: "n1-standard-8 + 2 x nvidia-tesla-t4", azure: /t4 in a count that one azure machine carries, 1 or 4/ },
+  { accelerator: "t4:4", aws: "g4dn.12xlarge", gcp: "n1-standard-16 + 4 x nvidia-tesla-t4", azure: "Standard_NC64as_T4_v3" },
+  { accelerator: "t4:8", aws: "g4dn.metal", gcp: /t4 in a count that one gcp machine carries, 1, 2 or 4/, azure: /1 or 4/ },
+  { accelerator: "t4g", aws: "g5g.xlarge", gcp: /a GPU that gcp offers/, azure: /a GPU that azure offers/, arch: "arm64" },
+  { accelerator: "a10g", aws: "g5.xlarge", gcp: /a GPU that gcp offers/, azure: /a GPU that azure offers/ },
+  { accelerator: "l4", aws: "g6.xlarge", gcp: "g2-standard-4", azure: /a GPU that azure offers/ },
+  { accelerator: "l4:2", aws: /1, 4 or 8/, gcp: "g2-standard-24", azure: /a GPU that azure offers/ },
+  { accelerator: "l4:8", aws: "g6.48xlarge", gcp: "g2-standard-96", azure: /a GPU that azure offers/ },
+  { accelerator: "l40s", aws: "g6e.xlarge", gcp: /a GPU that gcp offers/, azure: /a GPU that azure offers/ },
+  { accelerator: "v100:8", aws: "p3.16xlarge", gcp: "n1-standard-32 + 8 x nvidia-tesla-v100", azure: /a GPU that azure offers/ },
+  { accelerator: "a100", aws: /a100 in a count that one aws machine carries, 8/, gcp: "a2-highgpu-1g", azure: /a100 in a count that one azure machine carries, 8/ },
+  { accelerator: "a100:8", aws: "p4d.24xlarge", gcp: "a2-highgpu-8g", azure: "Standard_ND96asr_v4" },
+  { accelerator: "a100-80gb:8", aws: "p4de.24xlarge", gcp: "a2-ultragpu-8g", azure: "Standard_ND96amsr_A100_v4" },
+  { accelerator: "h100", aws: "p5.4xlarge", gcp: /only as Spot capacity \(a3-highgpu-1g\); set spot: true/, azure: "Standard_NC40ads_H100_v5" },
+  { accelerator: "h100", aws: "p5.4xlarge (spot)", gcp: "a3-highgpu-1g (spot)", azure: "Standard_NC40ads_H100_v5 (spot)", gcpInputs: { spot: "true" } },
+  { accelerator: "h100:8", aws: "p5.48xlarge", gcp: "a3-highgpu-8g", azure: "Standard_ND96isr_H100_v5" },
+  { accelerator: "h200:8", aws: "p5en.48xlarge", gcp: "a3-ultragpu-8g", azure: "Standard_ND96isr_H200_v5" },
 ];
 
 describe("accelerator x cloud", () => {
-  for (const { accelerator, aws, gcp, arch = "x86_64", gcpInputs = {} } of TABLE) {
-    for (const [cloud, want] of [["aws", aws], ["gcp", gcp]] as const) {
+  for (const { accelerator, aws, gcp, azure, arch = "x86_64", gcpInputs = {} } of TABLE) {
+    for (const [cloud, want] of [["aws", aws], ["gcp", gcp], ["azure", azure]] as const) {
       const extra = { accelerator, ...gcpInputs };
       it(`${cloud} ${JSON.stringify(extra)} -> ${String(want)}`, () => {
         if (want instanceof RegExp) {
@@ -63,18 +74,27 @@ describe("accelerator x cloud", () => {
         const count = Number(/:(\d+)$/.exec(accelerator)?.[1] ?? 1);
         assert.equal(plan.gpus().count, count, "the GPU count the review shows");
         assert.match(plan.gpus().source, new RegExp(`^accelerator ${accelerator.toLowerCase().replace(/^([a-z0-9-]+)$/, "$1:1")}`));
-        assert.ok(summary.image.startsWith(cloud === "aws" ? AWS_IMAGE(arch) : GCP_IMAGE), summary.image);
-        assert.ok((plan.hourlyPriceUsd() ?? 0) > 0, "every catalog entry has a price");
+        assert.ok(summary.image.startsWith(cloud === "aws" ? AWS_IMAGE(arch) : cloud === "gcp" ? GCP_IMAGE : AZURE_IMAGE), summary.image);
+        // Azure's ND H200 v5 has no pay-as-you-go list price in the action's table: its estimate says "unknown".
+        if (summary.machineType !== "Standard_ND96isr_H200_v5") assert.ok((plan.hourlyPriceUsd() ?? 0) > 0, "every catalog entry has a price");
       });
     }
   }
 
   it("the other cloud's inputs are noticed, never refused", () => {
+    const azureNotices = (cloud: string) =>
+      ["subscription", "location", "resource-group", "subnet-id"].map((input) => `Input '${input}' is read only with cloud azure; ignored with cloud ${cloud}.`);
     assert.deepEqual(start("aws", { accelerator: "t4" }).notices, [
       "Input 'project' is read only with cloud gcp; ignored with cloud aws.",
       "Input 'zone' is read only with cloud gcp; ignored with cloud aws.",
+      ...azureNotices("aws"),
     ]);
-    assert.deepEqual(start("gcp", { accelerator: "t4" }).notices, ["Input 'region' is read only with cloud aws; ignored with cloud gcp."]);
+    assert.deepEqual(start("gcp", { accelerator: "t4" }).notices, ["Input 'region' is read only with cloud aws; ignored with cloud gcp.", ...azureNotices("gcp")]);
+    assert.deepEqual(start("azure", { accelerator: "t4" }).notices, [
+      "Input 'region' is read only with cloud aws; ignored with cloud azure.",
+      "Input 'project' is read only with cloud gcp; ignored with cloud azure.",
+      "Input 'zone' is read only with cloud gcp; ignored with cloud azure.",
+    ]);
   });
 
   it("a value wrong for the chosen cloud still fails, naming its input", () => {
@@ -84,6 +104,9 @@ describe("accelerator x cloud", () => {
       ["aws", "image", GCP_IMAGE, /AMI id/],
       ["gcp", "image", "ami-0123456789abcdef0", /projects\/PROJECT\/global\/images/],
       ["aws", "machine-type", "n1-standard-4", /EC2 instance types/],
+      ["azure", "disk-type", "pd-ssd", /one of Premium_LRS, StandardSSD_LRS/],
+      ["azure", "image", GCP_IMAGE, /PUBLISHER:OFFER:SKU:VERSION/],
+      ["azure", "machine-type", "g4dn.xlarge", /Azure VM sizes/],
     ] as const) {
       assert.throws(
         () => start(cloud, { accelerator: "t4", [input]: value, ...(input === "machine-type" ? { accelerator: "" } : {}) }),

@@ -66,6 +66,9 @@ interface CloudContract {
   ownership: true | NotApplicable;
 }
 
+/** The managed identity the Azure example deallocates its VMs with. */
+const AZURE_IDENTITY = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/gpu-runners/providers/Microsoft.ManagedIdentity/userAssignedIdentities/gpu-runner-deallocate";
+
 const CONTRACTS: Record<string, CloudContract> = {
   aws: {
     // The example with a lifetime role, as a careful user sets it: the cap outside the machine is then a schedule.
@@ -108,6 +111,51 @@ const CONTRACTS: Record<string, CloudContract> = {
     // Compute Engine has no "terminate on guest power-off": a guest shutdown leaves a stopped instance (disk
     // still billed) until stop destroys it. What it does have is deletion at the hard lifetime and on preemption.
     endsRatherThanStops: (machine) => assert.equal(machine.resource.scheduling?.instance_termination_action, "DELETE"),
+    deliveredBytes: (script) => Buffer.byteLength(script, "utf8"),
+    ownership: true,
+  },
+  azure: {
+    // The example with an identity, as a careful user sets it: the VM then deallocates itself when it powers off.
+    env: { [inputEnvName("identity")]: AZURE_IDENTITY },
+    machines: (json) =>
+      Object.entries((json.resource?.azurerm_linux_virtual_machine ?? {}) as Record<string, Json>).map(([key, vm]) => {
+        const index = /^runner-(\d+)$/.exec(key)?.[1];
+        const nic = json.resource?.azurerm_network_interface?.[`nic-${index}`];
+        return {
+          name: vm.name,
+          resource: vm,
+          bootScript: bootScriptLocal(json, vm.custom_data, "base64encode"),
+          // The OS disk takes the VM's tags when ARM creates it with the VM (azurerm has no tags of its own for it).
+          tagSets: { tags: vm.tags, "NIC tags": nic?.tags, "security group tags": json.resource?.azurerm_network_security_group?.["no-inbound"]?.tags },
+        };
+      }),
+    // Azure has no run-time limit for a VM: its auto-shutdown, a DevTest Labs schedule, deallocates the VM at a UTC
+    // time of day. The one schedule that names this VM, at its first time after synthesis.
+    cloudLifetimeSeconds(machine, json, synthesizedAt) {
+      const [key] = Object.entries(json.resource.azurerm_linux_virtual_machine as Record<string, Json>).find(([, vm]) => vm === machine.resource) ?? [];
+      const schedules = Object.values((json.resource?.azurerm_dev_test_global_vm_shutdown_schedule ?? {}) as Record<string, Json>);
+      const mine = schedules.filter((s) => s.virtual_machine_id === `\${azurerm_linux_virtual_machine.${key}.id}`);
+      assert.equal(mine.length, 1, `${machine.name}: one auto-shutdown schedule`);
+      assert.equal(mine[0]!.timezone, "UTC");
+      assert.equal(mine[0]!.enabled, true);
+      const hhmm = /^(\d{2})(\d{2})$/.exec(mine[0]!.daily_recurrence_time);
+      assert.ok(hhmm, `${machine.name}: a daily time HHmm`);
+      const day = new Date(synthesizedAt).setUTCHours(0, 0, 0, 0);
+      let at = day + (Number(hhmm[1]) * 60 + Number(hhmm[2])) * 60_000;
+      if (at <= synthesizedAt) at += 86_400_000;
+      return (at - synthesizedAt) / 1000;
+    },
+    // A power-off from inside leaves an Azure VM allocated and billed: the boot script runs the cloud's end command
+    // first, which deallocates this very VM through Azure Resource Manager (compute billing ends; its disk is
+    // billed until stop or sweep deletes it). Spot VMs are deleted on eviction.
+    endsRatherThanStops: (machine) => {
+      const b64 = /^export GR_END_COMMAND_B64='([A-Za-z0-9+/=]+)'$/m.exec(machine.bootScript)?.[1];
+      assert.ok(b64, `${machine.name}: the boot script has an end command`);
+      const command = Buffer.from(b64, "base64").toString("utf8");
+      assert.match(command, new RegExp(`^VM_ID='/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\\.Compute/virtualMachines/${machine.name}'$`, "m"));
+      assert.match(command, /"\$ARM\$VM_ID\/deallocate\?api-version=\$API_VERSION"/);
+      assert.deepEqual(machine.resource.identity, { type: "UserAssigned", identity_ids: [AZURE_IDENTITY] });
+    },
     deliveredBytes: (script) => Buffer.byteLength(script, "utf8"),
     ownership: true,
   },
@@ -184,10 +232,10 @@ function normalise(value: string): string {
 }
 
 /** The boot script as the machine receives it: Terraform's escapes undone, a JIT config of realistic size in. */
-/** The EC2 user-data is `${base64gzip(local.boot_script_N)}`: the script itself is that local. */
-function bootScriptLocal(json: Json, userDataBase64: unknown): string {
-  const match = /^\$\{base64gzip\(local\.(boot_script_\d+)\)\}$/.exec(String(userDataBase64));
-  assert.ok(match, `user_data_base64 is the gzip of a boot script local, got ${String(userDataBase64).slice(0, 80)}`);
+/** The EC2 user-data is `${base64gzip(local.boot_script_N)}` (Azure's custom data `${base64encode(...)}`): the script is that local. */
+function bootScriptLocal(json: Json, userDataBase64: unknown, encoding = "base64gzip"): string {
+  const match = new RegExp(`^\\$\\{${encoding}\\(local\\.(boot_script_\\d+)\\)\\}$`).exec(String(userDataBase64));
+  assert.ok(match, `the user-data is the ${encoding} of a boot script local, got ${String(userDataBase64).slice(0, 80)}`);
   return json.locals?.[match[1] ?? ""];
 }
 

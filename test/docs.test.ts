@@ -291,7 +291,7 @@ describe("documentation snippets", () => {
   it("finds the workflows and policies it checks (so the checks below cannot pass on nothing)", () => {
     const workflows = YAML_FENCES.filter((fence) => isWorkflowText(fence.body));
     assert.ok(workflows.length >= 8, `found ${workflows.length} workflows`);
-    for (const page of ["docs/aws.md", "docs/gcp.md", "docs/tokens.md", "docs/fork-safety.md", "docs/limits.md"]) {
+    for (const page of ["docs/aws.md", "docs/gcp.md", "docs/azure.md", "docs/tokens.md", "docs/fork-safety.md", "docs/limits.md"]) {
       assert.ok(workflows.some((fence) => fence.file === page), `${page} has a complete workflow`);
     }
     assert.ok(JSON_FENCES.length >= 5, `found ${JSON_FENCES.length} JSON blocks`);

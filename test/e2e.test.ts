@@ -160,7 +160,7 @@ describe("end to end on the local machine kind", () => {
     const start = await w.start({ count: "1" }, { env: { NODE_OPTIONS: "" } });
     assert.equal(start.failed, true);
     assert.ok(
-      start.errors.some((e) => e.includes(`Input 'cloud': got "local"; expected one of aws, gcp.`)),
+      start.errors.some((e) => e.includes(`Input 'cloud': got "local"; expected one of aws, gcp, azure.`)),
       `errors: ${start.errors.join(" | ")}`,
     );
     assert.equal(w.server.issued.length, 0, "no runner registered");

@@ -16,7 +16,7 @@ describe("parseInputs: the cloud", () => {
   it("refuses cloud: local, the test kit's kind, like any unknown cloud, listing the clouds of the product", () => {
     assert.throws(
       () => parseInputs(inputEnv({ ...AWS_START, cloud: "local" }, LOCAL_KIND_ENV)),
-      (error: unknown) => error instanceof InputError && error.input === "cloud" && error.message === `Input 'cloud': got "local"; expected one of aws, gcp.`,
+      (error: unknown) => error instanceof InputError && error.input === "cloud" && error.message === `Input 'cloud': got "local"; expected one of aws, gcp, azure.`,
     );
   });
 
@@ -167,7 +167,7 @@ describe("parseInputs: a valid stop", () => {
 const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?: Record<string, string> }[] = [
   { input: "mode", value: "restart", expected: /one of start, stop/ },
   { input: "mode", value: "", expected: /one of start, stop/ },
-  { input: "cloud", value: "azure", expected: /one of aws/ },
+  { input: "cloud", value: "oracle", expected: /one of aws, gcp, azure/ },
   { input: "github-token", value: "", expected: /Administration: write/ },
   { input: "count", value: "0", expected: /from 1 to 10/ },
   { input: "count", value: "11", expected: /from 1 to 10/ },

@@ -32,13 +32,15 @@ describe("provider bindings load lazily", () => {
   it("parsing inputs for any cloud loads no provider", () => {
     const loaded = providersLoadedAfter(`
       parseInputs(reviewEnvironment({ GPU_RUNNER_CLOUD: "gcp" }));
-      parseInputs(reviewEnvironment({ GPU_RUNNER_CLOUD: "aws" }));`);
+      parseInputs(reviewEnvironment({ GPU_RUNNER_CLOUD: "aws" }));
+      parseInputs(reviewEnvironment({ GPU_RUNNER_CLOUD: "azure" }));`);
     assert.deepEqual(loaded, []);
   });
 
   it("loading one cloud loads only its provider", () => {
     assert.deepEqual(providersLoadedAfter('await cloudNamed("aws").load();'), ["provider-aws"]);
     assert.deepEqual(providersLoadedAfter('await cloudNamed("gcp").load();'), ["provider-google"]);
+    assert.deepEqual(providersLoadedAfter('await cloudNamed("azure").load();'), ["provider-azurerm"]);
   });
 });
 
@@ -92,7 +94,7 @@ describe("prune-install.ts", () => {
     const copy = actionCopy("unknown");
     const pruned = run(copy, ["scripts/prune-install.ts", "AWS "]);
     assert.notEqual(pruned.status, 0);
-    assert.match(pruned.stderr, /Input 'cloud': got "AWS "; expected one of aws, gcp\./);
+    assert.match(pruned.stderr, /Input 'cloud': got "AWS "; expected one of aws, gcp, azure\./);
     for (const cloud of allClouds()) for (const pkg of cloud.providerPackages) assert.ok(existsSync(join(copy, "node_modules", pkg, "package.json")), pkg);
   });
 });

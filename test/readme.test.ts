@@ -19,9 +19,9 @@ function yamlBlocks(markdown: string): string[] {
 describe("README", () => {
   const workflows = yamlBlocks(readme).filter((block) => /^jobs:/m.test(block));
 
-  it("has the start / GPU job / stop workflows for both clouds", () => {
-    assert.ok(workflows.length >= 2, `found ${workflows.length} workflow blocks`);
-    for (const cloud of ["aws", "gcp"]) {
+  it("has the start / GPU job / stop workflows for every cloud", () => {
+    assert.ok(workflows.length >= 3, `found ${workflows.length} workflow blocks`);
+    for (const cloud of ["aws", "gcp", "azure"]) {
       assert.ok(workflows.some((w) => w.includes(`cloud: ${cloud}`) && w.includes("mode: start") && w.includes("mode: stop")), cloud);
     }
   });

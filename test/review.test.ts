@@ -55,6 +55,13 @@ describe("review", () => {
         "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580 (the default Deep Learning VM family: its newest image at apply)",
       "estimated cost": "$0.54 per hour for 1 machine(s) (on-demand list price of 2026-09)",
     },
+    azure: {
+      machines: "1 x Standard_NC4as_T4_v3",
+      "GPUs checked before a job": "1 per machine (accelerator t4:1)",
+      location: "eastus, gpu-runners",
+      image: "microsoft-dsvm:ubuntu-hpc:2404:latest (the default: Ubuntu-HPC 24.04 with the NVIDIA driver, its latest version at apply)",
+      "estimated cost": "$0.53 per hour for 1 machine(s) (on-demand list price of 2024)",
+    },
   };
   for (const [cloud, rows] of Object.entries(BY_CLOUD)) {
     it(`GPU_RUNNER_CLOUD=${cloud} GPU_RUNNER_ACCELERATOR=t4: the cloud's machine, GPU count, image and price for a T4`, async () => {

@@ -117,7 +117,7 @@ function expressionInRunProblems(wf: Workflow): string[] {
   return problems;
 }
 
-const OIDC_ACTIONS = /^(aws-actions\/configure-aws-credentials|google-github-actions\/auth)@/;
+const OIDC_ACTIONS = /^(aws-actions\/configure-aws-credentials|google-github-actions\/auth|azure\/login)@/;
 
 /** Why a job may hold each write permission: a step that needs it. Anything else stays read-only. */
 const WRITE_NEEDS: Record<string, (job: Job) => boolean> = {
@@ -314,17 +314,17 @@ describe("gpu-selftest.yml", () => {
     assert.deepEqual(triggers(selftest).sort(), ["pull_request", "schedule", "workflow_dispatch"]);
   });
 
-  it("starts on AWS and Google Cloud, never for forks, each start behind the environment, each stopped always", () => {
+  it("starts on AWS, Google Cloud and Azure, never for forks, each start behind the environment, each stopped always", () => {
     assert.deepEqual(selfTestProblems(selftest, ACTION_INPUTS), []);
     const clouds = Object.values(selftest.jobs)
       .filter((job) => actionMode(job) === "start")
       .map((job) => ownActionSteps(job)[0]?.with?.cloud);
-    assert.deepEqual(clouds.sort(), ["aws", "gcp"]);
+    assert.deepEqual(clouds.sort(), ["aws", "azure", "gcp"]);
   });
 
   it("gets cloud credentials through OIDC only", () => {
     const text = TEXTS.get("gpu-selftest.yml") ?? "";
-    assert.doesNotMatch(text, /aws-access-key-id|aws-secret-access-key|credentials_json/);
+    assert.doesNotMatch(text, /aws-access-key-id|aws-secret-access-key|credentials_json|\bcreds:|client-secret/);
     for (const job of Object.values(selftest.jobs)) {
       if (ownActionSteps(job).length > 0) assert.ok(WRITE_NEEDS["id-token"]?.(job), `${job.name} authenticates through OIDC`);
     }
