@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { Fn, TerraformLocal } from "cdktf";
 import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
 import { shellQuote } from "./boot-script.ts";
-import { type CommandRunner, defineCloud, type FoundMachine, runChecked } from "./cloud.ts";
+import { type CommandRunner, defineCloud, type FoundMachine, jsonList, runChecked } from "./cloud.ts";
 import type { Env, InputReader } from "./input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
 import { RunnerStack, type RunnerSlot } from "./runner-stack.ts";
@@ -563,13 +563,7 @@ const VM_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[\w().-]{1,90}\/
 
 /** `az vm list --show-details`, projected: power states "VM running", "VM stopped", "VM deallocated"... */
 function parseVms(json: string): (FoundMachine & { tags: Record<string, string> })[] {
-  let listed: unknown;
-  try {
-    listed = JSON.parse(json || "[]");
-  } catch {
-    throw new Error("az vm list did not print JSON");
-  }
-  if (!Array.isArray(listed)) throw new Error("az vm list did not print a JSON list");
+  const listed = jsonList(json, "az vm list");
   const machines: (FoundMachine & { tags: Record<string, string> })[] = [];
   for (const item of listed as { id?: unknown; name?: unknown; location?: unknown; zones?: unknown; power?: unknown; created?: unknown; tags?: Record<string, string> | null }[]) {
     if (typeof item.id !== "string" || !VM_ID.test(item.id) || typeof item.name !== "string") continue;
@@ -605,12 +599,7 @@ async function deleteLeftovers(label: string, env: Env, run: CommandRunner): Pro
   const listed = await runChecked(run, "az", [
     "resource", "list", "--tag", `${OWNERSHIP_KEYS.label}=${label}`, ...subscriptionArgs(env), "--query", "[].{id: id, type: type, name: name}", "--output", "json",
   ]);
-  let resources: { id?: unknown; type?: unknown; name?: unknown }[];
-  try {
-    resources = JSON.parse(listed || "[]");
-  } catch {
-    throw new Error("az resource list did not print JSON");
-  }
+  const resources = jsonList(listed, "az resource list") as { id?: unknown; type?: unknown; name?: unknown }[];
   const deleted: string[] = [];
   for (const [type, what] of LEFTOVER_ORDER) {
     const found = resources.filter((r) => typeof r.id === "string" && typeof r.type === "string" && r.type.toLowerCase() === type.toLowerCase());

@@ -6,10 +6,9 @@
 //
 // The cloud's own configuration type C never leaves its file: defineCloud binds each parsed configuration into a
 // MachinePlan whose methods the action calls, so no `unknown` config crosses this seam.
-import type { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { Env, InputReader } from "./input-reader.ts";
-import type { SharedStackConfig } from "./runner-stack.ts";
+import type { MachineStack, SharedStackConfig } from "./runner-stack.ts";
 
 export interface MachineSummary {
   machineType: string;
@@ -123,7 +122,7 @@ export interface CloudDefinition<C> {
   load(): Promise<void>;
   /** The npm packages of provider bindings this cloud's stack imports: the install keeps these and prunes the rest. */
   providerPackages: readonly string[];
-  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): TerraformStack;
+  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): MachineStack;
   /** The GPUs a machine of this config carries, as far as known offline; the GPU gate expects that many. */
   gpus(config: C): GpuCount;
   summary(config: C): MachineSummary;
@@ -198,7 +197,7 @@ export interface MachinePlan {
   /** This plan first, then the capacity alternatives (each with no further alternatives). */
   alternatives(): MachinePlan[];
   /** Synchronous, as cdktf is: `await cloud.load()` first. */
-  createStack(scope: Construct, id: string, shared: SharedStackConfig): TerraformStack;
+  createStack(scope: Construct, id: string, shared: SharedStackConfig): MachineStack;
   bootConsole(machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
 }
 

@@ -41,7 +41,15 @@ export interface MachineMade {
 /** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */
 const JIT_CONFIG_PATTERN = "^[A-Za-z0-9+/=]+$";
 
-export abstract class RunnerStack<C> extends TerraformStack {
+/** What every cloud's stack shows its synthesizer: each runner's boot script values, the cloud's overrides included. */
+export interface MachineStack extends TerraformStack {
+  /** Runner name -> the values its boot script is rendered with (the JIT config aside, which Terraform fills in). */
+  readonly bootValuesByRunner: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
+export abstract class RunnerStack<C> extends TerraformStack implements MachineStack {
+  readonly bootValuesByRunner = new Map<string, Readonly<Record<string, string>>>();
+
   constructor(
     scope: Construct,
     id: string,
@@ -60,6 +68,7 @@ export abstract class RunnerStack<C> extends TerraformStack {
     let image: string | undefined;
     for (const runner of shared.runners) {
       const values = { ...bootValues(shared.boot, runner.name), ...this.bootOverrides(resolved, runner) };
+      this.bootValuesByRunner.set(runner.name, { ...values });
       if (gpuCount !== undefined) delete values.GR_EXPECTED_GPUS;
       const userData = renderBootScriptForTerraform({
         values,

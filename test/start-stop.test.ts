@@ -361,6 +361,13 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.deepEqual(readdirSync(f.markerDir), []);
   });
 
+  it("what the cloud adds to the boot script counts toward its user-data limit: refused before registering anything", async () => {
+    // Under the test cloud's 128 KiB alone; over it with the cloud's own value.
+    const f = fixture({ bootExtra: { GR_END_COMMAND_B64: "A".repeat(127 * 1024) } }, { "pre-runner-script": "echo warm-up" });
+    await assert.rejects(start(f.inputs, f.context, deps(f)), /Input 'pre-runner-script'.*of the 131072 bytes test accepts/s);
+    assert.deepEqual(readdirSync(f.markerDir), []);
+  });
+
   it("dry-run prints what would be created and Terraform's plan, and creates nothing", async () => {
     const f = fixture({}, { "dry-run": "true" });
     const runners = await start(f.inputs, f.context, deps(f));

@@ -5,10 +5,9 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { App } from "cdktf";
 import { renderBootScript } from "../../stacks/boot-script.ts";
-import { bootValues } from "../../stacks/boot-values.ts";
 import type { MachinePlan } from "../../stacks/cloud.ts";
 import { InputError } from "../../stacks/input-reader.ts";
-import type { RunnerSlot, SharedStackConfig } from "../../stacks/runner-stack.ts";
+import type { MachineStack, RunnerSlot, SharedStackConfig } from "../../stacks/runner-stack.ts";
 import type { StartInputs } from "../settings/inputs.ts";
 import { runnerName } from "../settings/label.ts";
 import type { RunContext } from "../settings/run-context.ts";
@@ -45,9 +44,9 @@ export async function synthesize(target: SynthesisTarget, plan: MachinePlan = ta
 /** The same, synchronous as cdktf is, for a cloud whose bindings are already loaded (`await cloud.load()`). */
 export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Synthesized {
   const shared = buildStackConfig(target, plan);
-  assertUserDataFits(shared, plan);
   const app = new App(outdir === undefined ? {} : { outdir });
-  plan.createStack(app, STACK_ID, shared);
+  const stack = plan.createStack(app, STACK_ID, shared);
+  assertUserDataFits(shared, stack, plan);
   app.synth();
   const stackDir = join(app.outdir, "stacks", STACK_ID);
   return { stackDir, stackJsonPath: join(stackDir, "cdk.tf.json") };
@@ -82,11 +81,14 @@ export function buildStackConfig({ inputs, context, label, now }: SynthesisTarge
  */
 const JIT_CONFIG_PLACEHOLDER = randomBytes(3072).toString("base64");
 
-function assertUserDataFits(shared: SharedStackConfig, plan: MachinePlan): void {
-  const runner = shared.runners.at(-1);
-  if (!runner) return;
-  const script = renderBootScript({ values: bootValues(shared.boot, runner.name), terraformValues: { GR_JIT_CONFIG: JIT_CONFIG_PLACEHOLDER } });
-  const bytes = plan.cloud.userDataBytes(script);
+function assertUserDataFits(shared: SharedStackConfig, stack: MachineStack, plan: MachinePlan): void {
+  // The stack's own values, so what a cloud adds to the boot script (Azure's deallocate command) counts too.
+  const bytes = Math.max(
+    0,
+    ...[...stack.bootValuesByRunner.values()].map((values) =>
+      plan.cloud.userDataBytes(renderBootScript({ values, terraformValues: { GR_JIT_CONFIG: JIT_CONFIG_PLACEHOLDER } })),
+    ),
+  );
   const limit = plan.cloud.userDataLimitBytes;
   if (bytes > limit) {
     throw new InputError(

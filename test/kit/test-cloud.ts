@@ -21,6 +21,8 @@ export interface TestCloudConfig {
   gpusAtApply?: number;
   /** The image a machine reports having booted, as a cloud resolves a family or parameter at apply. */
   resolvedImage?: string;
+  /** Boot script values this cloud adds (as Azure adds its deallocate command). */
+  bootExtra?: Record<string, string>;
 }
 
 export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName: string): string {
@@ -30,6 +32,10 @@ export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName:
 class TestCloudStack extends RunnerStack<TestCloudConfig> {
   protected override configureProvider(config: TestCloudConfig): TestCloudConfig {
     return config;
+  }
+
+  protected override bootOverrides(config: TestCloudConfig): Record<string, string> {
+    return config.bootExtra ?? {};
   }
 
   protected override gpuCountAtApply(config: TestCloudConfig): string | undefined {
