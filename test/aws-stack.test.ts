@@ -1,5 +1,6 @@
 // The EC2 stack as Terraform will see it: inputs parsed from the environment as action.yml sets them, synthesized
-// by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
+// by cdktf to cdk.tf.json (test/kit/stack-synth.ts), and the JSON checked for the properties that carry security
+// and cost.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -7,13 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../stacks/names.ts";
+import { OWNERSHIP_KEYS } from "../stacks/names.ts";
 import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
-import { type RunContext, readRunContext } from "../scripts/settings/run-context.ts";
+import { parseInputs } from "../scripts/settings/inputs.ts";
 import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
-
 import { awsCloud, LIFETIME_CAP_MARGIN_MINUTES } from "../stacks/aws.ts";
+import { type BadInput, type Json, jitReferences, stackKit, tf } from "./kit/stack-synth.ts";
+
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await awsCloud.load();
 
@@ -31,58 +32,13 @@ const BASE: Record<string, string> = {
   image: "ami-0123456789abcdef0",
 };
 
-const OWNERSHIP = {
-  [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
-  [OWNERSHIP_KEYS.repository]: "example-org/example-repo",
-  [OWNERSHIP_KEYS.runId]: "777",
-  [OWNERSHIP_KEYS.runAttempt]: "1",
-  [OWNERSHIP_KEYS.label]: LABEL,
-  [OWNERSHIP_KEYS.maxLifetime]: "360",
-};
-
-function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { GITHUB_REPOSITORY: "example-org/example-repo", GITHUB_RUN_ID: "777", GITHUB_RUN_ATTEMPT: "1" };
-  for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
-  return env;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
-type Json = Record<string, any>;
-
-function prepare(overrides: Record<string, string | undefined>): { inputs: StartInputs; context: RunContext } {
-  const env = envOf({ ...BASE, ...overrides });
-  const inputs = parseInputs(env);
-  assert.equal(inputs.mode, "start");
-  return { inputs, context: readRunContext(env, tmpdir()) };
-}
-
-function synthInputs(inputs: StartInputs, context: RunContext): Json {
-  const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
-  try {
-    const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => SYNTHESIZED_AT }, inputs.plan, outdir);
-    return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
-}
-
-function synth(overrides: Record<string, string | undefined> = {}): Json {
-  const { inputs, context } = prepare(overrides);
-  return synthInputs(inputs, context);
-}
+const kit = stackKit({ base: BASE, label: LABEL, repository: "example-org/example-repo", runId: "777", runAttempt: "1", synthesizedAt: SYNTHESIZED_AT });
+const { envOf, prepare, synth, synthInputs, ownership: OWNERSHIP } = kit;
 
 function instance(json: Json, index = 0): Json {
   const found = json.resource?.aws_instance?.[`runner-${index}`] as Json | undefined;
   assert.ok(found, `runner-${index} is an aws_instance`);
   return found;
-}
-
-/** A Terraform expression as cdk.tf.json spells it. */
-const tf = (expression: string) => `\${${expression}}`;
-
-/** Terraform expressions of the JIT variables in a script (escaped `$${` literals excluded). */
-function jitReferences(script: string): string[] {
-  return [...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]!);
 }
 
 describe("aws stack", () => {
@@ -318,7 +274,7 @@ describe("aws: the GPU count and the image, resolved at apply", () => {
 });
 
 describe("aws inputs", () => {
-  const bad: Array<[string, Record<string, string | undefined>, string]> = [
+  const bad: BadInput[] = [
     ["a GCE image path", { image: "projects/debian-cloud/global/images/family/debian-12" }, "image"],
     ["an AMI name without its owner", { image: "Deep Learning Base*" }, "image"],
     ["an SSM parameter without resolve:ssm:", { image: "/aws/service/deeplearning/ami/x86_64/x/latest/ami-id" }, "image"],
@@ -338,14 +294,7 @@ describe("aws inputs", () => {
     ["a launch template by name", { "launch-template": "my-template" }, "launch-template"],
     ["a launch template version that is not one", { "launch-template": "lt-0123456789abcdef0:v2" }, "launch-template"],
   ];
-  for (const [what, overrides, input] of bad) {
-    test(`rejects ${what}, naming '${input}'`, () => {
-      assert.throws(
-        () => parseInputs(envOf({ ...BASE, ...overrides })),
-        (error: unknown) => error instanceof InputError && error.input === input && error.message.startsWith(`Input '${input}'`),
-      );
-    });
-  }
+  kit.testRejections(bad);
 });
 
 /** The instant of an EventBridge Scheduler at() expression read in UTC, as epoch milliseconds. */
@@ -442,15 +391,8 @@ describe("aws lifetime cap outside the machine (lifetime-role)", () => {
     const alternatives = inputs.plan.alternatives();
     assert.equal(alternatives.length, 4);
     for (const plan of alternatives) assert.equal(awsCloud.configOf(plan)?.lifetimeRole, LIFETIME_ROLE);
-    const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
-    try {
-      const last = alternatives.at(-1)!;
-      const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => SYNTHESIZED_AT }, last, outdir);
-      const fallback = JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
-      assert.equal(instance(fallback).instance_type, "g4dn.xlarge");
-      assert.equal(fallback.resource.aws_scheduler_schedule["lifetime-0"].target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-0.id]})`));
-    } finally {
-      rmSync(outdir, { recursive: true, force: true });
-    }
+    const fallback = synthInputs(inputs, context, alternatives.at(-1)!);
+    assert.equal(instance(fallback).instance_type, "g4dn.xlarge");
+    assert.equal(fallback.resource.aws_scheduler_schedule["lifetime-0"].target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-0.id]})`));
   });
 });

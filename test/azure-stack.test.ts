@@ -1,7 +1,7 @@
 // The Azure stack as Terraform will see it: inputs parsed from the environment as action.yml sets them, synthesized
-// by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost. Then the machine's
-// own way out of its bill: the boot script, run for real in the boot sandbox, deallocating its VM through a stand-in
-// for the Instance Metadata Service and Azure Resource Manager on 127.0.0.1.
+// by cdktf to cdk.tf.json (test/kit/stack-synth.ts), and the JSON checked for the properties that carry security
+// and cost. Then the machine's own way out of its bill: the boot script, run for real in the boot sandbox,
+// deallocating its VM through a stand-in for the Instance Metadata Service and Azure Resource Manager on 127.0.0.1.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createPublicKey } from "node:crypto";
@@ -11,13 +11,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../stacks/names.ts";
+import { OWNERSHIP_KEYS } from "../stacks/names.ts";
 import { InputError } from "../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
-import { type RunContext, readRunContext } from "../scripts/settings/run-context.ts";
-import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
 import { azureCloud, COMPUTE_API_VERSION, endCommand, LIFETIME_CAP_MARGIN_MINUTES, vmResourceId } from "../stacks/azure.ts";
 import { BootSandbox, killAllSandboxes, ReleaseServer, type RunResult } from "./kit/boot-sandbox.ts";
+import { type BadInput, type Json, jitReferences, stackKit, tf } from "./kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await azureCloud.load();
@@ -40,41 +39,8 @@ const BASE: Record<string, string> = {
   accelerator: "t4",
 };
 
-const OWNERSHIP = {
-  [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
-  [OWNERSHIP_KEYS.repository]: "Example-Org/Example.Repo",
-  [OWNERSHIP_KEYS.runId]: "555",
-  [OWNERSHIP_KEYS.runAttempt]: "3",
-  [OWNERSHIP_KEYS.label]: LABEL,
-  [OWNERSHIP_KEYS.maxLifetime]: "360",
-};
-
-function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { GITHUB_REPOSITORY: "Example-Org/Example.Repo", GITHUB_RUN_ID: "555", GITHUB_RUN_ATTEMPT: "3" };
-  for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
-  return env;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
-type Json = Record<string, any>;
-
-function prepare(overrides: Record<string, string | undefined>): { inputs: StartInputs; context: RunContext } {
-  const env = envOf({ ...BASE, ...overrides });
-  const inputs = parseInputs(env);
-  assert.equal(inputs.mode, "start");
-  return { inputs, context: readRunContext(env, tmpdir()) };
-}
-
-function synth(overrides: Record<string, string | undefined> = {}): Json {
-  const { inputs, context } = prepare(overrides);
-  const outdir = mkdtempSync(join(tmpdir(), "azure-stack-"));
-  try {
-    const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => SYNTHESIZED_AT }, inputs.plan, outdir);
-    return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
-}
+const kit = stackKit({ base: BASE, label: LABEL, repository: "Example-Org/Example.Repo", runId: "555", runAttempt: "3", synthesizedAt: SYNTHESIZED_AT });
+const { envOf, prepare, synth, ownership: OWNERSHIP } = kit;
 
 const resources = (json: Json, type: string): Record<string, Json> => (json.resource?.[type] ?? {}) as Record<string, Json>;
 
@@ -83,9 +49,6 @@ function vm(json: Json, index = 0): Json {
   assert.ok(found, `runner-${index} is an azurerm_linux_virtual_machine`);
   return found;
 }
-
-/** A Terraform expression as cdk.tf.json spells it. */
-const tf = (expression: string) => `\${${expression}}`;
 
 /** The boot script's value of a header variable (its `export NAME='value'` line). */
 function header(script: string, name: string): string | undefined {
@@ -254,7 +217,7 @@ describe("azure stack", () => {
       assert.equal(machine.custom_data, tf(`base64encode(local.boot_script_${index})`));
       assert.equal(machine.user_data, undefined, "userData is served by the metadata service to every process: not used");
       const script: string = json.locals[`boot_script_${index}`];
-      assert.deepEqual([...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]), [String(index)]);
+      assert.deepEqual(jitReferences(script), [String(index)]);
       const delivered = customDataBytes(json, index, jit);
       assert.ok(delivered.toString("utf8").startsWith("#!/bin/bash\n"));
       assert.equal(header(delivered.toString("utf8"), "GR_RUNNER_NAME"), `${LABEL}-${index}`);
@@ -417,7 +380,7 @@ describe("azure inputs", () => {
     }
   });
 
-  const bad: Array<[string, Record<string, string | undefined>, string, RegExp?]> = [
+  const bad: BadInput[] = [
     ["no subscription", { subscription: undefined }, "subscription", /azure\/login sets none in the environment/],
     ["a subscription name", { subscription: "Pay-As-You-Go" }, "subscription"],
     ["no location", { location: undefined }, "location"],
@@ -459,20 +422,7 @@ describe("azure inputs", () => {
     ["more tags than Azure allows", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, "v"]))) }, "tags", /at most 44 tags with cloud azure/],
     ["the administrator as runner user", { "runner-user": "azureuser" }, "runner-user"],
   ];
-  for (const [what, overrides, input, message] of bad) {
-    test(`rejects ${what}, naming '${input}'`, () => {
-      assert.throws(
-        () => parseInputs(envOf({ ...BASE, ...overrides })),
-        (error: unknown) => {
-          assert.ok(error instanceof InputError, String(error));
-          assert.equal(error.input, input);
-          assert.match(error.message, new RegExp(`^Input '${input}'`));
-          if (message) assert.match(error.message, message);
-          return true;
-        },
-      );
-    });
-  }
+  kit.testRejections(bad);
 
   test("an A10 with an image that has the GRID driver; A100 80 GB and H100 on their cheapest sizes", () => {
     const image = `/subscriptions/${SUBSCRIPTION}/resourceGroups/images/providers/Microsoft.Compute/images/ubuntu-grid`;

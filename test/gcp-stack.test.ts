@@ -1,16 +1,13 @@
 // The Compute Engine stack as Terraform will see it: inputs parsed from the environment as action.yml sets them,
-// synthesized by cdktf to cdk.tf.json, and the JSON checked for the properties that carry security and cost.
+// synthesized by cdktf to cdk.tf.json (test/kit/stack-synth.ts), and the JSON checked for the properties that carry
+// security and cost.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inputEnvName, OWNERSHIP_KEYS } from "../stacks/names.ts";
+import { OWNERSHIP_KEYS } from "../stacks/names.ts";
 import { InputError } from "../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
-import { readRunContext } from "../scripts/settings/run-context.ts";
-import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
 import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
+import { type BadInput, type Inputs, type Json, jitReferences, stackKit } from "./kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await gcpCloud.load();
@@ -28,36 +25,9 @@ const BASE: Record<string, string> = {
   image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
 };
 
-function envOf(inputs: Record<string, string | undefined>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {
-    GITHUB_REPOSITORY: "Example-Org/Example.Repo",
-    GITHUB_RUN_ID: "4242",
-    GITHUB_RUN_ATTEMPT: "2",
-  };
-  for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
-  return env;
-}
-
-function startInputs(overrides: Record<string, string | undefined> = {}): StartInputs {
-  const inputs = parseInputs(envOf({ ...BASE, ...overrides }));
-  assert.equal(inputs.mode, "start");
-  return inputs as StartInputs;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
-type Json = Record<string, any>;
-
-function synth(overrides: Record<string, string | undefined> = {}): Json {
-  const env = envOf({ ...BASE, ...overrides });
-  const inputs = startInputs(overrides);
-  const outdir = mkdtempSync(join(tmpdir(), "gcp-stack-"));
-  try {
-    const { stackJsonPath } = synthesizeLoaded({ inputs, context: readRunContext(env, tmpdir()), label: LABEL }, inputs.plan, outdir);
-    return JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json;
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
-}
+const kit = stackKit({ base: BASE, label: LABEL, repository: "Example-Org/Example.Repo", runId: "4242", runAttempt: "2" });
+const { envOf, synth } = kit;
+const startInputs = (overrides: Inputs = {}) => kit.prepare(overrides).inputs;
 
 function instances(json: Json): Json[] {
   return Object.values((json.resource?.google_compute_instance ?? {}) as Record<string, Json>);
@@ -67,11 +37,6 @@ function instance(json: Json, index = 0): Json {
   const found = json.resource?.google_compute_instance?.[`runner-${index}`] as Json | undefined;
   assert.ok(found, `runner-${index} is a google_compute_instance`);
   return found;
-}
-
-/** Terraform expressions of the JIT variables in a script (escaped `$${` literals excluded). */
-function jitReferences(script: string): string[] {
-  return [...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]!);
 }
 
 describe("gcp stack", () => {
@@ -308,7 +273,7 @@ describe("gcp inputs", () => {
     }
   });
 
-  const bad: Array<[string, Record<string, string | undefined>, string, RegExp?]> = [
+  const bad: BadInput[] = [
     ["an AMI id as image", { image: "ami-0123456789abcdef0" }, "image", /projects\/PROJECT\/global\/images\/IMAGE/],
     ["a short image family", { image: "family/ubuntu-2204-lts" }, "image"],
     ["a bare image name", { image: "debian-12" }, "image"],
@@ -342,20 +307,7 @@ describe("gcp inputs", () => {
     ["tags that merge as labels", { tags: JSON.stringify({ Team: "a", team: "b" }) }, "tags"],
     ["more tags than labels allow", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 59 }, (_, i) => [`k${i}`, "v"]))) }, "tags"],
   ];
-  for (const [what, overrides, input, message] of bad) {
-    test(`rejects ${what}, naming '${input}'`, () => {
-      assert.throws(
-        () => parseInputs(envOf({ ...BASE, ...overrides })),
-        (error: unknown) => {
-          assert.ok(error instanceof InputError, String(error));
-          assert.equal(error.input, input);
-          assert.match(error.message, new RegExp(`^Input '${input}'`));
-          if (message) assert.match(error.message, message);
-          return true;
-        },
-      );
-    });
-  }
+  kit.testRejections(bad);
 
   test("an H100 on Spot: the one-GPU A3 type Compute Engine sells only as Spot", () => {
     const inputs = startInputs({ "machine-type": undefined, accelerator: "h100", spot: "true" });
