@@ -82,7 +82,8 @@ export function buildStackConfig({ inputs, context, label, now }: SynthesisTarge
 const JIT_CONFIG_PLACEHOLDER = randomBytes(3072).toString("base64");
 
 function assertUserDataFits(shared: SharedStackConfig, stack: MachineStack, plan: MachinePlan): void {
-  // The stack's own values, so what a cloud adds to the boot script (Azure's deallocate command) counts too.
+  // The stack's own values, so what a cloud adds to the boot script (a command that ends the machine through its API)
+  // counts too.
   const bytes = Math.max(
     0,
     ...[...stack.bootValuesByRunner.values()].map((values) =>
