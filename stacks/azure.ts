@@ -204,6 +204,10 @@ export class AzureRunnerStack extends RunnerStack<AzureConfig> {
       evictionPolicy: config.spot ? "Delete" : undefined,
       maxBidPrice: config.spot ? -1 : undefined,
       // The boot script as custom data (cloud-init runs it). A local keeps the JSON readable and unescaped twice.
+      // IMDS does not serve custom data, but the machine keeps it on disk, base64-encoded, in the Linux guest agent's
+      // directory: ovf-env.xml (which cloud-init's Azure datasource writes there) and, where the agent provisions,
+      // CustomData. The boot script's scrub searches that directory (GR_AGENT_DIR, /var/lib/waagent by default) beside
+      // cloud-init's and removes them before the runner starts; what that costs: docs/azure.md, section 11.
       customData: Fn.base64encode(new TerraformLocal(this, `boot_script_${runner.index}`, userData).asString),
       // Boot diagnostics in a storage account Azure manages: the serial log start reads when a runner stays offline.
       bootDiagnostics: {},

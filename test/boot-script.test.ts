@@ -4,6 +4,7 @@
 // and served from 127.0.0.1. GR_TIME_UNIT_SECONDS=1 makes the scripts' minutes seconds.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -70,19 +71,23 @@ function assertNoRunner(sandbox: BootSandbox, result: RunResult): void {
   assert.ok(!result.stdout.includes("runner started"), result.stdout);
 }
 
-/** The scrub's one log line, parsed: the copies removed (those gzip-compressed marked), what it could not check. */
-function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; unchecked: string[]; line: string } {
+/** The scrub's one log line, parsed: the copies removed (gzip-compressed and base64-encoded ones marked), what it could
+ * not check. */
+function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; base64: string[]; unchecked: string[]; line: string } {
   const lines = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} user-data: `));
   assert.equal(lines.length, 1, result.stdout);
   const line = lines[0]!;
-  const m = /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(line);
+  const m = /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed, (\d+) base64-encoded\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(line);
   assert.ok(m, line);
-  const listed = m[3] ? m[3].split(", ") : [];
-  const removed = listed.map((entry) => entry.replace(/ \(gzip\)$/, ""));
-  const gzip = listed.filter((entry) => entry.endsWith(" (gzip)")).map((entry) => entry.replace(/ \(gzip\)$/, ""));
+  const listed = m[4] ? m[4].split(", ") : [];
+  const mark = / \((gzip|base64)\)$/;
+  const removed = listed.map((entry) => entry.replace(mark, ""));
+  const marked = (kind: string) => listed.filter((entry) => entry.endsWith(` (${kind})`)).map((entry) => entry.replace(mark, ""));
+  const [gzip, base64] = [marked("gzip"), marked("base64")];
   assert.equal(Number(m[1]), removed.length, line);
   assert.equal(Number(m[2]), gzip.length, line);
-  return { removed, gzip, unchecked: m[4] === "none" ? [] : m[4]!.split(", "), line };
+  assert.equal(Number(m[3]), base64.length, line);
+  return { removed, gzip, base64, unchecked: m[5] === "none" ? [] : m[5]!.split(", "), line };
 }
 
 function has(result: RunResult, text: string): boolean {
@@ -197,6 +202,7 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     const scrubbed = scrubReport(result);
     assert.deepEqual(scrubbed.removed.sort(), [...sandbox.userDataFiles].sort());
     assert.deepEqual(scrubbed.gzip, [sandbox.userDataFiles[0]], "the raw user-data, gzip-compressed as received");
+    assert.deepEqual(scrubbed.base64, []);
     assert.deepEqual(scrubbed.unchecked, []);
     assert.ok(!result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret));
   });
@@ -482,6 +488,7 @@ describe("boot script: invalid settings power off before touching anything", { c
     ["short checksum", { GR_RUNNER_SHA256_X64: "abc" }, "invalid setting GR_RUNNER_SHA256_X64='abc': expected 64 hex digits"],
     ["install dir /", { GR_INSTALL_DIR: "/" }, "invalid setting GR_INSTALL_DIR='/': expected an absolute path, not /"],
     ["relative install dir", { GR_INSTALL_DIR: "opt/runner" }, "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /"],
+    ["agent dir /", { GR_AGENT_DIR: "/" }, "invalid setting GR_AGENT_DIR='/': expected an absolute path, not /"],
     ["pre-runner script not base64", { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" }, "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64"],
     ["relative system root (test only)", { GR_SYSTEM_ROOT: "var" }, "invalid setting GR_SYSTEM_ROOT='var': expected empty or an absolute path"],
     // Quoted by the header, never evaluated: the value is reported as it is, and nothing ran.
@@ -614,6 +621,95 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: t
     }
     // Zeroed in place where it could be written (not where, as here when the tests run as root, it belonged to root).
     assert.deepEqual(sandbox.filesHoldingSecret().filter((f) => f !== locked), []);
+  });
+
+  // Where Azure's Linux guest agent keeps the custom data as delivered, base64-encoded: an ovf-env.xml as cloud-init's
+  // datasource rewrites it (the custom data in <ns1:CustomData>, the password redacted) and the CustomData file the
+  // agent itself saves when it provisions (undecoded by default).
+  const ovfEnv = (customData: string) =>
+    [
+      '<ns0:Environment xmlns:ns0="http://schemas.dmtf.org/ovf/environment/1" xmlns:ns1="http://schemas.microsoft.com/windowsazure">',
+      "<ns1:ProvisioningSection><ns1:Version>1.0</ns1:Version><ns1:LinuxProvisioningConfigurationSet>",
+      "<ns1:ConfigurationSetType>LinuxProvisioningConfiguration</ns1:ConfigurationSetType>",
+      "<ns1:HostName>gpu-1234-1-0</ns1:HostName><ns1:UserName>gpuadmin</ns1:UserName><ns1:UserPassword>REDACTED</ns1:UserPassword>",
+      `<ns1:CustomData>${customData}</ns1:CustomData>`,
+      "</ns1:LinuxProvisioningConfigurationSet></ns1:ProvisioningSection></ns0:Environment>",
+    ].join("");
+
+  it("a guest agent's base64-encoded copies (ovf-env.xml, CustomData) are removed and named; its other files stay", async () => {
+    const agent = (sandbox: BootSandbox, name: string) => join(sandbox.agentDir, name);
+    const sandbox = await BootSandbox.create({
+      server,
+      files: (s) => ({
+        [agent(s, "ovf-env.xml")]: ovfEnv(b64(s.userData)),
+        [agent(s, "CustomData")]: b64(s.userData),
+        [agent(s, "provisioned")]: `${s.machineId}\n`,
+        [agent(s, "history/1/GoalState.xml")]: "<GoalState><Incarnation>1</Incarnation></GoalState>\n",
+      }),
+    });
+    sandboxes.push(sandbox);
+    const copies = [agent(sandbox, "ovf-env.xml"), agent(sandbox, "CustomData")];
+    // A directory of the agent's it cannot list: named as such, under the agent's directory (not cloud-init's).
+    const closed = agent(sandbox, "events");
+    await mkdir(closed, { mode: 0o000 });
+    try {
+      const result = await sandbox.run();
+      assertPoweredOff(sandbox, result);
+      for (const file of copies) assert.ok(!existsSync(file), `${file} was removed`);
+      for (const file of ["provisioned", "history/1/GoalState.xml"]) assert.ok(existsSync(agent(sandbox, file)), `${file} stays`);
+      const report = scrubReport(result);
+      assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles, ...copies].sort(), report.line);
+      assert.deepEqual(report.base64.sort(), copies.sort(), report.line);
+      assert.deepEqual(report.gzip, [sandbox.userDataFiles[0]!], report.line);
+      assert.equal(report.unchecked.length, 1, report.line);
+      assert.ok(report.unchecked[0]!.startsWith(`${sandbox.agentDir} (not all listed: find: `) && report.line.includes("events"), report.line);
+    } finally {
+      await chmod(closed, 0o700);
+    }
+    assert.deepEqual(sandbox.filesHoldingSecret(), []);
+  });
+
+  it("base64 copies at each offset mod 3, on one line or wrapped at 76, are removed and named; another config's stay", async () => {
+    // The boot script with k bytes before it, base64-encoded: the config starts at each of the three offsets mod 3.
+    const encoded = (text: string, k: number, wrap: boolean) => {
+      const line = Buffer.concat([Buffer.from("xy".slice(0, k)), Buffer.from(text)]).toString("base64");
+      return wrap ? `${line.replace(/.{76}/g, "$&\n")}\n` : line;
+    };
+    const other = renderBootScript({ values: { GR_RUNNER_NAME: "gpu-1234-1-1", GR_JIT_CONFIG: `jit-${randomBytes(1536).toString("base64")}` } });
+    const name = (dir: string, what: string, k: number, wrap: boolean) => join(dir, `${what}-${k}${wrap ? "-wrapped" : ""}.b64`);
+    const cases = [0, 1, 2].flatMap((k) => [false, true].map((wrap) => ({ k, wrap })));
+    const sandbox = await BootSandbox.create({
+      server,
+      files: (s) =>
+        Object.fromEntries(
+          cases.flatMap(({ k, wrap }) => {
+            const dir = wrap ? s.agentDir : s.cloudDir; // both directories searched
+            return [[name(dir, "this", k, wrap), encoded(s.userData, k, wrap)], [name(dir, "other", k, wrap), encoded(other, k, wrap)]];
+          }),
+        ),
+      recordTools: ["base64", "grep", "gzip", "tr"],
+    });
+    sandboxes.push(sandbox);
+    const dirOf = (wrap: boolean) => (wrap ? sandbox.agentDir : sandbox.cloudDir);
+    const copies = cases.map(({ k, wrap }) => name(dirOf(wrap), "this", k, wrap));
+    const others = cases.map(({ k, wrap }) => name(dirOf(wrap), "other", k, wrap));
+    const at = sandbox.userData.indexOf(sandbox.secret);
+    assert.deepEqual(new Set([0, 1, 2].map((k) => (at + k) % 3)).size, 3, "the config at each offset mod 3");
+    const result = await sandbox.run();
+    assertPoweredOff(sandbox, result);
+    for (const file of copies) assert.ok(!existsSync(file), `${file} was removed`);
+    for (const file of others) assert.ok(existsSync(file), `${file} (another runner's config) stays`);
+    assert.deepEqual(sandbox.filesHoldingSecret(), []);
+    const report = scrubReport(result);
+    assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles, ...copies].sort(), report.line);
+    assert.deepEqual(report.base64.sort(), copies.sort(), report.line);
+    assert.deepEqual(report.unchecked, []);
+    // What grep looked for came through a pipe: neither the config nor any part of its base64 was in an argv.
+    const patterns = [0, 1, 2].map((k) => encoded(sandbox.secret, k, false).slice(4, -4));
+    assert.ok(sandbox.calls("grep").length > 0 && sandbox.calls("base64").length > 0, "the calls were recorded");
+    for (const call of sandbox.allCalls()) {
+      assert.ok(![sandbox.secret, ...patterns].some((p) => call.includes(p.slice(0, 40))), `the config in an argv: ${call.slice(0, 80)}`);
+    }
   });
 });
 

@@ -185,21 +185,36 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
 # The job runs on this disk, and the user-data (JIT config) is on it. cloud-init keeps, under its directory, the raw
 # user-data as received (instances/<id>/user-data.txt: gzip bytes when the stack compressed it), the processed copy
 # (user-data.txt.i), the script it runs (scripts/part-001) and its pickled datasource holding both (obj.pkl); a
-# guest agent's copy in /tmp is $0. Every regular file there is searched, through gzip -dc when it starts with gzip's
-# magic (grep reads the config from a pipe, never argv); those holding it are zeroed and removed. The log line names
-# each, and each file that could not be checked. Not removed by this: the metadata service serves the user-data to
-# any process on this machine (a hop limit of 1 keeps containers out, not the host's processes), so the job, root
-# with sudo, can read it there, and cloud-init writes its copies again at a reboot. What protects the credential is
-# that it is spent once the runner has started: it registers a runner that takes one job.
+# guest agent's copy in /tmp is $0. Where a cloud's guest agent keeps the user-data in a directory of its own
+# (GR_AGENT_DIR), base64-encoded as delivered, that directory is searched too; the cloud's file (stacks/<cloud>.ts)
+# says which files, and what removing them costs. Every regular file under both is searched for the config: as it
+# is; in base64, in the file with its whitespace removed (so wrapped lines too); through gzip -dc when the file starts
+# with gzip's magic. A substring's base64 depends on its offset mod 3: for k = 0, 1, 2 filler bytes before the config,
+# its base64 less the first ceil(4k/3) characters (they carry filler bits) and the last 4 (they may carry what
+# follows it). grep reads what it looks for from a pipe, never argv. Files holding it are zeroed and removed. The log
+# line names each, and each file or directory that could not be checked; a directory that does not exist (an image
+# without cloud-init, or without such an agent) is nothing to check. Not removed by this: where a metadata service
+# serves the user-data, it serves it to any process on this machine (a hop limit of 1 keeps containers out, not the
+# host's processes), so the job, root with sudo, can read it there, and cloud-init writes its copies again at a
+# reboot. What protects the credential is that it is spent once the runner has started: it registers a runner that
+# takes one job.
 scrub() {
-  local d f g n=0 z=0 removed='' unchecked='' left=''
+  local d f g k s n=0 z=0 b=0 removed='' unchecked='' left='' dirs=() pats=()
   want d CLOUD_INIT_DIR /var/lib/cloud '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
+  dirs=("$d")
+  want d AGENT_DIR /var/lib/waagent '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
+  dirs+=("$d")
+  for k in 0 1 2; do # the base64 patterns (holds reads pats)
+    f=$(printf '%.*s%s' "$k" xx "$JIT" | base64 -w 0) s=$(((4 * k + 2) / 3))
+    ((${#f} <= s + 4)) || pats+=("${f:s:${#f}-s-4}")
+  done
   while IFS= read -r -d '' f; do
     [[ -f $f && ! -L $f ]] || continue
     holds "$f"
     case $? in
     0) g='' ;;
     2) g=' (gzip)' ;;
+    5) g=' (base64)' ;;
     3)
       unchecked+=", $f (unreadable)"
       continue
@@ -215,23 +230,35 @@ scrub() {
       left+=", $f$g"
     else
       n=$((n + 1)) removed+=", $f$g"
-      [[ -z $g ]] || z=$((z + 1))
+      [[ $g != ' (gzip)' ]] || z=$((z + 1))
+      [[ $g != ' (base64)' ]] || b=$((b + 1))
     fi
   done < <(
-    find "$d" -type f -print0 2>"$STATE/err" && : >"$STATE/err"
+    for k in "${!dirs[@]}"; do
+      [[ -d ${dirs[k]} ]] || continue
+      find "${dirs[k]}" -type f -print0 2>"$STATE/find$k" && : >"$STATE/find$k"
+    done
     printf '%s\0' "$0"
   )
-  # What find could not list is unchecked; no such directory (an image without cloud-init) is nothing to check.
-  [[ ! -d $d || ! -s $STATE/err ]] || unchecked+=", $d (not all listed: $(line1 "$STATE/err"))"
+  # What find could not list is unchecked.
+  for k in "${!dirs[@]}"; do
+    [[ ! -s $STATE/find$k ]] || unchecked+=", ${dirs[k]} (not all listed: $(line1 "$STATE/find$k"))"
+  done
   removed=${removed#, } unchecked=${unchecked#, }
-  log "user-data: removed $n on-disk cop(ies) holding the runner credential ($z gzip-compressed)${removed:+: $removed}; could not check: ${unchecked:-none}${left:+; could not remove: ${left#, }}"
+  log "user-data: removed $n on-disk cop(ies) holding the runner credential ($z gzip-compressed, $b base64-encoded)${removed:+: $removed}; could not check: ${unchecked:-none}${left:+; could not remove: ${left#, }}"
 }
-holds() { # FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 3 unreadable, 4 gzip that does not decompress
+# holds FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 5 base64-encoded, 3 unreadable, 4 gzip that
+# does not decompress
+holds() {
   local s
   grep -qF -f <(printf %s "$JIT") -- "$1" 2>/dev/null
   s=$?
   ((s < 2)) || return 3
   ((s == 1)) || return 0
+  if ((${#pats[@]})); then # none for a config too short to have any: an empty pattern would match every file
+    tr -d '[:space:]' <"$1" 2>/dev/null | grep -qF -f <(printf '%s\n' "${pats[@]}")
+    ((PIPESTATUS[1])) || return 5
+  fi
   [[ $(od -An -N2 -tx1 -- "$1" 2>/dev/null) == ' 1f 8b' ]] || return 1
   gzip -dc -- "$1" 2>/dev/null | grep -qF -f <(printf %s "$JIT")
   set -- "${PIPESTATUS[@]}"

@@ -1,5 +1,5 @@
 // A scratch "machine" in which the real boot script (stacks/boot/runner.sh) runs for real: a cloud-init-like
-// directory holding the user-data, stand-ins for what a test must not touch (poweroff, useradd, runuser, nvidia-smi,
+// directory holding the user-data (and a guest agent's directory, empty unless a test fills it), stand-ins for what a test must not touch (poweroff, useradd, runuser, nvidia-smi,
 // uname, systemd-run...), a runner release tarball built at test time and served from 127.0.0.1. The system paths the
 // lifetime re-arm writes (/etc/systemd/system, /var/lib/gpu-runner, the VM's DMI UUID) live under the scratch root. PATH holds only the stand-ins and
 // links to the real tools the script may use, so a command the script calls that is not listed here fails the test.
@@ -12,7 +12,7 @@ import { chmod, lchown, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFil
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
@@ -137,6 +137,11 @@ export interface SandboxOptions {
   /** A lifetime deadline already on the disk, as a boot before this one left it: on this machine, or on another one
    * whose disk this is a copy of. */
   deadline?: { epoch: number; machine: "this" | "another" };
+  /** Files on the machine before it boots, beside cloud-init's (absolute path under the scratch root -> content), made
+   * from the sandbox once its user-data is rendered: a guest agent's copies of it, say. Their directories are 0700. */
+  files?: (sandbox: BootSandbox) => Record<string, string | Buffer>;
+  /** Real tools (of TOOLS) whose every call is recorded, argv included, as the stand-ins' are: then run as usual. */
+  recordTools?: string[];
 }
 
 export interface RunResult {
@@ -193,8 +198,12 @@ export class BootSandbox {
   records = "";
   installDir = "";
   cloudDir = "";
+  /** A guest agent's directory (GR_AGENT_DIR): not made by the sandbox; a test that needs it writes files there. */
+  agentDir = "";
   console = "";
   userDataFiles: string[] = [];
+  /** The user-data as the cloud delivers it: the rendered boot script, JIT config included. */
+  userData = "";
   /** What this VM's hypervisor answers in /sys/class/dmi/id/product_uuid. */
   readonly machineId = `ec2${randomBytes(4).toString("hex")}-0000-4000-8000-000000000000`;
   values: Record<string, string> = {};
@@ -227,6 +236,7 @@ export class BootSandbox {
     this.records = join(this.root, "records");
     this.installDir = join(this.root, "opt", "actions-runner");
     this.cloudDir = join(this.root, "var", "lib", "cloud");
+    this.agentDir = join(this.root, "var", "lib", "waagent");
     this.console = join(this.root, "dev", "console");
     for (const dir of [this.bin, this.records, join(this.root, "tools"), join(this.root, "tmp"), join(this.root, "dev")]) {
       await mkdir(dir, { recursive: true });
@@ -265,6 +275,11 @@ export class BootSandbox {
       await writeFile(join(this.installDir, "bin", "Runner.Listener"), `#!/bin/bash\n[[ $1 == --version ]] && echo ${o.preinstalled}\n`, { mode: 0o755 });
     }
     await this.writeUserData();
+    for (const [path, content] of Object.entries(o.files?.(this) ?? {})) {
+      if (!path.startsWith(`${this.root}/`)) throw new Error(`a sandbox file outside the sandbox: ${path}`);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFile(path, content, { mode: 0o600 });
+    }
     if (UNPRIVILEGED) await chownTree(this.root, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
   }
 
@@ -285,6 +300,7 @@ export class BootSandbox {
       GR_INSTALL_DIR: this.installDir,
       GR_SUDOERS_DIR: join(this.root, "etc", "sudoers.d"),
       GR_CLOUD_INIT_DIR: this.cloudDir,
+      GR_AGENT_DIR: this.agentDir,
       GR_CONSOLE: this.console,
       GR_TIME_UNIT_SECONDS: "1",
       GR_SYSTEM_ROOT: this.root,
@@ -308,6 +324,7 @@ export class BootSandbox {
    */
   private async writeUserData(): Promise<void> {
     const script = renderBootScript({ values: this.values });
+    this.userData = script;
     const raw = gzipSync(script);
     const instance = join(this.cloudDir, "instances", "i-0123456789abcdef0");
     await mkdir(join(instance, "scripts"), { recursive: true });
@@ -377,6 +394,10 @@ echo "$!" >>${timers}
 echo "Running timer as unit: gpu-runner-lifetime-cap.timer"
 `,
     );
+    for (const tool of this.options.recordTools ?? []) {
+      if (!TOOLS.includes(tool)) throw new Error(`not a tool the boot script may use: ${tool}`);
+      await this.writeStandIn(tool, `${record(tool, tool)}exec ${shellQuote(join(this.root, "tools", tool))} "$@"\n`);
+    }
     await this.writeStandIn("shutdown", `${record("power", "shutdown")}exit 0\n`);
     await this.writeStandIn("systemctl", `${record("power", "systemctl")}exit 1\n`);
     await this.writeStandIn("useradd", `${record("useradd")}echo "\${!#}:1001" >>${users}\n`);
@@ -568,11 +589,18 @@ ${behaviour[mode]}
     return Object.fromEntries(entries);
   }
 
-  /** Regular files under the scratch root whose content includes the JIT config, in clear or gzip-compressed. */
+  /**
+   * Regular files under the scratch root whose content includes the JIT config: in clear, gzip-compressed, or inside
+   * base64 text at any offset (whitespace aside), found by decoding every base64 run at each of its 4 alignments.
+   */
   filesHoldingSecret(): string[] {
     const needle = Buffer.from(this.secret);
+    const inBase64 = (bytes: Buffer): boolean => {
+      const runs = bytes.toString("latin1").replace(/\s+/g, "").match(/[A-Za-z0-9+/]{16,}/g) ?? [];
+      return runs.some((run) => [0, 1, 2, 3].some((skip) => Buffer.from(run.slice(skip), "base64").includes(needle)));
+    };
     const holds = (bytes: Buffer): boolean => {
-      if (bytes.includes(needle)) return true;
+      if (bytes.includes(needle) || inBase64(bytes)) return true;
       if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
       try {
         return gunzipSync(bytes).includes(needle);

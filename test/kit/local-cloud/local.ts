@@ -45,6 +45,8 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
       GR_INSTALL_DIR: join(dir, "actions-runner"),
       GR_SUDOERS_DIR: join(dir, "sudoers.d"),
       GR_CLOUD_INIT_DIR: join(dir, "cloud"),
+      // A guest agent's directory: under the machine directory too, never this host's.
+      GR_AGENT_DIR: join(dir, "agent"),
       // The lifetime re-arm's deadline and systemd unit go under the machine directory, not this host's /etc.
       GR_SYSTEM_ROOT: dir,
       // The script's output already goes to console.log (launch.sh): writing each line there again would double it.
