@@ -71,6 +71,38 @@ export function cheapestCarrying<M extends CatalogMachine>(read: InputReader, ca
   return usable[0];
 }
 
+/**
+ * The machine types to try, in order, for machine-type's list (`types`, read by the cloud with its own pattern) and
+ * the accelerator: the list, each of which must carry the accelerator when both are set (the accelerator is what is
+ * refused, so a review can drop its example value); or, with no list, the catalog's cheapest machine carrying it.
+ * `example` names a few of the cloud's GPUs for the error asking for one of the two. `ignoreCase` for a cloud whose
+ * machine type names are case-insensitive.
+ */
+export function machineTypesFor(
+  read: InputReader,
+  catalog: readonly CatalogMachine[],
+  accelerator: AcceleratorRequest | undefined,
+  types: string[],
+  opts: { spot: boolean; cloud: string; example: string; ignoreCase?: boolean },
+): string[] {
+  if (types.length === 0) {
+    if (!accelerator) read.fail(ACCELERATOR_INPUT, `a GPU such as ${opts.example}, or a machine-type`);
+    return [cheapestCarrying(read, catalog, accelerator, opts).machineType];
+  }
+  if (!accelerator) return types;
+  const same = (a: string, b: string) => (opts.ignoreCase ? a.toLowerCase() === b.toLowerCase() : a === b);
+  const carrying = machinesCarrying(catalog, accelerator).map((m) => m.machineType);
+  for (const type of types.filter((t) => !carrying.some((c) => same(c, t)))) {
+    const known = catalog.find((m) => same(m.machineType, type));
+    const why = known ? `${type} carries ${known.gpu}:${known.gpus}` : `${type} is not in the action's catalog, so that cannot be checked`;
+    read.fail(
+      ACCELERATOR_INPUT,
+      `the GPU that machine-type carries (${why}; ${formatAccelerator(accelerator)} comes with ${carrying.join(", ")}), or one of accelerator and machine-type left empty`,
+    );
+  }
+  return types;
+}
+
 function countsOf(catalog: readonly CatalogMachine[], name: string): number[] {
   return [...new Set(catalog.filter((m) => m.gpu === name).map((m) => m.gpus))].sort((a, b) => a - b);
 }

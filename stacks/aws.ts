@@ -3,7 +3,7 @@
 // lifetime-role) a lifetime cap outside the machine: an EventBridge Scheduler schedule that terminates it.
 import { gzipSync } from "node:zlib";
 import { Fn, TerraformLocal } from "cdktf";
-import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
+import { type AcceleratorRequest, type CatalogMachine, formatAccelerator, machineTypesFor, readAccelerator } from "./accelerator.ts";
 import { type CommandRunner, defineCloud, type FoundMachine, jsonList, runChecked, type StateStore } from "./cloud.ts";
 import type { Env, InputReader } from "./input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "./names.ts";
@@ -400,22 +400,8 @@ const DISK_TYPES = ["gp3", "io2"] as const;
 
 /** The instance types to try, in order: machine-type's list (each must carry the accelerator), or the accelerator's cheapest. */
 function readInstanceTypes(read: InputReader, accelerator: AcceleratorRequest | undefined, spot: boolean): string[] {
-  const typesExpected = "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference";
-  const types = read.list("machine-type", INSTANCE_TYPE, typesExpected, { max: 5 });
-  if (types.length === 0) {
-    if (!accelerator) read.fail("accelerator", "a GPU such as t4, a10g, l4, l40s or h100, with an optional count (l4:4), or a machine-type");
-    return [cheapestCarrying(read, CATALOG, accelerator, { spot, cloud: "aws" }).machineType];
-  }
-  if (accelerator) {
-    // Both given: they must agree. The accelerator is what is refused, so a review can drop its example value.
-    const carrying = machinesCarrying(CATALOG, accelerator).map((m) => m.machineType);
-    for (const type of types.filter((t) => !carrying.includes(t))) {
-      const known = BY_TYPE.get(type);
-      const why = known ? `${type} carries ${known.gpu}:${known.gpus}` : `${type} is not in the action's catalog, so that cannot be checked`;
-      read.fail("accelerator", `the GPU that machine-type carries (${why}; ${formatAccelerator(accelerator)} comes with ${carrying.join(", ")}), or one of accelerator and machine-type left empty`);
-    }
-  }
-  return types;
+  const types = read.list("machine-type", INSTANCE_TYPE, "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference", { max: 5 });
+  return machineTypesFor(read, CATALOG, accelerator, types, { spot, cloud: "aws", example: "t4, a10g, l4, l40s or h100, with an optional count (l4:4)" });
 }
 
 function readImage(read: InputReader): AwsImage {

@@ -8,7 +8,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Fn, TerraformLocal } from "cdktf";
-import { type AcceleratorRequest, type CatalogMachine, cheapestCarrying, formatAccelerator, machinesCarrying, readAccelerator } from "./accelerator.ts";
+import { type AcceleratorRequest, type CatalogMachine, formatAccelerator, machineTypesFor, readAccelerator } from "./accelerator.ts";
 import { shellQuote } from "./boot-script.ts";
 import { type CommandRunner, defineCloud, type FoundMachine, jsonList, runChecked } from "./cloud.ts";
 import type { Env, InputReader } from "./input-reader.ts";
@@ -458,22 +458,8 @@ const NO_OUTSIDE_CAP = (why: string) =>
 
 /** The sizes to try, in order: machine-type's list (each must carry the accelerator), or the accelerator's cheapest. */
 function readSizes(read: InputReader, accelerator: AcceleratorRequest | undefined, spot: boolean): string[] {
-  const expected = "Azure VM sizes such as Standard_NC4as_T4_v3, comma-separated in order of preference";
-  const sizes = read.list("machine-type", SIZE, expected, { max: 5 });
-  if (sizes.length === 0) {
-    if (!accelerator) read.fail("accelerator", "a GPU such as t4, a10, a100-80gb or h100, with an optional count (t4:4), or a machine-type");
-    return [cheapestCarrying(read, CATALOG, accelerator, { spot, cloud: "azure" }).machineType];
-  }
-  if (accelerator) {
-    // Both given: they must agree. The accelerator is what is refused, so a review can drop its example value.
-    const carrying = machinesCarrying(CATALOG, accelerator).map((m) => m.machineType);
-    for (const type of sizes.filter((t) => !carrying.some((c) => c.toLowerCase() === t.toLowerCase()))) {
-      const known = catalogEntry(type);
-      const why = known ? `${type} carries ${known.gpu}:${known.gpus}` : `${type} is not in the action's catalog, so that cannot be checked`;
-      read.fail("accelerator", `the GPU that machine-type carries (${why}; ${formatAccelerator(accelerator)} comes with ${carrying.join(", ")}), or one of accelerator and machine-type left empty`);
-    }
-  }
-  return sizes;
+  const sizes = read.list("machine-type", SIZE, "Azure VM sizes such as Standard_NC4as_T4_v3, comma-separated in order of preference", { max: 5 });
+  return machineTypesFor(read, CATALOG, accelerator, sizes, { spot, cloud: "azure", example: "t4, a10, a100-80gb or h100, with an optional count (t4:4)", ignoreCase: true });
 }
 
 function readImage(read: InputReader, sizes: string[]): AzureImage {

@@ -81,6 +81,23 @@ describe("accelerator x cloud", () => {
     }
   }
 
+  it("machine-type and accelerator together must agree; Azure's size names compare without case", () => {
+    const refusal = (cloud: string, machineType: string) => {
+      try {
+        start(cloud, { accelerator: "t4", "machine-type": machineType });
+      } catch (error) {
+        assert.ok(error instanceof InputError && error.input === "accelerator", String(error));
+        return error.message;
+      }
+      return undefined;
+    };
+    assert.equal(refusal("aws", "g4dn.xlarge,g4dn.2xlarge"), undefined);
+    assert.match(refusal("aws", "g4dn.xlarge,g5.xlarge") ?? "", /\(g5\.xlarge carries a10g:1; t4:1 comes with g4dn\.xlarge, .*\), or one of accelerator and machine-type left empty/);
+    assert.equal(refusal("azure", "Standard_NC4as_t4_V3"), undefined);
+    assert.match(refusal("azure", "Standard_NC24ads_A100_v4") ?? "", /Standard_NC24ads_A100_v4 carries a100-80gb:1; t4:1 comes with Standard_NC4as_T4_v3/);
+    assert.deepEqual(start("azure", { accelerator: "t4", "machine-type": "Standard_NC4as_t4_V3" }).plan.summary().machineType, "Standard_NC4as_t4_V3");
+  });
+
   it("the other cloud's inputs are noticed, never refused", () => {
     const azureNotices = (cloud: string) =>
       ["subscription", "location", "resource-group", "subnet-id"].map((input) => `Input '${input}' is read only with cloud azure; ignored with cloud ${cloud}.`);
