@@ -2,7 +2,8 @@
 // own inputs ignored (with a notice) on the other. The table is what each cloud makes of the same accelerator.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InputError } from "../stacks/input-reader.ts";
+import { type CatalogMachine, cheapestCarrying, describeOffer, machinesCarrying } from "../stacks/accelerator.ts";
+import { InputError, InputReader } from "../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 
@@ -45,6 +46,8 @@ const TABLE: Array<{ accelerator: string; aws: string | RegExp; gcp: string | Re
   { accelerator: "v100:8", aws: "p3.16xlarge", gcp: "n1-standard-32 + 8 x nvidia-tesla-v100", azure: /a GPU that azure offers/ },
   { accelerator: "a100", aws: /a100 in a count that one aws machine carries, 8/, gcp: "a2-highgpu-1g", azure: /a100 in a count that one azure machine carries, 8/ },
   { accelerator: "a100:8", aws: "p4d.24xlarge", gcp: "a2-highgpu-8g", azure: "Standard_ND96asr_v4" },
+  // Two digits of count: only GCP's A2 mega machine carries 16.
+  { accelerator: "a100:16", aws: /a100 in a count that one aws machine carries, 8/, gcp: "a2-megagpu-16g", azure: /a100 in a count that one azure machine carries, 8/ },
   { accelerator: "a100-80gb:8", aws: "p4de.24xlarge", gcp: "a2-ultragpu-8g", azure: "Standard_ND96amsr_A100_v4" },
   { accelerator: "h100", aws: "p5.4xlarge", gcp: /only as Spot capacity \(a3-highgpu-1g\); set spot: true/, azure: "Standard_NC40ads_H100_v5" },
   { accelerator: "h100", aws: "p5.4xlarge (spot)", gcp: "a3-highgpu-1g (spot)", azure: "Standard_NC40ads_H100_v5 (spot)", gcpInputs: { spot: "true" } },
@@ -134,8 +137,53 @@ describe("accelerator x cloud", () => {
   });
 
   it("bad names and counts are refused before anything exists, naming accelerator", () => {
-    for (const value of ["t4:0", "t4:100", "t4x1", "nvidia-tesla-t4", ":2", "t4:two", "h100 x8"]) {
+    // The whole value must be NAME[:COUNT]: a valid name at its end ("-t4", "1t4", "x/t4") is not enough.
+    for (const value of ["t4:0", "t4:100", "t4x1", "nvidia-tesla-t4", ":2", "t4:two", "h100 x8", "-t4", "1t4", "x/t4", "t4:1:1"]) {
       assert.throws(() => start("aws", { accelerator: value }), (error: unknown) => error instanceof InputError && error.input === "accelerator", value);
     }
+  });
+
+  it("a value not of the shape NAME[:COUNT] is answered with the shape and the offer", () => {
+    assert.throws(
+      () => start("aws", { accelerator: "-t4" }),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.message.startsWith(`Input 'accelerator': got "-t4"; expected a GPU by name with an optional count, NAME[:COUNT] such as t4 or l4:2 (aws offers t4 (1, 4 or 8), t4g (1 or 2), `),
+    );
+  });
+});
+
+// The catalog functions over small hand-made catalogs, listed out of order on purpose: each cloud's own table happens
+// to be sorted, which would hide a missing sort.
+describe("catalog helpers", () => {
+  const machine = (machineType: string, gpu: string, gpus: number, usdPerHour: number, spotOnly?: boolean): CatalogMachine => ({ machineType, gpu, gpus, usdPerHour, spotOnly });
+
+  it("describeOffer lists each GPU once, in catalog order, with its counts from fewest to most", () => {
+    const catalog = [machine("t4-8", "t4", 8, 8), machine("t4-1", "t4", 1, 1), machine("l4-2", "l4", 2, 2), machine("t4-4", "t4", 4, 4), machine("t4-1b", "t4", 1, 1.5), machine("h100-1", "h100", 1, 9)];
+    assert.equal(describeOffer(catalog, "mycloud"), "mycloud offers t4 (1, 4 or 8), l4 (2), h100 (1)");
+  });
+
+  it("describeOffer sorts counts as numbers, not as text", () => {
+    assert.equal(describeOffer([machine("a-16", "a100", 16, 40), machine("a-8", "a100", 8, 20), machine("a-2", "a100", 2, 5)], "mycloud"), "mycloud offers a100 (2, 8 or 16)");
+  });
+
+  it("machinesCarrying keeps the exact GPU and count, cheapest first", () => {
+    const catalog = [machine("mid", "t4", 1, 2), machine("four", "t4", 4, 0.5), machine("dear", "t4", 1, 3), machine("other", "l4", 1, 0.1), machine("cheap", "t4", 1, 1)];
+    assert.deepEqual(
+      machinesCarrying(catalog, { name: "t4", count: 1 }).map((m) => m.machineType),
+      ["cheap", "mid", "dear"],
+    );
+  });
+
+  it("cheapestCarrying refuses a request only Spot capacity meets, naming every such machine", () => {
+    const catalog = [machine("spot-b", "h100", 1, 5, true), machine("spot-a", "h100", 1, 4, true)];
+    const read = new InputReader(inputEnv({ accelerator: "h100" }));
+    assert.throws(
+      () => cheapestCarrying(read, catalog, { name: "h100", count: 1 }, { spot: false, cloud: "mycloud" }),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.message === `Input 'accelerator': got "h100"; expected a GPU and count that mycloud sells on demand: h100:1 comes only as Spot capacity (spot-a, spot-b); set spot: true.`,
+    );
+    assert.equal(cheapestCarrying(read, catalog, { name: "h100", count: 1 }, { spot: true, cloud: "mycloud" }).machineType, "spot-a");
   });
 });

@@ -222,9 +222,14 @@ describe("azure stack", () => {
       assert.ok(delivered.toString("utf8").startsWith("#!/bin/bash\n"));
       assert.equal(header(delivered.toString("utf8"), "GR_RUNNER_NAME"), `${LABEL}-${index}`);
       assert.equal(header(delivered.toString("utf8"), "GR_JIT_CONFIG"), jit);
-      assert.equal(delivered.length, azureCloud.userDataBytes(delivered.toString("utf8")));
       assert.ok(delivered.length < azureCloud.userDataLimitBytes, `${delivered.length} bytes`);
     }
+  });
+
+  test("custom data is counted in bytes of UTF-8, not in characters", () => {
+    // "é" is one character and two bytes; "€" three bytes.
+    assert.equal(azureCloud.userDataBytes("#!/bin/bash\n"), 12);
+    assert.equal(azureCloud.userDataBytes("#!/bin/bash\n# é €\n"), 12 + 9);
   });
 
   test("the largest pre-runner script the action takes still fits Azure's custom data, with an identity", () => {
@@ -276,8 +281,18 @@ describe("azure stack", () => {
       assert.deepEqual(machine.identity, { type: "UserAssigned", identity_ids: [IDENTITY] });
       const command = Buffer.from(header(withIdentity.locals[`boot_script_${index}`], "GR_END_COMMAND_B64") ?? "", "base64").toString("utf8");
       const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/gpu-runners/providers/Microsoft.Compute/virtualMachines/${LABEL}-${index}`;
-      assert.equal(command, endCommand(id, IDENTITY));
-      assert.match(command, /^IMDS='http:\/\/169\.254\.169\.254'\nARM='https:\/\/management\.azure\.com'\n/m);
+      // Written out by hand: the values it acts on, then stacks/azure/deallocate.sh below its shebang.
+      const values = [
+        "#!/bin/bash",
+        "IMDS='http://169.254.169.254'",
+        "ARM='https://management.azure.com'",
+        "ARM_RESOURCE='https://management.azure.com/'",
+        `API_VERSION='${COMPUTE_API_VERSION}'`,
+        `VM_ID='${id}'`,
+        `IDENTITY_ID='${IDENTITY}'`,
+      ].join("\n");
+      const body = readFileSync(new URL("../stacks/azure/deallocate.sh", import.meta.url), "utf8");
+      assert.equal(command, `${values}\n${body.slice(body.indexOf("\n") + 1)}`);
     }
     const { inputs } = prepare({ identity: IDENTITY });
     assert.equal(inputs.plan.summary().caveats, undefined);

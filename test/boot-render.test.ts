@@ -53,7 +53,8 @@ describe("renderBootScript", () => {
 
   it("starts with a bash shebang and carries the real body after the header", () => {
     const script = renderBootScript({ values: { GR_A: "1" } });
-    assert.ok(script.startsWith("#!/bin/bash\nexport GR_A='1'\n"));
+    // (Each assert.ok has a message: node would otherwise parse this TypeScript file to make one, which can hang.)
+    assert.ok(script.startsWith("#!/bin/bash\nexport GR_A='1'\n"), script.slice(0, 80));
     assert.ok(script.includes("gpu-runner"), "the body of stacks/boot/runner.sh follows the header");
     assert.equal(script.match(/^#!/gm)?.length, 1, "the body's own shebang is dropped");
   });
@@ -70,6 +71,20 @@ describe("renderBootScript", () => {
       return run.stdout;
     };
     assert.equal(definitions(rendered.slice(rendered.indexOf("\n") + 1)), definitions(body));
+  });
+
+  it("delivers the body line for line: every line after the header is one of runner.sh's own, in its order", () => {
+    // Dropping the file's shebang must cut at its newline: a stray fragment of it ("h", "!/usr/bin/env bash") would be
+    // run as a command at boot. (That no function is lost is the test above.)
+    const fileLines = bootScriptBody().split("\n");
+    const delivered = renderBootScript({ values: { GR_A: "1" } }).split("\n");
+    assert.deepEqual(delivered.slice(0, 2), ["#!/bin/bash", "export GR_A='1'"]);
+    let at = 1; // the file's line 0 is its own shebang, never delivered
+    for (const line of delivered.slice(2)) {
+      const found = fileLines.indexOf(line, at);
+      assert.ok(found >= at, `${JSON.stringify(line)} is not a line of runner.sh after line ${at}`);
+      at = found + 1;
+    }
   });
 
   it("refuses a variable name that is not an upper-case shell name", () => {
@@ -89,8 +104,8 @@ describe("renderBootScriptForTerraform", () => {
       values: { GR_TAG: "${var.other} %{ if x }" },
       terraformValues: { GR_JIT_CONFIG: "${var.jit_config_0}" },
     });
-    assert.ok(script.includes("export GR_TAG='$${var.other} %%{ if x }'"));
-    assert.ok(script.includes("export GR_JIT_CONFIG='${var.jit_config_0}'"));
+    assert.ok(script.includes("export GR_TAG='$${var.other} %%{ if x }'"), "the value's openers are doubled");
+    assert.ok(script.includes("export GR_JIT_CONFIG='${var.jit_config_0}'"), "the secret's expression is left live");
     // Only the one deliberate expression may remain: every other "${" in the body is escaped.
     const live = script.match(/(?<!\$)\$\{/g) ?? [];
     assert.equal(live.length, 1);

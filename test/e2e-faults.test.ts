@@ -28,6 +28,7 @@ import {
   waitFor,
   worldsClosedAfterwards,
 } from "./kit/action-harness.ts";
+import { HUNG_MS, PARALLEL, TEST_HUNG_MS } from "./kit/patience.ts";
 
 const world = worldsClosedAfterwards();
 
@@ -52,9 +53,11 @@ function appliedAnything(run: ActionRunResult): boolean {
 /** terraform's line once the first machine's launch (test/kit/local-cloud/launch.sh) has returned: the apply goes on. */
 const FIRST_MACHINE_LAUNCHED = /^terraform_data\.runner-0: Creation complete/;
 
-// Short enough for the test, long enough that a step which handles the signal can act on it.
-const INTERRUPT_GRACE_MS = 2000;
-const TERMINATE_GRACE_MS = 1000;
+// GitHub gives a cancelled step 7.5 s after SIGINT, then 2.5 s after SIGTERM. Here the interrupt's grace is the kit's
+// "hung" bound: the test proves that the start handles the interrupt and ends by itself (only SIGINT was sent), not
+// how fast a loaded machine encrypts and saves the state.
+const INTERRUPT_GRACE_MS = HUNG_MS;
+const TERMINATE_GRACE_MS = 2500;
 
 describe("the harness cancels a run as GitHub cancels a job", () => {
   // A step whose bash runs a command that reports the signals it gets; later steps show which `if:` still run.
@@ -100,9 +103,6 @@ describe("the harness cancels a run as GitHub cancels a job", () => {
         [`SIGINT to ${signal}`, `SIGTERM to ${signal}`, "SIGKILL to process-group"],
         "bash defers SIGINT while its command runs, so the escalation goes all the way",
       );
-      const [interrupt, terminate, kill] = long.signals ?? [];
-      assert.ok(terminate && interrupt && terminate.at - interrupt.at >= 290, "SIGTERM after the interrupt grace");
-      assert.ok(kill && terminate && kill.at - terminate.at >= 290, "the kill after the terminate grace");
       const got = long.stdout.split("\n").filter((l) => l.startsWith("command got "));
       // GitHub signals bash only: a command that bash does not exec hears nothing before it is killed.
       assert.deepEqual(got, signal === "entry-process" ? [] : ["command got SIGINT", "command got SIGTERM"]);
@@ -119,7 +119,7 @@ describe("the harness cancels a run as GitHub cancels a job", () => {
 
 // Two scenarios at a time: each has its own world (server, scratch directory, machines), and on two cores the
 // file takes half the time.
-describe("fault injection end to end on the local machine kind", { timeout: 120_000, concurrency: 2 }, () => {
+describe("fault injection end to end on the local machine kind", { timeout: TEST_HUNG_MS, concurrency: PARALLEL }, () => {
   it("two starts side by side in one run (two matrix jobs): separate labels, state and runners; stop A leaves B running", async () => {
     const w = await world();
     const [a, b] = await Promise.all([w.start({ count: "1" }), w.start({ count: "2" })]);
@@ -308,9 +308,9 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
 
     // The workflow's GPU job: only the live runner can take it.
     const job = w.server.queueJob(stateId, { name: "gpu-tests", seconds: 0.2 });
-    await w.server.waitFor("the job to be done", () => job.doneAt !== undefined, 20_000);
+    await w.server.waitFor("the job to be done", () => job.doneAt !== undefined);
     assert.equal(job.runnerId, alive.id, "the job ran on the live runner");
-    await waitFor("the live machine to power off", () => w.machineProcesses(alive.name).length === 0, 15_000);
+    await waitFor("the live machine to power off", () => w.machineProcesses(alive.name).length === 0);
     assert.deepEqual([w.server.runner(dead.id)?.status, w.server.runner(dead.id)?.removedAt], ["offline", undefined], "the dead runner is still registered");
 
     const stop = await w.stop(stateId);
@@ -354,7 +354,7 @@ describe("fault injection end to end on the local machine kind", { timeout: 120_
       assert.match(stateId, /^gpu-/, "the state id was output before the cancel");
       const main = step(start, "main");
       assert.equal(main.outcome, "cancelled");
-      assert.deepEqual(main.signals?.map((s) => s.signal), ["SIGINT"], "the start stopped terraform and ended within the interrupt's grace");
+      assert.deepEqual(main.signals?.map((s) => s.signal), ["SIGINT"], "the start stopped terraform and ended by itself on the interrupt");
       // The scratch directory held terraform's state (runner credentials) in clear: none is left on the runner.
       assert.equal(step(start, /Remove the plaintext work directories/).outcome, "success");
       assert.deepEqual(readdirSync(w.runnerTemps.at(-1)!).filter((name) => name.startsWith("gpu-runner-work-")), []);

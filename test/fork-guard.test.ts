@@ -44,6 +44,17 @@ const CASES: { name: string; eventName: string; payload: unknown; refused: boole
     refused: true,
   },
   { name: "a comment on an issue", eventName: "issue_comment", payload: { repository: { full_name: BASE }, issue: { number: 8 } }, refused: false },
+  // Events whose head it cannot make out are refused as forks, not crashed on (a TypeError would be no refusal).
+  { name: "a pull_request without a head", eventName: "pull_request_target", payload: { repository: { full_name: BASE }, pull_request: {} }, refused: true },
+  {
+    name: "a workflow_run without a head repository",
+    eventName: "workflow_run",
+    payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request" } },
+    refused: true,
+  },
+  { name: "a workflow_run event without its workflow_run", eventName: "workflow_run", payload: { repository: { full_name: BASE } }, refused: true },
+  { name: "a comment event without its issue", eventName: "issue_comment", payload: { repository: { full_name: BASE } }, refused: true },
+  { name: "a comment event whose issue is null", eventName: "issue_comment", payload: { repository: { full_name: BASE }, issue: null }, refused: true },
   {
     name: "workflow_run of a push",
     eventName: "workflow_run",
@@ -58,7 +69,8 @@ describe("guardAgainstForks", () => {
       const context = { eventName: c.eventName, eventPath: eventFile(c.payload), repository: BASE };
       if (c.refused) {
         await assert.rejects(guardAgainstForks(context, false), (error: unknown) => {
-          assert.ok(error instanceof ForkRefusedError);
+          assert.ok(error instanceof ForkRefusedError, String(error));
+          assert.equal(error.name, "ForkRefusedError");
           assert.match(error.message, /environment with required reviewers/);
           assert.match(error.message, /allow-forks: true/);
           return true;
@@ -78,12 +90,58 @@ describe("guardAgainstForks", () => {
     { name: "an empty event file", eventName: "pull_request", eventPath: () => rawEventFile(""), why: /cannot be read/ },
     { name: "an event that is not an object", eventName: "pull_request", eventPath: () => eventFile(["pull_request"]), why: /not a JSON object/ },
     { name: "an event that is null", eventName: "push", eventPath: () => eventFile(null), why: /not a JSON object/ },
+    // `in` on a number or a string throws a TypeError: these must be refused before the head is looked for.
+    { name: "an event that is a number", eventName: "pull_request", eventPath: () => eventFile(42), why: /not a JSON object/ },
+    { name: "an event that is a string", eventName: "pull_request", eventPath: () => eventFile("pull_request"), why: /not a JSON object/ },
   ];
   for (const c of unreadable) {
     it(`refuses ${c.name}, rather than guess`, async () => {
       const context = { eventName: c.eventName, eventPath: c.eventPath(), repository: BASE };
-      await assert.rejects(guardAgainstForks(context, false), (error: unknown) => error instanceof EventUnreadableError && c.why.test(error.message));
+      await assert.rejects(guardAgainstForks(context, false), (error: unknown) => {
+        assert.ok(error instanceof EventUnreadableError, String(error));
+        assert.equal(error.name, "EventUnreadableError");
+        assert.match(error.message, c.why);
+        return true;
+      });
       await guardAgainstForks(context, true);
+    });
+  }
+
+  it("says why it cannot read the event, and how to skip the check", async () => {
+    await assert.rejects(guardAgainstForks({ eventName: "push", eventPath: "", repository: BASE }, false), {
+      name: "EventUnreadableError",
+      message: "Refusing to start: GITHUB_EVENT_PATH is not set, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.",
+    });
+  });
+
+  // The message names the event, where the code comes from and the base; the rest is the same for every refusal.
+  const HOW_TO_ALLOW =
+    "A self-hosted GPU runner would run the fork's code with access to this repository's secrets and cloud account. To test fork pull requests, " +
+    "run the start job in an environment with required reviewers (a maintainer approves each run after reading the change) and set allow-forks: true on it.";
+  const refusals: { name: string; eventName: string; payload: unknown; message: string }[] = [
+    {
+      name: "a fork it can name",
+      eventName: "pull_request_target",
+      payload: pr("stranger/md-sim"),
+      message: `Refusing to start: this pull_request_target run comes from stranger/md-sim, not ${BASE}. ${HOW_TO_ALLOW}`,
+    },
+    {
+      name: "a deleted fork (no head repository)",
+      eventName: "pull_request",
+      payload: pr(null),
+      message: `Refusing to start: this pull_request run comes from a fork, or a pull request whose head repository it cannot tell, not ${BASE}. ${HOW_TO_ALLOW}`,
+    },
+    {
+      name: "an event without a name (GITHUB_EVENT_NAME unset)",
+      eventName: "",
+      payload: pr("stranger/md-sim"),
+      message: `Refusing to start: this event run comes from stranger/md-sim, not ${BASE}. ${HOW_TO_ALLOW}`,
+    },
+  ];
+  for (const c of refusals) {
+    it(`names what it refuses: ${c.name}`, async () => {
+      const context = { eventName: c.eventName, eventPath: eventFile(c.payload), repository: BASE };
+      await assert.rejects(guardAgainstForks(context, false), { name: "ForkRefusedError", message: c.message });
     });
   }
 

@@ -338,7 +338,7 @@ describe("the runner release stand-in's run.sh", () => {
     const jit = await client(server).createJitConfig({ name: "gpu-2-1-00000001-0", labels: ["gpu-2-1-00000001"], runnerGroupId: 1 });
     const runner = server.runner(jit.runnerId)!;
     const run = runSh({ ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig });
-    await server.waitFor("the runner online", () => runner.status === "online", 10_000);
+    await server.waitFor("the runner online", () => runner.status === "online");
     // While it polls for a job, neither the config nor its credential is in any process's argv.
     const argv = readdirSync("/proc")
       .filter((p) => /^\d+$/.test(p))
@@ -366,7 +366,7 @@ describe("the runner release stand-in's run.sh", () => {
     const gh = client(server);
     const jit = await gh.createJitConfig({ name: "gpu-2-1-00000002-0", labels: ["gpu-2-1-00000002"], runnerGroupId: 1 });
     const run = runSh({ ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig });
-    await server.waitFor("the runner online", () => server.runner(jit.runnerId)?.status === "online", 10_000);
+    await server.waitFor("the runner online", () => server.runner(jit.runnerId)?.status === "online");
     await gh.deleteRunner(jit.runnerId);
     const { code, out } = await run.done;
     assert.equal(code, 1);

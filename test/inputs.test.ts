@@ -1,10 +1,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { awsCloud } from "../stacks/aws.ts";
-import { InputError } from "../stacks/input-reader.ts";
+import { InputError, InputReader } from "../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { readRunContext } from "../scripts/settings/run-context.ts";
 import { AWS_START, FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV, RUN_CONTEXT_ENV } from "./kit/env.ts";
+
+/** A valid Azure start: the one product cloud without a state store of its own. */
+const AZURE_START: Readonly<Record<string, string>> = {
+  mode: "start",
+  cloud: "azure",
+  "github-token": FAKE_TOKEN,
+  subscription: "00000000-0000-0000-0000-000000000000",
+  location: "eastus",
+  "resource-group": "gpu-runners",
+  "subnet-id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/ci/subnets/runners",
+  accelerator: "t4",
+};
 
 function parseStart(overrides: Record<string, string>): StartInputs {
   const inputs = parseInputs(inputEnv({ ...AWS_START, ...overrides }));
@@ -38,8 +50,10 @@ describe("parseInputs: a valid start", () => {
     assert.equal(inputs.expectedGpus, undefined);
     assert.equal(inputs.runnerUser, "runner");
     assert.equal(inputs.runnerSudo, true);
+    assert.equal(inputs.runnerPreinstalled, false, "the runner is downloaded unless the image says it has one");
     assert.equal(inputs.allowForks, false);
     assert.equal(inputs.dryRun, false);
+    assert.equal(inputs.runnerScope, "repository", "runners are registered to the repository unless asked otherwise");
     assert.equal(inputs.stateStore, undefined, "the encrypted state travels as a workflow artifact");
     // The passphrase falls back to the token, so start and stop agree without extra setup.
     assert.equal(inputs.statePassphrase, FAKE_TOKEN);
@@ -78,6 +92,7 @@ describe("parseInputs: a valid start", () => {
       "pre-runner-script": "echo hi",
       "runner-user": "ci",
       "runner-sudo": "false",
+      "runner-preinstalled": "true",
       tags: '{"team": "md-sim", "cost-center": "42"}',
       "state-passphrase": "another passphrase",
       "dry-run": "TRUE",
@@ -99,6 +114,7 @@ describe("parseInputs: a valid start", () => {
     assert.equal(inputs.preRunnerScript, "echo hi");
     assert.equal(inputs.runnerUser, "ci");
     assert.equal(inputs.runnerSudo, false);
+    assert.equal(inputs.runnerPreinstalled, true);
     assert.deepEqual(inputs.tags, { team: "md-sim", "cost-center": "42" });
     assert.equal(inputs.statePassphrase, "another passphrase");
     assert.equal(inputs.dryRun, true);
@@ -140,6 +156,16 @@ describe("parseInputs: a valid start", () => {
     assert.equal(gcs?.description, "gs://my-tf-state/ci/gpu/");
     assert.throws(() => parseStart({ "state-backend": "gcs", "state-bucket": "my-tf-state" }), /Input 'state-backend': got "gcs"; expected one of artifact, s3\./);
   });
+
+  it("with a cloud that has no state store (azure), artifact is still the one choice, by default or by name", () => {
+    const azure = { ...AZURE_START };
+    assert.equal((parseInputs(inputEnv(azure)) as StartInputs).stateStore, undefined);
+    assert.equal((parseInputs(inputEnv({ ...azure, "state-backend": "artifact" })) as StartInputs).stateStore, undefined);
+    assert.throws(
+      () => parseInputs(inputEnv({ ...azure, "state-backend": "blob" })),
+      (error: unknown) => error instanceof InputError && error.message === `Input 'state-backend': got "blob"; expected one of artifact.`,
+    );
+  });
 });
 
 describe("parseInputs: runner scope and candidates", () => {
@@ -160,6 +186,32 @@ describe("parseInputs: a valid stop", () => {
     const inputs = parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-987654321-2-0a1b2c3d" }));
     assert.equal(inputs.mode, "stop");
     assert.equal(inputs.mode === "stop" && inputs.stateId, "gpu-987654321-2-0a1b2c3d");
+  });
+
+  // A re-run's attempt number has more than one digit by the tenth attempt; run ids have grown past 10 digits.
+  for (const stateId of ["gpu-1-12-0a1b2c3d", "gpu-12345678901234567890-1234-ffffffff"]) {
+    it(`takes state-id ${stateId}, whatever the length of its run id and attempt`, () => {
+      const inputs = parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": stateId }));
+      assert.equal(inputs.mode === "stop" && inputs.stateId, stateId);
+    });
+  }
+});
+
+describe("parseInputs: a valid sweep", () => {
+  it("needs only mode and token, and reads none of a start's inputs", () => {
+    // No machine-type, accelerator nor region: a start would refuse this, a sweep has no machine to describe.
+    const inputs = parseInputs(inputEnv({ mode: "sweep", "github-token": FAKE_TOKEN }));
+    assert.equal(inputs.mode, "sweep");
+    assert.deepEqual(Object.keys(inputs).sort(), ["cloud", "dryRun", "githubToken", "mode", "runnerScope", "statePassphrase", "stateStore"]);
+    assert.equal(inputs.mode === "sweep" && inputs.dryRun, false, "a sweep deletes unless dry-run is asked for");
+    assert.equal(inputs.cloud.name, "aws");
+    assert.equal(inputs.githubToken, FAKE_TOKEN);
+    assert.equal(inputs.runnerScope, "repository");
+  });
+
+  it("reads dry-run: list what would be deleted, delete nothing", () => {
+    const inputs = parseInputs(inputEnv({ mode: "sweep", "github-token": FAKE_TOKEN, "dry-run": "true" }));
+    assert.equal(inputs.mode === "sweep" && inputs.dryRun, true);
   });
 });
 
@@ -197,6 +249,9 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "labels", value: "has space", expected: /comma-separated labels/ },
   { input: "labels", value: "x".repeat(101), expected: /comma-separated labels/ },
   { input: "pre-runner-script", value: "echo hello\n".repeat(1000), expected: /at most 8192 bytes/ },
+  // The limit is on bytes (what the user-data carries), not characters: 4097 two-byte characters are 8194 bytes.
+  { input: "pre-runner-script", value: "ü".repeat(4097), expected: /at most 8192 bytes/ },
+  { input: "runner-group-id", value: "2147483648", expected: /from 1 to 2147483647\./ },
   { input: "runner-user", value: "root; rm -rf /", expected: /Linux user name/ },
   { input: "runner-user", value: "Runner", expected: /Linux user name/ },
   // Accounts the image already has would keep their own rights (root's, an admin's sudo): refused before anything exists.
@@ -214,6 +269,10 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "labels", value: "ubuntu-latest", expected: /ubuntu-latest would let/ },
   { input: "labels", value: "ubuntu-24.04", expected: /ubuntu-24\.04 would let/ },
   { input: "labels", value: "gpu-123-1-0a1b2c3d", expected: /gpu-123-1-0a1b2c3d would let/ },
+  // Another start's label from its tenth attempt on, and a runner's name (label and index) past the tenth runner.
+  { input: "labels", value: "gpu-123-12-0a1b2c3d", expected: /gpu-123-12-0a1b2c3d would let/ },
+  { input: "labels", value: "gpu-123-1-0a1b2c3d-12", expected: /gpu-123-1-0a1b2c3d-12 would let/ },
+  { input: "labels", value: "gpu-123-1-0a1b2c3d-3", expected: /gpu-123-1-0a1b2c3d-3 would let/ },
   // A short explicit passphrase is guessed offline from the artifact anyone signed in can download.
   { input: "state-passphrase", value: "a", expected: /at least 16 characters/ },
   { input: "state-passphrase", value: "fifteen chars!!", expected: /at least 16 characters/ },
@@ -230,6 +289,10 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "tags", value: "{not json", expected: /JSON object/ },
   { input: "tags", value: '["a"]', expected: /JSON object/ },
   { input: "tags", value: '{"a": 1}', expected: /JSON object/ },
+  // Valid JSON that is not an object: null, a string (whose characters would become tags "0", "1"...) and a number.
+  { input: "tags", value: "null", expected: /JSON object/ },
+  { input: "tags", value: '"md-sim"', expected: /JSON object/ },
+  { input: "tags", value: "42", expected: /JSON object/ },
   { input: "tags", value: '{"gpu-runner-label": "x"}', expected: /reserved/ },
   { input: "tags", value: '{"aws:cloudformation": "x"}', expected: /reserved/ },
   { input: "tags", value: '{"team": "$(whoami)"}', expected: /letters, digits/ },
@@ -273,6 +336,160 @@ describe("parseInputs: bad start inputs are refused, naming the input", () => {
   }
 });
 
+// The values at the very edge of each range are valid: a limit written as "<" where "<=" was meant refuses them.
+describe("parseInputs: the limits themselves are accepted", () => {
+  const twentyLabels = Array.from({ length: 20 }, (_, i) => `label-${i}`);
+  const cases: { name: string; inputs: Record<string, string>; check: (inputs: StartInputs) => void }[] = [
+    { name: "count 10", inputs: { count: "10" }, check: (i) => assert.equal(i.count, 10) },
+    { name: "runner-group-id 2^31-1", inputs: { "runner-group-id": "2147483647" }, check: (i) => assert.equal(i.runnerGroupId, 2147483647) },
+    { name: "max-lifetime one minute over runner-timeout", inputs: { "runner-timeout": "10", "max-lifetime": "11" }, check: (i) => assert.equal(i.maxLifetimeMinutes, 11) },
+    { name: "a passphrase of exactly 16 characters", inputs: { "state-passphrase": "sixteen chars!!!" }, check: (i) => assert.equal(i.statePassphrase, "sixteen chars!!!") },
+    { name: "20 labels", inputs: { labels: twentyLabels.join(",") }, check: (i) => assert.deepEqual(i.extraLabels, twentyLabels) },
+    { name: "a pre-runner-script of exactly 8192 bytes", inputs: { "pre-runner-script": "x".repeat(8192) }, check: (i) => assert.equal(i.preRunnerScript.length, 8192) },
+    { name: "expected-gpus 0 (a CPU-only check of the pipeline)", inputs: { "expected-gpus": "0" }, check: (i) => assert.equal(i.expectedGpus, 0) },
+  ];
+  for (const { name, inputs, check } of cases) {
+    it(name, () => check(parseStart(inputs)));
+  }
+});
+
+// Lists and scripts are often YAML block scalars: blank items and the surrounding newlines are not values.
+describe("parseInputs: blank parts of a value are not values", () => {
+  it("drops empty list items", () => {
+    assert.deepEqual(parseStart({ labels: "cuda-12,,a100,\n\nlarge" }).extraLabels, ["cuda-12", "a100", "large"]);
+  });
+
+  it("trims a block scalar's trailing newline off a script", () => {
+    assert.equal(parseStart({ "pre-runner-script": "echo hi\n" }).preRunnerScript, "echo hi");
+  });
+
+  it("reads an input of only spaces and newlines as unset", () => {
+    const inputs = parseStart({ "expected-gpus": " \n", "state-passphrase": "  ", "runner-group": " " });
+    assert.equal(inputs.expectedGpus, undefined);
+    assert.equal(inputs.statePassphrase, FAKE_TOKEN, "a blank passphrase falls back to the token, like an unset one");
+    assert.equal(inputs.runnerGroupName, undefined);
+  });
+});
+
+// GitHub compares labels whole: only a label equal to a generic one is refused, not one that merely contains it.
+describe("parseInputs: labels that contain a generic label are still the user's own", () => {
+  for (const label of ["my-linux", "linux-cuda", "armada", "x64-build", "gpu-123-1-0a1b2c3d-x", "ci-gpu-123-1-0a1b2c3d"]) {
+    it(label, () => {
+      assert.deepEqual(parseStart({ labels: label }).extraLabels, [label]);
+    });
+  }
+});
+
+// Every account the action knows an image to have keeps its own rights: each must be refused as runner-user.
+describe("parseInputs: runner-user is never an account images already have", () => {
+  const accounts = [
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup",
+    "list", "irc", "gnats", "nobody", "messagebus", "syslog", "sshd", "lxd", "uuidd", "tcpdump", "tss", "landscape",
+    "pollinate", "polkitd", "chrony", "dnsmasq", "usbmux", "ntp", "postfix", "docker",
+    "ubuntu", "debian", "admin", "centos", "rocky", "almalinux", "fedora", "cloud-user",
+  ];
+  for (const user of accounts) {
+    it(user, () => {
+      assert.throws(
+        () => parseStart({ "runner-user": user }),
+        (error: unknown) =>
+          error instanceof InputError &&
+          error.message ===
+            `Input 'runner-user': got "${user}"; expected a new user for the runner, not root nor an account images already have (${user} would keep its own rights, sudo included): the boot script creates it.`,
+      );
+    });
+  }
+});
+
+// The message is the user's whole interface to a refusal: it names the input, shows what was given (never a secret,
+// and not 10 KB of script) and says what is expected. These are written out in full.
+describe("parseInputs: error messages, word for word", () => {
+  const withoutMode: Record<string, string> = { ...AWS_START };
+  delete withoutMode.mode;
+  const cases: { name: string; env: Record<string, string>; message: string }[] = [
+    { name: "an input absent from the environment is nothing", env: inputEnv(withoutMode), message: "Input 'mode': got nothing; expected one of start, stop, sweep." },
+    { name: "an input of only spaces is nothing, not a value with spaces around it", env: inputEnv({ ...AWS_START, mode: "  " }), message: "Input 'mode': got nothing; expected one of start, stop, sweep." },
+    {
+      name: "a required number that is unset says so (io2 needs its IOPS)",
+      env: inputEnv({ ...AWS_START, "disk-type": "io2" }),
+      message: "Input 'disk-iops': got nothing; expected a whole number from 100 to 256000.",
+    },
+    {
+      name: "a boolean with a trailing newline",
+      env: inputEnv({ ...AWS_START, "dry-run": "true\n" }),
+      message: String.raw`Input 'dry-run': got "true\n"; expected true or false, without leading or trailing spaces or newlines.`,
+    },
+    {
+      name: "a short passphrase is not shown",
+      env: inputEnv({ ...AWS_START, "state-passphrase": "hunter2" }),
+      message: `Input 'state-passphrase': got "(a secret, not shown)"; expected a passphrase of at least 16 characters (or none: the github-token is then the key).`,
+    },
+    {
+      name: "a value of 80 characters is shown whole",
+      env: inputEnv({ ...AWS_START, "runner-user": "A".repeat(80) }),
+      message: `Input 'runner-user': got "${"A".repeat(80)}"; expected a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters).`,
+    },
+    {
+      name: "a value of 81 characters is cut to 77 and an ellipsis",
+      env: inputEnv({ ...AWS_START, "runner-user": "A".repeat(81) }),
+      message: `Input 'runner-user': got "${"A".repeat(77)}..."; expected a Linux user name (lower-case letters, digits, '_' and '-', at most 32 characters).`,
+    },
+    {
+      name: "max-lifetime equal to runner-timeout",
+      env: inputEnv({ ...AWS_START, "max-lifetime": "10", "runner-timeout": "10" }),
+      message: `Input 'max-lifetime': got "10"; expected more minutes than runner-timeout (10), or the machine powers off before its runner can come online.`,
+    },
+    {
+      name: "21 labels",
+      env: inputEnv({ ...AWS_START, labels: "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,l10,l11,l12,l13,l14,l15,l16,l17,l18,l19,l20" }),
+      message: `Input 'labels': got "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,l10,l11,l12,l13,l14,l15,l16,l17,l18,l19,l20"; expected comma-separated labels of letters, digits, '.', '_' and '-' (at most 100 characters each), at most 20 items.`,
+    },
+    {
+      name: "every generic label is named, and the way out is said",
+      env: inputEnv({ ...AWS_START, labels: "self-hosted, cuda, linux" }),
+      message:
+        `Input 'labels': got "self-hosted, cuda, linux"; expected labels only your jobs ask for: self-hosted, linux would let any queued job that asks for it (another workflow's) take the runner; ` +
+        "runs-on: the label output is enough, add labels such as a100-80gb or md-sim-gpu only to tell jobs apart.",
+    },
+    {
+      name: "a reserved tag prefix lists the action's and the cloud's prefixes",
+      env: inputEnv({ ...AWS_START, tags: '{"aws:x": "y"}' }),
+      message: String.raw`Input 'tags': got "{\"aws:x\": \"y\"}"; expected a JSON object of string tags, such as {"team": "md-sim"}; keys starting with gpu-runner-, aws: are reserved (ownership tags such as gpu-runner-label are set by the action).`,
+    },
+  ];
+  for (const { name, env, message } of cases) {
+    it(name, () => {
+      assert.throws(
+        () => parseInputs(env),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, String(error));
+          assert.equal(error.name, "InputError", "what the action's top level prints before the message");
+          assert.equal(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe("InputReader", () => {
+  // parseInputs fails on the token only when it is empty; the reader must mask it for any caller, however it fails.
+  for (const input of ["github-token", "state-passphrase"]) {
+    it(`never shows ${input} in a failure, whatever its value`, () => {
+      const read = new InputReader(inputEnv({ [input]: FAKE_TOKEN }));
+      assert.throws(
+        () => read.fail(input, "something else"),
+        (error: unknown) => error instanceof InputError && error.message === `Input '${input}': got "(a secret, not shown)"; expected something else.`,
+      );
+    });
+  }
+
+  it("shows any other input's value", () => {
+    const read = new InputReader(inputEnv({ region: "us-east-1" }));
+    assert.throws(() => read.fail("region", "another region"), (error: unknown) => error instanceof InputError && error.message === `Input 'region': got "us-east-1"; expected another region.`);
+  });
+});
+
 describe("parseInputs: secrets", () => {
   it("never echoes a secret input back in an error", () => {
     // A github-token can only fail by being empty, so check the passphrase path through a reader failure.
@@ -280,15 +497,18 @@ describe("parseInputs: secrets", () => {
       parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "not-a-state-id" }));
       assert.fail("expected an error");
     } catch (error) {
-      assert.ok(error instanceof InputError);
+      // Every assert.ok here has a message: without one, node builds it by parsing this TypeScript file, which can
+      // hang (a failing mutant then times out instead of failing).
+      assert.ok(error instanceof InputError, String(error));
       assert.equal(error.input, "state-id");
-      assert.ok(!error.message.includes(FAKE_TOKEN));
+      assert.ok(!error.message.includes(FAKE_TOKEN), "the token is not in the message");
     }
   });
 });
 
 describe("parseInputs: stop", () => {
-  for (const stateId of ["", "gpu-1-1", "gpu-1-1-XYZ12345", "../../etc", "gpu-1-1-0a1b2c3d; rm -rf /"]) {
+  // The state id names a file and a cloud's resources: nothing before gpu-, no attempt over 4 digits nor run id over 20.
+  for (const stateId of ["", "gpu-1-1", "gpu-1-1-XYZ12345", "../../etc", "gpu-1-1-0a1b2c3d; rm -rf /", "../gpu-1-1-0a1b2c3d", "gpu-1-12345-0a1b2c3d", `gpu-${"1".repeat(21)}-1-0a1b2c3d`]) {
     it(`refuses state-id ${JSON.stringify(stateId)}`, () => {
       assert.throws(
         () => parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": stateId })),

@@ -12,6 +12,7 @@ import type { Clock } from "../scripts/adapters/action-io.ts";
 import { createGitHubClient, type RunnerScope } from "../scripts/adapters/github.ts";
 import { parseInputs, type StartInputs, type StopInputs } from "../scripts/settings/inputs.ts";
 import { readRunContext, type RunContext } from "../scripts/settings/run-context.ts";
+import { ForkRefusedError } from "../scripts/phases/fork-guard.ts";
 import { start, StartError } from "../scripts/phases/start.ts";
 import { readEncryptedBundle, writeEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import { stateFilePath } from "../scripts/settings/state-location.ts";
@@ -43,16 +44,18 @@ interface Fixture {
   config: TestCloudConfig;
 }
 
-function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<string, string> = {}): Fixture {
+/** The triggering event the fork guard reads: a push to this repository unless a test says otherwise. */
+const PUSH = { name: "push", payload: { repository: { full_name: "octo-org/md-sim" }, ref: "refs/heads/main" } };
+
+function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<string, string> = {}, event: { name: string; payload: object } = PUSH): Fixture {
   const dir = join(root, `case-${n++}`);
   const markerDir = join(dir, "markers");
   mkdirSync(markerDir, { recursive: true });
-  // A push event: the fork guard reads it (and refuses a start it cannot read one for).
   const eventPath = join(dir, "event.json");
-  writeFileSync(eventPath, JSON.stringify({ repository: { full_name: "octo-org/md-sim" }, ref: "refs/heads/main" }));
+  writeFileSync(eventPath, JSON.stringify(event.payload));
   const env = inputEnv(
     { ...AWS_START, count: "2", "state-passphrase": PASSPHRASE, ...inputOverrides },
-    { RUNNER_TEMP: join(dir, "runner-temp"), GITHUB_EVENT_NAME: "push", GITHUB_EVENT_PATH: eventPath },
+    { RUNNER_TEMP: join(dir, "runner-temp"), GITHUB_EVENT_NAME: event.name, GITHUB_EVENT_PATH: eventPath },
   );
   const parsed = parseInputs(env) as StartInputs;
   const cloudConfig: TestCloudConfig = { markerDir, machineType: "a", fallbackMachineTypes: [], noCapacity: [], broken: [], consoles: {}, ...config };
@@ -167,6 +170,25 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const stopIO = recordingIO();
     await stop(stopInputs(), f.context, { ...deps({ ...f, io: stopIO }), env: {} });
     assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed");
+  });
+
+  it("a pull request from a fork is refused before anything exists; with allow-forks: true the same start goes on", async () => {
+    const fork = { name: "pull_request", payload: { pull_request: { head: { repo: { full_name: "someone/md-sim" } } } } };
+    const refused = fixture({}, {}, fork);
+    // No GitHub call is mocked: one would fail the start with another error, and afterEach finds none pending.
+    await assert.rejects(start(refused.inputs, refused.context, deps(refused)), ForkRefusedError);
+    assert.deepEqual(readdirSync(refused.markerDir), [], "no machine");
+    assert.deepEqual(refused.io.outputs, {}, "not even a label: nothing was started");
+
+    const allowed = fixture({}, { "allow-forks": "true" }, fork);
+    mockRegistration();
+    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
+    await start(allowed.inputs, allowed.context, deps(allowed));
+    assert.equal(readdirSync(allowed.markerDir).filter((m) => !m.includes(".")).length, 2, "both machines made");
+    mockList([100, 101]);
+    mockDeletes([100, 101]);
+    await stop(stopInputs(), allowed.context, { ...deps({ ...allowed, io: recordingIO() }), env: {} });
+    assert.deepEqual(readdirSync(allowed.markerDir), [], "every machine destroyed");
   });
 
   it("starts two runners, then stop removes everything, and a second stop finds nothing to do", async () => {

@@ -148,7 +148,7 @@ async function lifecycle(pollMs: number | null, baked: boolean): Promise<Lifecyc
     const label = start.outputs.label ?? "";
     world.server.queueJob(label, { seconds: 0 });
     world.server.queueJob(label, { seconds: 0 });
-    await world.server.waitFor("the jobs", () => world.server.jobs.every((j) => j.doneAt !== undefined), 30_000);
+    await world.server.waitFor("the jobs", () => world.server.jobs.every((j) => j.doneAt !== undefined));
     const stopBegan = Date.now();
     const stop = await world.stop(start.outputs["state-id"] ?? "");
     if (stop.failed) throw new Error(`stop failed: ${stop.errors.join("; ")}`);

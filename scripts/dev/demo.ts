@@ -93,7 +93,7 @@ async function main(): Promise<number> {
 
     say(bold(`3. The GPU job (runs-on: ${label}): queued at GitHub, each runner takes one by itself`));
     for (let i = 1; i <= COUNT; i++) world.server.queueJob(label, { name: `gpu-tests (${i})`, seconds: 0.5 });
-    await world.server.waitFor("the jobs", () => world.server.jobs.every((j) => j.doneAt !== undefined), 30_000);
+    await world.server.waitFor("the jobs", () => world.server.jobs.every((j) => j.doneAt !== undefined));
     for (const job of world.server.jobs) {
       const runner = world.server.runner(job.runnerId ?? -1);
       say(`    ${runner?.name} ran "${job.name}" in ${seconds((job.doneAt ?? 0) - (job.takenAt ?? 0))}, then left GitHub (a JIT runner takes one job)`);

@@ -52,6 +52,7 @@ export async function sweep(inputs: SweepInputs, context: RunContext, deps: Swee
 
   const machineVerdicts = new Map<FoundMachine, Verdict>();
   for (const machine of machines) machineVerdicts.set(machine, await judgeMachine(machine, now, runIsOver));
+  // Stryker disable next-line OptionalChaining: the loop above gave every machine a verdict.
   const doomed = machines.filter((m) => machineVerdicts.get(m)?.delete);
   const doomedNames = new Set(doomed.map((m) => m.name));
   const liveNames = new Set(machines.filter((m) => !doomedNames.has(m.name)).map((m) => m.name));

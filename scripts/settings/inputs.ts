@@ -167,6 +167,7 @@ const PRE_RUNNER_SCRIPT_MAX = 8 * 1024;
 
 function parsePreRunnerScript(read: InputReader): string {
   const script = read.optional("pre-runner-script");
+  // Stryker disable next-line StringLiteral: Buffer.byteLength counts UTF-8 for an empty (unknown) encoding name too
   if (Buffer.byteLength(script, "utf8") > PRE_RUNNER_SCRIPT_MAX) {
     read.fail("pre-runner-script", `a script of at most ${PRE_RUNNER_SCRIPT_MAX} bytes (it travels in the machine's user-data); fetch longer ones from it`);
   }
@@ -193,6 +194,7 @@ function parseStateStore(read: InputReader, cloud: Cloud): StateStore | undefine
  */
 function otherCloudsInputs(read: InputReader, cloud: Cloud): string[] {
   const notices = new Map<string, string>();
+  // Stryker disable next-line MethodExpression: the chosen cloud's own inputs are all in cloud.inputs, so it adds no notice
   for (const other of allClouds().filter((c) => c !== cloud)) {
     for (const input of other.inputs.filter((i) => read.isSet(i) && !cloud.inputs.includes(i) && !notices.has(i))) {
       notices.set(input, `Input '${input}' is read only with cloud ${other.name}; ignored with cloud ${cloud.name}.`);

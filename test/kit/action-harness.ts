@@ -48,14 +48,7 @@ export function worldsClosedAfterwards(): (options?: LocalWorldOptions) => Promi
   };
 }
 
-/** Polls `check` every 50 ms until it holds, or fails after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor } from "./patience.ts";
 
 export function step(result: ActionRunResult, idOrName: string | RegExp): StepResult {
   const found = result.stepResults.find((s) => (typeof idOrName === "string" ? s.id === idOrName : idOrName.test(s.name)));

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
 import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
+import { HUNG_MS, waitFor } from "./patience.ts";
 
 export const BODY_PATH = fileURLToPath(new URL("../../stacks/boot/runner.sh", import.meta.url));
 export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", import.meta.url));
@@ -115,7 +116,8 @@ export function hostCaptures(host: "h100" | "h200"): Record<string, Capture> {
 
 // ------------------------------------------------------------------------------------------------- sandbox
 
-export type RunnerMode = "job" | "idle" | "job-then-hang" | "exit-3";
+/** What the stand-in runner does once listening. "held-job": takes a job that runs until the test calls releaseJob(). */
+export type RunnerMode = "job" | "idle" | "job-then-hang" | "held-job" | "exit-3";
 export type Arch = "x86_64" | "aarch64";
 
 export interface SandboxOptions {
@@ -150,7 +152,6 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   lines: string[];
-  ms: number;
 }
 
 const live = new Set<number>();
@@ -179,13 +180,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { waitFor };
 
 let counter = 0;
 
@@ -345,6 +340,15 @@ export class BootSandbox {
     return join(this.cloudDir, "instance", "scripts", "part-001");
   }
 
+  /** The file whose existence ends a "held-job" runner's job. */
+  get jobReleasePath(): string {
+    return join(this.root, "tmp", "release-the-job");
+  }
+
+  async releaseJob(): Promise<void> {
+    await writeFile(this.jobReleasePath, "");
+  }
+
   /** The lifetime deadline the first boot writes: "EPOCH MACHINE-ID". */
   get deadlinePath(): string {
     return join(this.root, "var", "lib", "gpu-runner", "deadline");
@@ -374,7 +378,7 @@ export class BootSandbox {
     const timers = shellQuote(join(this.records, "timers"));
     await this.writeStandIn(
       "poweroff",
-      `${record("power", "poweroff")}[[ -f ${timers} ]] && while read -r t; do kill -KILL -- "-$t" 2>/dev/null; done <${timers}\nexit 0\n`,
+      `${record("power", "poweroff")}printf '%s\\n' "$EPOCHREALTIME" >>${rec}/poweroff.at\n[[ -f ${timers} ]] && while read -r t; do kill -KILL -- "-$t" 2>/dev/null; done <${timers}\nexit 0\n`,
     );
     // systemd-run --on-active=Ns ... -- COMMAND: a timer that systemd, not the boot script, holds. Here a session of
     // its own (setsid): killing the boot script and everything it started leaves it, as it would leave systemd's.
@@ -465,6 +469,7 @@ exit 99
       job: `echo "$(stamp): Running job: gpu-tests"\necho "$(stamp): Job gpu-tests completed with result: Succeeded"\nexit 0`,
       idle: "exec sleep 300",
       "job-then-hang": `echo "$(stamp): Running job: long-job"\nexec sleep 300`,
+      "held-job": `echo "$(stamp): Running job: held-job"\nuntil [[ -e ${shellQuote(this.jobReleasePath)} ]]; do sleep 0.1; done\necho "$(stamp): Job held-job completed with result: Succeeded"\nexit 0`,
       "exit-3": `echo "An error occurred: Runner not configured" >&2\nexit 3`,
     };
     return `#!/bin/bash
@@ -537,22 +542,22 @@ ${behaviour[mode]}
     };
   }
 
-  /** Runs the boot script to its end (bounded), then gives what it printed. */
-  async run(timeoutMs = 20_000): Promise<RunResult> {
-    const started = Date.now();
+  /** Runs the boot script to its end, then gives what it printed. Past HUNG_MS it is killed and reported as hung. */
+  async run(hungAfterMs = HUNG_MS): Promise<RunResult> {
     const { exited, closed } = this.start();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         killGroup(this.pid);
-        reject(new Error(`boot script still running after ${timeoutMs} ms; output so far:\n${this.stdout}${this.stderr}`));
-      }, timeoutMs);
+        reject(new Error(`hung: the boot script still ran after ${hungAfterMs} ms; output so far:\n${this.stdout}${this.stderr}`));
+      }, hungAfterMs);
     });
     try {
       const { code, signal } = await Promise.race([exited, deadline]);
-      // Its children may hold the pipes a moment longer; what they print after that is not waited for.
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
-      return { code, signal, stdout: this.stdout, stderr: this.stderr, lines: this.lines(), ms: Date.now() - started };
+      // Its output is read to the end: the pipes close once every process holding them is gone. The boot script leaves
+      // none (cloud-init, too, waits for its output to close), so a wait here is the safety net's to end.
+      await Promise.race([closed, deadline]);
+      return { code, signal, stdout: this.stdout, stderr: this.stderr, lines: this.lines() };
     } finally {
       clearTimeout(timer);
     }
@@ -564,6 +569,17 @@ ${behaviour[mode]}
 
   lines(): string[] {
     return this.stdout.split("\n").filter((line) => line !== "");
+  }
+
+  /** When each poweroff call came (epoch seconds, from the stand-in's own clock). */
+  poweredOffAt(): number[] {
+    const file = join(this.records, "poweroff.at");
+    return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map(Number) : [];
+  }
+
+  /** The lifetime deadline on the disk (epoch seconds), as the first boot wrote it. */
+  deadline(): number {
+    return Number(readFileSync(this.deadlinePath, "utf8").split(" ")[0]);
   }
 
   calls(name: string): string[] {
@@ -621,7 +637,7 @@ ${behaviour[mode]}
   }
 
   /** Runs what gpu-runner-lifetime.service runs at a later boot (its ExecStart), as the boot script ran. */
-  async perBoot(timeoutMs = 10_000): Promise<RunResult> {
+  async perBoot(hungAfterMs = HUNG_MS): Promise<RunResult> {
     const exec = /^ExecStart=(.+)$/m.exec(readFileSync(this.unitPath, "utf8"))?.[1];
     if (!exec) throw new Error(`no ExecStart in ${this.unitPath}`);
     const [command, ...args] = exec.split(" ");
@@ -630,13 +646,12 @@ ${behaviour[mode]}
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-    const started = Date.now();
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const timer = setTimeout(() => child.kill("SIGKILL"), hungAfterMs);
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on("close", (c, s) => resolve({ code: c, signal: s })),
     );
     clearTimeout(timer);
-    return { code, signal, stdout: out, stderr: err, lines: out.split("\n").filter((l) => l !== ""), ms: Date.now() - started };
+    return { code, signal, stdout: out, stderr: err, lines: out.split("\n").filter((l) => l !== "") };
   }
 
   /** Kills the timers the systemd-run stand-in armed (each its own session). */

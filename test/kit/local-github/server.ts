@@ -21,6 +21,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { waitFor } from "../patience.ts";
 import type { OpenApiChecker } from "./openapi.ts";
 import type { RunnerRelease } from "./runner-release.ts";
 
@@ -285,13 +286,9 @@ export class LocalGitHub {
     return true;
   }
 
-  /** Resolves when `check` holds; rejects after `timeoutMs` naming `what`. */
-  async waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  /** Resolves when `check` holds; fails as hung, naming `what`, past the kit's bound (test/kit/patience.ts). */
+  waitFor(what: string, check: () => boolean): Promise<void> {
+    return waitFor(what, check);
   }
 
   // ------------------------------------------------------------------------------------------------ routing

@@ -14,6 +14,7 @@ import { STATE_ARTIFACT_PREFIX, STATE_FILE_NAME } from "../../../scripts/lib/con
 import { type ActionRunResult, type ArtifactStore, type CancelOptions, runAction, type StepResult } from "./action-runner.ts";
 import { loadGitHubOpenApi, type OpenApiChecker } from "./openapi.ts";
 import { buildRunnerRelease, type RunnerRelease } from "./runner-release.ts";
+import { HUNG_MS } from "../patience.ts";
 import { LocalGitHub } from "./server.ts";
 
 /** The repository root: the action's directory (GITHUB_ACTION_PATH). */
@@ -356,7 +357,7 @@ export class LocalWorld {
       // The stand-in server accepts one token: it serves as the job's GITHUB_TOKEN too.
       github: { repository: this.repository, runId: this.runId, runAttempt: "1", apiUrl: this.server.url, token: this.token, eventName: "workflow_dispatch", eventPath: this.eventPath },
       artifacts: this.artifacts,
-      stepTimeoutMs: 120_000,
+      stepTimeoutMs: HUNG_MS,
       onLine: options.onLine,
       onStep: options.onStep,
       cancel: options.cancel,
