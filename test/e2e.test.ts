@@ -129,7 +129,7 @@ describe("end to end on the local machine kind", () => {
   });
 
   it(
-    "a runner that never comes online: start fails within runner-timeout and undoes everything; stop then finds nothing",
+    "a runner that never comes online: start fails at runner-timeout and undoes everything; stop then finds nothing",
     async () => {
       const w = await world({ runnerTimeoutMs: SHORT_TIMEOUT_MS });
       w.server.dropOnline(/-1$/);

@@ -555,7 +555,8 @@ ${behaviour[mode]}
     try {
       const { code, signal } = await Promise.race([exited, deadline]);
       // Its output is read to the end: the pipes close once every process holding them is gone. The boot script leaves
-      // none (cloud-init, too, waits for its output to close), so a wait here is the safety net's to end.
+      // none holding them (its timer ends with it; a pre-runner daemon writes to a file), so this wait ends at once,
+      // and one that does not is reported as hung.
       await Promise.race([closed, deadline]);
       return { code, signal, stdout: this.stdout, stderr: this.stderr, lines: this.lines() };
     } finally {

@@ -14,10 +14,11 @@ export const HUNG_MS = 120_000;
 export const TEST_HUNG_MS = 3 * HUNG_MS;
 
 /**
- * How many boot sandboxes or local worlds a suite runs at once: one per core. Each is a handful of processes that are
- * mostly waiting; more than the cores makes every one of them slower without finishing the suite sooner.
+ * How many boot sandboxes or local worlds a suite runs at once: two per core. Each is a handful of processes that
+ * spend most of their time waiting (the boot script polls its runner once a second), so two per core keep the cores
+ * busy; a dozen at once, as before, made every one of them slower without finishing the suite sooner.
  */
-export const PARALLEL = Math.max(1, availableParallelism());
+export const PARALLEL = 2 * Math.max(1, availableParallelism());
 
 /** Resolves when `check` holds (polled every 25 ms); rejects naming `what` once `hungAfterMs` has passed. */
 export async function waitFor(what: string, check: () => boolean, hungAfterMs = HUNG_MS): Promise<void> {

@@ -124,7 +124,7 @@ async function tableTally(): Promise<Tally> {
       else tally.survivors.push(`${mutant.file}: ${mutant.name}`);
     }
   };
-  // Each test file boots sandboxes of its own, one per core: two files at a time keep the cores busy.
+  // Each test file boots sandboxes of its own (test/kit/patience.ts): two files at a time are enough.
   await Promise.all(Array.from({ length: Math.min(2, PARALLEL) }, worker));
   return tally;
 }
