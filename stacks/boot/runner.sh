@@ -34,6 +34,9 @@ power_off() {
   local p
   [[ -n $OFF ]] && return 0
   OFF=1
+  # One power-off per machine, whichever process gets here first: a subshell (the lifetime timer) may run this too,
+  # and under load a signal can reach one mid-way. mkdir is atomic; the loser leaves without a word.
+  [[ -z $STATE ]] || mkdir -- "$STATE/powering-off" 2>/dev/null || exit 0
   trap '' USR1 HUP INT TERM
   trap - EXIT
   log "powering off: $1"
