@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActionIO, type Clock, coreIO, realClock } from "./adapters/action-io.ts";
 import { cloudNamed } from "../stacks/clouds.ts";
-import { SECRET_INPUTS } from "../stacks/input-reader.ts";
-import { inputEnvName } from "../stacks/names.ts";
+import { decodeInputs, readInputs } from "../stacks/input-reader.ts";
 import { explainFailure } from "./phases/explain.ts";
-import { createGitHubClient, type RunnerScope } from "./adapters/github.ts";
+import { createGitHubClient } from "./adapters/github/client.ts";
+import type { RunnerScope } from "./adapters/github/types.ts";
 import type { Env } from "../stacks/input-reader.ts";
 import { parseInputs } from "./settings/inputs.ts";
 import { readRunContext } from "./settings/run-context.ts";
@@ -47,12 +47,14 @@ export function onProcessCancel(handler: () => void): () => void {
 
 export async function main(deps: MainDeps): Promise<void> {
   const { env, io } = deps;
-  // Mask the secrets before anything else can print them, even in an input error.
-  for (const name of [...SECRET_INPUTS.map(inputEnvName), JOB_TOKEN_VARIABLE]) {
-    const value = env[name]?.trim();
-    if (value) io.setSecret(value);
-  }
-  const inputs = parseInputs(env);
+  // Mask the secrets before anything else can print them, even in an input error: the job's token, then the secret
+  // inputs, as the one decoding of the inputs variable hands them over.
+  const jobToken = env[JOB_TOKEN_VARIABLE]?.trim();
+  if (jobToken) io.setSecret(jobToken);
+  const inputs = parseInputs(
+    env,
+    readInputs(env, (secret) => io.setSecret(secret)),
+  );
   if (inputs.mode === "start") for (const notice of inputs.notices) io.notice(notice);
   const context = readRunContext(env, tmpdir());
   const repository = { kind: "repository", owner: context.owner, repo: context.repo } as const;
@@ -67,9 +69,14 @@ export async function main(deps: MainDeps): Promise<void> {
     });
   // Runners live in the repository or its organization. The state artifact lives in the repository and is
   // deleted with the job's own token (actions: write) when action.yml passes it, else with the github-token.
-  const github = client(inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository);
-  const jobToken = env[JOB_TOKEN_VARIABLE]?.trim();
-  const artifacts = jobToken ? client(repository, jobToken) : inputs.runnerScope === "organization" ? client(repository) : github;
+  const github = client(
+    inputs.runnerScope === "organization" ? { kind: "organization", org: context.owner } : repository,
+  );
+  const artifacts = jobToken
+    ? client(repository, jobToken)
+    : inputs.runnerScope === "organization"
+      ? client(repository)
+      : github;
   // Terraform and the cloud's CLI get the cloud's own variables (credentials, region) and none of the step's secrets.
   const terraform = createTerraform({
     pluginCacheDir: env.TF_PLUGIN_CACHE_DIR || join(context.tempDir, "terraform-plugin-cache"),
@@ -93,7 +100,7 @@ export async function main(deps: MainDeps): Promise<void> {
       run,
       setup: setupTimes(env),
       onCancel: deps.onCancel,
-      pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000) ?? POLL_INTERVAL_MS,
+      pollIntervalMs: testSetting(env.GPU_RUNNER_TEST_POLL_MS, 50, 60_000),
       runnerTimeoutMs: testSetting(env.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS, 1000, 3_600_000),
     });
   } else {
@@ -104,15 +111,18 @@ export async function main(deps: MainDeps): Promise<void> {
 // Run only as the entry point, so tests can import main() with their own dependencies.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
-    core.setFailed(explainFailure(error, cloudNamed(process.env[inputEnvName("cloud")]?.trim() ?? "")));
+    core.setFailed(explainFailure(error, chosenCloud(process.env)?.terraform));
   });
 }
 
-/**
- * How often start asks GitHub whether the runners are online: each poll is one listing for all of them (see
- * wait-online.ts), so once a second keeps to GitHub's advice of one request a second whatever `count` is.
- */
-const POLL_INTERVAL_MS = 1000;
+/** The cloud the inputs name, for the failure's hint; none when the inputs cannot be read (that may be the failure). */
+function chosenCloud(env: Env) {
+  try {
+    return cloudNamed(decodeInputs(env).cloud?.trim() ?? "");
+  } catch {
+    return undefined;
+  }
+}
 
 /** What action.yml's first steps say of themselves (not inputs): when the action began, whether the install was cached. */
 function setupTimes(env: Env): { actionStarted?: number; installCacheHit?: boolean } {

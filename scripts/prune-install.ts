@@ -31,15 +31,17 @@ export async function pruneInstall(cloudName: string, modules: string): Promise<
   const cloud = cloudNamed(cloudName);
   if (!cloud) throw new InputError("cloud", cloudName, `one of ${cloudNames().join(", ")}`);
   const root = resolve(modules);
-  await cloud.load();
+  await cloud.terraform.load();
   // The provider bindings are CommonJS: every file load() brought in is in require's cache.
   const loaded = new Set(Object.keys(createRequire(import.meta.url).cache).map((file) => resolve(file)));
   const result: PruneResult = { removedPackages: [], removedFiles: 0, keptFiles: 0, removedTypes: 0 };
   for (const scope of ["@cdktf"]) {
-    const names = (await readdir(join(root, scope)).catch(() => [] as string[])).filter((name) => name.startsWith("provider-"));
+    const names = (await readdir(join(root, scope)).catch(() => [] as string[])).filter((name) =>
+      name.startsWith("provider-"),
+    );
     for (const name of names) {
       const dir = join(root, scope, name);
-      if (!cloud.providerPackages.includes(`${scope}/${name}`)) {
+      if (!cloud.terraform.providerPackages.includes(`${scope}/${name}`)) {
         await rm(dir, { recursive: true, force: true });
         result.removedPackages.push(`${scope}/${name}`);
         continue;
@@ -55,9 +57,11 @@ export async function pruneInstall(cloudName: string, modules: string): Promise<
       await removeEmptyDirectories(dir);
     }
   }
-  if (cloud.providerPackages.length > 0 && result.keptFiles <= cloud.providerPackages.length) {
+  if (cloud.terraform.providerPackages.length > 0 && result.keptFiles <= cloud.terraform.providerPackages.length) {
     // Nothing of the provider was recognised as loaded: pruning would leave the cloud unable to synthesize.
-    throw new Error(`prune-install: ${cloudName}'s load() loaded nothing from ${root}; run it from the install it prunes`);
+    throw new Error(
+      `prune-install: ${cloudName}'s load() loaded nothing from ${root}; run it from the install it prunes`,
+    );
   }
   for (const file of await filesUnder(root)) {
     if (/\.d\.[cm]?ts$|\.map$/.test(file)) {

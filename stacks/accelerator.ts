@@ -39,34 +39,52 @@ export function describeOffer(catalog: readonly CatalogMachine[], cloud: string)
 }
 
 /** Reads the accelerator input, if set, and checks it against the catalog: a GPU it offers, in a count it offers. */
-export function readAccelerator(read: InputReader, catalog: readonly CatalogMachine[], cloud: string): AcceleratorRequest | undefined {
+export function readAccelerator(
+  read: InputReader,
+  catalog: readonly CatalogMachine[],
+  cloud: string,
+): AcceleratorRequest | undefined {
   if (!read.isSet(ACCELERATOR_INPUT)) return undefined;
   const offer = describeOffer(catalog, cloud);
   const match = REQUEST.exec(read.raw(ACCELERATOR_INPUT).toLowerCase());
-  if (!match) read.fail(ACCELERATOR_INPUT, `a GPU by name with an optional count, NAME[:COUNT] such as t4 or l4:2 (${offer})`);
+  if (!match)
+    read.fail(ACCELERATOR_INPUT, `a GPU by name with an optional count, NAME[:COUNT] such as t4 or l4:2 (${offer})`);
   const request = { name: match[1]!, count: match[2] === undefined ? 1 : Number(match[2]) };
   const counts = countsOf(catalog, request.name);
   if (counts.length === 0) read.fail(ACCELERATOR_INPUT, `a GPU that ${cloud} offers: ${offer}`);
   if (!counts.includes(request.count)) {
-    read.fail(ACCELERATOR_INPUT, `${request.name} in a count that one ${cloud} machine carries, ${orList(counts.map(String))} (${offer})`);
+    read.fail(
+      ACCELERATOR_INPUT,
+      `${request.name} in a count that one ${cloud} machine carries, ${orList(counts.map(String))} (${offer})`,
+    );
   }
   return request;
 }
 
 /** The catalog's machines that carry exactly the GPU and count asked for, cheapest first. */
 export function machinesCarrying<M extends CatalogMachine>(catalog: readonly M[], request: AcceleratorRequest): M[] {
-  return catalog.filter((m) => m.gpu === request.name && m.gpus === request.count).sort((a, b) => a.usdPerHour - b.usdPerHour);
+  return catalog
+    .filter((m) => m.gpu === request.name && m.gpus === request.count)
+    .sort((a, b) => a.usdPerHour - b.usdPerHour);
 }
 
 /**
  * The cheapest machine that carries the request, on-demand unless `spot`. A request only Spot capacity can meet
  * without `spot` fails on the accelerator input, before anything exists.
  */
-export function cheapestCarrying<M extends CatalogMachine>(read: InputReader, catalog: readonly M[], request: AcceleratorRequest, opts: { spot: boolean; cloud: string }): M {
+export function cheapestCarrying<M extends CatalogMachine>(
+  read: InputReader,
+  catalog: readonly M[],
+  request: AcceleratorRequest,
+  opts: { spot: boolean; cloud: string },
+): M {
   const all = machinesCarrying(catalog, request);
   const usable = opts.spot ? all : all.filter((m) => !m.spotOnly);
   if (usable[0] === undefined) {
-    read.fail(ACCELERATOR_INPUT, `a GPU and count that ${opts.cloud} sells on demand: ${formatAccelerator(request)} comes only as Spot capacity (${all.map((m) => m.machineType).join(", ")}); set spot: true`);
+    read.fail(
+      ACCELERATOR_INPUT,
+      `a GPU and count that ${opts.cloud} sells on demand: ${formatAccelerator(request)} comes only as Spot capacity (${all.map((m) => m.machineType).join(", ")}); set spot: true`,
+    );
   }
   return usable[0];
 }
@@ -94,7 +112,9 @@ export function machineTypesFor(
   const carrying = machinesCarrying(catalog, accelerator).map((m) => m.machineType);
   for (const type of types.filter((t) => !carrying.some((c) => same(c, t)))) {
     const known = catalog.find((m) => same(m.machineType, type));
-    const why = known ? `${type} carries ${known.gpu}:${known.gpus}` : `${type} is not in the action's catalog, so that cannot be checked`;
+    const why = known
+      ? `${type} carries ${known.gpu}:${known.gpus}`
+      : `${type} is not in the action's catalog, so that cannot be checked`;
     read.fail(
       ACCELERATOR_INPUT,
       `the GPU that machine-type carries (${why}; ${formatAccelerator(accelerator)} comes with ${carrying.join(", ")}), or one of accelerator and machine-type left empty`,

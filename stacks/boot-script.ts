@@ -62,7 +62,8 @@ function assemble(parts: BootScriptParts, literal: (s: string) => string): strin
 }
 
 function assertName(name: string): void {
-  if (!NAME.test(name)) throw new Error(`boot script variable name ${JSON.stringify(name)} is not an upper-case shell name`);
+  if (!NAME.test(name))
+    throw new Error(`boot script variable name ${JSON.stringify(name)} is not an upper-case shell name`);
 }
 
 /**

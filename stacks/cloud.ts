@@ -1,14 +1,17 @@
-// What a cloud provides to be selectable by the `cloud` input. A new cloud is one file that exports
-// `defineCloud<ItsConfig>({...})`, plus one line in clouds.ts: everything true of that cloud alone (its inputs, its
-// provider bindings, its machine catalog and prices, the errors that mean "no capacity", the hint for missing
-// credentials, its reserved tag prefixes, the provider package its install keeps, how leftovers are swept and how
-// its boot console is read) is in that file, and nothing else in the action names it.
+// What a cloud provides to be selectable by the `cloud` input. A new cloud is one folder, stacks/<name>/, whose
+// index.ts exports `defineCloud<ItsConfig>({...})`, plus one line in clouds.ts: everything true of that cloud alone
+// is in that folder, split by concern as this interface is grouped (inputs, catalog, terraform, cli, state store),
+// and nothing else in the action names it. The rules every cloud shares are written once beside this file: the
+// order of capacity alternatives (capacity.ts), the outside lifetime cap (lifetime-cap.ts), the tag limits
+// (tag-rules.ts), the lazy provider bindings (provider-bindings.ts).
 //
-// The cloud's own configuration type C never leaves its file: defineCloud binds each parsed configuration into a
+// The cloud's own configuration type C never leaves its folder: defineCloud binds each parsed configuration into a
 // MachinePlan whose methods the action calls, so no `unknown` config crosses this seam.
 import type { Construct } from "constructs";
+import { type CapacityChoices, capacityOrder } from "./capacity.ts";
 import type { Env, InputReader } from "./input-reader.ts";
 import type { MachineStack, SharedStackConfig } from "./runner-stack.ts";
+import { checkTagsFit, type TagRules } from "./tag-rules.ts";
 
 export interface MachineSummary {
   machineType: string;
@@ -50,7 +53,9 @@ export type CommandRunner = (command: string, args: string[]) => Promise<Command
 export async function runChecked(run: CommandRunner, command: string, args: string[]): Promise<string> {
   const result = await run(command, args);
   if (result.exitCode !== 0) {
-    throw new Error(`${command} ${args.slice(0, 3).join(" ")} failed (exit ${result.exitCode}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    throw new Error(
+      `${command} ${args.slice(0, 3).join(" ")} failed (exit ${result.exitCode}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`,
+    );
   }
   return result.stdout;
 }
@@ -108,21 +113,22 @@ export function jsonList(text: string, what: string): unknown[] {
   return listed;
 }
 
-/** Everything one cloud knows, typed by its own configuration C. */
-export interface CloudDefinition<C> {
-  /** The value of the `cloud` input. */
-  name: string;
+/** The cloud's inputs (inputs.ts): which it reads, how, and what it refuses before anything exists. */
+export interface CloudInputs<C> {
   /** Inputs that only this cloud reads; the other clouds ignore them. */
-  inputs: readonly string[];
+  names: readonly string[];
   /** Example input values (input name -> value) that synthesize without any cloud account. */
   example: Readonly<Record<string, string>>;
-  /** Reads and validates this cloud's inputs (errors name the input). */
+  /** Reads and validates this cloud's inputs (errors name the input). The tags are checked against `tags` first. */
   parse(read: InputReader): C;
-  /** Loads the cloud's provider bindings; awaited before createStack. */
-  load(): Promise<void>;
-  /** The npm packages of provider bindings this cloud's stack imports: the install keeps these and prunes the rest. */
-  providerPackages: readonly string[];
-  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): MachineStack;
+  /** How many tags a resource may carry, and the prefixes the cloud reserves. */
+  tags: TagRules;
+  /** Accounts this cloud's images already have (their default admin users): never the runner's user. */
+  imageAccounts?: readonly string[];
+}
+
+/** The cloud's machines (catalog.ts): what a configuration carries and costs, and what to try when there is no capacity. */
+export interface CloudCatalog<C> {
   /** The GPUs a machine of this config carries, as far as known offline; the GPU gate expects that many. */
   gpus(config: C): GpuCount;
   summary(config: C): MachineSummary;
@@ -133,28 +139,29 @@ export interface CloudDefinition<C> {
   hourlyPriceUsd(config: C): number | undefined;
   /** When that price table was taken, e.g. "2025-06". */
   pricesAsOf: string;
-  /**
-   * The configurations to try in order when the cloud reports no capacity: the user's candidate machine types,
-   * zones or subnets, and Spot before on-demand. The first is `config` itself.
-   */
-  alternatives(config: C): C[];
+  /** The user's candidate machine types and places, and Spot: capacity.ts orders them into the alternatives. */
+  capacity(config: C): CapacityChoices<C, unknown>;
+}
+
+/** The cloud's stack and what Terraform needs for it (stack.ts). */
+export interface CloudTerraform<C> {
+  /** Loads the cloud's provider bindings; awaited before createStack. */
+  load(): Promise<void>;
+  /** The npm packages of provider bindings this cloud's stack imports: the install keeps these and prunes the rest. */
+  providerPackages: readonly string[];
+  createStack(scope: Construct, id: string, shared: SharedStackConfig, config: C): MachineStack;
   /** Apply errors that mean "no capacity here, now": only these move on to the next alternative. */
   capacityErrors: readonly RegExp[];
   /** What to check when Terraform fails: this cloud's credentials step and the permissions it needs. */
   credentialsHint: string;
-  /** Tag (or label) key prefixes the cloud reserves for itself: a user tag starting with one is refused. */
-  reservedTagPrefixes: readonly string[];
-  /** Accounts this cloud's images already have (their default admin users): never the runner's user. */
-  imageAccounts?: readonly string[];
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
   /** The bytes the cloud counts against that limit for a boot script (compressed where the stack compresses it). */
   userDataBytes(script: string): number;
-  /**
-   * The environment variables this cloud's provider and CLI read (credentials, region, project): beside a few
-   * common ones (PATH, HOME, proxies), the only ones terraform and the CLI are given. The step's secrets are not.
-   */
-  environment: readonly RegExp[];
+}
+
+/** What the cloud's CLI does that Terraform cannot (cli.ts): read a boot console, find and delete machines without state. */
+export interface CloudCli<C> {
   /**
    * The machine's console (serial port) output, where the boot script's lines appear: shown when a runner does
    * not come online, before the machine is destroyed.
@@ -172,18 +179,34 @@ export interface CloudDefinition<C> {
    * look for). Used by stop when the state is lost or cannot be destroyed, and by mode: sweep.
    */
   deleteMachines(machines: FoundMachine[], labels: string[], env: Env, run: CommandRunner): Promise<string[]>;
+}
+
+/** Everything one cloud knows, typed by its own configuration C: one member per file of its folder. */
+export interface CloudDefinition<C> {
+  /** The value of the `cloud` input. */
+  name: string;
+  /**
+   * The environment variables this cloud's provider and CLI read (credentials, region, project): beside a few
+   * common ones (PATH, HOME, proxies), the only ones terraform and the CLI are given. The step's secrets are not.
+   */
+  environment: readonly RegExp[];
+  inputs: CloudInputs<C>;
+  catalog: CloudCatalog<C>;
+  terraform: CloudTerraform<C>;
+  cli: CloudCli<C>;
   /** The cloud's bucket for the encrypted state, as an alternative to the workflow artifact; none when absent. */
   stateStore?: StateStoreDefinition;
 }
 
-/** The facts of a cloud that hold whatever its configuration. */
-export type CloudFacts = Pick<
-  CloudDefinition<never>,
-  "name" | "inputs" | "example" | "imageAccounts" | "providerPackages" | "pricesAsOf" | "capacityErrors" | "credentialsHint" | "reservedTagPrefixes" | "userDataLimitBytes" | "userDataBytes" | "environment" | "load" | "findMachines" | "deleteMachines" | "stateStore"
->;
-
-/** A cloud as the action sees it, whatever its configuration type. */
-export interface Cloud extends CloudFacts {
+/** A cloud as the action sees it, whatever its configuration type: the same groups, less what needs a configuration. */
+export interface Cloud {
+  readonly name: string;
+  readonly environment: readonly RegExp[];
+  readonly inputs: Omit<CloudInputs<never>, "parse">;
+  readonly catalog: Pick<CloudCatalog<never>, "pricesAsOf">;
+  readonly terraform: Omit<CloudTerraform<never>, "createStack">;
+  readonly cli: Omit<CloudCli<never>, "bootConsole">;
+  readonly stateStore?: StateStoreDefinition;
   /** Parses this cloud's inputs into the machines a start would make. */
   configure(read: InputReader): MachinePlan;
 }
@@ -196,12 +219,12 @@ export interface MachinePlan {
   hourlyPriceUsd(): number | undefined;
   /** This plan first, then the capacity alternatives (each with no further alternatives). */
   alternatives(): MachinePlan[];
-  /** Synchronous, as cdktf is: `await cloud.load()` first. */
+  /** Synchronous, as cdktf is: `await cloud.terraform.load()` first. */
   createStack(scope: Construct, id: string, shared: SharedStackConfig): MachineStack;
   bootConsole(machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
 }
 
-/** A cloud as its own file (and its tests) see it: typed by its configuration. */
+/** A cloud as its own folder (and its tests) see it: typed by its configuration. */
 export interface DefinedCloud<C> extends Cloud {
   /** Binds a configuration given directly (tests build theirs without inputs). */
   plan(config: C): MachinePlan;
@@ -210,38 +233,43 @@ export interface DefinedCloud<C> extends Cloud {
 }
 
 export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> {
+  const { inputs, catalog, terraform, cli } = definition;
   const configs = new WeakMap<MachinePlan, C>();
   const plan = (config: C): MachinePlan => {
     const bound: MachinePlan = {
       cloud,
-      summary: () => definition.summary(config),
-      gpus: () => definition.gpus(config),
-      hourlyPriceUsd: () => definition.hourlyPriceUsd(config),
-      alternatives: () => definition.alternatives(config).map(plan),
-      createStack: (scope, id, shared) => definition.createStack(scope, id, shared, config),
-      bootConsole: (machine, run) => definition.bootConsole(config, machine, run),
+      summary: () => catalog.summary(config),
+      gpus: () => catalog.gpus(config),
+      hourlyPriceUsd: () => catalog.hourlyPriceUsd(config),
+      alternatives: () => capacityOrder(catalog.capacity(config)).map(plan),
+      createStack: (scope, id, shared) => terraform.createStack(scope, id, shared, config),
+      bootConsole: (machine, run) => cli.bootConsole(config, machine, run),
     };
     configs.set(bound, config);
     return bound;
   };
   const cloud: DefinedCloud<C> = {
     name: definition.name,
-    inputs: definition.inputs,
-    example: definition.example,
-    providerPackages: definition.providerPackages,
-    pricesAsOf: definition.pricesAsOf,
-    capacityErrors: definition.capacityErrors,
-    credentialsHint: definition.credentialsHint,
-    reservedTagPrefixes: definition.reservedTagPrefixes,
-    imageAccounts: definition.imageAccounts,
-    userDataLimitBytes: definition.userDataLimitBytes,
-    userDataBytes: (script) => definition.userDataBytes(script),
     environment: definition.environment,
+    inputs: { names: inputs.names, example: inputs.example, tags: inputs.tags, imageAccounts: inputs.imageAccounts },
+    catalog: { pricesAsOf: catalog.pricesAsOf },
+    terraform: {
+      load: () => terraform.load(),
+      providerPackages: terraform.providerPackages,
+      capacityErrors: terraform.capacityErrors,
+      credentialsHint: terraform.credentialsHint,
+      userDataLimitBytes: terraform.userDataLimitBytes,
+      userDataBytes: (script) => terraform.userDataBytes(script),
+    },
+    cli: {
+      findMachines: (filter, env, run) => cli.findMachines(filter, env, run),
+      deleteMachines: (machines, labels, env, run) => cli.deleteMachines(machines, labels, env, run),
+    },
     stateStore: definition.stateStore,
-    load: () => definition.load(),
-    findMachines: (filter, env, run) => definition.findMachines(filter, env, run),
-    deleteMachines: (machines, labels, env, run) => definition.deleteMachines(machines, labels, env, run),
-    configure: (read) => plan(definition.parse(read)),
+    configure(read) {
+      checkTagsFit(read, definition.name, inputs.tags, read.stringMap("tags", "a JSON object of string tags"));
+      return plan(inputs.parse(read));
+    },
     plan,
     configOf: (bound) => configs.get(bound),
   };

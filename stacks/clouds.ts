@@ -1,8 +1,8 @@
 // The registry: `cloud` input value -> its definition. Adding a cloud is one file plus one line here.
-import { awsCloud } from "./aws.ts";
-import { azureCloud } from "./azure.ts";
+import { awsCloud } from "./aws/index.ts";
+import { azureCloud } from "./azure/index.ts";
 import type { Cloud } from "./cloud.ts";
-import { gcpCloud } from "./gcp.ts";
+import { gcpCloud } from "./gcp/index.ts";
 
 const REGISTERED: Cloud[] = [
   awsCloud, // the first is the default of the `cloud` input
@@ -34,6 +34,7 @@ export function allClouds(): Cloud[] {
  * action.yml without a cloud"), never by anything the action runs.
  */
 export function registerCloud(cloud: Cloud): void {
-  if (clouds.has(cloud.name) && clouds.get(cloud.name) !== cloud) throw new Error(`a cloud named '${cloud.name}' is already registered`);
+  if (clouds.has(cloud.name) && clouds.get(cloud.name) !== cloud)
+    throw new Error(`a cloud named '${cloud.name}' is already registered`);
   clouds.set(cloud.name, cloud);
 }

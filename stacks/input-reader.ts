@@ -1,11 +1,78 @@
-// Typed readers for action inputs. Each reads the environment variable that action.yml maps the input to, and
-// fails with an InputError that names the input, shows what was given and says what is expected.
-import { inputEnvName } from "./names.ts";
+// Typed readers for action inputs. action.yml passes every input in one variable (INPUTS_VARIABLE, set to
+// `${{ toJSON(inputs) }}`); decodeInputs reads it once, readInputs also masks the secret inputs, and InputReader reads
+// the resulting map, failing with an InputError that names the input, shows what was given and says what is expected.
+import { INPUTS_VARIABLE } from "./names.ts";
 
-/** The inputs that are secrets: masked the moment they are read, never echoed back in an error. */
+/**
+ * The inputs that are secrets: masked the moment they are decoded, never echoed back in an error. No other input is
+ * one (pre-runner-script is code the action prints only the size of); a value a workflow takes from its secrets
+ * context, in any input, is masked by the runner itself.
+ */
 export const SECRET_INPUTS: readonly string[] = ["github-token", "state-passphrase"];
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Input name (lower case, as action.yml declares it) -> value, as the step's `with:` gave it or defaulted. */
+export type InputValues = Readonly<Record<string, string>>;
+
+/** The inputs variable is missing or is not what toJSON(inputs) gives: action.yml is broken, not an input. */
+export class InputsVariableError extends Error {
+  constructor(why: string) {
+    // Never the value, nor JSON.parse's message (which quotes the text): it holds the secret inputs.
+    super(
+      `${INPUTS_VARIABLE} ${why}; expected the JSON object of input names to strings that action.yml's main step passes as \${{ toJSON(inputs) }}.`,
+    );
+    this.name = "InputsVariableError";
+  }
+}
+
+/**
+ * The inputs, from INPUTS_VARIABLE. What GitHub puts there, per its runner (actions/runner, ActionRunner.cs and
+ * Handlers/CompositeActionHandler.cs): a composite action's steps get an `inputs` context of strings holding every
+ * input the calling step's `with:` gives (under the name as written there: input names ignore case), then every
+ * input action.yml declares that `with:` leaves out, at its default or ''. toJSON writes that context as a JSON
+ * object. GitHub's docs say the same: the `inputs` context "contains input properties passed to an action"
+ * (contexts reference), and composite actions read their inputs through it, getting no INPUT_* variables (metadata
+ * syntax, `inputs.<input_id>`). So every declared input is a key here; names are lower-cased for lookup.
+ */
+export function decodeInputs(env: Env): InputValues {
+  const text = env[INPUTS_VARIABLE];
+  if (text === undefined || text === "") throw new InputsVariableError("is not set");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InputsVariableError("is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new InputsVariableError(`is ${kindOf(parsed)}, not an object`);
+  const values: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(parsed)) {
+    const input = name.toLowerCase();
+    if (typeof value !== "string")
+      throw new InputsVariableError(`gives input '${name}' as ${kindOf(value)}, not a string`);
+    if (Object.hasOwn(values, input))
+      throw new InputsVariableError(`gives input '${input}' twice (input names ignore case)`);
+    values[input] = value;
+  }
+  return values;
+}
+
+/** decodeInputs, then each secret input handed to `mask` (core.setSecret) before anything can print it. */
+export function readInputs(env: Env, mask: (secret: string) => void): InputValues {
+  const values = decodeInputs(env);
+  for (const input of SECRET_INPUTS) {
+    const value = values[input]?.trim();
+    if (value) mask(value);
+  }
+  return values;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
 
 export class InputError extends Error {
   constructor(
@@ -25,11 +92,23 @@ function describeGiven(given: string): string {
 }
 
 export class InputReader {
-  constructor(readonly env: Env) {}
+  /**
+   * `env`: the step's environment, where clouds find their own defaults (AWS_REGION...); `values`: the inputs,
+   * decoded from it unless the caller has decoded (and masked) them already, as the entry point does.
+   */
+  constructor(
+    readonly env: Env,
+    private readonly values: InputValues = decodeInputs(env),
+  ) {}
+
+  /** The value as given; "" when unset. Own keys only: an input named like an Object method is no input. */
+  private given(input: string): string {
+    return Object.hasOwn(this.values, input) ? (this.values[input] ?? "") : "";
+  }
 
   /** The raw value, trimmed; "" when unset. */
   raw(input: string): string {
-    return (this.env[inputEnvName(input)] ?? "").trim();
+    return this.given(input).trim();
   }
 
   isSet(input: string): boolean {
@@ -37,8 +116,12 @@ export class InputReader {
   }
 
   fail(input: string, expected: string): never {
-    const given = this.env[inputEnvName(input)] ?? "";
-    throw new InputError(input, SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : given.trim() === "" ? "" : given, expected);
+    const given = this.given(input);
+    throw new InputError(
+      input,
+      SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : given.trim() === "" ? "" : given,
+      expected,
+    );
   }
 
   /**
@@ -47,9 +130,10 @@ export class InputReader {
    * scripts, often written as YAML block scalars with a trailing newline, are read with `raw`.)
    */
   private exact(input: string, expected: string): string {
-    const given = this.env[inputEnvName(input)] ?? "";
+    const given = this.given(input);
     const value = given.trim();
-    if (value !== "" && value !== given) this.fail(input, `${expected}, without leading or trailing spaces or newlines`);
+    if (value !== "" && value !== given)
+      this.fail(input, `${expected}, without leading or trailing spaces or newlines`);
     return value;
   }
 

@@ -1,13 +1,11 @@
 // Names shared by action.yml, the action, the clouds and the tests: one place, so a rename cannot drift. At the
 // bottom floor (stacks/), so every floor above can import it.
 
-/** Prefix of the environment variables that action.yml maps each input to (composite steps get no INPUT_*). */
-export const INPUT_ENV_PREFIX = "GPU_RUNNER_";
-
-/** The environment variable that carries an input, e.g. "machine-type" -> "GPU_RUNNER_MACHINE_TYPE". */
-export function inputEnvName(input: string): string {
-  return INPUT_ENV_PREFIX + input.toUpperCase().replace(/-/g, "_");
-}
+/**
+ * The one environment variable that carries the inputs: action.yml's main step sets it to `${{ toJSON(inputs) }}`
+ * (composite steps get no INPUT_* variables). It holds the secret inputs, so no child process may see it.
+ */
+export const INPUTS_VARIABLE = "GPU_RUNNER_INPUTS";
 
 /** Tag (or label) keys that mark what one start owns: every resource carries them, so a sweep finds it. */
 export const OWNERSHIP_KEYS = {

@@ -72,7 +72,10 @@ export abstract class RunnerStack<C> extends TerraformStack implements MachineSt
       if (gpuCount !== undefined) delete values.GR_EXPECTED_GPUS;
       const userData = renderBootScriptForTerraform({
         values,
-        terraformValues: { GR_JIT_CONFIG: jitVariable(this, runner).stringValue, ...(gpuCount === undefined ? {} : { GR_EXPECTED_GPUS: gpuCount }) },
+        terraformValues: {
+          GR_JIT_CONFIG: jitVariable(this, runner).stringValue,
+          ...(gpuCount === undefined ? {} : { GR_EXPECTED_GPUS: gpuCount }),
+        },
       });
       const made = this.createMachine(runner, userData, resolved);
       machines[runner.name] = typeof made === "string" ? made : made.id;
@@ -86,7 +89,11 @@ export abstract class RunnerStack<C> extends TerraformStack implements MachineSt
       description: "GPUs the boot script checks for before its runner takes a job (0: no check)",
       value: gpuCount ?? shared.boot.expectedGpus,
     });
-    if (image !== undefined) new TerraformOutput(this, "image", { description: "The image the machines boot, as the cloud resolved it", value: image });
+    if (image !== undefined)
+      new TerraformOutput(this, "image", {
+        description: "The image the machines boot, as the cloud resolved it",
+        value: image,
+      });
   }
 
   /** Ownership tags every resource carries, so a sweeper can find what one start made without its state. */
@@ -110,7 +117,7 @@ export abstract class RunnerStack<C> extends TerraformStack implements MachineSt
    */
   protected abstract configureProvider(cloud: C): C;
 
-  /** Boot script values this kind of machine sets differently (the local kind's scratch paths). */
+  /** Boot script values this kind of machine sets differently (a command that ends the machine, scratch paths). */
   protected bootOverrides(_cloud: C, _runner: RunnerSlot): Record<string, string> {
     return {};
   }

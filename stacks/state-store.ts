@@ -14,7 +14,12 @@ export interface StoreLocation {
 export function readStoreLocation(read: InputReader, bucket: { pattern: RegExp; expected: string }): StoreLocation {
   return {
     bucket: read.matching("state-bucket", bucket.pattern, bucket.expected),
-    prefix: read.matching("state-prefix", PREFIX, "a key prefix of letters, digits, '.', '_' and '-', in parts separated by '/' (none of them . or ..)", "gpu-runner"),
+    prefix: read.matching(
+      "state-prefix",
+      PREFIX,
+      "a key prefix of letters, digits, '.', '_' and '-', in parts separated by '/' (none of them . or ..)",
+      "gpu-runner",
+    ),
   };
 }
 

@@ -1,15 +1,15 @@
-// action.yml is code too: it must parse as GitHub parses it, map every input the scripts read, and never let an
-// input's text reach a shell as code.
+// action.yml is code too: it must parse as GitHub parses it, declare every input the scripts read and pass them all
+// in one variable, and never let an input's text reach a shell as code.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { cloudNamed, cloudNames } from "../stacks/clouds.ts";
 import { OUTPUTS } from "../scripts/lib/constants.ts";
-import { INPUT_ENV_PREFIX, inputEnvName } from "../stacks/names.ts";
-import { reviewEnvironment } from "../scripts/settings/review-env.ts";
+import { INPUTS_VARIABLE } from "../stacks/names.ts";
+import { reviewEnvironment } from "../scripts/dev/review-env.ts";
 import { ACTION_PATH, actionErrors, readActionFile } from "./kit/action-file.ts";
-import { variablesRead } from "./kit/inputs-table.ts";
-import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./kit/env.ts";
+import { inputsRead } from "./kit/inputs-table.ts";
+import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV, reviewVariables } from "./kit/env.ts";
 
 const action = readActionFile();
 const mainStep = action.runs.steps.find((s) => s.id === "main");
@@ -31,29 +31,47 @@ describe("action.yml", () => {
     assert.equal(mainStep["working-directory"], "${{ github.action_path }}");
   });
 
-  it("maps every input to its GPU_RUNNER_* variable in the main step, and nothing else to that prefix", () => {
+  it("passes the main step every input in one variable, toJSON(inputs), and no input any other way", () => {
     const env = mainStep?.env ?? {};
-    for (const input of Object.keys(action.inputs)) {
-      assert.equal(env[inputEnvName(input)], `\${{ inputs.${input} }}`, `input ${input}`);
-    }
-    const mapped = Object.keys(env).filter((k) => k.startsWith(INPUT_ENV_PREFIX));
-    assert.equal(mapped.length, Object.keys(action.inputs).length);
+    assert.equal(env[INPUTS_VARIABLE], "${{ toJSON(inputs) }}");
+    const others = Object.entries(env).filter(
+      ([name, value]) => name !== INPUTS_VARIABLE && /\binputs\b/i.test(String(value)),
+    );
+    assert.deepEqual(others, [], "the main step reads inputs only from the inputs variable");
   });
 
-  it("declares every input the scripts read, for every cloud and both modes", () => {
-    const declared = new Set(Object.keys(action.inputs).map(inputEnvName));
+  it("GitHub's parser refuses the inputs variable with a wrong context or function (so the test above can fail)", () => {
+    const text = readFileSync(ACTION_PATH, "utf8");
+    for (const wrong of ["toJSON(input)", "toJSON(secrets)", "toJSN(inputs)"]) {
+      assert.ok(actionErrors(text.replace("toJSON(inputs)", wrong)).length > 0, wrong);
+    }
+  });
+
+  it("declares every input the scripts read, for every cloud and every mode", () => {
+    const declared = new Set(Object.keys(action.inputs));
     const read = new Set<string>();
     for (const cloud of cloudNames()) {
       for (const backend of ["artifact", cloudNamed(cloud)?.stateStore?.kind ?? "artifact"]) {
         const env = reviewEnvironment(
-          inputEnv({ cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" }, LOCAL_KIND_ENV),
+          reviewVariables(
+            { cloud, "state-backend": backend, "state-bucket": "bucket-name", "state-region": "us-east-1" },
+            LOCAL_KIND_ENV,
+          ),
         );
-        for (const name of variablesRead(env)) read.add(name);
+        for (const input of inputsRead(env)) read.add(input);
       }
     }
-    for (const name of variablesRead(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d" }))) read.add(name);
-    const missing = [...read].filter((name) => !declared.has(name));
-    assert.deepEqual(missing, [], "variables read by the scripts but not mapped from an input in action.yml");
+    for (const mode of ["stop", "sweep"]) {
+      for (const input of inputsRead(inputEnv({ mode, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d" })))
+        read.add(input);
+    }
+    assert.ok(read.has("machine-type") && read.has("state-id"), "the probe sees the reads (it is not vacuous)");
+    const missing = [...read].filter((input) => !declared.has(input));
+    assert.deepEqual(
+      missing,
+      [],
+      "inputs read by the scripts but not declared in action.yml (toJSON(inputs) would never hold them)",
+    );
   });
 
   it("never expands an expression inside a run: script (inputs travel as environment variables)", () => {
@@ -72,18 +90,30 @@ describe("action.yml", () => {
     const upload = action.runs.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
     const download = action.runs.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
     // Conditions read the checked values (steps.check), never a raw input that " start" would slip past.
-    assert.match(upload?.if ?? "", /^always\(\) && steps\.check\.outputs\.mode == 'start' && steps\.check\.outputs\.state-backend == 'artifact'/);
-    assert.match(download?.if ?? "", /^steps\.check\.outputs\.mode == 'stop' && steps\.check\.outputs\.state-backend == 'artifact'/);
+    assert.match(
+      upload?.if ?? "",
+      /^always\(\) && steps\.check\.outputs\.mode == 'start' && steps\.check\.outputs\.state-backend == 'artifact'/,
+    );
+    assert.match(
+      download?.if ?? "",
+      /^steps\.check\.outputs\.mode == 'stop' && steps\.check\.outputs\.state-backend == 'artifact'/,
+    );
     for (const step of action.runs.steps) {
       for (const field of [step.if, ...Object.values(step.with ?? {})]) {
-        assert.doesNotMatch(String(field ?? ""), /inputs\.(mode|cloud|state-backend)\b/, `${step.name ?? step.id ?? step.uses} decides on a raw input`);
+        assert.doesNotMatch(
+          String(field ?? ""),
+          /inputs\.(mode|cloud|state-backend)\b/,
+          `${step.name ?? step.id ?? step.uses} decides on a raw input`,
+        );
       }
     }
     assert.equal(upload?.with?.name, "gpu-runner-state-${{ steps.main.outputs.state-id }}");
     assert.equal(download?.with?.name, "gpu-runner-state-${{ inputs.state-id }}");
     assert.equal(download?.["continue-on-error"], true, "stop goes on when there is no state to download");
     const order = action.runs.steps.map((s) => s.id ?? s.uses ?? s.name);
-    assert.ok(order.indexOf(download?.uses) < order.indexOf("main") && order.indexOf("main") < order.indexOf(upload?.uses));
+    assert.ok(
+      order.indexOf(download?.uses) < order.indexOf("main") && order.indexOf("main") < order.indexOf(upload?.uses),
+    );
   });
 
   it("pins every third-party action to a full commit sha", () => {

@@ -1,17 +1,18 @@
 // The action.yml driver (test/kit/local-github/action-runner.ts) behaves as GitHub's runner does where the action
-// depends on it, refuses what it does not understand, and catches a broken input mapping in action.yml.
+// depends on it (the inputs context toJSON(inputs) writes included), refuses what it does not understand, and shows
+// a broken inputs variable in action.yml failing clearly.
 import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { inputEnvName } from "../stacks/names.ts";
+import { decodeInputs } from "../stacks/input-reader.ts";
+import { INPUTS_VARIABLE } from "../stacks/names.ts";
 import {
   ACTION_ROOT,
   type ActionDefinition,
   type ArtifactStore,
-  assertNoSecretsAndConformance,
   createWorld,
   evaluate,
   evaluateCondition,
@@ -22,14 +23,16 @@ import {
   type LocalWorld,
   parseFileCommand,
   runAction,
-  runners,
   step,
 } from "./kit/action-harness.ts";
 
 const ctx = (failed = false) => ({
   contexts: {
     inputs: { mode: "start", "state-id": "", count: "2" },
-    steps: { main: { outputs: { "state-id": "gpu-1-1-0a1b2c3d", empty: "" }, outcome: "success", conclusion: "success" }, terraform: { outputs: { install: "false" } } },
+    steps: {
+      main: { outputs: { "state-id": "gpu-1-1-0a1b2c3d", empty: "" }, outcome: "success", conclusion: "success" },
+      terraform: { outputs: { install: "false" } },
+    },
     github: { action_path: "/a" },
     runner: { temp: "/t" },
   },
@@ -67,7 +70,10 @@ describe("expressions", () => {
   }
 
   it("interpolates ${{ }} into text: null as '', booleans and numbers as text", () => {
-    assert.equal(interpolate("x-${{ inputs.count }}-${{ inputs.nope-not-there }}-${{ inputs.count == '2' }}", ctx()), "x-2--true");
+    assert.equal(
+      interpolate("x-${{ inputs.count }}-${{ inputs.nope-not-there }}-${{ inputs.count == '2' }}", ctx()),
+      "x-2--true",
+    );
     assert.equal(interpolate("${{ '}}' }}", ctx()), "}}");
     assert.equal(evaluate("github.action_path", ctx()), "/a");
   });
@@ -97,9 +103,19 @@ describe("expressions", () => {
   }
 
   // hashFiles() is the runner's, not the library's; status functions belong to `if:` only.
-  for (const bad of ["secrets.TOKEN", "matrix.os", "inputs.mode ==", "inputs.mode = 'x'", "hashFiles('x')", "success()"]) {
+  for (const bad of [
+    "secrets.TOKEN",
+    "matrix.os",
+    "inputs.mode ==",
+    "inputs.mode = 'x'",
+    "hashFiles('x')",
+    "success()",
+  ]) {
     it(`refuses what it does not understand, naming the expression: ${bad}`, () => {
-      assert.throws(() => evaluate(bad, ctx()), (e) => e instanceof ExpressionError && e.message.includes(`\`${bad}\``));
+      assert.throws(
+        () => evaluate(bad, ctx()),
+        (e) => e instanceof ExpressionError && e.message.includes(`\`${bad}\``),
+      );
       assert.throws(() => interpolate(`x \${{ ${bad} }}`, ctx()), ExpressionError);
     });
   }
@@ -107,7 +123,12 @@ describe("expressions", () => {
 
 describe("GITHUB_OUTPUT and GITHUB_ENV files", () => {
   it("reads name=value and name<<DELIMITER blocks", () => {
-    assert.deepEqual(parseFileCommand("a=1\nb=x=y\nc<<EOF_9\nline 1\nd=not a pair\nEOF_9\n\ne=\n", "GITHUB_OUTPUT"), { a: "1", b: "x=y", c: "line 1\nd=not a pair", e: "" });
+    assert.deepEqual(parseFileCommand("a=1\nb=x=y\nc<<EOF_9\nline 1\nd=not a pair\nEOF_9\n\ne=\n", "GITHUB_OUTPUT"), {
+      a: "1",
+      b: "x=y",
+      c: "line 1\nd=not a pair",
+      e: "",
+    });
   });
   it("rejects a line that is neither, and an unclosed block", () => {
     assert.throws(() => parseFileCommand("just text\n", "GITHUB_OUTPUT"), HarnessError);
@@ -128,7 +149,10 @@ class MemoryArtifacts implements ArtifactStore {
     }
     if (files.length === 0) return undefined;
     if (this.stored.has(name) && !options.overwrite) return "exists" as const;
-    this.stored.set(name, new Map(await Promise.all(files.map(async (f) => [f, await readFile(join(path, f))] as [string, Buffer]))));
+    this.stored.set(
+      name,
+      new Map(await Promise.all(files.map(async (f) => [f, await readFile(join(path, f))] as [string, Buffer]))),
+    );
     return { id: this.nextId++, digest: "sha256:0" };
   }
   async download(name: string, path: string) {
@@ -141,15 +165,28 @@ class MemoryArtifacts implements ArtifactStore {
 }
 
 const FIXTURE: ActionDefinition = {
-  inputs: { mode: { description: "m", required: true }, count: { description: "c", default: "1" }, empty: { description: "e" } },
-  outputs: { greeting: { value: "${{ steps.first.outputs.greeting }}" }, multi: { value: "${{ steps.first.outputs.multi }}" } },
+  inputs: {
+    mode: { description: "m", required: true },
+    count: { description: "c", default: "1" },
+    empty: { description: "e" },
+  },
+  outputs: {
+    greeting: { value: "${{ steps.first.outputs.greeting }}" },
+    multi: { value: "${{ steps.first.outputs.multi }}" },
+  },
   runs: {
     using: "composite",
     steps: [
       {
         id: "first",
         shell: "bash",
-        env: { MY_COUNT: "${{ inputs.count }}", MY_MODE: "${{ inputs.mode }}", MY_EMPTY: "${{ inputs.empty }}", MY_PATH: "${{ github.action_path }}", MY_TEMP: "${{ runner.temp }}" },
+        env: {
+          MY_COUNT: "${{ inputs.count }}",
+          MY_MODE: "${{ inputs.mode }}",
+          MY_EMPTY: "${{ inputs.empty }}",
+          MY_PATH: "${{ github.action_path }}",
+          MY_TEMP: "${{ runner.temp }}",
+        },
         run: [
           'env | sort > "$RUNNER_TEMP/env-first.txt"',
           'echo "greeting=hello $MY_COUNT" >> "$GITHUB_OUTPUT"',
@@ -172,7 +209,12 @@ const FIXTURE: ActionDefinition = {
       { id: "after-failure", shell: "bash", run: "echo ran-after-failure" },
       { id: "always", if: "always()", shell: "bash", run: "echo always-ran" },
       { id: "soft", if: "always()", "continue-on-error": true, shell: "bash", run: "exit 3" },
-      { id: "after-soft", if: "always() && steps.soft.outcome == 'failure' && steps.soft.conclusion == 'success'", shell: "bash", run: "echo soft-was-absorbed" },
+      {
+        id: "after-soft",
+        if: "always() && steps.soft.outcome == 'failure' && steps.soft.conclusion == 'success'",
+        shell: "bash",
+        run: "echo soft-was-absorbed",
+      },
     ],
   },
 };
@@ -183,11 +225,31 @@ const ARTIFACTS_FIXTURE: ActionDefinition = {
     using: "composite",
     steps: [
       { shell: "bash", run: 'mkdir -p "$RUNNER_TEMP/up" && echo data > "$RUNNER_TEMP/up/a.txt"' },
-      { uses: "actions/upload-artifact@v4", with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/up", "if-no-files-found": "error" } },
-      { id: "none", uses: "actions/upload-artifact@v4", with: { name: "none", path: "${{ runner.temp }}/nothing-here", "if-no-files-found": "ignore" } },
-      { id: "again", "continue-on-error": true, uses: "actions/upload-artifact@v4", with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/up" } },
-      { uses: "actions/download-artifact@v4", with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/down" } },
-      { id: "missing", "continue-on-error": true, uses: "actions/download-artifact@v4", with: { name: "does-not-exist", path: "${{ runner.temp }}/down2" } },
+      {
+        uses: "actions/upload-artifact@v4",
+        with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/up", "if-no-files-found": "error" },
+      },
+      {
+        id: "none",
+        uses: "actions/upload-artifact@v4",
+        with: { name: "none", path: "${{ runner.temp }}/nothing-here", "if-no-files-found": "ignore" },
+      },
+      {
+        id: "again",
+        "continue-on-error": true,
+        uses: "actions/upload-artifact@v4",
+        with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/up" },
+      },
+      {
+        uses: "actions/download-artifact@v4",
+        with: { name: "art-${{ inputs.suffix }}", path: "${{ runner.temp }}/down" },
+      },
+      {
+        id: "missing",
+        "continue-on-error": true,
+        uses: "actions/download-artifact@v4",
+        with: { name: "does-not-exist", path: "${{ runner.temp }}/down2" },
+      },
       { id: "read", shell: "bash", run: 'cat "$RUNNER_TEMP/down/a.txt"' },
     ],
   },
@@ -202,7 +264,12 @@ describe("the composite action driver", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function run(definition: ActionDefinition, inputs: Record<string, string>, name: string, artifacts: ArtifactStore = new MemoryArtifacts()) {
+  async function run(
+    definition: ActionDefinition,
+    inputs: Record<string, string>,
+    name: string,
+    artifacts: ArtifactStore = new MemoryArtifacts(),
+  ) {
     const root = join(dir, name);
     await mkdir(root, { recursive: true });
     await writeFile(join(root, "action.yml"), stringify(definition));
@@ -212,7 +279,13 @@ describe("the composite action driver", () => {
       inputs,
       runnerTemp,
       env: { PATH: process.env.PATH ?? "", HOME: root, JOB_LEVEL: "job-env" },
-      github: { repository: "octo-org/md-sim", runId: "42", runAttempt: "1", apiUrl: "http://127.0.0.1:9", token: "local-test-job-token" },
+      github: {
+        repository: "octo-org/md-sim",
+        runId: "42",
+        runAttempt: "1",
+        apiUrl: "http://127.0.0.1:9",
+        token: "local-test-job-token",
+      },
       artifacts,
     });
     return { result, runnerTemp, root };
@@ -230,14 +303,31 @@ describe("the composite action driver", () => {
           .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
       );
       assert.equal(env.HARNESS_SENTINEL, undefined, "the test process's environment leaked into the step");
-      assert.deepEqual([env.MY_COUNT, env.MY_MODE, env.MY_EMPTY, env.MY_PATH, env.MY_TEMP], ["1", "start", "", root, runnerTemp]);
+      assert.deepEqual(
+        [env.MY_COUNT, env.MY_MODE, env.MY_EMPTY, env.MY_PATH, env.MY_TEMP],
+        ["1", "start", "", root, runnerTemp],
+      );
       assert.equal(env.JOB_LEVEL, "job-env");
-      for (const name of ["GITHUB_ACTION_PATH", "RUNNER_TEMP", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_API_URL"]) {
+      for (const name of [
+        "GITHUB_ACTION_PATH",
+        "RUNNER_TEMP",
+        "GITHUB_OUTPUT",
+        "GITHUB_ENV",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_REPOSITORY",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_ATTEMPT",
+        "GITHUB_API_URL",
+      ]) {
         assert.ok(env[name], `${name} is set`);
       }
       assert.deepEqual(result.outputs, { greeting: "hello 1", multi: "line one\nline=two" });
       assert.equal(step(result, "second").outputs.carried, "carried", "GITHUB_ENV reaches later steps");
-      assert.equal((await readFile(join(runnerTemp, "second-pwd.txt"), "utf8")).trim(), runnerTemp, "working-directory");
+      assert.equal(
+        (await readFile(join(runnerTemp, "second-pwd.txt"), "utf8")).trim(),
+        runnerTemp,
+        "working-directory",
+      );
       assert.equal(step(result, "skipped").ran, false);
       assert.equal(step(result, "failing").ran, false);
       assert.equal(step(result, "after-failure").outcome, "success");
@@ -274,11 +364,48 @@ describe("the composite action driver", () => {
     assert.equal(step(result, "read").stdout, "data\n");
   });
 
+  it("gives toJSON(inputs) every input as GitHub does: the given ones as spelled, undeclared too, the rest at their defaults", async () => {
+    const definition: ActionDefinition = {
+      inputs: {
+        mode: { description: "m", required: true },
+        count: { description: "c", default: "1" },
+        empty: { description: "e" },
+        flag: { description: "f", default: true as unknown as string },
+      },
+      runs: {
+        using: "composite",
+        steps: [
+          { shell: "bash", env: { ALL: "${{ toJSON(inputs) }}" }, run: 'printf "%s" "$ALL" > "$RUNNER_TEMP/all.json"' },
+        ],
+      },
+    };
+    const { result, runnerTemp } = await run(definition, { Mode: "start", extra: "x" }, "to-json");
+    assert.equal(result.failed, false, explain(result));
+    const text = await readFile(join(runnerTemp, "all.json"), "utf8");
+    assert.match(text, /^\{\n {2}"Mode": "start",\n/, "pretty-printed, two spaces, as GitHub's toJSON writes it");
+    assert.deepEqual(JSON.parse(text), { Mode: "start", extra: "x", count: "1", empty: "", flag: "true" });
+    assert.deepEqual(result.warnings, [
+      "Unexpected input(s) 'extra', valid inputs are ['mode', 'count', 'empty', 'flag']",
+    ]);
+  });
+
   it("refuses actions it does not stand in for, setup-terraform when it would run, and unknown inputs in expressions", async () => {
-    const only = (s: ActionDefinition["runs"]["steps"][number]): ActionDefinition => ({ inputs: { x: { description: "x" } }, runs: { using: "composite", steps: [s] } });
-    await assert.rejects(run(only({ uses: "actions/cache@v4", with: { path: "x" } }), {}, "other-action"), HarnessError);
-    await assert.rejects(run(only({ uses: "hashicorp/setup-terraform@v3", with: { terraform_version: "1.11.4" } }), {}, "terraform"), /terraform >= 1.11/);
-    await assert.rejects(run(only({ shell: "bash", env: { A: "${{ inputs.y }}" }, run: "true" }), {}, "undeclared"), /input 'y' is not declared/);
+    const only = (s: ActionDefinition["runs"]["steps"][number]): ActionDefinition => ({
+      inputs: { x: { description: "x" } },
+      runs: { using: "composite", steps: [s] },
+    });
+    await assert.rejects(
+      run(only({ uses: "actions/cache@v4", with: { path: "x" } }), {}, "other-action"),
+      HarnessError,
+    );
+    await assert.rejects(
+      run(only({ uses: "hashicorp/setup-terraform@v3", with: { terraform_version: "1.11.4" } }), {}, "terraform"),
+      /terraform >= 1.11/,
+    );
+    await assert.rejects(
+      run(only({ shell: "bash", env: { A: "${{ inputs.y }}" }, run: "true" }), {}, "undeclared"),
+      /input 'y' is not declared/,
+    );
     await assert.rejects(run(only({ shell: "sh", run: "true" }), {}, "sh"), HarnessError);
   });
 });
@@ -315,9 +442,16 @@ describe("action.yml through the driver", () => {
   }
 
   it("the clouds' own inputs are ignored with a notice annotation, so one with: block serves every cloud", async () => {
-    const result = await world.start({ "dry-run": "true", region: "us-east-1", zone: "us-central1-a", "launch-template": "lt-0123456789abcdef0" });
+    const result = await world.start({
+      "dry-run": "true",
+      region: "us-east-1",
+      zone: "us-central1-a",
+      "launch-template": "lt-0123456789abcdef0",
+    });
     assert.equal(result.failed, false, explain(result));
-    const notices = step(result, "main").stdout.split("\n").filter((line) => line.startsWith("::notice::"));
+    const notices = step(result, "main")
+      .stdout.split("\n")
+      .filter((line) => line.startsWith("::notice::"));
     assert.deepEqual(notices, [
       "::notice::Input 'region' is read only with cloud aws; ignored with cloud local.",
       "::notice::Input 'launch-template' is read only with cloud aws; ignored with cloud local.",
@@ -342,11 +476,23 @@ describe("action.yml through the driver", () => {
     assert.equal(step(result, "terraform").outputs.install, "false");
     assert.equal(step(result, /setup-terraform/).ran, false);
     assert.equal(step(result, /Download the state/).ran, false, "start downloads nothing");
-    const env = step(result, "main").env ?? {};
-    for (const [input, spec] of Object.entries(action.inputs)) {
-      const given: Record<string, string> = { mode: "start", cloud: "local", "github-token": world.token, count: "3", "dry-run": "true", labels: "cuda,big" };
-      assert.equal(env[inputEnvName(input)], given[input] ?? (spec.default === undefined ? "" : String(spec.default)), input);
-    }
+    // The scripts get every declared input, given or at its default: what GitHub's toJSON(inputs) holds.
+    const values = decodeInputs(step(result, "main").env ?? {});
+    const given: Record<string, string> = {
+      mode: "start",
+      cloud: "local",
+      "github-token": world.token,
+      count: "3",
+      "dry-run": "true",
+      labels: "cuda,big",
+    };
+    const expected = Object.fromEntries(
+      Object.entries(action.inputs).map(([input, spec]) => [
+        input,
+        given[input] ?? (spec.default === undefined ? "" : String(spec.default)),
+      ]),
+    );
+    assert.deepEqual({ ...values }, expected);
     // A dry run names a state id but writes no state: the upload step runs and finds nothing (if-no-files-found: ignore).
     const upload = step(result, /Upload the encrypted state/);
     assert.deepEqual([upload.ran, upload.outcome], [true, "success"]);
@@ -355,31 +501,32 @@ describe("action.yml through the driver", () => {
     assert.equal(await dryRunCount(), 3);
   });
 
-  it("a broken input mapping changes what start does: the copy of action.yml is caught", async () => {
-    const dropped = await brokenCopy("no-count", (env) => {
-      delete env.GPU_RUNNER_COUNT;
-    });
-    const wrong = await brokenCopy("wrong-count", (env) => {
-      env.GPU_RUNNER_COUNT = "${{ inputs.runner-group-id }}";
-    });
-    const renamed = await brokenCopy("renamed-count", (env) => {
-      env.GPU_RUNNER_CONT = env.GPU_RUNNER_COUNT ?? "";
-      delete env.GPU_RUNNER_COUNT;
-    });
-    assert.equal(await dryRunCount(dropped), 1, "count dropped: the scripts fall back to 1");
-    assert.equal(await dryRunCount(wrong), 1, "count mapped from runner-group-id");
-    assert.equal(await dryRunCount(renamed), 1, "count under another name");
-
-    // For real: count 2 through the copy registers one runner at GitHub and starts one machine.
-    const result = await world.start({ count: "2" }, { actionFile: dropped });
-    assert.equal(result.failed, false, explain(result));
-    assert.equal(runners(result).length, 1);
-    const registered = world.server.issued.filter((r) => r.name.startsWith(`${result.outputs.label}-`));
-    assert.equal(registered.length, 1, "count 2 started only 1 runner: the broken mapping is detected");
-    const stop = await world.stop(result.outputs["state-id"] ?? "");
-    assert.equal(stop.failed, false, explain(stop));
+  it("a broken inputs variable fails the main step, naming it and showing nothing of it, before anything starts", async () => {
+    const copies = {
+      dropped: await brokenCopy("no-inputs", (env) => {
+        delete env[INPUTS_VARIABLE];
+      }),
+      "not JSON": await brokenCopy("not-json", (env) => {
+        env[INPUTS_VARIABLE] = "${{ inputs.github-token }}";
+      }),
+    };
+    const issued = world.server.issued.length;
+    for (const [what, actionFile] of Object.entries(copies)) {
+      const result = await world.start({ count: "2" }, { actionFile });
+      assert.equal(result.failed, true, what);
+      const main = step(result, "main");
+      assert.equal(main.outcome, "failure", what);
+      assert.match(
+        main.errors.join("\n"),
+        new RegExp(`${INPUTS_VARIABLE} (is not set|is not valid JSON); expected the JSON object`),
+        what,
+      );
+      assert.ok(!result.log.includes(world.token), `${what}: the token is not in the log`);
+      assert.equal(result.outputs["state-id"], "", `${what}: no start`);
+    }
+    assert.equal(world.server.issued.length, issued, "no runner registered");
     assert.deepEqual(world.machineDirs(), []);
-    assertNoSecretsAndConformance(world);
+    assert.deepEqual(world.findSecrets(), [], "secrets readable in clear");
   });
 
   it("a copy of action.yml in another directory still runs the scripts from GITHUB_ACTION_PATH", async () => {

@@ -19,7 +19,12 @@ describe("bootLines", () => {
   });
 
   it("drops the copy of a line that reached the console twice", () => {
-    const console = ["gpu-runner: booting", "[ 5.1] cloud-init[9]: gpu-runner: booting", "gpu-runner: user created: runner", "gpu-runner: user created: runner"].join("\n");
+    const console = [
+      "gpu-runner: booting",
+      "[ 5.1] cloud-init[9]: gpu-runner: booting",
+      "gpu-runner: user created: runner",
+      "gpu-runner: user created: runner",
+    ].join("\n");
     assert.deepEqual(bootLines(console), ["gpu-runner: booting", "gpu-runner: user created: runner"]);
   });
 

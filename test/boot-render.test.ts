@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { bootScriptBody, renderBootScript, renderBootScriptForTerraform, shellQuote, terraformLiteral } from "../stacks/boot-script.ts";
+import {
+  bootScriptBody,
+  renderBootScript,
+  renderBootScriptForTerraform,
+  shellQuote,
+  terraformLiteral,
+} from "../stacks/boot-script.ts";
 
 const HOSTILE_VALUES = [
   "plain",
@@ -33,7 +39,13 @@ function echoBack(values: Record<string, string>): Record<string, string> {
   const script = renderBootScript({ values });
   // The shebang, then one export line per value (a value's newline stays inside its quotes, so count by parsing).
   const header = script.split(/(?<=\n)/).reduce(
-    (acc, line) => (acc.done ? acc : { text: acc.text + line, done: bashComplete(acc.text + line) && countExports(acc.text + line) === Object.keys(values).length }),
+    (acc, line) =>
+      acc.done
+        ? acc
+        : {
+            text: acc.text + line,
+            done: bashComplete(acc.text + line) && countExports(acc.text + line) === Object.keys(values).length,
+          },
     { text: "", done: false },
   ).text;
   const printer = Object.keys(values)
@@ -66,7 +78,11 @@ describe("renderBootScript", () => {
     assert.ok(rendered.length < body.length * 0.85, `${rendered.length} of ${body.length} bytes`);
     // Everything but the last line (which runs main): bash's own listing of the functions, from both texts.
     const definitions = (text: string) => {
-      const run = spawnSync("bash", ["-c", `${text.slice(0, text.trimEnd().lastIndexOf("\n"))}\ndeclare -f; declare -p CONSOLE UNIT`], { encoding: "utf8" });
+      const run = spawnSync(
+        "bash",
+        ["-c", `${text.slice(0, text.trimEnd().lastIndexOf("\n"))}\ndeclare -f; declare -p CONSOLE UNIT`],
+        { encoding: "utf8" },
+      );
       assert.equal(run.status, 0, run.stderr);
       return run.stdout;
     };

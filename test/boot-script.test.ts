@@ -46,7 +46,9 @@ after(async () => {
   await server.close();
 });
 
-async function boot(options: Omit<SandboxOptions, "server"> = {}): Promise<{ sandbox: BootSandbox; result: RunResult }> {
+async function boot(
+  options: Omit<SandboxOptions, "server"> = {},
+): Promise<{ sandbox: BootSandbox; result: RunResult }> {
   const sandbox = await BootSandbox.create({ server, ...options });
   sandboxes.push(sandbox);
   const result = await sandbox.run();
@@ -63,7 +65,11 @@ function powerOffReason(result: RunResult): string {
 
 /** The machine was powered off exactly once, and the script then stopped by itself. */
 function assertPoweredOff(sandbox: BootSandbox, result: RunResult): void {
-  assert.equal(result.code, 0, `the boot script exits after asking for the power-off:\n${result.stdout}${result.stderr}`);
+  assert.equal(
+    result.code,
+    0,
+    `the boot script exits after asking for the power-off:\n${result.stdout}${result.stderr}`,
+  );
   const requests = sandbox.calls("power").filter((c) => /^(poweroff|shutdown -h now|systemctl)/.test(c));
   assert.deepEqual(requests, ["poweroff"], "one poweroff call");
 }
@@ -76,16 +82,26 @@ function assertNoRunner(sandbox: BootSandbox, result: RunResult): void {
 
 /** The scrub's one log line, parsed: the copies removed (gzip-compressed and base64-encoded ones marked), what it could
  * not check. */
-function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; base64: string[]; unchecked: string[]; line: string } {
+function scrubReport(result: RunResult): {
+  removed: string[];
+  gzip: string[];
+  base64: string[];
+  unchecked: string[];
+  line: string;
+} {
   const lines = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} user-data: `));
   assert.equal(lines.length, 1, result.stdout);
   const line = lines[0]!;
-  const m = /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed, (\d+) base64-encoded\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(line);
+  const m =
+    /^gpu-runner: user-data: removed (\d+) on-disk cop\(ies\) holding the runner credential \((\d+) gzip-compressed, (\d+) base64-encoded\)(?:: (.*?))?; could not check: (.*?)(?:; could not remove: .*)?$/.exec(
+      line,
+    );
   assert.ok(m, line);
   const listed = m[4] ? m[4].split(", ") : [];
   const mark = / \((gzip|base64)\)$/;
   const removed = listed.map((entry) => entry.replace(mark, ""));
-  const marked = (kind: string) => listed.filter((entry) => entry.endsWith(` (${kind})`)).map((entry) => entry.replace(mark, ""));
+  const marked = (kind: string) =>
+    listed.filter((entry) => entry.endsWith(` (${kind})`)).map((entry) => entry.replace(mark, ""));
   const [gzip, base64] = [marked("gzip"), marked("base64")];
   assert.equal(Number(m[1]), removed.length, line);
   assert.equal(Number(m[2]), gzip.length, line);
@@ -124,11 +140,15 @@ function setField(fields: string[], index: number, value: string): string[] {
 }
 
 function twoH100s(): Record<string, Capture> {
-  const captures = h100With((fields) => [fields, [
-    "1", fields[1]!, "GPU-00000000-0000-0000-0000-000000000001", ...fields.slice(3, 8), "00000000:00:07.0",
-  ]]);
+  const captures = h100With((fields) => [
+    fields,
+    ["1", fields[1]!, "GPU-00000000-0000-0000-0000-000000000001", ...fields.slice(3, 8), "00000000:00:07.0"],
+  ]);
   const list = captures[LIST]!;
-  captures[LIST] = { ...list, output: [...list.output, "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-0000-0000-0000-000000000001)"] };
+  captures[LIST] = {
+    ...list,
+    output: [...list.output, "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-0000-0000-0000-000000000001)"],
+  };
   return captures;
 }
 
@@ -144,13 +164,26 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
 
     // Every line carries the prefix (a log line's, or a milestone's with its time), reaches the console too, and the
     // story is told in order.
-    for (const line of result.lines) assert.ok(line.startsWith(`${BOOT_LOG_PREFIX} `) || line.startsWith(`${BOOT_TIME_PREFIX} `), `unprefixed line: ${line}`);
+    for (const line of result.lines)
+      assert.ok(
+        line.startsWith(`${BOOT_LOG_PREFIX} `) || line.startsWith(`${BOOT_TIME_PREFIX} `),
+        `unprefixed line: ${line}`,
+      );
     const milestones = result.lines.filter((l) => l.startsWith(BOOT_TIME_PREFIX)).map((l) => l.split(" ")[2]);
-    assert.deepEqual(milestones, ["boot-script-started", "runner-installed", "gpu-checked", "pre-runner-done", "runner-started"]);
+    assert.deepEqual(milestones, [
+      "boot-script-started",
+      "runner-installed",
+      "gpu-checked",
+      "pre-runner-done",
+      "runner-started",
+    ]);
     const times = result.lines.filter((l) => l.startsWith(BOOT_TIME_PREFIX)).map((l) => Number(l.split(" ")[1]));
     // Epoch seconds of this boot: each between the boot's start and its end, in order.
     const within = (t: number) => t >= Math.floor(bootedAfter) && t <= endedBefore;
-    assert.ok(times.every((t, i) => within(t) && (i === 0 || t >= times[i - 1]!)), `milestone times in [${bootedAfter}, ${endedBefore}], in order: ${times}`);
+    assert.ok(
+      times.every((t, i) => within(t) && (i === 0 || t >= times[i - 1]!)),
+      `milestone times in [${bootedAfter}, ${endedBefore}], in order: ${times}`,
+    );
     assert.equal(result.stderr, "");
     assert.equal(readFileSync(sandbox.console, "utf8"), result.stdout, "the console got every line");
     const story = [
@@ -163,9 +196,20 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
       "job taken: gpu-tests",
       "job done: runner exited with code 0",
     ].map((text) => result.lines.indexOf(`${BOOT_LOG_PREFIX} ${text}`));
-    assert.ok(story.every((index, i) => index >= 0 && (i === 0 || index > story[i - 1]!)), `story out of order:\n${result.stdout}`);
-    assert.ok(result.lines.some((l) => /^gpu-runner: runner started as runner \(pid \d+\)$/.test(l)), result.stdout);
-    assert.ok(has(result, "GPU 0: NVIDIA H100 80GB HBM3, 81559 MiB (0 used), 44 C, driver 580.159.04, bus 00000000:00:06.0, uncorrected ECC errors: 0"));
+    assert.ok(
+      story.every((index, i) => index >= 0 && (i === 0 || index > story[i - 1]!)),
+      `story out of order:\n${result.stdout}`,
+    );
+    assert.ok(
+      result.lines.some((l) => /^gpu-runner: runner started as runner \(pid \d+\)$/.test(l)),
+      result.stdout,
+    );
+    assert.ok(
+      has(
+        result,
+        "GPU 0: NVIDIA H100 80GB HBM3, 81559 MiB (0 used), 44 C, driver 580.159.04, bus 00000000:00:06.0, uncorrected ECC errors: 0",
+      ),
+    );
 
     // The lifetime backstop: shutdown scheduled 2 minutes past the cap (60 s here: ceil(60/60) + 2).
     assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
@@ -200,7 +244,8 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.equal(runner.argv_with_secret, "0");
     // ...and no file under the scratch root held it (the user-data copies were already scrubbed).
     assert.equal(runner.files_with_secret, "");
-    for (const call of sandbox.allCalls()) assert.ok(!call.includes(sandbox.secret), `the config in an argv: ${call.slice(0, 80)}`);
+    for (const call of sandbox.allCalls())
+      assert.ok(!call.includes(sandbox.secret), `the config in an argv: ${call.slice(0, 80)}`);
 
     // After the run: the user-data copies are gone, nothing left holds the config, the other cloud-init files stay.
     for (const file of sandbox.userDataFiles) assert.ok(!existsSync(file), `${file} was removed`);
@@ -211,7 +256,9 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.deepEqual(scrubbed.gzip, [sandbox.userDataFiles[0]], "the raw user-data, gzip-compressed as received");
     assert.deepEqual(scrubbed.base64, []);
     assert.deepEqual(scrubbed.unchecked, []);
-    assert.ok(!result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret));
+    assert.ok(
+      !result.stdout.includes(sandbox.secret) && !readFileSync(sandbox.console, "utf8").includes(sandbox.secret),
+    );
   });
 
   it("H200, arm64: the arm64 tarball, checked against the arm64 checksum", async () => {
@@ -220,14 +267,21 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     assert.equal(powerOffReason(result), "runner exited (exit code 0)");
     assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [sandbox.tarballPath("arm64")]);
     assert.equal(sandbox.runnerRecord()?.arch, "arm64");
-    assert.notEqual(sandbox.sha256.arm64, sandbox.sha256.x64, "the two tarballs differ, so the x64 checksum would fail");
+    assert.notEqual(
+      sandbox.sha256.arm64,
+      sandbox.sha256.x64,
+      "the two tarballs differ, so the x64 checksum would fail",
+    );
     assert.ok(has(result, "GPU check passed: 1 GPU(s): NVIDIA H200 (143771 MiB)"), result.stdout);
   });
 
   it("two GPUs expected, two reported (derived: the H100 row twice): passes", async () => {
     const { sandbox, result } = await boot({ gpus: twoH100s(), values: { GR_EXPECTED_GPUS: "2" } });
     assertPoweredOff(sandbox, result);
-    assert.ok(has(result, "GPU check passed: 2 GPU(s): NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"), result.stdout);
+    assert.ok(
+      has(result, "GPU check passed: 2 GPU(s): NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"),
+      result.stdout,
+    );
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
   });
 
@@ -245,7 +299,10 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
   });
 
   it("an existing user, GR_RUNNER_SUDO=false: no useradd, no sudoers drop-in", async () => {
-    const { sandbox, result } = await boot({ users: ["ci"], values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" } });
+    const { sandbox, result } = await boot({
+      users: ["ci"],
+      values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" },
+    });
     assertPoweredOff(sandbox, result);
     assert.deepEqual(sandbox.calls("useradd"), []);
     assert.ok(has(result, "user ci already exists"));
@@ -258,14 +315,23 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
   it("an existing account of the image that is a system account is refused, whatever sudo says", async () => {
     const { sandbox, result } = await boot({ users: ["ci:998:ci"], values: { GR_RUNNER_USER: "ci" } });
     assertPoweredOff(sandbox, result);
-    assert.equal(powerOffReason(result), "runner user ci is a system account of the image (uid 998): refusing to run jobs as it");
+    assert.equal(
+      powerOffReason(result),
+      "runner user ci is a system account of the image (uid 998): refusing to run jobs as it",
+    );
     assertNoRunner(sandbox, result);
   });
 
   it("an existing admin of the image with GR_RUNNER_SUDO=false is refused: it would keep its sudo", async () => {
-    const { sandbox, result } = await boot({ users: ["ci:1500:sudo docker"], values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" } });
+    const { sandbox, result } = await boot({
+      users: ["ci:1500:sudo docker"],
+      values: { GR_RUNNER_USER: "ci", GR_RUNNER_SUDO: "false" },
+    });
     assertPoweredOff(sandbox, result);
-    assert.match(powerOffReason(result), /^runner user ci already exists in an admin group \(ci sudo docker \): it would keep sudo although GR_RUNNER_SUDO=false$/);
+    assert.match(
+      powerOffReason(result),
+      /^runner user ci already exists in an admin group \(ci sudo docker \): it would keep sudo although GR_RUNNER_SUDO=false$/,
+    );
     assertNoRunner(sandbox, result);
   });
 
@@ -273,7 +339,9 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     const { sandbox, result } = await boot({ preinstalled: RUNNER_RELEASE.version });
     assertPoweredOff(sandbox, result);
     assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), [], "no request reached the release server");
-    assert.ok(has(result, `runner ${RUNNER_RELEASE.version} already installed in ${sandbox.installDir}; download skipped`));
+    assert.ok(
+      has(result, `runner ${RUNNER_RELEASE.version} already installed in ${sandbox.installDir}; download skipped`),
+    );
     assert.deepEqual(sandbox.calls("chown"), [`-R -- runner: ${sandbox.installDir}`], "still given to the user");
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
   });
@@ -286,17 +354,38 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
   });
 
   const bakedCases: { name: string; preinstalled?: string; downloads: boolean; says: (v: string) => string }[] = [
-    { name: "the pinned release", preinstalled: RUNNER_RELEASE.version, downloads: false, says: (v) => `runner ${v} preinstalled in` },
-    { name: "a later release", preinstalled: "9.999.0", downloads: false, says: () => "runner 9.999.0 preinstalled in" },
-    { name: "an older release", preinstalled: "2.300.0", downloads: true, says: (v) => `: 2.300.0, ${v} or later needed: downloading ${v}` },
+    {
+      name: "the pinned release",
+      preinstalled: RUNNER_RELEASE.version,
+      downloads: false,
+      says: (v) => `runner ${v} preinstalled in`,
+    },
+    {
+      name: "a later release",
+      preinstalled: "9.999.0",
+      downloads: false,
+      says: () => "runner 9.999.0 preinstalled in",
+    },
+    {
+      name: "an older release",
+      preinstalled: "2.300.0",
+      downloads: true,
+      says: (v) => `: 2.300.0, ${v} or later needed: downloading ${v}`,
+    },
     { name: "no runner at all", downloads: true, says: (v) => `: none found, ${v} or later needed: downloading ${v}` },
   ];
   for (const c of bakedCases) {
     it(`runner-preinstalled with ${c.name} in the image: ${c.downloads ? "the pinned release is downloaded" : "no download"}`, async () => {
-      const { sandbox, result } = await boot({ preinstalled: c.preinstalled, values: { GR_RUNNER_PREINSTALLED: "true" } });
+      const { sandbox, result } = await boot({
+        preinstalled: c.preinstalled,
+        values: { GR_RUNNER_PREINSTALLED: "true" },
+      });
       assertPoweredOff(sandbox, result);
       assert.deepEqual(server.requestsUnder(`/${sandbox.id}/`), c.downloads ? [sandbox.tarballPath("x64")] : []);
-      assert.ok(result.lines.some((l) => l.startsWith(BOOT_LOG_PREFIX) && l.includes(c.says(RUNNER_RELEASE.version))), result.stdout);
+      assert.ok(
+        result.lines.some((l) => l.startsWith(BOOT_LOG_PREFIX) && l.includes(c.says(RUNNER_RELEASE.version))),
+        result.stdout,
+      );
       assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
     });
   }
@@ -329,36 +418,54 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     // The daemon inherits the script's stdout and stderr; were they a pipe to the boot script's reader, the boot
     // would wait for the daemon (on a machine, until the lifetime cap). It outlives any bound of the kit: a boot that
     // waited for it would be reported hung, not finished.
-    const script = 'sleep 3000 &\necho "$!" >"$TMPDIR/daemon-pid"\necho "daemon started"\necho "to stderr" >&2\nprintf "last words"\n';
+    const script =
+      'sleep 3000 &\necho "$!" >"$TMPDIR/daemon-pid"\necho "daemon started"\necho "to stderr" >&2\nprintf "last words"\n';
     const { sandbox, result } = await boot({ values: { GR_PRE_RUNNER_SCRIPT_B64: b64(script) } });
     assertPoweredOff(sandbox, result);
     assert.equal(powerOffReason(result), "runner exited (exit code 0)");
     const relayed = result.lines.filter((l) => l.startsWith(`${BOOT_LOG_PREFIX} pre-runner: `));
-    assert.deepEqual(relayed, ["daemon started", "to stderr", "last words"].map((l) => `${BOOT_LOG_PREFIX} pre-runner: ${l}`));
-    assert.ok(result.lines.indexOf(`${BOOT_LOG_PREFIX} pre-runner script: succeeded`) < result.lines.findIndex((l) => l.includes("runner started as")));
+    assert.deepEqual(
+      relayed,
+      ["daemon started", "to stderr", "last words"].map((l) => `${BOOT_LOG_PREFIX} pre-runner: ${l}`),
+    );
+    assert.ok(
+      result.lines.indexOf(`${BOOT_LOG_PREFIX} pre-runner script: succeeded`) <
+        result.lines.findIndex((l) => l.includes("runner started as")),
+    );
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes", "the runner ran");
     const daemon = Number(readFileSync(join(sandbox.root, "tmp", "daemon-pid"), "utf8"));
-    assert.ok(isAlive(daemon), "the boot ran the runner to its end while the daemon lived: only the script's exit was waited for");
+    assert.ok(
+      isAlive(daemon),
+      "the boot ran the runner to its end while the daemon lived: only the script's exit was waited for",
+    );
   });
 });
 
-describe("boot script: a cloud's command that ends the machine through its API, before the power-off", { concurrency: PARALLEL }, () => {
+describe("boot script: a cloud's command that ends the machine through its API, before the power-off", {
+  concurrency: PARALLEL,
+}, () => {
   const b64 = (script: string) => Buffer.from(script, "utf8").toString("base64");
 
   it("runs once, as root, after the runner is stopped and before poweroff; the power-off follows", async () => {
     const marker = join(tmpdir(), `end-command-${process.pid}-${Date.now()}`);
-    const { sandbox, result } = await boot({ values: { GR_END_COMMAND_B64: b64(`echo "deallocate $(id -un)" > '${marker}'\n`) } });
+    const { sandbox, result } = await boot({
+      values: { GR_END_COMMAND_B64: b64(`echo "deallocate $(id -un)" > '${marker}'\n`) },
+    });
     assertPoweredOff(sandbox, result);
     assert.match(readFileSync(marker, "utf8"), /^deallocate /);
     rmSync(marker, { force: true });
     const at = (text: string) => result.lines.findIndex((l) => l.includes(text));
-    assert.ok(at("powering off: runner exited") >= 0 && at("powering off:") < at("ending the machine through the cloud's API"));
+    assert.ok(
+      at("powering off: runner exited") >= 0 && at("powering off:") < at("ending the machine through the cloud's API"),
+    );
     assert.ok(at("ending the machine through the cloud's API") < at("ended through the cloud's API"));
     assert.equal(result.lines.filter((l) => l.includes("ending the machine through the cloud's API")).length, 1);
   });
 
   it("a command that fails is logged with its first line, and the machine still powers off", async () => {
-    const { sandbox, result } = await boot({ values: { GR_END_COMMAND_B64: b64("echo 'HTTP 403 from the API' >&2; exit 3\n") } });
+    const { sandbox, result } = await boot({
+      values: { GR_END_COMMAND_B64: b64("echo 'HTTP 403 from the API' >&2; exit 3\n") },
+    });
     assertPoweredOff(sandbox, result);
     assert.ok(has(result, "ending through the cloud's API failed (exit code 3): HTTP 403 from the API"), result.stdout);
   });
@@ -369,8 +476,16 @@ describe("boot script: a cloud's command that ends the machine through its API, 
   });
 });
 
-describe("boot script: every failure powers off, with its reason, and starts no runner", { concurrency: PARALLEL }, () => {
-  const cases: { name: string; options: Omit<SandboxOptions, "server">; reason: string | RegExp; downloads?: number; check?: (s: BootSandbox, r: RunResult) => void }[] = [
+describe("boot script: every failure powers off, with its reason, and starts no runner", {
+  concurrency: PARALLEL,
+}, () => {
+  const cases: {
+    name: string;
+    options: Omit<SandboxOptions, "server">;
+    reason: string | RegExp;
+    downloads?: number;
+    check?: (s: BootSandbox, r: RunResult) => void;
+  }[] = [
     {
       name: "bad checksum",
       options: { values: { GR_RUNNER_SHA256_X64: "0".repeat(64) } },
@@ -397,19 +512,25 @@ describe("boot script: every failure powers off, with its reason, and starts no 
           ...hostCaptures("h100"),
           [LIST]: {
             command: "nvidia-smi -L",
-            output: ["NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."],
+            output: [
+              "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.",
+            ],
             rc: 9,
           },
         },
         values: { GR_GPU_WAIT_SECONDS: "1" },
       },
-      reason: "GPU check failed: nvidia-smi -L failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running. (waited 1s)",
+      reason:
+        "GPU check failed: nvidia-smi -L failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running. (waited 1s)",
       downloads: 1,
     },
     {
       name: "the query fails (the real invalid-field answer, rc 2, given to the gate's query)",
       options: {
-        gpus: { ...hostCaptures("h100"), [QUERY]: { ...readCapture("h200", "nvidia-smi-query-bad.txt"), command: readCapture("h100", QUERY).command } },
+        gpus: {
+          ...hostCaptures("h100"),
+          [QUERY]: { ...readCapture("h200", "nvidia-smi-query-bad.txt"), command: readCapture("h100", QUERY).command },
+        },
       },
       reason: 'GPU check failed: nvidia-smi query exit code 2: Field "no_such_field" is not a valid field to query.',
     },
@@ -430,7 +551,14 @@ describe("boot script: every failure powers off, with its reason, and starts no 
     },
     {
       name: "one of two GPUs has ECC errors (derived)",
-      options: { gpus: (() => { const c = twoH100s(); c[QUERY] = editRows(c[QUERY]!, (f, row) => (row === 1 ? setField(f, ECC_FIELD, "12") : f)); return c; })(), values: { GR_EXPECTED_GPUS: "2" } },
+      options: {
+        gpus: (() => {
+          const c = twoH100s();
+          c[QUERY] = editRows(c[QUERY]!, (f, row) => (row === 1 ? setField(f, ECC_FIELD, "12") : f));
+          return c;
+        })(),
+        values: { GR_EXPECTED_GPUS: "2" },
+      },
       reason: "GPU check failed: GPU 1 has 12 uncorrected ECC error(s)",
     },
     {
@@ -440,7 +568,9 @@ describe("boot script: every failure powers off, with its reason, and starts no 
     },
     {
       name: "pre-runner script fails",
-      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: b64("#!/bin/bash\necho checking CUDA\necho 'no CUDA' >&2\nexit 7\n") } },
+      options: {
+        values: { GR_PRE_RUNNER_SCRIPT_B64: b64("#!/bin/bash\necho checking CUDA\necho 'no CUDA' >&2\nexit 7\n") },
+      },
       reason: "pre-runner script failed (exit code 7)",
       check: (_, r) => {
         assert.ok(has(r, "pre-runner: checking CUDA") && has(r, "pre-runner: no CUDA"), r.stdout);
@@ -448,7 +578,13 @@ describe("boot script: every failure powers off, with its reason, and starts no 
     },
     {
       name: "pre-runner script starts a daemon, then fails: its exit code decides, at once",
-      options: { values: { GR_PRE_RUNNER_SCRIPT_B64: b64('sleep 3000 &\necho "$!" >"$TMPDIR/daemon-pid"\necho \'daemon up, but no CUDA\'\nexit 5\n') } },
+      options: {
+        values: {
+          GR_PRE_RUNNER_SCRIPT_B64: b64(
+            'sleep 3000 &\necho "$!" >"$TMPDIR/daemon-pid"\necho \'daemon up, but no CUDA\'\nexit 5\n',
+          ),
+        },
+      },
       reason: "pre-runner script failed (exit code 5)",
       check: (s, r) => {
         assert.ok(has(r, "pre-runner: daemon up, but no CUDA"), r.stdout);
@@ -491,21 +627,61 @@ describe("boot script: every failure powers off, with its reason, and starts no 
 describe("boot script: invalid settings power off before touching anything", { concurrency: PARALLEL }, () => {
   const cases: [string, Record<string, string | undefined>, string][] = [
     ["no JIT config", { GR_JIT_CONFIG: undefined }, "invalid setting GR_JIT_CONFIG: empty or missing"],
-    ["no lifetime", { GR_MAX_LIFETIME_MINUTES: undefined }, "invalid setting GR_MAX_LIFETIME_MINUTES='': expected an integer > 0"],
-    ["lifetime 0", { GR_MAX_LIFETIME_MINUTES: "0" }, "invalid setting GR_MAX_LIFETIME_MINUTES='0': expected an integer > 0"],
-    ["idle 1.5", { GR_IDLE_TIMEOUT_MINUTES: "1.5" }, "invalid setting GR_IDLE_TIMEOUT_MINUTES='1.5': expected an integer > 0"],
-    ["version latest", { GR_RUNNER_VERSION: "latest" }, "invalid setting GR_RUNNER_VERSION='latest': expected a version like 2.329.0"],
-    ["root as runner user", { GR_RUNNER_USER: "root" }, "invalid setting GR_RUNNER_USER='root': expected a user other than root"],
+    [
+      "no lifetime",
+      { GR_MAX_LIFETIME_MINUTES: undefined },
+      "invalid setting GR_MAX_LIFETIME_MINUTES='': expected an integer > 0",
+    ],
+    [
+      "lifetime 0",
+      { GR_MAX_LIFETIME_MINUTES: "0" },
+      "invalid setting GR_MAX_LIFETIME_MINUTES='0': expected an integer > 0",
+    ],
+    [
+      "idle 1.5",
+      { GR_IDLE_TIMEOUT_MINUTES: "1.5" },
+      "invalid setting GR_IDLE_TIMEOUT_MINUTES='1.5': expected an integer > 0",
+    ],
+    [
+      "version latest",
+      { GR_RUNNER_VERSION: "latest" },
+      "invalid setting GR_RUNNER_VERSION='latest': expected a version like 2.329.0",
+    ],
+    [
+      "root as runner user",
+      { GR_RUNNER_USER: "root" },
+      "invalid setting GR_RUNNER_USER='root': expected a user other than root",
+    ],
     ["sudo yes", { GR_RUNNER_SUDO: "yes" }, "invalid setting GR_RUNNER_SUDO='yes': expected true or false"],
     ["GPUs -1", { GR_EXPECTED_GPUS: "-1" }, "invalid setting GR_EXPECTED_GPUS='-1': expected 0 to 99"],
-    ["short checksum", { GR_RUNNER_SHA256_X64: "abc" }, "invalid setting GR_RUNNER_SHA256_X64='abc': expected 64 hex digits"],
+    [
+      "short checksum",
+      { GR_RUNNER_SHA256_X64: "abc" },
+      "invalid setting GR_RUNNER_SHA256_X64='abc': expected 64 hex digits",
+    ],
     ["install dir /", { GR_INSTALL_DIR: "/" }, "invalid setting GR_INSTALL_DIR='/': expected an absolute path, not /"],
-    ["relative install dir", { GR_INSTALL_DIR: "opt/runner" }, "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /"],
+    [
+      "relative install dir",
+      { GR_INSTALL_DIR: "opt/runner" },
+      "invalid setting GR_INSTALL_DIR='opt/runner': expected an absolute path, not /",
+    ],
     ["agent dir /", { GR_AGENT_DIR: "/" }, "invalid setting GR_AGENT_DIR='/': expected an absolute path, not /"],
-    ["pre-runner script not base64", { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" }, "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64"],
-    ["relative system root (test only)", { GR_SYSTEM_ROOT: "var" }, "invalid setting GR_SYSTEM_ROOT='var': expected empty or an absolute path"],
+    [
+      "pre-runner script not base64",
+      { GR_PRE_RUNNER_SCRIPT_B64: "#!/bin/sh" },
+      "invalid setting GR_PRE_RUNNER_SCRIPT_B64='#!/bin/sh': expected base64",
+    ],
+    [
+      "relative system root (test only)",
+      { GR_SYSTEM_ROOT: "var" },
+      "invalid setting GR_SYSTEM_ROOT='var': expected empty or an absolute path",
+    ],
     // Quoted by the header, never evaluated: the value is reported as it is, and nothing ran.
-    ["a name with shell in it", { GR_RUNNER_NAME: "it's $(touch pwned)" }, "invalid setting GR_RUNNER_NAME='it's $(touch pwned)': expected 1-100 of A-Za-z0-9._-"],
+    [
+      "a name with shell in it",
+      { GR_RUNNER_NAME: "it's $(touch pwned)" },
+      "invalid setting GR_RUNNER_NAME='it's $(touch pwned)': expected 1-100 of A-Za-z0-9._-",
+    ],
   ];
 
   for (const [name, values, reason] of cases) {
@@ -530,13 +706,17 @@ describe("boot script: invalid settings power off before touching anything", { c
  * record (the deadline file against the power-off's clock); were a machine slower than this, the test says so.
  */
 const LIFETIME_PAST_THE_START = 10;
-const tooSlow = (what: string) => `the cap fired before ${what}: this machine took over ${LIFETIME_PAST_THE_START} s to get there`;
+const tooSlow = (what: string) =>
+  `the cap fired before ${what}: this machine took over ${LIFETIME_PAST_THE_START} s to get there`;
 
 /** The machine powered off, every time at or after the lifetime deadline the first boot wrote. */
 function assertPoweredOffAtTheDeadline(sandbox: BootSandbox): void {
   const deadline = sandbox.deadline();
   const at = sandbox.poweredOffAt();
-  assert.ok(at.length > 0 && at.every((t) => t >= deadline), `power-off at ${at.join(", ")} (epoch s), the deadline ${deadline}`);
+  assert.ok(
+    at.length > 0 && at.every((t) => t >= deadline),
+    `power-off at ${at.join(", ")} (epoch s), the deadline ${deadline}`,
+  );
 }
 
 describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
@@ -580,7 +760,10 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
     assertPoweredOff(sandbox, result);
     assert.equal(powerOffReason(result), "runner exited (exit code 0)");
     assert.ok(has(result, "job done: runner exited with code 0"), result.stdout);
-    assert.ok(has(result, "runner: 2025-01-01 00:00:00Z: Job held-job completed with result: Succeeded"), result.stdout);
+    assert.ok(
+      has(result, "runner: 2025-01-01 00:00:00Z: Job held-job completed with result: Succeeded"),
+      result.stdout,
+    );
   });
 
   it("SIGTERM to the boot script stops the runner and powers off", async () => {
@@ -591,8 +774,14 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
       await waitFor("the runner", () => sandbox.output().includes("Listening for Jobs"));
       process.kill(sandbox.pid, "SIGTERM");
       assert.equal((await exited).code, 0);
-      assert.equal(powerOffReason({ stdout: sandbox.output(), lines: sandbox.lines() } as RunResult), "boot script got a termination signal");
-      assert.deepEqual(sandbox.calls("power").filter((c) => c === "poweroff"), ["poweroff"]);
+      assert.equal(
+        powerOffReason({ stdout: sandbox.output(), lines: sandbox.lines() } as RunResult),
+        "boot script got a termination signal",
+      );
+      assert.deepEqual(
+        sandbox.calls("power").filter((c) => c === "poweroff"),
+        ["poweroff"],
+      );
       const pid = Number(sandbox.runnerRecord()?.pid);
       await waitFor("the runner to be stopped", () => !isAlive(pid));
     } finally {
@@ -611,12 +800,20 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
     sandboxes.push(sandbox);
     const { exited } = sandbox.start();
     try {
-      await waitFor("the pre-runner script", () => sandbox.output().includes("pre-runner: hanging") || sandbox.calls("power").includes("poweroff"));
-      assert.ok(sandbox.output().includes("pre-runner: hanging"), `${tooSlow("the pre-runner script ran")}\n${sandbox.output()}`);
+      await waitFor(
+        "the pre-runner script",
+        () => sandbox.output().includes("pre-runner: hanging") || sandbox.calls("power").includes("poweroff"),
+      );
+      assert.ok(
+        sandbox.output().includes("pre-runner: hanging"),
+        `${tooSlow("the pre-runner script ran")}\n${sandbox.output()}`,
+      );
       process.kill(sandbox.pid, "SIGKILL");
       assert.equal((await exited).signal, "SIGKILL");
       await waitFor("the power-off", () => sandbox.calls("power").includes("poweroff"));
-      await waitFor("its log line", () => sandbox.output().includes(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (${life} minute(s))`));
+      await waitFor("its log line", () =>
+        sandbox.output().includes(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (${life} minute(s))`),
+      );
       assertPoweredOffAtTheDeadline(sandbox);
       assertNoRunner(sandbox, { stdout: sandbox.output(), lines: sandbox.lines() } as RunResult);
     } finally {
@@ -663,8 +860,15 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
       const report = scrubReport(result);
       assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles].sort(), report.line);
       const [listing, ...files] = report.unchecked.sort();
-      assert.deepEqual(files, [`${truncated} (gzip that does not decompress)`, `${unreadable} (unreadable)`].sort(), report.line);
-      assert.ok(listing?.startsWith(`${sandbox.cloudDir} (not all listed: find: `) && listing.includes("handlers"), report.line);
+      assert.deepEqual(
+        files,
+        [`${truncated} (gzip that does not decompress)`, `${unreadable} (unreadable)`].sort(),
+        report.line,
+      );
+      assert.ok(
+        listing?.startsWith(`${sandbox.cloudDir} (not all listed: find: `) && listing.includes("handlers"),
+        report.line,
+      );
       assert.ok(existsSync(truncated) && existsSync(unreadable), "what it could not check, it leaves");
       assert.ok(report.line.endsWith(`; could not remove: ${locked}`), report.line);
       assert.ok(existsSync(locked));
@@ -674,7 +878,10 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
       await chmod(join(sandbox.cloudDir, "seed"), 0o700);
     }
     // Zeroed in place where it could be written (not where, as here when the tests run as root, it belonged to root).
-    assert.deepEqual(sandbox.filesHoldingSecret().filter((f) => f !== locked), []);
+    assert.deepEqual(
+      sandbox.filesHoldingSecret().filter((f) => f !== locked),
+      [],
+    );
   });
 
   // Where Azure's Linux guest agent keeps the custom data as delivered, base64-encoded: an ovf-env.xml as cloud-init's
@@ -710,13 +917,18 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
       const result = await sandbox.run();
       assertPoweredOff(sandbox, result);
       for (const file of copies) assert.ok(!existsSync(file), `${file} was removed`);
-      for (const file of ["provisioned", "history/1/GoalState.xml"]) assert.ok(existsSync(agent(sandbox, file)), `${file} stays`);
+      for (const file of ["provisioned", "history/1/GoalState.xml"])
+        assert.ok(existsSync(agent(sandbox, file)), `${file} stays`);
       const report = scrubReport(result);
       assert.deepEqual(report.removed.sort(), [...sandbox.userDataFiles, ...copies].sort(), report.line);
       assert.deepEqual(report.base64.sort(), copies.sort(), report.line);
       assert.deepEqual(report.gzip, [sandbox.userDataFiles[0]!], report.line);
       assert.equal(report.unchecked.length, 1, report.line);
-      assert.ok(report.unchecked[0]!.startsWith(`${sandbox.agentDir} (not all listed: find: `) && report.line.includes("events"), report.line);
+      assert.ok(
+        report.unchecked[0]!.startsWith(`${sandbox.agentDir} (not all listed: find: `) &&
+          report.line.includes("events"),
+        report.line,
+      );
     } finally {
       await chmod(closed, 0o700);
     }
@@ -729,8 +941,11 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
       const line = Buffer.concat([Buffer.from("xy".slice(0, k)), Buffer.from(text)]).toString("base64");
       return wrap ? `${line.replace(/.{76}/g, "$&\n")}\n` : line;
     };
-    const other = renderBootScript({ values: { GR_RUNNER_NAME: "gpu-1234-1-1", GR_JIT_CONFIG: `jit-${randomBytes(1536).toString("base64")}` } });
-    const name = (dir: string, what: string, k: number, wrap: boolean) => join(dir, `${what}-${k}${wrap ? "-wrapped" : ""}.b64`);
+    const other = renderBootScript({
+      values: { GR_RUNNER_NAME: "gpu-1234-1-1", GR_JIT_CONFIG: `jit-${randomBytes(1536).toString("base64")}` },
+    });
+    const name = (dir: string, what: string, k: number, wrap: boolean) =>
+      join(dir, `${what}-${k}${wrap ? "-wrapped" : ""}.b64`);
     const cases = [0, 1, 2].flatMap((k) => [false, true].map((wrap) => ({ k, wrap })));
     const sandbox = await BootSandbox.create({
       server,
@@ -738,7 +953,10 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
         Object.fromEntries(
           cases.flatMap(({ k, wrap }) => {
             const dir = wrap ? s.agentDir : s.cloudDir; // both directories searched
-            return [[name(dir, "this", k, wrap), encoded(s.userData, k, wrap)], [name(dir, "other", k, wrap), encoded(other, k, wrap)]];
+            return [
+              [name(dir, "this", k, wrap), encoded(s.userData, k, wrap)],
+              [name(dir, "other", k, wrap), encoded(other, k, wrap)],
+            ];
           }),
         ),
       recordTools: ["base64", "grep", "gzip", "tr"],
@@ -762,14 +980,19 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
     const patterns = [0, 1, 2].map((k) => encoded(sandbox.secret, k, false).slice(4, -4));
     assert.ok(sandbox.calls("grep").length > 0 && sandbox.calls("base64").length > 0, "the calls were recorded");
     for (const call of sandbox.allCalls()) {
-      assert.ok(![sandbox.secret, ...patterns].some((p) => call.includes(p.slice(0, 40))), `the config in an argv: ${call.slice(0, 80)}`);
+      assert.ok(
+        ![sandbox.secret, ...patterns].some((p) => call.includes(p.slice(0, 40))),
+        `the config in an argv: ${call.slice(0, 80)}`,
+      );
     }
   });
 });
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-describe("boot script: the lifetime cap survives a reboot, counted from the first boot", { concurrency: PARALLEL }, () => {
+describe("boot script: the lifetime cap survives a reboot, counted from the first boot", {
+  concurrency: PARALLEL,
+}, () => {
   it("the first boot writes the deadline and installs the per-boot re-arm", async () => {
     const before = nowSeconds();
     const { sandbox, result } = await boot();
@@ -778,7 +1001,10 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
 
     // The deadline: 60 "minutes" (seconds here) from the first boot, tied to this VM, root's only.
     const [epoch, machine] = readFileSync(sandbox.deadlinePath, "utf8").trim().split(" ");
-    assert.ok(Number(epoch) >= before + 60 && Number(epoch) <= after + 60, `deadline ${epoch} in [${before + 60}, ${after + 60}]`);
+    assert.ok(
+      Number(epoch) >= before + 60 && Number(epoch) <= after + 60,
+      `deadline ${epoch} in [${before + 60}, ${after + 60}]`,
+    );
     assert.equal(machine, sandbox.machineId);
     assert.equal(statSync(sandbox.deadlinePath).mode & 0o777, 0o600);
     assert.equal(statSync(join(sandbox.root, "var", "lib", "gpu-runner")).mode & 0o777, 0o700);
@@ -797,10 +1023,29 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     // This boot too: a systemd timer a time unit past the deadline (the script's own timer goes first), the backstop.
     const runs = sandbox.calls("systemd-run");
     assert.equal(runs.length, 1, runs.join("\n"));
-    assert.match(runs[0]!, new RegExp(`^--unit=gpu-runner-lifetime-cap --on-active=6[01]s --timer-property=AccuracySec=1s -- /bin/bash ${rearm}$`));
+    assert.match(
+      runs[0]!,
+      new RegExp(
+        `^--unit=gpu-runner-lifetime-cap --on-active=6[01]s --timer-property=AccuracySec=1s -- /bin/bash ${rearm}$`,
+      ),
+    );
     assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
-    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime: (59|60) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in 6[01] s$/.test(l)), result.stdout);
-    assert.ok(result.lines.some((l) => l.startsWith(`${BOOT_LOG_PREFIX} lifetime re-armed at every boot by gpu-runner-lifetime.service until ${epoch} `)), result.stdout);
+    assert.ok(
+      result.lines.some((l) =>
+        /^gpu-runner: lifetime: (59|60) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in 6[01] s$/.test(
+          l,
+        ),
+      ),
+      result.stdout,
+    );
+    assert.ok(
+      result.lines.some((l) =>
+        l.startsWith(
+          `${BOOT_LOG_PREFIX} lifetime re-armed at every boot by gpu-runner-lifetime.service until ${epoch} `,
+        ),
+      ),
+      result.stdout,
+    );
   });
 
   it("without GR_TIME_UNIT_SECONDS a minute is 60 s: the deadline, this boot's timer and the backstop", async () => {
@@ -811,10 +1056,18 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     assertPoweredOff(sandbox, result);
     assert.equal(powerOffReason(result), "runner exited (exit code 0)");
     const deadline = sandbox.deadline();
-    assert.ok(deadline >= before + 3600 && deadline <= after + 3600, `deadline ${deadline} in [${before + 3600}, ${after + 3600}]`);
+    assert.ok(
+      deadline >= before + 3600 && deadline <= after + 3600,
+      `deadline ${deadline} in [${before + 3600}, ${after + 3600}]`,
+    );
     assert.match(sandbox.calls("systemd-run")[0]!, /^--unit=gpu-runner-lifetime-cap --on-active=36(59|60)s /);
     assert.equal(sandbox.calls("power")[0], "shutdown -P +62");
-    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime: 60 of 60 minute\(s\) left, counted from the first boot: /.test(l)), result.stdout);
+    assert.ok(
+      result.lines.some((l) =>
+        /^gpu-runner: lifetime: 60 of 60 minute\(s\) left, counted from the first boot: /.test(l),
+      ),
+      result.stdout,
+    );
   });
 
   it("a later boot past the deadline powers off at once", async () => {
@@ -824,7 +1077,9 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     const powerBefore = sandbox.calls("power").length;
     const later = await sandbox.perBoot();
     assert.equal(later.code, 0, later.stderr);
-    assert.deepEqual(later.lines, [`${BOOT_LOG_PREFIX} powering off: max lifetime reached (60 minute(s), counted from the first boot)`]);
+    assert.deepEqual(later.lines, [
+      `${BOOT_LOG_PREFIX} powering off: max lifetime reached (60 minute(s), counted from the first boot)`,
+    ]);
     assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
     assert.equal(sandbox.calls("systemd-run").length, 1, "no new timer");
   });
@@ -837,7 +1092,10 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     const later = await sandbox.perBoot();
     sandbox.killTimers();
     assert.equal(later.code, 0, later.stderr);
-    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: (29|30) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in (29|30) s$/);
+    assert.match(
+      later.lines.at(-1)!,
+      /^gpu-runner: lifetime: (29|30) of 60 minute\(s\) left, counted from the first boot: systemd timer gpu-runner-lifetime-cap in (29|30) s$/,
+    );
     assert.match(sandbox.calls("systemd-run")[1]!, /^--unit=gpu-runner-lifetime-cap --on-active=(29|30)s /);
     assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["shutdown -P +3"]);
   });
@@ -847,7 +1105,10 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     await rm(sandbox.deadlinePath);
     const powerBefore = sandbox.calls("power").length;
     const later = await sandbox.perBoot();
-    assert.match(later.lines.at(-1)!, /^gpu-runner: powering off: no lifetime deadline readable in .*\/var\/lib\/gpu-runner\/deadline \(removed\?\): failing closed$/);
+    assert.match(
+      later.lines.at(-1)!,
+      /^gpu-runner: powering off: no lifetime deadline readable in .*\/var\/lib\/gpu-runner\/deadline \(removed\?\): failing closed$/,
+    );
     assert.deepEqual(sandbox.calls("power").slice(powerBefore), ["poweroff"]);
   });
 
@@ -855,12 +1116,22 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     // What a job with sudo can do in a minute: everything the boot script started dies, the scheduled shutdown is
     // cancelled. The timer systemd holds (here a session of its own) still runs the re-arm at the deadline.
     const life = String(LIFETIME_PAST_THE_START);
-    const sandbox = await BootSandbox.create({ server, runner: "job-then-hang", values: { GR_MAX_LIFETIME_MINUTES: life } });
+    const sandbox = await BootSandbox.create({
+      server,
+      runner: "job-then-hang",
+      values: { GR_MAX_LIFETIME_MINUTES: life },
+    });
     sandboxes.push(sandbox);
     const { exited } = sandbox.start();
     try {
-      await waitFor("the job", () => sandbox.output().includes("job taken: long-job") || sandbox.calls("power").includes("poweroff"));
-      assert.ok(sandbox.output().includes("job taken: long-job"), `${tooSlow("the job was taken")}\n${sandbox.output()}`);
+      await waitFor(
+        "the job",
+        () => sandbox.output().includes("job taken: long-job") || sandbox.calls("power").includes("poweroff"),
+      );
+      assert.ok(
+        sandbox.output().includes("job taken: long-job"),
+        `${tooSlow("the job was taken")}\n${sandbox.output()}`,
+      );
       killGroup(sandbox.pid);
       await exited;
       const cancel = spawnSync(join(sandbox.bin, "shutdown"), ["-c"], { encoding: "utf8" });
@@ -868,7 +1139,12 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
       await waitFor("the power-off", () => sandbox.calls("power").includes("poweroff"));
       assertPoweredOffAtTheDeadline(sandbox);
       const console = readFileSync(sandbox.console, "utf8");
-      assert.ok(console.endsWith(`${BOOT_LOG_PREFIX} powering off: max lifetime reached (${life} minute(s), counted from the first boot)\n`), console);
+      assert.ok(
+        console.endsWith(
+          `${BOOT_LOG_PREFIX} powering off: max lifetime reached (${life} minute(s), counted from the first boot)\n`,
+        ),
+        console,
+      );
     } finally {
       killGroup(sandbox.pid);
     }
@@ -884,7 +1160,12 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     const epoch = nowSeconds() + 20;
     const { sandbox, result } = await boot({ deadline: { epoch, machine: "this" } });
     assertPoweredOff(sandbox, result);
-    assert.ok(result.lines.some((l) => /^gpu-runner: lifetime armed: (19|20) of 60 minute\(s\) left, counted from this machine's first boot$/.test(l)), result.stdout);
+    assert.ok(
+      result.lines.some((l) =>
+        /^gpu-runner: lifetime armed: (19|20) of 60 minute\(s\) left, counted from this machine's first boot$/.test(l),
+      ),
+      result.stdout,
+    );
     assert.equal(readFileSync(sandbox.deadlinePath, "utf8"), `${epoch} ${sandbox.machineId}\n`, "the deadline is kept");
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
   });
@@ -900,7 +1181,10 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     await writeFile(sandbox.deadlinePath, `${nowSeconds() - 5} ec2fffffff-0000-4000-8000-00000000ffff\n`);
     const powerBefore = sandbox.calls("power").length;
     const later = await sandbox.perBoot();
-    assert.match(later.lines.at(-1)!, /^gpu-runner: lifetime: .*\/deadline was written on another machine \(a copied disk\): not armed$/);
+    assert.match(
+      later.lines.at(-1)!,
+      /^gpu-runner: lifetime: .*\/deadline was written on another machine \(a copied disk\): not armed$/,
+    );
     assert.deepEqual(sandbox.calls("power").slice(powerBefore), []);
   });
 });

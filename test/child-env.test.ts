@@ -5,10 +5,18 @@ import { describe, it } from "node:test";
 import { childEnvironment } from "../scripts/adapters/child-env.ts";
 import { commandRunner } from "../scripts/adapters/command.ts";
 import { createRedactor, REDACTED } from "../scripts/lib/redact.ts";
+import { allClouds } from "../stacks/clouds.ts";
+import { INPUTS_VARIABLE } from "../stacks/names.ts";
+
+/** The inputs as action.yml's main step passes them: every secret input in one variable. */
+const INPUTS_JSON = JSON.stringify({
+  "github-token": "ghp_secret-token",
+  "state-passphrase": "a passphrase of the step",
+  region: "us-east-1",
+});
 
 const SECRETS = {
-  GPU_RUNNER_GITHUB_TOKEN: "ghp_secret-token",
-  GPU_RUNNER_STATE_PASSPHRASE: "a passphrase of the step",
+  [INPUTS_VARIABLE]: INPUTS_JSON,
   JOB_GITHUB_TOKEN: "ghs_job-token",
   TF_VAR_gpu_runner_jit_0: "jit-config",
   TF_VAR_GPU_RUNNER_JIT_0: "jit-config-upper",
@@ -75,9 +83,27 @@ describe("childEnvironment", () => {
     assert.deepEqual(childEnvironment({ ...SECRETS }), {});
   });
 
+  it("never passes the inputs variable, whatever a cloud allows, nor to any registered cloud's children", () => {
+    assert.deepEqual(childEnvironment({ [INPUTS_VARIABLE]: INPUTS_JSON, PATH: "/bin" }, [/.*/]), { PATH: "/bin" });
+    for (const cloud of allClouds()) {
+      assert.deepEqual(childEnvironment({ [INPUTS_VARIABLE]: INPUTS_JSON }, cloud.environment), {}, cloud.name);
+    }
+  });
+
   it("passes a cloud's own variables only when that cloud allows them, and never an unset one", () => {
-    const env = { AWS_REGION: "us-east-1", AWS_PROFILE: "ci", GOOGLE_CLOUD_PROJECT: "p", PATH: "/bin", HOME: undefined, ...SECRETS };
-    assert.deepEqual(childEnvironment(env, [/^AWS_[A-Z_]+$/]), { AWS_REGION: "us-east-1", AWS_PROFILE: "ci", PATH: "/bin" });
+    const env = {
+      AWS_REGION: "us-east-1",
+      AWS_PROFILE: "ci",
+      GOOGLE_CLOUD_PROJECT: "p",
+      PATH: "/bin",
+      HOME: undefined,
+      ...SECRETS,
+    };
+    assert.deepEqual(childEnvironment(env, [/^AWS_[A-Z_]+$/]), {
+      AWS_REGION: "us-east-1",
+      AWS_PROFILE: "ci",
+      PATH: "/bin",
+    });
     assert.deepEqual(childEnvironment(env), { PATH: "/bin" });
   });
 });
@@ -85,7 +111,8 @@ describe("childEnvironment", () => {
 describe("commandRunner: what a real child process sees", () => {
   it("runs the command with the common variables and the cloud's, and none of the step's secrets", async () => {
     const env = { PATH: process.env.PATH, AWS_REGION: "eu-west-1", OTHER: "not passed", ...SECRETS };
-    const run = commandRunner(env, [/^AWS_REGION$/]);
+    // A cloud that allowed every GPU_RUNNER_ variable still would not pass the inputs on.
+    const run = commandRunner(env, [/^AWS_REGION$/, /^GPU_RUNNER_/]);
     const result = await run("env", []);
     assert.equal(result.exitCode, 0, result.stderr);
     const seen = Object.fromEntries(
@@ -112,7 +139,10 @@ describe("the redactor", () => {
   });
 
   it("replaces a secret that contains another whole, whatever the order they came in", () => {
-    for (const order of [["abc", "abcdef"], ["abcdef", "abc"]]) {
+    for (const order of [
+      ["abc", "abcdef"],
+      ["abcdef", "abc"],
+    ]) {
       const r = createRedactor(order);
       assert.equal(r.redact("x abcdef y abc"), `x ${REDACTED} y ${REDACTED}`, order.join(", "));
     }

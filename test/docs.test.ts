@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse, parseDocument } from "yaml";
 import { parseInputs } from "../scripts/settings/inputs.ts";
+import { cloudNames } from "../stacks/clouds.ts";
 import { readActionFile, workflowErrors } from "./kit/action-file.ts";
 import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 
@@ -135,11 +136,14 @@ interface Workflow {
 }
 
 /** A step of this action: the published name in the docs, or `./` in this repository's own workflows. */
-const isThisAction = (uses: unknown): boolean => typeof uses === "string" && (uses === "./" || uses.startsWith("OWNER/REPO@"));
-const isMap = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isThisAction = (uses: unknown): boolean =>
+  typeof uses === "string" && (uses === "./" || uses.startsWith("OWNER/REPO@"));
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 const isWorkflowText = (body: string): boolean => /^jobs:/m.test(body);
 const needsOf = (job: Job): string[] => (job.needs === undefined ? [] : [job.needs].flat());
-const triggers = (wf: Workflow): string[] => (wf.on === undefined ? [] : typeof wf.on === "string" ? [wf.on] : Array.isArray(wf.on) ? wf.on : Object.keys(wf.on));
+const triggers = (wf: Workflow): string[] =>
+  wf.on === undefined ? [] : typeof wf.on === "string" ? [wf.on] : Array.isArray(wf.on) ? wf.on : Object.keys(wf.on);
 const modeOf = (step: Step): unknown => step.with?.mode;
 const thisActionSteps = (job: Job): Step[] => (job.steps ?? []).filter((step) => isThisAction(step.uses));
 
@@ -151,7 +155,8 @@ function actionStepsIn(value: unknown, top = true): Step[] {
   if (Array.isArray(value)) return value.flatMap((item) => actionStepsIn(item, false));
   if (!isMap(value)) return [];
   if (isThisAction(value.uses)) return [value as Step];
-  if (top && value.uses === undefined && isMap(value.with) && Object.keys(value).length === 1) return [{ with: value.with }];
+  if (top && value.uses === undefined && isMap(value.with) && Object.keys(value).length === 1)
+    return [{ with: value.with }];
   return Object.values(value).flatMap((item) => actionStepsIn(item, false));
 }
 
@@ -196,7 +201,10 @@ function inputValueProblems(steps: Step[]): string[] {
       }
       const placeholder = PLACEHOLDERS[name];
       if (placeholder) inputs[name] = placeholder(cloud);
-      else problems.push(`'${name}: ${text}' is an expression the check cannot stand in for: write the value, or add a placeholder`);
+      else
+        problems.push(
+          `'${name}: ${text}' is an expression the check cannot stand in for: write the value, or add a placeholder`,
+        );
     }
     try {
       parseInputs(inputEnv(inputs, { AWS_REGION: "us-east-1", GOOGLE_CLOUD_PROJECT: "my-project" }));
@@ -221,22 +229,35 @@ function pairingProblems(wf: Workflow): string[] {
     const start = thisActionSteps(job).find((step) => modeOf(step) === "start");
     if (!start) continue;
     for (const output of ["label", "state-id"]) {
-      if (!job.outputs?.[output]?.includes(`steps.${start.id}.outputs.${output}`)) problems.push(`${name} does not pass on the ${output} output of its start step`);
+      if (!job.outputs?.[output]?.includes(`steps.${start.id}.outputs.${output}`))
+        problems.push(`${name} does not pass on the ${output} output of its start step`);
     }
-    const users = jobs.filter(([, other]) => other["runs-on"] === `\${{ needs.${name}.outputs.label }}`).map(([user]) => user);
+    const users = jobs
+      .filter(([, other]) => other["runs-on"] === `\${{ needs.${name}.outputs.label }}`)
+      .map(([user]) => user);
     if (users.length === 0) problems.push(`no job runs on the label of ${name}`);
     const stops = jobs.filter(([, other]) =>
-      thisActionSteps(other).some((step) => modeOf(step) === "stop" && step.with?.["state-id"] === `\${{ needs.${name}.outputs.state-id }}`),
+      thisActionSteps(other).some(
+        (step) => modeOf(step) === "stop" && step.with?.["state-id"] === `\${{ needs.${name}.outputs.state-id }}`,
+      ),
     );
     if (stops.length === 0) problems.push(`no stop job stops the state of ${name}`);
     for (const [stopName, stop] of stops) {
-      if (!(stop.if ?? "").trim().startsWith("${{ always()")) problems.push(`${stopName} does not run if: \${{ always() ... }}`);
+      if (!(stop.if ?? "").trim().startsWith("${{ always()"))
+        problems.push(`${stopName} does not run if: \${{ always() ... }}`);
       for (const needed of [name, ...users]) {
-        if (!needsOf(stop).includes(needed)) problems.push(`${stopName} does not need ${needed}, so it may tear down before it ends`);
+        if (!needsOf(stop).includes(needed))
+          problems.push(`${stopName} does not need ${needed}, so it may tear down before it ends`);
       }
       const stopStep = thisActionSteps(stop).find((step) => modeOf(step) === "stop")!;
-      if (stateKey(stopStep) !== stateKey(start)) problems.push(`${stopStep.with?.["state-passphrase"] ? "state-passphrase" : "github-token"} of ${stopName} differs from ${name}'s: stop cannot decrypt the state`);
-      else if (stateKey(start).includes("steps.")) problems.push(`${name} encrypts with a token made in its own job: set the same state-passphrase in start and stop`);
+      if (stateKey(stopStep) !== stateKey(start))
+        problems.push(
+          `${stopStep.with?.["state-passphrase"] ? "state-passphrase" : "github-token"} of ${stopName} differs from ${name}'s: stop cannot decrypt the state`,
+        );
+      else if (stateKey(start).includes("steps."))
+        problems.push(
+          `${name} encrypts with a token made in its own job: set the same state-passphrase in start and stop`,
+        );
     }
   }
   return problems;
@@ -250,8 +271,10 @@ function forkProblems(wf: Workflow): string[] {
   const on = triggers(wf);
   for (const [name, job] of Object.entries(wf.jobs ?? {})) {
     if (!thisActionSteps(job).some((step) => modeOf(step) === "start")) continue;
-    if (on.includes("pull_request") && !(job.if ?? "").includes(FORK_GUARD)) problems.push(`${name} runs for pull_request without the fork guard in its if:`);
-    if (on.includes("pull_request_target") && job.environment === undefined) problems.push(`${name} runs for pull_request_target outside an environment with reviewers`);
+    if (on.includes("pull_request") && !(job.if ?? "").includes(FORK_GUARD))
+      problems.push(`${name} runs for pull_request without the fork guard in its if:`);
+    if (on.includes("pull_request_target") && job.environment === undefined)
+      problems.push(`${name} runs for pull_request_target outside an environment with reviewers`);
   }
   return problems;
 }
@@ -271,7 +294,11 @@ function yamlFenceProblems(body: string, name = "snippet.yml"): Record<string, s
   if (syntax.length > 0) return { syntax };
   const parsed: unknown = parse(body);
   const steps = actionStepsIn(parsed);
-  const result: Record<string, string[]> = { syntax, names: inputNameProblems(steps), values: inputValueProblems(steps) };
+  const result: Record<string, string[]> = {
+    syntax,
+    names: inputNameProblems(steps),
+    values: inputValueProblems(steps),
+  };
   if (isWorkflowText(body)) {
     result.parser = workflowErrors(body, name);
     result.pairing = pairingProblems(parsed as Workflow);
@@ -291,12 +318,23 @@ describe("documentation snippets", () => {
   it("finds the workflows and policies it checks (so the checks below cannot pass on nothing)", () => {
     const workflows = YAML_FENCES.filter((fence) => isWorkflowText(fence.body));
     assert.ok(workflows.length >= 8, `found ${workflows.length} workflows`);
-    for (const page of ["docs/aws.md", "docs/gcp.md", "docs/azure.md", "docs/tokens.md", "docs/fork-safety.md", "docs/limits.md"]) {
-      assert.ok(workflows.some((fence) => fence.file === page), `${page} has a complete workflow`);
+    for (const page of [
+      ...cloudNames().map((name) => `docs/${name}.md`),
+      "docs/tokens.md",
+      "docs/fork-safety.md",
+      "docs/limits.md",
+    ]) {
+      assert.ok(
+        workflows.some((fence) => fence.file === page),
+        `${page} has a complete workflow`,
+      );
     }
     assert.ok(JSON_FENCES.length >= 5, `found ${JSON_FENCES.length} JSON blocks`);
     const partial = YAML_FENCES.filter((fence) => !isWorkflowText(fence.body));
-    assert.ok(partial.some((fence) => actionStepsIn(parse(fence.body)).length > 0), "a partial snippet uses the action");
+    assert.ok(
+      partial.some((fence) => actionStepsIn(parse(fence.body)).length > 0),
+      "a partial snippet uses the action",
+    );
   });
 
   for (const fence of YAML_FENCES) {
@@ -322,22 +360,28 @@ describe("documentation pages", () => {
   }
 
   it("README.md: its links into docs/ resolve", () => {
-    const docsLinks = [...(TEXTS.get("README.md") ?? "").matchAll(/\]\((docs\/[^)\s]*)\)/g)].map((m) => `[x](${m[1]})`).join("\n");
+    const docsLinks = [...(TEXTS.get("README.md") ?? "").matchAll(/\]\((docs\/[^)\s]*)\)/g)]
+      .map((m) => `[x](${m[1]})`)
+      .join("\n");
     assert.ok(docsLinks.length > 0, "the README links the docs");
     assert.deepEqual(linkProblems(docsLinks, "README.md", readRepoFile), []);
   });
 
   it("docs/README.md indexes every page", () => {
     const index = TEXTS.get("docs/README.md") ?? "";
-    const missing = DOC_PAGES.filter((page) => page !== "docs/README.md" && !index.includes(`](${page.slice("docs/".length)})`));
+    const missing = DOC_PAGES.filter(
+      (page) => page !== "docs/README.md" && !index.includes(`](${page.slice("docs/".length)})`),
+    );
     assert.deepEqual(missing, []);
   });
 });
 
 // ---- each rule can fail ------------------------------------------------------------------------------------
 
-const AWS_WORKFLOW = YAML_FENCES.find((fence) => fence.file === "docs/aws.md" && isWorkflowText(fence.body))?.body ?? "";
-const FORK_WORKFLOW = YAML_FENCES.find((fence) => fence.file === "docs/fork-safety.md" && isWorkflowText(fence.body))?.body ?? "";
+const AWS_WORKFLOW =
+  YAML_FENCES.find((fence) => fence.file === "docs/aws.md" && isWorkflowText(fence.body))?.body ?? "";
+const FORK_WORKFLOW =
+  YAML_FENCES.find((fence) => fence.file === "docs/fork-safety.md" && isWorkflowText(fence.body))?.body ?? "";
 const WITH_ONLY = YAML_FENCES.find((fence) => /^with:/.test(fence.body))?.body ?? "";
 
 interface Mutation {
@@ -348,28 +392,107 @@ interface Mutation {
 }
 
 const MUTATIONS: Mutation[] = [
-  { name: "an input renamed", original: AWS_WORKFLOW, mutate: (t) => t.replace("machine-type:", "instance-type:"), rule: "names" },
-  { name: "an input renamed in a with: block", original: WITH_ONLY, mutate: (t) => t.replace("max-lifetime:", "max-lifetime-minutes:"), rule: "names" },
-  { name: "a value the action refuses", original: AWS_WORKFLOW, mutate: (t) => t.replace("machine-type: g5.xlarge,g4dn.xlarge", "machine-type: g5 xlarge"), rule: "values" },
-  { name: "a Google Cloud disk type on an AWS start", original: AWS_WORKFLOW, mutate: (t) => t.replace("spot: true", "spot: true\n          disk-type: pd-ssd"), rule: "values" },
-  { name: "a GPU AWS does not offer", original: AWS_WORKFLOW, mutate: (t) => t.replace("spot: true", "spot: true\n          accelerator: p100"), rule: "values" },
-  { name: "an expression with no stand-in", original: AWS_WORKFLOW, mutate: (t) => t.replace("machine-type: g5.xlarge,g4dn.xlarge", "machine-type: ${{ vars.TYPE }}"), rule: "values" },
-  { name: "a misspelt job key", original: AWS_WORKFLOW, mutate: (t) => t.replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest"), rule: "parser" },
-  { name: "a stop without always()", original: AWS_WORKFLOW, mutate: (t) => t.replace("if: ${{ always() && ", "if: ${{ "), rule: "pairing" },
-  { name: "a stop that does not wait for the GPU job", original: AWS_WORKFLOW, mutate: (t) => t.replace("needs: [start-runner, gpu-tests]", "needs: start-runner"), rule: "pairing" },
-  { name: "a stop with another token", original: AWS_WORKFLOW, mutate: (t) => t.replace(/(mode: stop[\s\S]*?github-token: \$\{\{ secrets\.)RUNNER_ADMIN_TOKEN/, "$1OTHER_TOKEN"), rule: "pairing" },
-  { name: "no stop job at all", original: AWS_WORKFLOW, mutate: (t) => t.slice(0, t.indexOf("  stop-runner:")), rule: "pairing" },
-  { name: "the start's state-id not passed on", original: AWS_WORKFLOW, mutate: (t) => t.replace("state-id: ${{ steps.gpu.outputs.state-id }}", "state-id: gpu"), rule: "pairing" },
-  { name: "no fork guard for pull_request", original: AWS_WORKFLOW, mutate: (t) => t.replace(/ {4}if: github\.event_name.*\n/, ""), rule: "forks" },
-  { name: "pull_request_target outside an environment", original: FORK_WORKFLOW, mutate: (t) => t.replace("environment: gpu-fork-review", ""), rule: "forks" },
-  { name: "broken YAML", original: AWS_WORKFLOW, mutate: (t) => t.replace("permissions: {}", "permissions: {"), rule: "syntax" },
+  {
+    name: "an input renamed",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("machine-type:", "instance-type:"),
+    rule: "names",
+  },
+  {
+    name: "an input renamed in a with: block",
+    original: WITH_ONLY,
+    mutate: (t) => t.replace("max-lifetime:", "max-lifetime-minutes:"),
+    rule: "names",
+  },
+  {
+    name: "a value the action refuses",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("machine-type: g5.xlarge,g4dn.xlarge", "machine-type: g5 xlarge"),
+    rule: "values",
+  },
+  {
+    name: "a Google Cloud disk type on an AWS start",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("spot: true", "spot: true\n          disk-type: pd-ssd"),
+    rule: "values",
+  },
+  {
+    name: "a GPU AWS does not offer",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("spot: true", "spot: true\n          accelerator: p100"),
+    rule: "values",
+  },
+  {
+    name: "an expression with no stand-in",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("machine-type: g5.xlarge,g4dn.xlarge", "machine-type: ${{ vars.TYPE }}"),
+    rule: "values",
+  },
+  {
+    name: "a misspelt job key",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest"),
+    rule: "parser",
+  },
+  {
+    name: "a stop without always()",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("if: ${{ always() && ", "if: ${{ "),
+    rule: "pairing",
+  },
+  {
+    name: "a stop that does not wait for the GPU job",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("needs: [start-runner, gpu-tests]", "needs: start-runner"),
+    rule: "pairing",
+  },
+  {
+    name: "a stop with another token",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace(/(mode: stop[\s\S]*?github-token: \$\{\{ secrets\.)RUNNER_ADMIN_TOKEN/, "$1OTHER_TOKEN"),
+    rule: "pairing",
+  },
+  {
+    name: "no stop job at all",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.slice(0, t.indexOf("  stop-runner:")),
+    rule: "pairing",
+  },
+  {
+    name: "the start's state-id not passed on",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("state-id: ${{ steps.gpu.outputs.state-id }}", "state-id: gpu"),
+    rule: "pairing",
+  },
+  {
+    name: "no fork guard for pull_request",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace(/ {4}if: github\.event_name.*\n/, ""),
+    rule: "forks",
+  },
+  {
+    name: "pull_request_target outside an environment",
+    original: FORK_WORKFLOW,
+    mutate: (t) => t.replace("environment: gpu-fork-review", ""),
+    rule: "forks",
+  },
+  {
+    name: "broken YAML",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("permissions: {}", "permissions: {"),
+    rule: "syntax",
+  },
 ];
 
 describe("each documentation rule catches a broken snippet", () => {
   for (const mutation of MUTATIONS) {
     it(`${mutation.name} (${mutation.rule})`, () => {
       assert.ok(mutation.original.length > 0, "the snippet to mutate exists");
-      assert.deepEqual(yamlFenceProblems(mutation.original)[mutation.rule] ?? [], [], "the snippet passes before the change");
+      assert.deepEqual(
+        yamlFenceProblems(mutation.original)[mutation.rule] ?? [],
+        [],
+        "the snippet passes before the change",
+      );
       const mutated = mutation.mutate(mutation.original);
       assert.notEqual(mutated, mutation.original, "the mutation changed the snippet");
       const found = yamlFenceProblems(mutated)[mutation.rule] ?? [];
@@ -378,7 +501,8 @@ describe("each documentation rule catches a broken snippet", () => {
   }
 
   it("an App token made in each job, without a shared state-passphrase (pairing)", () => {
-    const tokens = YAML_FENCES.find((fence) => fence.file === "docs/tokens.md" && isWorkflowText(fence.body))?.body ?? "";
+    const tokens =
+      YAML_FENCES.find((fence) => fence.file === "docs/tokens.md" && isWorkflowText(fence.body))?.body ?? "";
     assert.deepEqual(yamlFenceProblems(tokens).pairing, []);
     const mutated = tokens.replace(/ +state-passphrase: .*\n/g, "");
     assert.notEqual(mutated, tokens);

@@ -32,7 +32,6 @@ import { HUNG_MS, PARALLEL, TEST_HUNG_MS } from "./kit/patience.ts";
 
 const world = worldsClosedAfterwards();
 
-
 /** The registrations of one start at the stand-in, removed ones included. */
 function issuedFor(w: LocalWorld, stateId: string) {
   return w.server.issued.filter((r) => r.name.startsWith(`${stateId}-`));
@@ -108,7 +107,14 @@ describe("the harness cancels a run as GitHub cancels a job", () => {
       assert.deepEqual(got, signal === "entry-process" ? [] : ["command got SIGINT", "command got SIGTERM"]);
       assert.deepEqual(
         result.stepResults.map((s) => `${s.id}: ${s.ran ? s.outcome : "skipped"}`),
-        ["long: cancelled", "plain: skipped", "on-success: skipped", "on-failure: skipped", "on-cancelled: success", "on-always: success"],
+        [
+          "long: cancelled",
+          "plain: skipped",
+          "on-success: skipped",
+          "on-failure: skipped",
+          "on-cancelled: success",
+          "on-always: success",
+        ],
       );
       assert.ok(long.pid);
       assert.deepEqual(groupMembers(long.pid), [], "every process of the cancelled step is gone");
@@ -119,7 +125,10 @@ describe("the harness cancels a run as GitHub cancels a job", () => {
 
 // Two scenarios at a time: each has its own world (server, scratch directory, machines), and on two cores the
 // file takes half the time.
-describe("fault injection end to end on the local machine kind", { timeout: TEST_HUNG_MS, concurrency: PARALLEL }, () => {
+describe("fault injection end to end on the local machine kind", {
+  timeout: TEST_HUNG_MS,
+  concurrency: PARALLEL,
+}, () => {
   it("two starts side by side in one run (two matrix jobs): separate labels, state and runners; stop A leaves B running", async () => {
     const w = await world();
     const [a, b] = await Promise.all([w.start({ count: "1" }), w.start({ count: "2" })]);
@@ -131,14 +140,23 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     assert.notEqual(idA, idB, "each start has its own state id");
     const runnersA = runners(a);
     const runnersB = runners(b);
-    assert.deepEqual(runnersA.map((r) => r.name), [`${idA}-0`]);
-    assert.deepEqual(runnersB.map((r) => r.name), [`${idB}-0`, `${idB}-1`]);
+    assert.deepEqual(
+      runnersA.map((r) => r.name),
+      [`${idA}-0`],
+    );
+    assert.deepEqual(
+      runnersB.map((r) => r.name),
+      [`${idB}-0`, `${idB}-1`],
+    );
     for (const runner of [...runnersA, ...runnersB]) {
       assert.equal(w.server.runner(runner.id)?.status, "online", `${runner.name} online`);
       assert.ok(w.machineProcesses(runner.name).length > 0, `${runner.name}'s machine runs`);
     }
     assert.deepEqual(w.server.runner(runnersA[0]!.id)?.labels, [idA], "A's runner carries only A's label");
-    assert.ok(runnersB.every((r) => w.server.runner(r.id)?.labels.join() === idB), "B's runners carry only B's label");
+    assert.ok(
+      runnersB.every((r) => w.server.runner(r.id)?.labels.join() === idB),
+      "B's runners carry only B's label",
+    );
     assert.equal((await uploadedState(w, idA))?.runners.length, 1);
     assert.equal((await uploadedState(w, idB))?.runners.length, 2);
 
@@ -150,11 +168,16 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
       assert.ok(existsSync(join(w.machines, runner.name)), `${runner.name}'s machine directory`);
       assert.ok(w.machineProcesses(runner.name).length > 0, `${runner.name}'s machine still runs`);
       const record = w.server.runner(runner.id);
-      assert.deepEqual([record?.status, record?.removedAt], ["online", undefined], `${runner.name} still registered and online`);
+      assert.deepEqual(
+        [record?.status, record?.removedAt],
+        ["online", undefined],
+        `${runner.name} still registered and online`,
+      );
     }
     assert.ok(w.stateArtifactFile(idB), "B's state artifact is still there");
     assert.equal(
-      w.server.requests.filter((r) => r.method === "DELETE" && runnersB.some((x) => r.url.endsWith(`/runners/${x.id}`))).length,
+      w.server.requests.filter((r) => r.method === "DELETE" && runnersB.some((x) => r.url.endsWith(`/runners/${x.id}`)))
+        .length,
       0,
       "stop A asked to delete none of B's runners",
     );
@@ -177,7 +200,10 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     const main = step(start, "main");
     assert.match(main.errors.join("\n"), /Start failed: GitHub API POST \S+\/generate-jitconfig failed: HTTP 503/);
     assert.match(main.stdout, /attempt 5\/5, giving up/);
-    assert.equal(w.server.requests.filter((r) => r.method === "POST" && r.url.endsWith("/generate-jitconfig")).length, 5);
+    assert.equal(
+      w.server.requests.filter((r) => r.method === "POST" && r.url.endsWith("/generate-jitconfig")).length,
+      5,
+    );
     assert.equal(appliedAnything(start), false, "no terraform apply: no machine was created");
     assert.deepEqual(w.machineDirs(), []);
     assert.deepEqual(issuedFor(w, stateId), [], "no runner was ever registered");
@@ -193,16 +219,21 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
   it("a shorter 5xx storm whose answers were lost after registering: start rides through and deletes each half-made runner", async () => {
     const w = await world();
     // GitHub registered the runner, then the answer was lost: twice, fewer than the client's 5 attempts.
-    w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 2, 502, "POST", { handled: true, retryAfterSeconds: 0 });
+    w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 2, 502, "POST", {
+      handled: true,
+      retryAfterSeconds: 0,
+    });
     const start = await w.start({ count: "2" });
     assert.equal(start.failed, false, explain(start));
     const stateId = start.outputs["state-id"] ?? "";
     const issued = issuedFor(w, stateId);
     const lost = issued.filter((r) => r.replyLost);
     assert.equal(lost.length, 2, "two registrations lost their answer");
-    for (const runner of lost) assert.equal(runner.removedBy, "api", `the half-made ${runner.name} (id ${runner.id}) was deleted`);
+    for (const runner of lost)
+      assert.equal(runner.removedBy, "api", `the half-made ${runner.name} (id ${runner.id}) was deleted`);
     assert.equal(
-      step(start, "main").stdout.match(/the failed attempt registered runner \d+, whose config was lost; deleting it/g)?.length,
+      step(start, "main").stdout.match(/the failed attempt registered runner \d+, whose config was lost; deleting it/g)
+        ?.length,
       2,
     );
     assert.deepEqual(
@@ -226,19 +257,21 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     let leftByStart: string[] = [];
     before(async () => {
       w = await world();
-      w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 8, 502, "POST", { handled: true, retryAfterSeconds: 0 });
+      w.server.failNext(/\/actions\/runners\/generate-jitconfig$/, 8, 502, "POST", {
+        handled: true,
+        retryAfterSeconds: 0,
+      });
       start = await w.start({ count: "1" });
       stateId = start.outputs["state-id"] ?? "";
-      leftByStart = w.server.runners.filter((r) => r.name.startsWith(`${stateId}-`)).map((r) => `${r.name} (id ${r.id})`);
+      leftByStart = w.server.runners
+        .filter((r) => r.name.startsWith(`${stateId}-`))
+        .map((r) => `${r.name} (id ${r.id})`);
     });
 
-    it(
-      "start's own cleanup leaves no runner registered",
-      () => {
-        assert.equal(start.failed, true);
-        assert.deepEqual(leftByStart, [], "runners left registered by the failed start");
-      },
-    );
+    it("start's own cleanup leaves no runner registered", () => {
+      assert.equal(start.failed, true);
+      assert.deepEqual(leftByStart, [], "runners left registered by the failed start");
+    });
 
     it("start fails clearly without creating a machine, and the stop job deregisters what the lost answers left", async () => {
       assert.equal(start.failed, true, "start must fail");
@@ -248,7 +281,10 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
       const stop = await w.stop(stateId);
       assert.equal(stop.failed, false, explain(stop));
       assertNothingLeft(w, stateId);
-      assert.ok(issuedFor(w, stateId).every((r) => r.removedBy === "api"), "every registration was deleted through the API");
+      assert.ok(
+        issuedFor(w, stateId).every((r) => r.removedBy === "api"),
+        "every registration was deleted through the API",
+      );
       assertNoSecretsAndConformance(w);
     });
   });
@@ -270,13 +306,18 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     assert.deepEqual(w.machineProcesses(`${stateId}-`), [], "no machine process after the failed start");
     const issued = issuedFor(w, stateId);
     assert.equal(issued.length, 2);
-    assert.ok(issued.every((r) => r.removedBy === "api"), "both runners were deleted by start's cleanup");
+    assert.ok(
+      issued.every((r) => r.removedBy === "api"),
+      "both runners were deleted by start's cleanup",
+    );
     // The state was uploaded all the same; it names no runner, since start's cleanup removed both (a stop must not
     // take a runner that is gone without a job for one that another run's job took).
     assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
     assert.deepEqual((await uploadedState(w, stateId))?.runners, []);
 
-    const deletesBefore = w.server.requests.filter((r) => r.method === "DELETE" && r.status === 204 && r.url.includes("/runners/")).length;
+    const deletesBefore = w.server.requests.filter(
+      (r) => r.method === "DELETE" && r.status === 204 && r.url.includes("/runners/"),
+    ).length;
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
     const stopMain = step(stop, "main").stdout;
@@ -311,7 +352,11 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     await w.server.waitFor("the job to be done", () => job.doneAt !== undefined);
     assert.equal(job.runnerId, alive.id, "the job ran on the live runner");
     await waitFor("the live machine to power off", () => w.machineProcesses(alive.name).length === 0);
-    assert.deepEqual([w.server.runner(dead.id)?.status, w.server.runner(dead.id)?.removedAt], ["offline", undefined], "the dead runner is still registered");
+    assert.deepEqual(
+      [w.server.runner(dead.id)?.status, w.server.runner(dead.id)?.removedAt],
+      ["offline", undefined],
+      "the dead runner is still registered",
+    );
 
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
@@ -332,33 +377,53 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
       w = await world({ launchFaults: { slow: "-1$", slowSeconds: 30 } });
       start = await w.start(
         { count: "2" },
-        { cancel: { when: (line) => FIRST_MACHINE_LAUNCHED.test(line), interruptGraceMs: INTERRUPT_GRACE_MS, terminateGraceMs: TERMINATE_GRACE_MS } },
+        {
+          cancel: {
+            when: (line) => FIRST_MACHINE_LAUNCHED.test(line),
+            interruptGraceMs: INTERRUPT_GRACE_MS,
+            terminateGraceMs: TERMINATE_GRACE_MS,
+          },
+        },
       );
       stateId = start.outputs["state-id"] ?? "";
     });
 
-    it(
-      "the cancel handler stops terraform, saves the state, and the upload step hands it to the stop job",
-      async () => {
-        const main = step(start, "main");
-        assert.match(main.stdout, /Cancelled: stopping terraform and saving the state/);
-        assert.match(main.stdout, /Interrupt received/, "terraform was told, as Ctrl-C tells it");
-        assert.match(main.stdout, /Start cancelled: terraform was stopped and recorded what it had made; the stop job destroys it/);
-        assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
-        assert.deepEqual((await uploadedState(w, stateId))?.runners.map((r) => r.name).sort(), [`${stateId}-0`, `${stateId}-1`]);
-      },
-    );
+    it("the cancel handler stops terraform, saves the state, and the upload step hands it to the stop job", async () => {
+      const main = step(start, "main");
+      assert.match(main.stdout, /Cancelled: stopping terraform and saving the state/);
+      assert.match(main.stdout, /Interrupt received/, "terraform was told, as Ctrl-C tells it");
+      assert.match(
+        main.stdout,
+        /Start cancelled: terraform was stopped and recorded what it had made; the stop job destroys it/,
+      );
+      assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+      assert.deepEqual((await uploadedState(w, stateId))?.runners.map((r) => r.name).sort(), [
+        `${stateId}-0`,
+        `${stateId}-1`,
+      ]);
+    });
 
     it("the run is cancelled, the step's processes are killed, always() steps run; a stop then leaves nothing", async () => {
       assert.equal(start.cancelled, true);
       assert.match(stateId, /^gpu-/, "the state id was output before the cancel");
       const main = step(start, "main");
       assert.equal(main.outcome, "cancelled");
-      assert.deepEqual(main.signals?.map((s) => s.signal), ["SIGINT"], "the start stopped terraform and ended by itself on the interrupt");
+      assert.deepEqual(
+        main.signals?.map((s) => s.signal),
+        ["SIGINT"],
+        "the start stopped terraform and ended by itself on the interrupt",
+      );
       // The scratch directory held terraform's state (runner credentials) in clear: none is left on the runner.
       assert.equal(step(start, /Remove the plaintext work directories/).outcome, "success");
-      assert.deepEqual(readdirSync(w.runnerTemps.at(-1)!).filter((name) => name.startsWith("gpu-runner-work-")), []);
-      assert.equal(step(start, /Upload the encrypted state/).ran, true, "the upload step runs on cancel (if: always())");
+      assert.deepEqual(
+        readdirSync(w.runnerTemps.at(-1)!).filter((name) => name.startsWith("gpu-runner-work-")),
+        [],
+      );
+      assert.equal(
+        step(start, /Upload the encrypted state/).ran,
+        true,
+        "the upload step runs on cancel (if: always())",
+      );
       assert.ok(main.pid);
       assert.deepEqual(groupMembers(main.pid), [], "no process of the cancelled step is left (bash, node, terraform)");
       // What the cancelled start left: the first machine (its own session, as a VM is no child of the runner).
@@ -389,7 +454,10 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
 
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
-    assert.deepEqual([step(stop, /Download the state/).outcome, step(stop, /Download the state/).conclusion], ["failure", "success"]);
+    assert.deepEqual(
+      [step(stop, /Download the state/).outcome, step(stop, /Download the state/).conclusion],
+      ["failure", "success"],
+    );
     const stopMain = step(stop, "main").stdout;
     assert.match(stopMain, new RegExp(`No state found for ${stateId}`));
     assert.match(stopMain, new RegExp(`Look for machines labelled ${stateId} \\(local\\)`));
@@ -407,7 +475,11 @@ describe("fault injection end to end on the local machine kind", { timeout: TEST
     const stateId = start.outputs["state-id"] ?? "";
     const [runner] = runners(start);
     assert.ok(runner);
-    assert.equal((await uploadedState(w, stateId, startPassphrase))?.label, stateId, "the state decrypts with start's passphrase");
+    assert.equal(
+      (await uploadedState(w, stateId, startPassphrase))?.label,
+      stateId,
+      "the state decrypts with start's passphrase",
+    );
 
     const stop = await w.stop(stateId, { "state-passphrase": "local-test-passphrase-stop-9876543210" });
     // scripts/phases/stop.ts: without a readable state the sweep by label is what makes sure nothing is left; when it

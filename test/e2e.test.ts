@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { STATE_ID_PATTERN } from "../scripts/settings/inputs.ts";
+import { cloudNames } from "../stacks/clouds.ts";
+import { INPUTS_VARIABLE } from "../stacks/names.ts";
 import { readEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import {
   assertNoSecretsAndConformance,
@@ -33,7 +35,7 @@ const SHORT_TIMEOUT_MS = 5000;
 
 const world = worldsClosedAfterwards();
 
-/** Machine processes whose environment holds the token or terraform's JIT variables (none would on a real VM). */
+/** Machine processes whose environment holds the token, the inputs or terraform's JIT variables (none would on a real VM). */
 function inheritedSecrets(w: LocalWorld): string[] {
   const found: string[] = [];
   for (const p of w.processes()) {
@@ -46,12 +48,12 @@ function inheritedSecrets(w: LocalWorld): string[] {
     const names = env
       .split("\0")
       .map((e) => e.slice(0, e.indexOf("=")))
-      .filter((n) => n.startsWith("TF_VAR_jit_config_") || n === "GPU_RUNNER_GITHUB_TOKEN");
-    if (names.length > 0 || env.includes(w.token)) found.push(`${p.command.slice(0, 60)}: ${names.join(", ") || "the token"}`);
+      .filter((n) => n.startsWith("TF_VAR_jit_config_") || n === INPUTS_VARIABLE);
+    if (names.length > 0 || env.includes(w.token))
+      found.push(`${p.command.slice(0, 60)}: ${names.join(", ") || "the token"}`);
   }
   return found;
 }
-
 
 describe("end to end on the local machine kind", () => {
   it("start 2 runners, both come online, each takes a job and powers off; stop leaves nothing; a second stop too", async () => {
@@ -78,8 +80,22 @@ describe("end to end on the local machine kind", () => {
     assert.match(step(start, "main").stdout, /2 runner\(s\) online with label/);
     // Where the minutes went: every phase timed, the machine's from its boot script's milestones.
     const timeline = start.summary.slice(start.summary.indexOf("#### Where the time went"));
-    for (const phase of ["Setting up the action", "Checking inputs and synthesizing the stack", "Registering the runners at GitHub", "terraform init and apply", "Machine boot", "Runner download and setup", "GPU check", "Runner start, until GitHub shows it online", "Total"]) {
-      assert.match(timeline, new RegExp(`\\| ${phase.replace(/[()]/g, "\\$&")}[^|]*\\| \\d+(\\.\\d)? (s|min) \\|`), phase);
+    for (const phase of [
+      "Setting up the action",
+      "Checking inputs and synthesizing the stack",
+      "Registering the runners at GitHub",
+      "terraform init and apply",
+      "Machine boot",
+      "Runner download and setup",
+      "GPU check",
+      "Runner start, until GitHub shows it online",
+      "Total",
+    ]) {
+      assert.match(
+        timeline,
+        new RegExp(`\\| ${phase.replace(/[()]/g, "\\$&")}[^|]*\\| \\d+(\\.\\d)? (s|min) \\|`),
+        phase,
+      );
     }
     assert.match(timeline, new RegExp(`Machine phases: the last runner online, ${stateId}-[01]\\.`));
     assert.equal(w.machineDirs().length, 2);
@@ -99,7 +115,11 @@ describe("end to end on the local machine kind", () => {
     w.server.queueJob(stateId, { name: "gpu-tests (1)", seconds: 0.2 });
     w.server.queueJob(stateId, { name: "gpu-tests (2)", seconds: 0.2 });
     await w.server.waitFor("both jobs done", () => w.server.jobs.every((j) => j.doneAt !== undefined));
-    assert.deepEqual(w.server.jobs.map((j) => j.runnerId).sort(), started.map((r) => r.id).sort(), "one job per runner");
+    assert.deepEqual(
+      w.server.jobs.map((j) => j.runnerId).sort(),
+      started.map((r) => r.id).sort(),
+      "one job per runner",
+    );
     await waitFor("both machines powered off", () => w.machineDirs().every((d) => existsSync(join(d, "powered-off"))));
     for (const dir of w.machineDirs()) {
       assert.equal(readFileSync(join(dir, "powered-off"), "utf8").trim(), "runner exited (exit code 0)");
@@ -122,55 +142,70 @@ describe("end to end on the local machine kind", () => {
 
     const again = await w.stop(stateId);
     assert.equal(again.failed, false, explain(again));
-    assert.deepEqual([step(again, /Download the state/).outcome, step(again, /Download the state/).conclusion], ["failure", "success"]);
+    assert.deepEqual(
+      [step(again, /Download the state/).outcome, step(again, /Download the state/).conclusion],
+      ["failure", "success"],
+    );
     assert.match(step(again, "main").stdout, /No state found for/);
     assertNothingLeft(w, stateId);
     assertNoSecretsAndConformance(w);
   });
 
-  it(
-    "a runner that never comes online: start fails at runner-timeout and undoes everything; stop then finds nothing",
-    async () => {
-      const w = await world({ runnerTimeoutMs: SHORT_TIMEOUT_MS });
-      w.server.dropOnline(/-1$/);
-      const start = await w.start({ count: "2", "runner-timeout": "1" });
-      assert.equal(start.failed, true, "start must fail");
-      const stateId = start.outputs["state-id"] ?? "";
-      const main = step(start, "main");
-      assert.match(main.errors.join("\n"), new RegExp(`${stateId}-1 did not come online`));
-      assert.match(main.stdout, /Machines destroyed\./);
-      assert.deepEqual(world_processes(w), [], "processes left after the failed start");
-      assert.deepEqual(w.machineDirs(), [], "destroy ran: no machine directory");
-      assert.deepEqual(w.server.runners.map((r) => r.name), [], "no runner left registered");
-      // The state is uploaded even so (if: always()); a stop after it succeeds and finds nothing to destroy.
-      assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
-      const stop = await w.stop(stateId);
-      assert.equal(stop.failed, false, explain(stop));
-      assertNothingLeft(w, stateId);
-      assertNoSecretsAndConformance(w);
-    },
-  );
+  it("a runner that never comes online: start fails at runner-timeout and undoes everything; stop then finds nothing", async () => {
+    const w = await world({ runnerTimeoutMs: SHORT_TIMEOUT_MS });
+    w.server.dropOnline(/-1$/);
+    const start = await w.start({ count: "2", "runner-timeout": "1" });
+    assert.equal(start.failed, true, "start must fail");
+    const stateId = start.outputs["state-id"] ?? "";
+    const main = step(start, "main");
+    assert.match(main.errors.join("\n"), new RegExp(`${stateId}-1 did not come online`));
+    assert.match(main.stdout, /Machines destroyed\./);
+    assert.deepEqual(world_processes(w), [], "processes left after the failed start");
+    assert.deepEqual(w.machineDirs(), [], "destroy ran: no machine directory");
+    assert.deepEqual(
+      w.server.runners.map((r) => r.name),
+      [],
+      "no runner left registered",
+    );
+    // The state is uploaded even so (if: always()); a stop after it succeeds and finds nothing to destroy.
+    assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
+  });
 
   it("without the test kit's hook, the action refuses cloud: local like any unknown cloud, before anything exists", async () => {
     const w = await world();
     const start = await w.start({ count: "1" }, { env: { NODE_OPTIONS: "" } });
     assert.equal(start.failed, true);
     assert.ok(
-      start.errors.some((e) => e.includes(`Input 'cloud': got "local"; expected one of aws, gcp, azure.`)),
+      start.errors.some((e) => e.includes(`Input 'cloud': got "local"; expected one of ${cloudNames().join(", ")}.`)),
       `errors: ${start.errors.join(" | ")}`,
     );
     assert.equal(w.server.issued.length, 0, "no runner registered");
     assert.equal(w.machineDirs().length, 0, "no machine");
   });
 
-  for (const [input, value] of [["mode", " start"], ["mode", "start\n"], ["cloud", "local "], ["cloud", "LOCAL"], ["cloud", ""], ["state-backend", "artifact\n"]] as const) {
+  for (const [input, value] of [
+    ["mode", " start"],
+    ["mode", "start\n"],
+    ["cloud", "local "],
+    ["cloud", "LOCAL"],
+    ["cloud", ""],
+    ["state-backend", "artifact\n"],
+  ] as const) {
     it(`refuses ${input}: ${JSON.stringify(value)} before installing or creating anything`, async () => {
       const w = await world();
       const start = await w.run({ mode: "start", cloud: "local", "github-token": w.token, [input]: value });
       assert.equal(start.failed, true);
       assert.equal(step(start, /Check mode, cloud and state-backend/).outcome, "failure");
-      assert.ok(start.errors.some((e) => e.includes(`Input '${input}': got ${JSON.stringify(value)}`)), start.errors.join(" | "));
-      for (const later of [/Install the action/, "main", /Upload the encrypted state/]) assert.equal(step(start, later).ran, false, String(later));
+      assert.ok(
+        start.errors.some((e) => e.includes(`Input '${input}': got ${JSON.stringify(value)}`)),
+        start.errors.join(" | "),
+      );
+      for (const later of [/Install the action/, "main", /Upload the encrypted state/])
+        assert.equal(step(start, later).ran, false, String(later));
       assert.equal(w.server.issued.length, 0, "no runner registered");
     });
   }
@@ -188,7 +223,10 @@ describe("end to end on the local machine kind", () => {
     w.server.queueJob(stateId, { name: "someone else's job", runId: "424242" });
     await w.server.waitFor("the second job taken", () => w.server.jobs[1]?.doneAt !== undefined);
     const by = (name: string) => w.server.jobs.find((j) => j.name === name)?.runnerId;
-    const took = new Map([[by("gpu-tests"), "gpu-tests"], [by("someone else's job"), "someone else's job"]]);
+    const took = new Map([
+      [by("gpu-tests"), "gpu-tests"],
+      [by("someone else's job"), "someone else's job"],
+    ]);
 
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, true, "a runner taken outside this run fails the stop");
@@ -197,7 +235,12 @@ describe("end to end on the local machine kind", () => {
     const ranTheirs = [mine, stolen].find((r) => took.get(r.id) === "someone else's job")!;
     assert.match(out, new RegExp(`${ranOurs.name} ran job "gpu-tests" \\(success\\)`));
     assert.match(out, new RegExp(`${ranTheirs.name} was taken by a job outside this workflow run`));
-    assert.ok(stop.errors.some((e) => e.includes(`jobs on the runners: ${ranTheirs.name} was taken by a job outside this workflow run`)), stop.errors.join(" | "));
+    assert.ok(
+      stop.errors.some((e) =>
+        e.includes(`jobs on the runners: ${ranTheirs.name} was taken by a job outside this workflow run`),
+      ),
+      stop.errors.join(" | "),
+    );
     assert.match(stop.summary, new RegExp(`- ${ranTheirs.name} was taken by a job outside this workflow run`));
     // Everything was cleaned up all the same.
     assertNothingLeft(w, stateId);
@@ -212,14 +255,28 @@ describe("end to end on the local machine kind", () => {
     w.server.queueJob(stateId, { name: "gpu-tests" });
     await w.server.waitFor("the job done", () => w.server.jobs[0]?.doneAt !== undefined);
     await waitFor("a machine powered off", () => w.machineDirs().some((d) => existsSync(join(d, "powered-off"))));
-    const stopped = w.machineDirs().find((d) => existsSync(join(d, "powered-off")))!.split("/").pop()!;
-    const running = w.machineDirs().find((d) => !existsSync(join(d, "powered-off")))!.split("/").pop()!;
+    const stopped = w
+      .machineDirs()
+      .find((d) => existsSync(join(d, "powered-off")))!
+      .split("/")
+      .pop()!;
+    const running = w
+      .machineDirs()
+      .find((d) => !existsSync(join(d, "powered-off")))!
+      .split("/")
+      .pop()!;
 
     // While the run is in progress: the stopped machine would go, the running one and its runner stay. Dry-run first.
     const dry = await w.run({ mode: "sweep", cloud: "local", "github-token": w.token, "dry-run": "true" });
     assert.equal(dry.failed, false, explain(dry));
-    assert.match(dry.summary, new RegExp(`\\| ${stopped} \\| stopped \\| .* \\| would delete: stopped: powered off but not deleted`));
-    assert.match(dry.summary, new RegExp(`\\| ${running} \\| running \\| .* \\| kept: its workflow run is in progress \\|`));
+    assert.match(
+      dry.summary,
+      new RegExp(`\\| ${stopped} \\| stopped \\| .* \\| would delete: stopped: powered off but not deleted`),
+    );
+    assert.match(
+      dry.summary,
+      new RegExp(`\\| ${running} \\| running \\| .* \\| kept: its workflow run is in progress \\|`),
+    );
     assert.match(dry.summary, new RegExp(`\\| ${running} \\| online \\| kept: its workflow run is in progress \\|`));
     assert.equal(w.machineDirs().length, 2, "a dry-run deletes nothing");
     assert.equal(step(dry, /Check terraform/).ran, false, "a sweep needs no terraform");
@@ -229,8 +286,14 @@ describe("end to end on the local machine kind", () => {
     const sweep = await w.run({ mode: "sweep", cloud: "local", "github-token": w.token });
     assert.equal(sweep.failed, false, explain(sweep));
     assert.match(sweep.summary, new RegExp(`\\| ${stopped} \\| stopped \\| .* \\| deleted: stopped`));
-    assert.match(sweep.summary, new RegExp(`\\| ${running} \\| running \\| .* \\| deleted: its workflow run is over \\|`));
-    assert.match(sweep.summary, new RegExp(`\\| ${running} \\| online \\| deleted: its workflow run is over; its machine is deleted now \\|`));
+    assert.match(
+      sweep.summary,
+      new RegExp(`\\| ${running} \\| running \\| .* \\| deleted: its workflow run is over \\|`),
+    );
+    assert.match(
+      sweep.summary,
+      new RegExp(`\\| ${running} \\| online \\| deleted: its workflow run is over; its machine is deleted now \\|`),
+    );
     assert.deepEqual(w.machineDirs(), []);
     await waitFor("the machines' processes to end", () => w.processes().length === 0);
     assert.equal(w.server.runners.length, 0, "no runner left registered");
@@ -242,7 +305,11 @@ describe("end to end on the local machine kind", () => {
     const start = await w.start({ count: "1", "runner-preinstalled": "true" });
     assert.equal(start.failed, false, explain(start));
     const stateId = start.outputs["state-id"] ?? "";
-    assert.deepEqual(w.server.requests.filter((r) => r.route === "release"), [], "no runner download");
+    assert.deepEqual(
+      w.server.requests.filter((r) => r.route === "release"),
+      [],
+      "no runner download",
+    );
     const console = readFileSync(join(w.machineDirs()[0]!, "console.log"), "utf8");
     assert.match(console, /gpu-runner: runner \S+ preinstalled in \S+ \(the pinned \S+ or later\): download skipped/);
     assert.match(start.summary, /\| Runner download and setup \| \d+\.\d s \|/);
@@ -256,7 +323,11 @@ describe("end to end on the local machine kind", () => {
     const stateId = "gpu-123456789-1-0a1b2c3d";
     const stop = await w.stop(stateId);
     assert.equal(stop.failed, false, explain(stop));
-    assert.equal(step(stop, /Download the state/).conclusion, "success", "the missing artifact is absorbed (continue-on-error)");
+    assert.equal(
+      step(stop, /Download the state/).conclusion,
+      "success",
+      "the missing artifact is absorbed (continue-on-error)",
+    );
     assert.match(step(stop, "main").stdout, /No state found for gpu-123456789-1-0a1b2c3d/);
     assert.equal(w.server.requests.filter((r) => r.method === "DELETE").length, 0, "nothing to delete");
     assert.equal(existsSync(stateFile(w, stateId)), false);
@@ -278,7 +349,10 @@ describe("the local machine kind's stand-ins (test/kit/local-cloud/bin)", () => 
       // A directory whose pid file names another session: poweroff must not end its own. (In a session of its own,
       // so that a broken check could only end itself, never the test runner.)
       await writeFile(join(dir, "pid"), "1\n");
-      const off = spawnSync("setsid", [join(bin, "poweroff")], { env: { PATH: `${bin}:${process.env.PATH}`, GR_MACHINE_DIR: dir }, encoding: "utf8" });
+      const off = spawnSync("setsid", [join(bin, "poweroff")], {
+        env: { PATH: `${bin}:${process.env.PATH}`, GR_MACHINE_DIR: dir },
+        encoding: "utf8",
+      });
       assert.equal(off.status, 1);
       assert.match(off.stderr, /not the machine's/);
       assert.equal(existsSync(join(dir, "powered-off")), false);
@@ -293,9 +367,15 @@ describe("the local machine kind's stand-ins (test/kit/local-cloud/bin)", () => 
       const env = { GR_MACHINE_DIR: dir };
       assert.equal(run("id", ["-u", "runner"], env).status, 1);
       assert.equal(run("chown", ["-R", "--", "runner:", dir], env).status, 1);
-      assert.equal(run("useradd", ["--create-home", "--user-group", "--shell", "/bin/bash", "--", "runner"], env).status, 0);
+      assert.equal(
+        run("useradd", ["--create-home", "--user-group", "--shell", "/bin/bash", "--", "runner"], env).status,
+        0,
+      );
       assert.equal(run("useradd", ["runner"], env).status, 9, "already exists");
-      assert.equal(run("id", ["-u", "runner"], env).stdout.trim(), execFileSync("id", ["-u"], { encoding: "utf8" }).trim());
+      assert.equal(
+        run("id", ["-u", "runner"], env).stdout.trim(),
+        execFileSync("id", ["-u"], { encoding: "utf8" }).trim(),
+      );
       assert.equal(run("chown", ["-R", "--", "runner:", dir], env).status, 0);
       const as = run("runuser", ["-u", "runner", "--", "bash", "-c", 'echo "$USER $HOME"'], env);
       assert.equal(as.stdout.trim(), `runner ${join(dir, "home", "runner")}`);

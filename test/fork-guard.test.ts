@@ -20,41 +20,95 @@ function rawEventFile(text: string): string {
   return path;
 }
 
-const pr = (head: string | null) => ({ repository: { full_name: BASE }, pull_request: { head: { repo: head === null ? null : { full_name: head } } } });
+const pr = (head: string | null) => ({
+  repository: { full_name: BASE },
+  pull_request: { head: { repo: head === null ? null : { full_name: head } } },
+});
 
 const CASES: { name: string; eventName: string; payload: unknown; refused: boolean }[] = [
   { name: "push", eventName: "push", payload: { repository: { full_name: BASE } }, refused: false },
-  { name: "workflow_dispatch", eventName: "workflow_dispatch", payload: { repository: { full_name: BASE } }, refused: false },
+  {
+    name: "workflow_dispatch",
+    eventName: "workflow_dispatch",
+    payload: { repository: { full_name: BASE } },
+    refused: false,
+  },
   { name: "pull_request from a branch", eventName: "pull_request", payload: pr(BASE), refused: false },
-  { name: "pull_request from a branch, other case", eventName: "pull_request", payload: pr("Octo-Org/MD-Sim"), refused: false },
+  {
+    name: "pull_request from a branch, other case",
+    eventName: "pull_request",
+    payload: pr("Octo-Org/MD-Sim"),
+    refused: false,
+  },
   { name: "pull_request from a fork", eventName: "pull_request", payload: pr("stranger/md-sim"), refused: true },
-  { name: "pull_request_target from a fork", eventName: "pull_request_target", payload: pr("stranger/md-sim"), refused: true },
+  {
+    name: "pull_request_target from a fork",
+    eventName: "pull_request_target",
+    payload: pr("stranger/md-sim"),
+    refused: true,
+  },
   { name: "pull_request from a deleted fork", eventName: "pull_request", payload: pr(null), refused: true },
-  { name: "pull_request_review on a fork's PR", eventName: "pull_request_review", payload: pr("stranger/md-sim"), refused: true },
+  {
+    name: "pull_request_review on a fork's PR",
+    eventName: "pull_request_review",
+    payload: pr("stranger/md-sim"),
+    refused: true,
+  },
   {
     name: "workflow_run of a fork's PR",
     eventName: "workflow_run",
-    payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request", head_repository: { full_name: "stranger/md-sim" } } },
+    payload: {
+      repository: { full_name: BASE },
+      workflow_run: { event: "pull_request", head_repository: { full_name: "stranger/md-sim" } },
+    },
     refused: true,
   },
   {
     name: "a comment on a pull request (its head repository is not in the event)",
     eventName: "issue_comment",
-    payload: { repository: { full_name: BASE }, issue: { number: 7, pull_request: { url: "https://api.github.com/repos/octo-org/md-sim/pulls/7" } } },
+    payload: {
+      repository: { full_name: BASE },
+      issue: { number: 7, pull_request: { url: "https://api.github.com/repos/octo-org/md-sim/pulls/7" } },
+    },
     refused: true,
   },
-  { name: "a comment on an issue", eventName: "issue_comment", payload: { repository: { full_name: BASE }, issue: { number: 8 } }, refused: false },
+  {
+    name: "a comment on an issue",
+    eventName: "issue_comment",
+    payload: { repository: { full_name: BASE }, issue: { number: 8 } },
+    refused: false,
+  },
   // Events whose head it cannot make out are refused as forks, not crashed on (a TypeError would be no refusal).
-  { name: "a pull_request without a head", eventName: "pull_request_target", payload: { repository: { full_name: BASE }, pull_request: {} }, refused: true },
+  {
+    name: "a pull_request without a head",
+    eventName: "pull_request_target",
+    payload: { repository: { full_name: BASE }, pull_request: {} },
+    refused: true,
+  },
   {
     name: "a workflow_run without a head repository",
     eventName: "workflow_run",
     payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request" } },
     refused: true,
   },
-  { name: "a workflow_run event without its workflow_run", eventName: "workflow_run", payload: { repository: { full_name: BASE } }, refused: true },
-  { name: "a comment event without its issue", eventName: "issue_comment", payload: { repository: { full_name: BASE } }, refused: true },
-  { name: "a comment event whose issue is null", eventName: "issue_comment", payload: { repository: { full_name: BASE }, issue: null }, refused: true },
+  {
+    name: "a workflow_run event without its workflow_run",
+    eventName: "workflow_run",
+    payload: { repository: { full_name: BASE } },
+    refused: true,
+  },
+  {
+    name: "a comment event without its issue",
+    eventName: "issue_comment",
+    payload: { repository: { full_name: BASE } },
+    refused: true,
+  },
+  {
+    name: "a comment event whose issue is null",
+    eventName: "issue_comment",
+    payload: { repository: { full_name: BASE }, issue: null },
+    refused: true,
+  },
   {
     name: "workflow_run of a push",
     eventName: "workflow_run",
@@ -86,13 +140,38 @@ describe("guardAgainstForks", () => {
   // Fail closed: what the guard cannot read, it refuses (and allow-forks still lets through).
   const unreadable: { name: string; eventName: string; eventPath: () => string; why: RegExp }[] = [
     { name: "no event file named", eventName: "push", eventPath: () => "", why: /GITHUB_EVENT_PATH is not set/ },
-    { name: "an event file that is missing", eventName: "pull_request", eventPath: () => join(dir, "missing.json"), why: /cannot be read/ },
-    { name: "an empty event file", eventName: "pull_request", eventPath: () => rawEventFile(""), why: /cannot be read/ },
-    { name: "an event that is not an object", eventName: "pull_request", eventPath: () => eventFile(["pull_request"]), why: /not a JSON object/ },
+    {
+      name: "an event file that is missing",
+      eventName: "pull_request",
+      eventPath: () => join(dir, "missing.json"),
+      why: /cannot be read/,
+    },
+    {
+      name: "an empty event file",
+      eventName: "pull_request",
+      eventPath: () => rawEventFile(""),
+      why: /cannot be read/,
+    },
+    {
+      name: "an event that is not an object",
+      eventName: "pull_request",
+      eventPath: () => eventFile(["pull_request"]),
+      why: /not a JSON object/,
+    },
     { name: "an event that is null", eventName: "push", eventPath: () => eventFile(null), why: /not a JSON object/ },
     // `in` on a number or a string throws a TypeError: these must be refused before the head is looked for.
-    { name: "an event that is a number", eventName: "pull_request", eventPath: () => eventFile(42), why: /not a JSON object/ },
-    { name: "an event that is a string", eventName: "pull_request", eventPath: () => eventFile("pull_request"), why: /not a JSON object/ },
+    {
+      name: "an event that is a number",
+      eventName: "pull_request",
+      eventPath: () => eventFile(42),
+      why: /not a JSON object/,
+    },
+    {
+      name: "an event that is a string",
+      eventName: "pull_request",
+      eventPath: () => eventFile("pull_request"),
+      why: /not a JSON object/,
+    },
   ];
   for (const c of unreadable) {
     it(`refuses ${c.name}, rather than guess`, async () => {
@@ -110,7 +189,8 @@ describe("guardAgainstForks", () => {
   it("says why it cannot read the event, and how to skip the check", async () => {
     await assert.rejects(guardAgainstForks({ eventName: "push", eventPath: "", repository: BASE }, false), {
       name: "EventUnreadableError",
-      message: "Refusing to start: GITHUB_EVENT_PATH is not set, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.",
+      message:
+        "Refusing to start: GITHUB_EVENT_PATH is not set, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.",
     });
   });
 
@@ -146,13 +226,23 @@ describe("guardAgainstForks", () => {
   }
 
   it("refuses a pull_request that is null: a pull request it cannot read is not a push", async () => {
-    const context = { eventName: "pull_request_target", eventPath: eventFile({ repository: { full_name: BASE }, pull_request: null }), repository: BASE };
+    const context = {
+      eventName: "pull_request_target",
+      eventPath: eventFile({ repository: { full_name: BASE }, pull_request: null }),
+      repository: BASE,
+    };
     await assert.rejects(guardAgainstForks(context, false), ForkRefusedError);
   });
 
   it("trusts GITHUB_REPOSITORY, not the payload's repository, as the base", async () => {
     // A payload claiming the fork as its own repository must not make the fork look like the base.
-    const spoofed = { repository: { full_name: "stranger/md-sim" }, pull_request: { head: { repo: { full_name: "stranger/md-sim" } } } };
-    await assert.rejects(guardAgainstForks({ eventName: "pull_request_target", eventPath: eventFile(spoofed), repository: BASE }, false), ForkRefusedError);
+    const spoofed = {
+      repository: { full_name: "stranger/md-sim" },
+      pull_request: { head: { repo: { full_name: "stranger/md-sim" } } },
+    };
+    await assert.rejects(
+      guardAgainstForks({ eventName: "pull_request_target", eventPath: eventFile(spoofed), repository: BASE }, false),
+      ForkRefusedError,
+    );
   });
 });

@@ -1,4 +1,4 @@
-// The GitHub stand-in (test/kit/local-github/server.ts) against the action's real client (scripts/adapters/github.ts) and
+// The GitHub stand-in (test/kit/local-github/server.ts) against the action's real client (scripts/adapters/github/) and
 // GitHub's OpenAPI description; the runner release stand-in's run.sh against the stand-in. What the end-to-end tests
 // rely on is checked here, fast: a stand-in that drifted from GitHub would make them prove nothing.
 import assert from "node:assert/strict";
@@ -9,9 +9,18 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createGitHubClient, type GitHubApiError, type GitHubClient } from "../scripts/adapters/github.ts";
-import { asRunner, gitHubOpenApi, type LocalGitHub, startLocalGitHub, TEST_REPOSITORY, TEST_TOKEN } from "./kit/github-server.ts";
-import { releasePath, runScript, testRelease } from "./kit/runner-release.ts";
+import { createGitHubClient } from "../scripts/adapters/github/client.ts";
+import type { GitHubApiError } from "../scripts/adapters/github/errors.ts";
+import type { GitHubClient } from "../scripts/adapters/github/types.ts";
+import { gitHubOpenApi } from "./kit/local-github/openapi.ts";
+import { releasePath, runScript, testRelease } from "./kit/local-github/runner-release.ts";
+import {
+  asRunner,
+  type LocalGitHub,
+  startLocalGitHub,
+  TEST_REPOSITORY,
+  TEST_TOKEN,
+} from "./kit/local-github/server.ts";
 
 const [OWNER, REPO] = TEST_REPOSITORY.split("/") as [string, string];
 
@@ -25,12 +34,16 @@ function client(server: LocalGitHub, options: { token?: string; sleeps?: number[
     sleep: async (ms) => {
       options.sleeps?.push(ms);
     },
-    // Throttling spaces writes a second apart on a real timer of its own: off here too.
+    // Writes are spaced a second apart through the injected sleep: off here, where the sleeps are recorded only.
     spaceWrites: false,
   });
 }
 
-function decodeConfig(encoded: string): { runner: Record<string, string>; credentials: { data: Record<string, string> }; files: string[] } {
+function decodeConfig(encoded: string): {
+  runner: Record<string, string>;
+  credentials: { data: Record<string, string> };
+  files: string[];
+} {
   const files = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as Record<string, string>;
   const part = (name: string) => JSON.parse(Buffer.from(files[name] ?? "", "base64").toString("utf8"));
   return { runner: part(".runner"), credentials: part(".credentials"), files: Object.keys(files) };
@@ -46,9 +59,16 @@ describe("the GitHub stand-in, through the action's client", () => {
   });
 
   it("registers a JIT runner: an opaque 1-3 KB base64 config holding its id, name, the service URL and a credential", async () => {
-    const jit = await client(server).createJitConfig({ name: "gpu-1-1-00000001-0", labels: ["gpu-1-1-00000001"], runnerGroupId: 1 });
+    const jit = await client(server).createJitConfig({
+      name: "gpu-1-1-00000001-0",
+      labels: ["gpu-1-1-00000001"],
+      runnerGroupId: 1,
+    });
     assert.match(jit.encodedJitConfig, /^[A-Za-z0-9+/]+=*$/);
-    assert.ok(jit.encodedJitConfig.length >= 1024 && jit.encodedJitConfig.length <= 3072, `${jit.encodedJitConfig.length} characters`);
+    assert.ok(
+      jit.encodedJitConfig.length >= 1024 && jit.encodedJitConfig.length <= 3072,
+      `${jit.encodedJitConfig.length} characters`,
+    );
     const config = decodeConfig(jit.encodedJitConfig);
     assert.deepEqual(config.files, [".runner", ".credentials", ".credentials_rsaparams"]);
     assert.equal(config.runner.agentId, String(jit.runnerId));
@@ -58,30 +78,56 @@ describe("the GitHub stand-in, through the action's client", () => {
     assert.equal(config.credentials.data.clientId, record?.credential);
     assert.equal(record?.encodedJitConfig, jit.encodedJitConfig);
     // Exactly the labels it was registered with: a just-in-time runner gets no default ones (self-hosted, OS, arch).
-    assert.deepEqual(await client(server).getRunner(jit.runnerId), { id: jit.runnerId, name: "gpu-1-1-00000001-0", status: "offline", busy: false, labels: ["gpu-1-1-00000001"] });
+    assert.deepEqual(await client(server).getRunner(jit.runnerId), {
+      id: jit.runnerId,
+      name: "gpu-1-1-00000001-0",
+      status: "offline",
+      busy: false,
+      labels: ["gpu-1-1-00000001"],
+    });
   });
 
   it("refuses a second runner of the same name (409) and a runner group that does not exist (404)", async () => {
     const gh = client(server);
     await gh.createJitConfig({ name: "gpu-1-1-00000002-0", labels: ["x"], runnerGroupId: 1 });
-    await assert.rejects(gh.createJitConfig({ name: "gpu-1-1-00000002-0", labels: ["x"], runnerGroupId: 1 }), (e: GitHubApiError) => e.status === 409);
-    await assert.rejects(gh.createJitConfig({ name: "gpu-1-1-00000002-1", labels: ["x"], runnerGroupId: 7 }), (e: GitHubApiError) => e.status === 404);
+    await assert.rejects(
+      gh.createJitConfig({ name: "gpu-1-1-00000002-0", labels: ["x"], runnerGroupId: 1 }),
+      (e: GitHubApiError) => e.status === 409,
+    );
+    await assert.rejects(
+      gh.createJitConfig({ name: "gpu-1-1-00000002-1", labels: ["x"], runnerGroupId: 7 }),
+      (e: GitHubApiError) => e.status === 404,
+    );
   });
 
   it("shows a runner online once it reports with its own credential, and busy while it runs a job", async () => {
     const gh = client(server);
-    const jit = await gh.createJitConfig({ name: "gpu-1-1-00000003-0", labels: ["gpu-1-1-00000003"], runnerGroupId: 1 });
+    const jit = await gh.createJitConfig({
+      name: "gpu-1-1-00000003-0",
+      labels: ["gpu-1-1-00000003"],
+      runnerGroupId: 1,
+    });
     const runner = server.runner(jit.runnerId)!;
     assert.equal((await asRunner(server, runner, "online", "not-the-credential")).status, 401);
     assert.equal((await gh.getRunner(jit.runnerId))?.status, "offline");
     assert.equal((await asRunner(server, runner, "online")).status, 200);
     assert.equal((await gh.getRunner(jit.runnerId))?.status, "online");
-    assert.ok(runner.seenOnlineAt !== undefined && runner.onlineAt !== undefined && runner.seenOnlineAt >= runner.onlineAt);
+    assert.ok(
+      runner.seenOnlineAt !== undefined && runner.onlineAt !== undefined && runner.seenOnlineAt >= runner.onlineAt,
+    );
     assert.deepEqual((await asRunner(server, runner, "job")).body, { name: null }, "no job queued for its label yet");
     server.queueJob("some-other-label");
-    assert.deepEqual((await asRunner(server, runner, "job")).body, { name: null }, "a job for another label is not its");
+    assert.deepEqual(
+      (await asRunner(server, runner, "job")).body,
+      { name: null },
+      "a job for another label is not its",
+    );
     server.queueJob("gpu-1-1-00000003", { name: "pytest", seconds: 0.1 });
-    assert.deepEqual((await asRunner(server, runner, "job")).body, { name: "pytest", seconds: 0.1, result: "Succeeded" });
+    assert.deepEqual((await asRunner(server, runner, "job")).body, {
+      name: "pytest",
+      seconds: 0.1,
+      result: "Succeeded",
+    });
     assert.equal((await gh.getRunner(jit.runnerId))?.busy, true);
     assert.equal((await asRunner(server, runner, "done")).status, 200);
     assert.equal(await gh.getRunner(jit.runnerId), undefined, "a JIT runner deregisters after its job");
@@ -91,7 +137,8 @@ describe("the GitHub stand-in, through the action's client", () => {
 
   it("lists every runner across pages (per_page, Link rel=next), and filters by name", async () => {
     const gh = client(server);
-    for (let i = 0; i < 5; i++) await gh.createJitConfig({ name: `gpu-1-1-00000004-${i}`, labels: ["p"], runnerGroupId: 1 });
+    for (let i = 0; i < 5; i++)
+      await gh.createJitConfig({ name: `gpu-1-1-00000004-${i}`, labels: ["p"], runnerGroupId: 1 });
     const before = server.requests.length;
     const listed = await gh.listRunners();
     assert.deepEqual(listed.map((r) => r.name).sort(), server.runners.map((r) => r.name).sort());
@@ -125,8 +172,13 @@ describe("the GitHub stand-in, through the action's client", () => {
   });
 
   it("answers 401 to a wrong token and 403 without a User-Agent, with GitHub's error body", async () => {
-    await assert.rejects(client(server, { token: "local-test-token-wrong" }).listRunners(), (e: GitHubApiError) => e.status === 401 && /Administration: write/.test(e.message));
-    const res = await fetch(`${server.url}/repos/${TEST_REPOSITORY}/actions/runners`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, "user-agent": "" } });
+    await assert.rejects(
+      client(server, { token: "local-test-token-wrong" }).listRunners(),
+      (e: GitHubApiError) => e.status === 401 && /Administration: write/.test(e.message),
+    );
+    const res = await fetch(`${server.url}/repos/${TEST_REPOSITORY}/actions/runners`, {
+      headers: { authorization: `Bearer ${TEST_TOKEN}`, "user-agent": "" },
+    });
     assert.equal(res.status, 403);
     assert.match(((await res.json()) as { message: string }).message, /User-Agent/);
   });
@@ -171,7 +223,12 @@ describe("the GitHub stand-in, through the action's client", () => {
     for (const arch of ["x64", "arm64"] as const) {
       const res = await fetch(`${server.releaseUrl}${releasePath(release.version, arch)}`);
       assert.equal(res.status, 200);
-      assert.equal(createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), release.sha256);
+      assert.equal(
+        createHash("sha256")
+          .update(Buffer.from(await res.arrayBuffer()))
+          .digest("hex"),
+        release.sha256,
+      );
     }
     assert.equal((await fetch(`${server.releaseUrl}${releasePath("2.300.0", "x64")}`)).status, 404);
   });
@@ -197,42 +254,110 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
       },
       expect: null,
     },
-    { name: "an undocumented path", exchange: { method: "GET", url: "/repos/o/r/actions/runnerz", status: 200, responseBody: "{}" }, expect: /path not documented/ },
-    { name: "an undocumented method", exchange: { method: "PATCH", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: "{}" }, expect: /method not documented/ },
+    {
+      name: "an undocumented path",
+      exchange: { method: "GET", url: "/repos/o/r/actions/runnerz", status: 200, responseBody: "{}" },
+      expect: /path not documented/,
+    },
+    {
+      name: "an undocumented method",
+      exchange: { method: "PATCH", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: "{}" },
+      expect: /method not documented/,
+    },
     {
       name: "a JIT request without labels",
-      exchange: { method: "POST", url: "/repos/o/r/actions/runners/generate-jitconfig", requestBody: JSON.stringify({ name: "n", runner_group_id: 1 }), status: 201, responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }) },
+      exchange: {
+        method: "POST",
+        url: "/repos/o/r/actions/runners/generate-jitconfig",
+        requestBody: JSON.stringify({ name: "n", runner_group_id: 1 }),
+        status: 201,
+        responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }),
+      },
       expect: /request: required property labels missing/,
     },
     {
       name: "a JIT request with a string group id",
-      exchange: { method: "POST", url: "/repos/o/r/actions/runners/generate-jitconfig", requestBody: JSON.stringify({ name: "n", runner_group_id: "1", labels: ["a"] }), status: 201, responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }) },
+      exchange: {
+        method: "POST",
+        url: "/repos/o/r/actions/runners/generate-jitconfig",
+        requestBody: JSON.stringify({ name: "n", runner_group_id: "1", labels: ["a"] }),
+        status: 201,
+        responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }),
+      },
       expect: /request\.runner_group_id: string "1" where integer is expected/,
     },
     {
       name: "a JIT request with no label at all",
-      exchange: { method: "POST", url: "/repos/o/r/actions/runners/generate-jitconfig", requestBody: JSON.stringify({ name: "n", runner_group_id: 1, labels: [] }), status: 201, responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }) },
+      exchange: {
+        method: "POST",
+        url: "/repos/o/r/actions/runners/generate-jitconfig",
+        requestBody: JSON.stringify({ name: "n", runner_group_id: 1, labels: [] }),
+        status: 201,
+        responseBody: JSON.stringify({ runner, encoded_jit_config: "abc" }),
+      },
       expect: /request\.labels: must NOT have fewer than 1 items/,
     },
     {
       name: "a JIT answer without the config",
-      exchange: { method: "POST", url: "/repos/o/r/actions/runners/generate-jitconfig", requestBody: JSON.stringify({ name: "n", runner_group_id: 1, labels: ["a"] }), status: 201, responseBody: JSON.stringify({ runner }) },
+      exchange: {
+        method: "POST",
+        url: "/repos/o/r/actions/runners/generate-jitconfig",
+        requestBody: JSON.stringify({ name: "n", runner_group_id: 1, labels: ["a"] }),
+        status: 201,
+        responseBody: JSON.stringify({ runner }),
+      },
       expect: /response: required property encoded_jit_config missing/,
     },
     {
       name: "a runner whose busy is a string",
-      exchange: { method: "GET", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: JSON.stringify({ ...runner, busy: "no" }) },
+      exchange: {
+        method: "GET",
+        url: "/repos/o/r/actions/runners/5",
+        status: 200,
+        responseBody: JSON.stringify({ ...runner, busy: "no" }),
+      },
       expect: /response\.busy: string "no" where boolean is expected/,
     },
     {
       name: "a label of a type the enum does not know",
-      exchange: { method: "GET", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: JSON.stringify({ ...runner, labels: [{ name: "x", type: "magic" }] }) },
+      exchange: {
+        method: "GET",
+        url: "/repos/o/r/actions/runners/5",
+        status: 200,
+        responseBody: JSON.stringify({ ...runner, labels: [{ name: "x", type: "magic" }] }),
+      },
       expect: /response\.labels\[0\]\.type: "magic" is not one of/,
     },
-    { name: "a non-numeric runner id", exchange: { method: "GET", url: "/repos/o/r/actions/runners/abc", status: 404, responseBody: JSON.stringify({ message: "Not Found" }) }, expect: /path parameter runner_id: "abc" is not a number/ },
-    { name: "an undocumented query parameter", exchange: { method: "GET", url: "/repos/o/r/actions/runners?perpage=5", status: 200, responseBody: JSON.stringify({ total_count: 0, runners: [] }) }, expect: /query parameter perpage is not documented/ },
-    { name: "an undocumented success status", exchange: { method: "DELETE", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: "" }, expect: /status 200 not documented/ },
-    { name: "an error without GitHub's error body", exchange: { method: "GET", url: "/repos/o/r/actions/runners/5", status: 500, responseBody: "oops" }, expect: /without GitHub's \{"message"/ },
+    {
+      name: "a non-numeric runner id",
+      exchange: {
+        method: "GET",
+        url: "/repos/o/r/actions/runners/abc",
+        status: 404,
+        responseBody: JSON.stringify({ message: "Not Found" }),
+      },
+      expect: /path parameter runner_id: "abc" is not a number/,
+    },
+    {
+      name: "an undocumented query parameter",
+      exchange: {
+        method: "GET",
+        url: "/repos/o/r/actions/runners?perpage=5",
+        status: 200,
+        responseBody: JSON.stringify({ total_count: 0, runners: [] }),
+      },
+      expect: /query parameter perpage is not documented/,
+    },
+    {
+      name: "an undocumented success status",
+      exchange: { method: "DELETE", url: "/repos/o/r/actions/runners/5", status: 200, responseBody: "" },
+      expect: /status 200 not documented/,
+    },
+    {
+      name: "an error without GitHub's error body",
+      exchange: { method: "GET", url: "/repos/o/r/actions/runners/5", status: 500, responseBody: "oops" },
+      expect: /without GitHub's \{"message"/,
+    },
     {
       name: "an artifact whose created_at is null (nullable: fits)",
       exchange: {
@@ -241,7 +366,20 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
         status: 200,
         responseBody: JSON.stringify({
           total_count: 1,
-          artifacts: [{ id: 1, node_id: "n", name: "x", size_in_bytes: 1, url: "u", archive_download_url: "a", expired: false, created_at: null, expires_at: null, updated_at: null }],
+          artifacts: [
+            {
+              id: 1,
+              node_id: "n",
+              name: "x",
+              size_in_bytes: 1,
+              url: "u",
+              archive_download_url: "a",
+              expired: false,
+              created_at: null,
+              expires_at: null,
+              updated_at: null,
+            },
+          ],
         }),
       },
       expect: null,
@@ -252,37 +390,107 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
         method: "GET",
         url: "/repos/o/r/actions/runs/1/artifacts",
         status: 200,
-        responseBody: JSON.stringify({ total_count: 1, artifacts: [{ id: 1, node_id: "n", name: "x", url: "u", archive_download_url: "a", expired: false, created_at: null, expires_at: null, updated_at: null }] }),
+        responseBody: JSON.stringify({
+          total_count: 1,
+          artifacts: [
+            {
+              id: 1,
+              node_id: "n",
+              name: "x",
+              url: "u",
+              archive_download_url: "a",
+              expired: false,
+              created_at: null,
+              expires_at: null,
+              updated_at: null,
+            },
+          ],
+        }),
       },
       expect: /artifacts\[0\]: required property size_in_bytes missing/,
     },
     {
       name: "an artifact whose created_at is not a date-time",
-      exchange: { method: "GET", url: "/repos/o/r/actions/runs/1/artifacts", status: 200, responseBody: JSON.stringify({ total_count: 1, artifacts: [{ id: 1, node_id: "n", name: "x", size_in_bytes: 1, url: "u", archive_download_url: "a", expired: false, created_at: "yesterday", expires_at: null, updated_at: null }] }) },
+      exchange: {
+        method: "GET",
+        url: "/repos/o/r/actions/runs/1/artifacts",
+        status: 200,
+        responseBody: JSON.stringify({
+          total_count: 1,
+          artifacts: [
+            {
+              id: 1,
+              node_id: "n",
+              name: "x",
+              size_in_bytes: 1,
+              url: "u",
+              archive_download_url: "a",
+              expired: false,
+              created_at: "yesterday",
+              expires_at: null,
+              updated_at: null,
+            },
+          ],
+        }),
+      },
       expect: /artifacts\[0\]\.created_at: must match format "date-time"/,
     },
     // GitHub's description writes `nullable` beside oneOf (no type, which ajv requires) and beside enums that leave
     // null out; GitHub's answers carry null there.
     {
       name: "an issue update with null milestone and state_reason (fits)",
-      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ title: 5, milestone: null, state_reason: null }), status: 404, responseBody: NOT_FOUND },
+      exchange: {
+        method: "PATCH",
+        url: "/repos/o/r/issues/1",
+        requestBody: JSON.stringify({ title: 5, milestone: null, state_reason: null }),
+        status: 404,
+        responseBody: NOT_FOUND,
+      },
       expect: null,
     },
     {
       name: "an issue update whose milestone is neither string, integer nor null",
-      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ milestone: true }), status: 404, responseBody: NOT_FOUND },
+      exchange: {
+        method: "PATCH",
+        url: "/repos/o/r/issues/1",
+        requestBody: JSON.stringify({ milestone: true }),
+        status: 404,
+        responseBody: NOT_FOUND,
+      },
       expect: /request\.milestone: boolean true where string is expected/,
     },
     {
       name: "an issue update with a state_reason outside the enum",
-      exchange: { method: "PATCH", url: "/repos/o/r/issues/1", requestBody: JSON.stringify({ state_reason: "bogus" }), status: 404, responseBody: NOT_FOUND },
+      exchange: {
+        method: "PATCH",
+        url: "/repos/o/r/issues/1",
+        requestBody: JSON.stringify({ state_reason: "bogus" }),
+        status: 404,
+        responseBody: NOT_FOUND,
+      },
       expect: /request\.state_reason: "bogus" is not one of/,
     },
     // oneOf is read as anyOf: {} fits both of these object alternatives, which strict oneOf would refuse.
-    { name: "a body that fits two overlapping oneOf alternatives (fits)", exchange: { method: "PUT", url: "/repos/o/r/issues/1/labels", requestBody: "{}", status: 404, responseBody: NOT_FOUND }, expect: null },
+    {
+      name: "a body that fits two overlapping oneOf alternatives (fits)",
+      exchange: {
+        method: "PUT",
+        url: "/repos/o/r/issues/1/labels",
+        requestBody: "{}",
+        status: 404,
+        responseBody: NOT_FOUND,
+      },
+      expect: null,
+    },
     {
       name: "a body that fits no oneOf alternative",
-      exchange: { method: "PUT", url: "/repos/o/r/issues/1/labels", requestBody: JSON.stringify({ labels: [5] }), status: 404, responseBody: NOT_FOUND },
+      exchange: {
+        method: "PUT",
+        url: "/repos/o/r/issues/1/labels",
+        requestBody: JSON.stringify({ labels: [5] }),
+        status: 404,
+        responseBody: NOT_FOUND,
+      },
       expect: /request\.labels\[0\]: integer 5 where string is expected/,
     },
   ];
@@ -290,7 +498,11 @@ describe("the OpenAPI check catches what departs from GitHub's description", () 
     it(c.name, () => {
       const problems = openApi.check(c.exchange);
       if (c.expect === null) assert.deepEqual(problems, []);
-      else assert.ok(problems.some((p) => c.expect!.test(p)), problems.join("\n") || "no problem found");
+      else
+        assert.ok(
+          problems.some((p) => c.expect!.test(p)),
+          problems.join("\n") || "no problem found",
+        );
     });
   }
 });
@@ -309,7 +521,11 @@ describe("the runner release stand-in's run.sh", () => {
   });
 
   function runSh(env: Record<string, string>): { done: Promise<{ code: number | null; out: string }>; pid: number } {
-    const child = spawn("bash", ["./run.sh"], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["./run.sh"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
@@ -335,7 +551,11 @@ describe("the runner release stand-in's run.sh", () => {
   });
 
   it("reads its config from the environment only, connects, takes one job, reports it done and exits 0", async () => {
-    const jit = await client(server).createJitConfig({ name: "gpu-2-1-00000001-0", labels: ["gpu-2-1-00000001"], runnerGroupId: 1 });
+    const jit = await client(server).createJitConfig({
+      name: "gpu-2-1-00000001-0",
+      labels: ["gpu-2-1-00000001"],
+      runnerGroupId: 1,
+    });
     const runner = server.runner(jit.runnerId)!;
     const run = runSh({ ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig });
     await server.waitFor("the runner online", () => runner.status === "online");
@@ -349,7 +569,10 @@ describe("the runner release stand-in's run.sh", () => {
           return "";
         }
       });
-    assert.ok(!argv.some((a) => a.includes(runner.credential) || a.includes(jit.encodedJitConfig)), "a secret in some argv");
+    assert.ok(
+      !argv.some((a) => a.includes(runner.credential) || a.includes(jit.encodedJitConfig)),
+      "a secret in some argv",
+    );
     server.queueJob("gpu-1-1-elsewhere");
     server.queueJob("gpu-2-1-00000001", { name: "pytest -m gpu", seconds: 0.2 });
     const { code, out } = await run.done;
@@ -364,7 +587,11 @@ describe("the runner release stand-in's run.sh", () => {
 
   it("exits when GitHub removes it while it waits for a job, as the real runner does", async () => {
     const gh = client(server);
-    const jit = await gh.createJitConfig({ name: "gpu-2-1-00000002-0", labels: ["gpu-2-1-00000002"], runnerGroupId: 1 });
+    const jit = await gh.createJitConfig({
+      name: "gpu-2-1-00000002-0",
+      labels: ["gpu-2-1-00000002"],
+      runnerGroupId: 1,
+    });
     const run = runSh({ ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig });
     await server.waitFor("the runner online", () => server.runner(jit.runnerId)?.status === "online");
     await gh.deleteRunner(jit.runnerId);

@@ -4,7 +4,9 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, test } from "node:test";
 import { inspect } from "node:util";
 import nock from "nock";
-import { createGitHubClient, GitHubApiError, type GitHubClientOptions, type RunnerScope } from "../scripts/adapters/github.ts";
+import { createGitHubClient } from "../scripts/adapters/github/client.ts";
+import { GitHubApiError } from "../scripts/adapters/github/errors.ts";
+import type { GitHubClientOptions, RunnerScope } from "../scripts/adapters/github/types.ts";
 
 const API = "https://api.github.com";
 const TOKEN = "test-token-not-real";
@@ -21,7 +23,7 @@ let allLogs: string[] = [];
 
 /**
  * A client whose every wait is recorded instead of made (sleep), with fixed dice (random 0.5: each backoff is half
- * its ceiling) and a fixed clock. Throttling's one second between writes is off unless a test turns it on.
+ * its ceiling) and a fixed clock. The second between writes is off unless a test turns it on.
  */
 function setup(overrides: Partial<GitHubClientOptions> = {}) {
   const logs: string[] = [];
@@ -85,7 +87,7 @@ const ANSWERED_IN_TIME_MS = 2_000;
 
 /**
  * Runs a call and records every timer it set that would really wait (over 10 ms): the injected sleep must be the only
- * wait, so a retry or a throttle that waits on its own shows here whatever the machine's speed.
+ * wait, so a retry that waits on its own shows here whatever the machine's speed.
  */
 async function realWaits<T>(fn: () => Promise<T>): Promise<{ value: T; waits: number[] }> {
   const original = globalThis.setTimeout;
@@ -199,10 +201,16 @@ describe("createJitConfig", () => {
 });
 
 describe("base URL and scope", () => {
-  for (const apiUrl of ["https://ghe.example.com/api/v3", "https://ghe.example.com/api/v3/", "https://ghe.example.com/api/v3//"]) {
+  for (const apiUrl of [
+    "https://ghe.example.com/api/v3",
+    "https://ghe.example.com/api/v3/",
+    "https://ghe.example.com/api/v3//",
+  ]) {
     test(`GHES ${apiUrl} keeps the /api/v3 path`, async () => {
       nock("https://ghe.example.com").get("/api/v3/repos/octo/gpu/actions/runners/7").reply(200, runner(7, "r"));
-      nock("https://ghe.example.com").post("/api/v3/repos/octo/gpu/actions/runners/generate-jitconfig").reply(201, jitReply(8, "s"));
+      nock("https://ghe.example.com")
+        .post("/api/v3/repos/octo/gpu/actions/runners/generate-jitconfig")
+        .reply(201, jitReply(8, "s"));
       const { client } = setup({ apiUrl });
       assert.equal((await client.getRunner(7))?.name, "r");
       assert.equal((await client.createJitConfig(jitRequest)).runnerId, 8);
@@ -234,7 +242,11 @@ describe("base URL and scope", () => {
     },
     {
       name: "organization list runners",
-      mock: (s: nock.Scope) => s.get(org).query({ per_page: "100" }).reply(200, { total_count: 1, runners: [runner(5, "r")] }),
+      mock: (s: nock.Scope) =>
+        s
+          .get(org)
+          .query({ per_page: "100" })
+          .reply(200, { total_count: 1, runners: [runner(5, "r")] }),
       call: (c: Client) => c.listRunners().then((rs) => rs.length),
       want: 1,
     },
@@ -261,9 +273,17 @@ describe("base URL and scope", () => {
   for (const c of [
     { name: "an empty token", opts: { token: " " }, want: /github-token is empty/ },
     { name: "an API URL that is not a URL", opts: { apiUrl: "api.github.com" }, want: /is not a URL/ },
-    { name: "an API URL with credentials", opts: { apiUrl: "https://user:pw@x.example/api" }, want: /must not hold a user name/ },
+    {
+      name: "an API URL with credentials",
+      opts: { apiUrl: "https://user:pw@x.example/api" },
+      want: /must not hold a user name/,
+    },
     { name: "an API URL with a query", opts: { apiUrl: "https://x.example/api?a=1" }, want: /without query/ },
-    { name: "a repository scope without repo", opts: { scope: { kind: "repository", owner: "o", repo: "" } as RunnerScope }, want: /owner and a repo/ },
+    {
+      name: "a repository scope without repo",
+      opts: { scope: { kind: "repository", owner: "o", repo: "" } as RunnerScope },
+      want: /owner and a repo/,
+    },
   ]) {
     test(`refuses ${c.name}`, () => {
       assert.throws(() => setup(c.opts), c.want);
@@ -325,13 +345,19 @@ describe("listRunners", () => {
     nock(API)
       .get(RUNNERS)
       .query({ per_page: "100" })
-      .reply(200, { total_count: 3, runners: [runner(1, "a"), runner(2, "b")] }, { Link: `<${page2}>; rel="next", <${page2}>; rel="last"` })
+      .reply(
+        200,
+        { total_count: 3, runners: [runner(1, "a"), runner(2, "b")] },
+        { Link: `<${page2}>; rel="next", <${page2}>; rel="last"` },
+      )
       .get("/repositories/99/actions/runners")
       .query({ per_page: "100", page: "2" })
       .reply(
         200,
         { total_count: 3, runners: [runner(3, "c", "offline")] },
-        { Link: `<${API}/repositories/99/actions/runners?per_page=100&page=1>; rel="prev", <${API}/repositories/99/actions/runners?per_page=100&page=1>; rel="first"` },
+        {
+          Link: `<${API}/repositories/99/actions/runners?per_page=100&page=1>; rel="prev", <${API}/repositories/99/actions/runners?per_page=100&page=1>; rel="first"`,
+        },
       );
     const { client } = setup();
     assert.deepEqual(
@@ -349,7 +375,11 @@ describe("listRunners", () => {
     nock(ghe)
       .get("/api/v3/orgs/acme/actions/runners")
       .query({ per_page: "100" })
-      .reply(200, { total_count: 2, runners: [runner(1, "a")] }, { Link: `<${ghe}/api/v3/organizations/4/actions/runners?per_page=100&page=2>; rel="next"` })
+      .reply(
+        200,
+        { total_count: 2, runners: [runner(1, "a")] },
+        { Link: `<${ghe}/api/v3/organizations/4/actions/runners?per_page=100&page=2>; rel="next"` },
+      )
       .get("/api/v3/organizations/4/actions/runners")
       .query({ per_page: "100", page: "2" })
       .reply(200, { total_count: 2, runners: [runner(2, "b")] });
@@ -378,7 +408,7 @@ describe("listRunners", () => {
       [1, 2],
     );
     assert.deepEqual(sleeps, [500]);
-    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}?per_page=100&page=2: HTTP 502, retry 1 in 0.5 s`]);
+    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}?per_page=100&page=2: HTTP 502, attempt 1/5, retrying in 0.5 s`]);
   });
 
   test("an empty list", async () => {
@@ -394,8 +424,17 @@ describe("listRunners", () => {
   });
 
   for (const c of [
-    { name: "another host", link: "https://evil.example/repos/octo/gpu/actions/runners?page=2", want: /leaves the API URL \(https:\/\/evil\.example\)/ },
-    { name: "a path outside the API URL", link: "https://ghe.example.com/other/runners?page=2", want: /leaves the API URL/, apiUrl: "https://ghe.example.com/api/v3" },
+    {
+      name: "another host",
+      link: "https://evil.example/repos/octo/gpu/actions/runners?page=2",
+      want: /leaves the API URL \(https:\/\/evil\.example\)/,
+    },
+    {
+      name: "a path outside the API URL",
+      link: "https://ghe.example.com/other/runners?page=2",
+      want: /leaves the API URL/,
+      apiUrl: "https://ghe.example.com/api/v3",
+    },
     { name: "the same URL again", link: `${API}${RUNNERS}?per_page=100`, want: /pagination does not end/ },
   ]) {
     test(`does not follow a next link to ${c.name}`, async () => {
@@ -439,32 +478,37 @@ describe("deleteRunner", () => {
     assert.deepEqual(sleeps, [500]);
   });
 
-  test("writes are spaced a second apart by default (throttling's write group)", async (t) => {
-    // On a mocked clock (timers and Date): the clock moves only when the test moves it, 1 ms a step once everything
-    // pending has run, so the spacing read from it is the throttle's doing, not the machine's speed.
-    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
-    const at: number[] = [];
+  test("writes are spaced a second apart by default, on the injected clock; reads are not", async () => {
+    // The clock moves only when the client sleeps: the spacing read from it is the client's doing, not the machine's.
+    let clock = NOW;
+    const at: string[] = [];
+    const sent = (what: string) => () => at.push(`${what} at +${clock - NOW}`) && "";
     nock(API)
       .delete(`${RUNNERS}/1`)
-      .reply(204, () => at.push(Date.now()) && "")
+      .reply(204, sent("DELETE 1"))
       .delete(`${RUNNERS}/2`)
-      .reply(204, () => at.push(Date.now()) && "");
-    const { client } = setup({ spaceWrites: undefined });
-    let done = false;
-    const both = Promise.all([client.deleteRunner(1), client.deleteRunner(2)]).finally(() => {
-      done = true;
+      .reply(204, sent("DELETE 2"))
+      .get(`${RUNNERS}/3`)
+      .reply(200, () => at.push(`GET at +${clock - NOW}`) && runner(3, "r"));
+    const { client, sleeps } = setup({
+      spaceWrites: undefined,
+      now: () => clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+      },
     });
-    for (let step = 0; step < 5000 && !done; step++) {
-      await new Promise((resolve) => setImmediate(resolve));
-      t.mock.timers.tick(1);
-    }
-    assert.deepEqual(await both, ["deleted", "deleted"]);
-    assert.equal(at.length, 2);
-    assert.ok(at[1]! - at[0]! >= 990, `${at[1]! - at[0]!} ms (mocked) between two DELETEs`);
+    // One after the other: each reply is recorded before the next request starts (turns of concurrent writes:
+    // test/retry.test.ts).
+    assert.equal(await client.deleteRunner(1), "deleted");
+    assert.equal(await client.deleteRunner(2), "deleted");
+    assert.equal((await client.getRunner(3))?.id, 3);
+    assert.deepEqual(at, ["DELETE 1 at +0", "DELETE 2 at +1000", "GET at +1000"]);
+    assert.deepEqual(sleeps, [1000]);
   });
 });
 
-describe("retries of idempotent calls (plugin-retry, waits through the injected sleep)", () => {
+describe("retries of idempotent calls (waits through the injected sleep)", () => {
   test("5xx then success: waits with backoff, one log line per retry, no real wait", async () => {
     nock(API)
       .get(`${RUNNERS}/7`)
@@ -479,8 +523,8 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
     assert.deepEqual(sleeps, [2000, 4000]);
     assert.deepEqual(waits, [], "no wait outside the injected sleep");
     assert.deepEqual(logs, [
-      `GitHub API GET ${RUNNERS}/7: HTTP 502, retry 1 in 2.0 s`,
-      `GitHub API GET ${RUNNERS}/7: HTTP 503, retry 2 in 4.0 s`,
+      `GitHub API GET ${RUNNERS}/7: HTTP 502, attempt 1/5, retrying in 2.0 s`,
+      `GitHub API GET ${RUNNERS}/7: HTTP 503, attempt 2/5, retrying in 4.0 s`,
     ]);
   });
 
@@ -495,7 +539,7 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
     const { client, sleeps, logs } = setup();
     assert.deepEqual(await client.listRunners(), []);
     assert.deepEqual(sleeps, [500]);
-    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}?per_page=100: no response, retry 1 in 0.5 s`]);
+    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}?per_page=100: no response, attempt 1/5, retrying in 0.5 s`]);
   });
 
   test("a request that hangs past the timeout is abandoned and retried", async () => {
@@ -510,11 +554,14 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
     nock.enableNetConnect("127.0.0.1");
     try {
       const { port } = server.address() as AddressInfo;
-      const { client, sleeps, logs } = setup({ apiUrl: `http://127.0.0.1:${port}`, requestTimeoutMs: ANSWERED_IN_TIME_MS });
+      const { client, sleeps, logs } = setup({
+        apiUrl: `http://127.0.0.1:${port}`,
+        requestTimeoutMs: ANSWERED_IN_TIME_MS,
+      });
       assert.equal((await client.getRunner(7))?.name, "r");
       assert.equal(requests, 2);
       assert.deepEqual(sleeps, [500]);
-      assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}/7: no response, retry 1 in 0.5 s`]);
+      assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}/7: no response, attempt 1/5, retrying in 0.5 s`]);
     } finally {
       nock.disableNetConnect();
       server.closeAllConnections();
@@ -528,7 +575,11 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
     nock.enableNetConnect("127.0.0.1");
     try {
       const { port } = server.address() as AddressInfo;
-      const { client, sleeps } = setup({ apiUrl: `http://127.0.0.1:${port}`, requestTimeoutMs: 50, retry: { attempts: 2 } });
+      const { client, sleeps } = setup({
+        apiUrl: `http://127.0.0.1:${port}`,
+        requestTimeoutMs: 50,
+        retry: { attempts: 2 },
+      });
       const err = await rejection(client.getRunner(7));
       assert.equal(err.status, 0);
       assert.equal(err.message, `GitHub API GET ${RUNNERS}/7 failed: no response within 0.05 s`);
@@ -554,8 +605,9 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
     assert.equal(err.rateLimited, false);
     assert.equal(err.message, `GitHub API GET ${RUNNERS}/7 failed: HTTP 500 Server Error [request id ABCD:1234]`);
     assert.deepEqual(sleeps, [500, 1000, 2000, 4000]);
-    assert.equal(logs.length, 4);
-    assert.equal(logs[3], `GitHub API GET ${RUNNERS}/7: HTTP 500, retry 4 in 4.0 s`);
+    assert.equal(logs.length, 5);
+    assert.equal(logs[3], `GitHub API GET ${RUNNERS}/7: HTTP 500, attempt 4/5, retrying in 4.0 s`);
+    assert.equal(logs[4], `GitHub API GET ${RUNNERS}/7: HTTP 500, attempt 5/5, giving up`);
   });
 
   test("retry settings can be changed", async () => {
@@ -583,7 +635,7 @@ describe("retries of idempotent calls (plugin-retry, waits through the injected 
   }
 });
 
-describe("rate limits (plugin-throttling, waits through the injected sleep)", () => {
+describe("rate limits (waits through the injected sleep)", () => {
   const cases: { name: string; status: number; headers: Record<string, string>; message: string; want: number }[] = [
     {
       name: "403 secondary rate limit naming no wait: GitHub's advice, a minute",
@@ -592,8 +644,20 @@ describe("rate limits (plugin-throttling, waits through the injected sleep)", ()
       message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
       want: 60_000,
     },
-    { name: "403 secondary rate limit with retry-after", status: 403, headers: { "retry-after": "3" }, message: "You have exceeded a secondary rate limit", want: 3000 },
-    { name: "429 secondary rate limit with retry-after", status: 429, headers: { "retry-after": "7" }, message: "You have exceeded a secondary rate limit", want: 7000 },
+    {
+      name: "403 secondary rate limit with retry-after",
+      status: 403,
+      headers: { "retry-after": "3" },
+      message: "You have exceeded a secondary rate limit",
+      want: 3000,
+    },
+    {
+      name: "429 secondary rate limit with retry-after",
+      status: 429,
+      headers: { "retry-after": "7" },
+      message: "You have exceeded a secondary rate limit",
+      want: 7000,
+    },
     {
       name: "retry-after as an HTTP date, on the injected clock",
       status: 429,
@@ -625,14 +689,20 @@ describe("rate limits (plugin-throttling, waits through the injected sleep)", ()
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      nock(API).delete(`${RUNNERS}/7`).reply(c.status, { message: c.message }, c.headers).delete(`${RUNNERS}/7`).reply(204);
+      nock(API)
+        .delete(`${RUNNERS}/7`)
+        .reply(c.status, { message: c.message }, c.headers)
+        .delete(`${RUNNERS}/7`)
+        .reply(204);
       const { client, sleeps, logs } = setup();
       const { value, waits } = await realWaits(() => client.deleteRunner(7));
       assert.equal(value, "deleted");
       assert.deepEqual(sleeps, [c.want]);
       assert.deepEqual(waits, [], "no wait outside the injected sleep");
       const kind = /secondary/.test(c.message) ? "secondary rate limit" : "rate limited";
-      assert.deepEqual(logs, [`GitHub API DELETE ${RUNNERS}/7: ${kind}, retrying in ${(c.want / 1000).toFixed(1)} s`]);
+      assert.deepEqual(logs, [
+        `GitHub API DELETE ${RUNNERS}/7: ${kind}, attempt 1/5, retrying in ${(c.want / 1000).toFixed(1)} s`,
+      ]);
     });
   }
 
@@ -648,7 +718,10 @@ describe("rate limits (plugin-throttling, waits through the injected sleep)", ()
     assert.equal(err.retryAfterMs, 45_000);
     // 45 s once; another 45 s would make 90 s.
     assert.deepEqual(sleeps, [45_000]);
-    assert.equal(logs.at(-1), `GitHub API GET ${RUNNERS}/7: secondary rate limit, giving up: waiting 45.0 s more would pass the 60.0 s limit`);
+    assert.equal(
+      logs.at(-1),
+      `GitHub API GET ${RUNNERS}/7: secondary rate limit, attempt 2/5, giving up: waiting 45.0 s more would pass the 60.0 s limit`,
+    );
   });
 
   test("the retries of a rate limit are bounded by attempts", async () => {
@@ -659,14 +732,18 @@ describe("rate limits (plugin-throttling, waits through the injected sleep)", ()
     const { client, sleeps, logs } = setup({ retry: { attempts: 3 } });
     assert.equal((await rejection(client.getRunner(7))).status, 403);
     assert.deepEqual(sleeps, [1000, 1000]);
-    assert.equal(logs.at(-1), `GitHub API GET ${RUNNERS}/7: secondary rate limit, giving up: 2 retries made`);
+    assert.equal(logs.at(-1), `GitHub API GET ${RUNNERS}/7: secondary rate limit, attempt 3/3, giving up`);
   });
 
   test("a primary rate limit reset an hour away is not waited for: a clear error at once", async () => {
     nock(API)
       .get(`${RUNNERS}/7`)
       .once()
-      .reply(403, { message: "API rate limit exceeded for installation ID 1." }, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(NOW / 1000 + 3600) });
+      .reply(
+        403,
+        { message: "API rate limit exceeded for installation ID 1." },
+        { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(NOW / 1000 + 3600) },
+      );
     const { client, sleeps, logs } = setup();
     const err = await rejection(client.getRunner(7));
     assert.equal(err.status, 403);
@@ -678,15 +755,43 @@ describe("rate limits (plugin-throttling, waits through the injected sleep)", ()
     );
     assert.ok(!/Administration/.test(err.message), "a rate limit is not a permission problem");
     assert.deepEqual(sleeps, []);
-    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}/7: rate limited, giving up: waiting 3600.0 s more would pass the 60.0 s limit`]);
+    assert.deepEqual(logs, [
+      `GitHub API GET ${RUNNERS}/7: rate limited, attempt 1/5, giving up: waiting 3600.0 s more would pass the 60.0 s limit`,
+    ]);
   });
 
-  test("a 429 without GitHub's rate-limit signs is an error, not retried (throttling does not know it)", async () => {
-    nock(API).get(`${RUNNERS}/7`).once().reply(429, { message: "Too Many Requests" }, { "retry-after": "7" });
+  test("a 429 is a rate limit whatever its message: retried after its retry-after", async () => {
+    nock(API)
+      .get(`${RUNNERS}/7`)
+      .reply(429, { message: "Too Many Requests" }, { "retry-after": "7" })
+      .get(`${RUNNERS}/7`)
+      .reply(200, runner(7, "r"));
+    const { client, sleeps, logs } = setup();
+    assert.equal((await client.getRunner(7))?.id, 7);
+    assert.deepEqual(sleeps, [7000]);
+    assert.deepEqual(logs, [`GitHub API GET ${RUNNERS}/7: rate limited, attempt 1/5, retrying in 7.0 s`]);
+  });
+
+  test("a 5xx's retry-after is honoured instead of the backoff", async () => {
+    nock(API)
+      .get(`${RUNNERS}/7`)
+      .reply(503, { message: "Service Unavailable" }, { "retry-after": "4" })
+      .get(`${RUNNERS}/7`)
+      .reply(200, runner(7, "r"));
+    const { client, sleeps } = setup();
+    assert.equal((await client.getRunner(7))?.id, 7);
+    assert.deepEqual(sleeps, [4000]);
+  });
+
+  test("a plain 403 with a rate-limit header left is a permission error, not a rate limit", async () => {
+    nock(API)
+      .get(`${RUNNERS}/7`)
+      .once()
+      .reply(403, { message: "Resource not accessible by integration" }, { "x-ratelimit-remaining": "4999" });
     const { client, sleeps } = setup();
     const err = await rejection(client.getRunner(7));
-    assert.equal(err.rateLimited, true);
-    assert.equal(err.retryAfterMs, 7000);
+    assert.equal(err.rateLimited, false);
+    assert.match(err.message, /Administration: write/);
     assert.deepEqual(sleeps, []);
   });
 
@@ -727,7 +832,9 @@ describe("permission hints and other 4xx", () => {
       nock(API)
         .post(c.path)
         .once()
-        .reply(c.status, { message: c.status === 403 ? "Resource not accessible by personal access token" : "Bad credentials" });
+        .reply(c.status, {
+          message: c.status === 403 ? "Resource not accessible by personal access token" : "Bad credentials",
+        });
       const { client, sleeps, logs } = setup({ scope: c.scope });
       const err = await rejection(client.createJitConfig(jitRequest));
       assert.equal(err.status, c.status);
@@ -742,7 +849,10 @@ describe("permission hints and other 4xx", () => {
     nock(API).post(JIT).once().reply(404, { message: "Not Found" });
     const { client } = setup();
     const err = await rejection(client.createJitConfig(jitRequest));
-    assert.equal(err.message, `GitHub API POST ${JIT} failed: HTTP 404 Not Found (GitHub also answers 404 when the github-token cannot see the repository or organization)`);
+    assert.equal(
+      err.message,
+      `GitHub API POST ${JIT} failed: HTTP 404 Not Found (GitHub also answers 404 when the github-token cannot see the repository or organization)`,
+    );
   });
 
   for (const status of [400, 404, 409, 422]) {
@@ -801,7 +911,10 @@ describe("createJitConfig retries (not idempotent)", () => {
     nock(API).post(JIT).reply(201, jitReply(42, "gpu-123-1"));
     const { client, logs } = setup();
     assert.equal((await client.createJitConfig(jitRequest)).runnerId, 42);
-    assert.equal(logs[0], "GitHub: generate JIT config for runner gpu-123-1: no response, attempt 1/5, retrying in 0.5 s");
+    assert.equal(
+      logs[0],
+      "GitHub: generate JIT config for runner gpu-123-1: no response, attempt 1/5, retrying in 0.5 s",
+    );
   });
 
   test("a timeout is checked the same way", async () => {
@@ -809,7 +922,9 @@ describe("createJitConfig retries (not idempotent)", () => {
     const server = createServer((req, res) => {
       if (req.method === "POST" && ++posts === 1) return; // never answer
       const body = req.method === "POST" ? jitReply(42, "gpu-123-1") : { total_count: 0, runners: [] };
-      res.writeHead(req.method === "POST" ? 201 : 200, { "content-type": "application/json" }).end(JSON.stringify(body));
+      res
+        .writeHead(req.method === "POST" ? 201 : 200, { "content-type": "application/json" })
+        .end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     // nock lets no POST with a body through to a real server (its fetch interceptor fails it), so it steps aside.
@@ -840,7 +955,10 @@ describe("createJitConfig retries (not idempotent)", () => {
     const { client, sleeps, logs } = setup();
     assert.equal((await client.createJitConfig(jitRequest)).runnerId, 42);
     assert.deepEqual(sleeps, [500, 1000]);
-    assert.match(logs[2] ?? "", /HTTP 409 \(name taken, perhaps by the failed attempt\), attempt 2\/5, retrying in 1\.0 s$/);
+    assert.match(
+      logs[2] ?? "",
+      /^GitHub: generate JIT config for runner gpu-123-1: HTTP 409 \(perhaps the failed attempt's doing\), attempt 2\/5, retrying in 1\.0 s$/,
+    );
   });
 
   test("409 without an unclear failure before it: the name is someone else's, no check, no retry", async () => {
@@ -851,27 +969,36 @@ describe("createJitConfig retries (not idempotent)", () => {
     assert.deepEqual(logs, []);
   });
 
-  test("429 created nothing: retried by throttling without a check", async () => {
+  test("429 created nothing: retried without a check", async () => {
     nock(API).post(JIT).reply(429, { message: "You have exceeded a secondary rate limit" }, { "retry-after": "1" });
     nock(API).post(JIT).reply(201, jitReply(42, "gpu-123-1"));
     const { client, sleeps, logs } = setup();
     assert.equal((await client.createJitConfig(jitRequest)).runnerId, 42);
     assert.deepEqual(sleeps, [1000]);
-    assert.deepEqual(logs, [`GitHub API POST ${JIT}: secondary rate limit, retrying in 1.0 s`]);
+    assert.deepEqual(logs, [
+      "GitHub: generate JIT config for runner gpu-123-1: secondary rate limit, attempt 1/5, retrying in 1.0 s",
+    ]);
   });
 
-  test("403 primary rate limit: retried by throttling without a check", async () => {
+  test("403 primary rate limit: retried without a check", async () => {
     nock(API)
       .post(JIT)
-      .reply(403, { message: "API rate limit exceeded" }, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(NOW / 1000 + 5) });
+      .reply(
+        403,
+        { message: "API rate limit exceeded" },
+        { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(NOW / 1000 + 5) },
+      );
     nock(API).post(JIT).reply(201, jitReply(42, "gpu-123-1"));
     const { client, sleeps } = setup();
     assert.equal((await client.createJitConfig(jitRequest)).runnerId, 42);
     assert.deepEqual(sleeps, [5000]);
   });
 
-  test("a rate limit that outlasts throttling's bounds ends the call: no check, no further POST", async () => {
-    nock(API).post(JIT).times(2).reply(403, { message: "You have exceeded a secondary rate limit" }, { "retry-after": "40" });
+  test("a rate limit that outlasts the policy's bounds ends the call: no check, no further POST", async () => {
+    nock(API)
+      .post(JIT)
+      .times(2)
+      .reply(403, { message: "You have exceeded a secondary rate limit" }, { "retry-after": "40" });
     const { client, sleeps } = setup();
     const err = await rejection(client.createJitConfig(jitRequest));
     assert.equal(err.rateLimited, true);
@@ -970,7 +1097,9 @@ describe("secrets", () => {
     let calls = 0;
     globalThis.fetch = async () => {
       calls++;
-      throw new TypeError("fetch failed", { cause: Object.assign(new Error(`connect ECONNREFUSED, sent ${TOKEN}`), { code: "ECONNREFUSED" }) });
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error(`connect ECONNREFUSED, sent ${TOKEN}`), { code: "ECONNREFUSED" }),
+      });
     };
     try {
       const { client, logs } = setup();
@@ -978,7 +1107,7 @@ describe("secrets", () => {
       assert.equal(calls, 5);
       assert.equal(err.status, 0);
       assert.equal(err.message, `GitHub API GET ${RUNNERS}/1 failed: no response (connect ECONNREFUSED, sent ***)`);
-      assert.equal(logs.length, 4);
+      assert.equal(logs.length, 5);
     } finally {
       globalThis.fetch = fetched;
     }
@@ -993,7 +1122,10 @@ describe("secrets", () => {
     try {
       const { client } = setup({ apiUrl: `http://127.0.0.1:${port}`, retry: { attempts: 1 } });
       const err = await rejection(client.getRunner(1));
-      assert.equal(err.message, `GitHub API GET ${RUNNERS}/1 failed: no response (connect ECONNREFUSED 127.0.0.1:${port})`);
+      assert.equal(
+        err.message,
+        `GitHub API GET ${RUNNERS}/1 failed: no response (connect ECONNREFUSED 127.0.0.1:${port})`,
+      );
     } finally {
       nock.disableNetConnect();
     }
@@ -1037,7 +1169,11 @@ describe("deleteArtifactsNamed", () => {
     nock(API)
       .get(artifacts)
       .query({ name: "x", per_page: "100" })
-      .reply(200, { total_count: 2, artifacts: [{ id: 11, name: "x" }] }, { link: `<${API}${artifacts}?name=x&per_page=100&page=2>; rel="next"` })
+      .reply(
+        200,
+        { total_count: 2, artifacts: [{ id: 11, name: "x" }] },
+        { link: `<${API}${artifacts}?name=x&per_page=100&page=2>; rel="next"` },
+      )
       .get(artifacts)
       .query({ name: "x", per_page: "100", page: "2" })
       .reply(200, { total_count: 2, artifacts: [{ id: 12, name: "x" }] })
@@ -1096,13 +1232,22 @@ describe("deleteArtifactsNamed", () => {
       c.mock(nock(API)).reply(403, { message: "Resource not accessible by integration" });
       const { client } = setup();
       const err = await rejection(client.deleteArtifactsNamed("123", "x"));
-      assert.match(err.message, /HTTP 403 Resource not accessible by integration\. The github-token needs Actions: write on the repository/);
+      assert.match(
+        err.message,
+        /HTTP 403 Resource not accessible by integration\. The github-token needs Actions: write on the repository/,
+      );
     });
   }
 
   for (const c of [
     { name: "organization scope", scope: ORG, runId: "123", artifact: "x", want: /needs repository scope/ },
-    { name: "a run id that is not a number", scope: REPO, runId: "12/../3", artifact: "x", want: /not a positive integer/ },
+    {
+      name: "a run id that is not a number",
+      scope: REPO,
+      runId: "12/../3",
+      artifact: "x",
+      want: /not a positive integer/,
+    },
     { name: "an empty name", scope: REPO, runId: "123", artifact: "", want: /artifact name is empty/ },
   ]) {
     test(`refuses ${c.name}`, async () => {
@@ -1118,7 +1263,11 @@ describe("runnerGroupIdByName", () => {
     nock(API)
       .get("/orgs/acme/actions/runner-groups")
       .query({ per_page: "100" })
-      .reply(200, { total_count: 2, runner_groups: [{ id: 1, name: "Default" }] }, { link: `<${API}/orgs/acme/actions/runner-groups?per_page=100&page=2>; rel="next"` })
+      .reply(
+        200,
+        { total_count: 2, runner_groups: [{ id: 1, name: "Default" }] },
+        { link: `<${API}/orgs/acme/actions/runner-groups?per_page=100&page=2>; rel="next"` },
+      )
       .get("/orgs/acme/actions/runner-groups")
       .query({ per_page: "100", page: "2" })
       .reply(200, { total_count: 2, runner_groups: [{ id: 42, name: "GPU pool" }] });
@@ -1137,7 +1286,10 @@ describe("runnerGroupIdByName", () => {
   test("403 names the organization's Self-hosted runners permission", async () => {
     const { client } = setup({ scope: ORG });
     nock(API).get("/orgs/acme/actions/runner-groups").query(true).reply(403, { message: "Must have admin rights" });
-    assert.match((await rejection(client.runnerGroupIdByName("GPU pool"))).message, /needs organization Self-hosted runners: write/);
+    assert.match(
+      (await rejection(client.runnerGroupIdByName("GPU pool"))).message,
+      /needs organization Self-hosted runners: write/,
+    );
   });
 
   test("refuses repository scope", async () => {

@@ -1,10 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { awsCloud } from "../stacks/aws.ts";
-import { InputError, InputReader } from "../stacks/input-reader.ts";
+import { awsCloud } from "../stacks/aws/index.ts";
+import { cloudNames } from "../stacks/clouds.ts";
+import {
+  decodeInputs,
+  InputError,
+  InputReader,
+  InputsVariableError,
+  readInputs,
+  SECRET_INPUTS,
+} from "../stacks/input-reader.ts";
+import { INPUTS_VARIABLE } from "../stacks/names.ts";
+import { realClock } from "../scripts/adapters/action-io.ts";
+import { main } from "../scripts/main.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { readRunContext } from "../scripts/settings/run-context.ts";
+import { readActionFile } from "./kit/action-file.ts";
 import { AWS_START, FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV, RUN_CONTEXT_ENV } from "./kit/env.ts";
+import { recordingIO } from "./kit/io.ts";
+import { evaluate } from "./kit/local-github/expressions.ts";
 
 /** A valid Azure start: the one product cloud without a state store of its own. */
 const AZURE_START: Readonly<Record<string, string>> = {
@@ -14,7 +28,8 @@ const AZURE_START: Readonly<Record<string, string>> = {
   subscription: "00000000-0000-0000-0000-000000000000",
   location: "eastus",
   "resource-group": "gpu-runners",
-  "subnet-id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/ci/subnets/runners",
+  "subnet-id":
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/ci/subnets/runners",
   accelerator: "t4",
 };
 
@@ -28,7 +43,10 @@ describe("parseInputs: the cloud", () => {
   it("refuses cloud: local, the test kit's kind, like any unknown cloud, listing the clouds of the product", () => {
     assert.throws(
       () => parseInputs(inputEnv({ ...AWS_START, cloud: "local" }, LOCAL_KIND_ENV)),
-      (error: unknown) => error instanceof InputError && error.input === "cloud" && error.message === `Input 'cloud': got "local"; expected one of aws, gcp, azure.`,
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.input === "cloud" &&
+        error.message === `Input 'cloud': got "local"; expected one of ${cloudNames().join(", ")}.`,
     );
   });
 
@@ -147,30 +165,58 @@ describe("parseInputs: a valid start", () => {
   });
 
   it("offers the chosen cloud's own state store, and only that one", () => {
-    const s3 = parseStart({ "state-backend": "s3", "state-bucket": "my-tf-state", "state-region": "us-west-2" }).stateStore;
+    const s3 = parseStart({
+      "state-backend": "s3",
+      "state-bucket": "my-tf-state",
+      "state-region": "us-west-2",
+    }).stateStore;
     assert.equal(s3?.kind, "s3");
     assert.equal(s3?.description, "s3://my-tf-state/gpu-runner/ (us-west-2)");
-    const gcp = { ...AWS_START, cloud: "gcp", region: "", zone: "us-central1-a", project: "my-project-123", "machine-type": "g2-standard-4", image: "projects/p-12345/global/images/family/f" };
-    const gcs = (parseInputs(inputEnv({ ...gcp, "state-backend": "gcs", "state-bucket": "my-tf-state", "state-prefix": "ci/gpu" })) as StartInputs).stateStore;
+    const gcp = {
+      ...AWS_START,
+      cloud: "gcp",
+      region: "",
+      zone: "us-central1-a",
+      project: "my-project-123",
+      "machine-type": "g2-standard-4",
+      image: "projects/p-12345/global/images/family/f",
+    };
+    const gcs = (
+      parseInputs(
+        inputEnv({ ...gcp, "state-backend": "gcs", "state-bucket": "my-tf-state", "state-prefix": "ci/gpu" }),
+      ) as StartInputs
+    ).stateStore;
     assert.equal(gcs?.kind, "gcs");
     assert.equal(gcs?.description, "gs://my-tf-state/ci/gpu/");
-    assert.throws(() => parseStart({ "state-backend": "gcs", "state-bucket": "my-tf-state" }), /Input 'state-backend': got "gcs"; expected one of artifact, s3\./);
+    assert.throws(
+      () => parseStart({ "state-backend": "gcs", "state-bucket": "my-tf-state" }),
+      /Input 'state-backend': got "gcs"; expected one of artifact, s3\./,
+    );
   });
 
   it("with a cloud that has no state store (azure), artifact is still the one choice, by default or by name", () => {
     const azure = { ...AZURE_START };
     assert.equal((parseInputs(inputEnv(azure)) as StartInputs).stateStore, undefined);
-    assert.equal((parseInputs(inputEnv({ ...azure, "state-backend": "artifact" })) as StartInputs).stateStore, undefined);
+    assert.equal(
+      (parseInputs(inputEnv({ ...azure, "state-backend": "artifact" })) as StartInputs).stateStore,
+      undefined,
+    );
     assert.throws(
       () => parseInputs(inputEnv({ ...azure, "state-backend": "blob" })),
-      (error: unknown) => error instanceof InputError && error.message === `Input 'state-backend': got "blob"; expected one of artifact.`,
+      (error: unknown) =>
+        error instanceof InputError && error.message === `Input 'state-backend': got "blob"; expected one of artifact.`,
     );
   });
 });
 
 describe("parseInputs: runner scope and candidates", () => {
   it("reads an organization runner group by name, and candidate lists in order", () => {
-    const inputs = parseStart({ "runner-scope": "organization", "runner-group": "GPU pool", "machine-type": "g5.xlarge, g4dn.xlarge", subnet: "subnet-00000001,subnet-00000002" });
+    const inputs = parseStart({
+      "runner-scope": "organization",
+      "runner-group": "GPU pool",
+      "machine-type": "g5.xlarge, g4dn.xlarge",
+      subnet: "subnet-00000001,subnet-00000002",
+    });
     assert.equal(inputs.runnerScope, "organization");
     assert.equal(inputs.runnerGroupName, "GPU pool");
     const config = awsCloud.configOf(inputs.plan)!;
@@ -183,7 +229,9 @@ describe("parseInputs: runner scope and candidates", () => {
 
 describe("parseInputs: a valid stop", () => {
   it("needs only mode, token and state-id", () => {
-    const inputs = parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-987654321-2-0a1b2c3d" }));
+    const inputs = parseInputs(
+      inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": "gpu-987654321-2-0a1b2c3d" }),
+    );
     assert.equal(inputs.mode, "stop");
     assert.equal(inputs.mode === "stop" && inputs.stateId, "gpu-987654321-2-0a1b2c3d");
   });
@@ -202,7 +250,15 @@ describe("parseInputs: a valid sweep", () => {
     // No machine-type, accelerator nor region: a start would refuse this, a sweep has no machine to describe.
     const inputs = parseInputs(inputEnv({ mode: "sweep", "github-token": FAKE_TOKEN }));
     assert.equal(inputs.mode, "sweep");
-    assert.deepEqual(Object.keys(inputs).sort(), ["cloud", "dryRun", "githubToken", "mode", "runnerScope", "statePassphrase", "stateStore"]);
+    assert.deepEqual(Object.keys(inputs).sort(), [
+      "cloud",
+      "dryRun",
+      "githubToken",
+      "mode",
+      "runnerScope",
+      "statePassphrase",
+      "stateStore",
+    ]);
     assert.equal(inputs.mode === "sweep" && inputs.dryRun, false, "a sweep deletes unless dry-run is asked for");
     assert.equal(inputs.cloud.name, "aws");
     assert.equal(inputs.githubToken, FAKE_TOKEN);
@@ -219,7 +275,7 @@ describe("parseInputs: a valid sweep", () => {
 const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?: Record<string, string> }[] = [
   { input: "mode", value: "restart", expected: /one of start, stop/ },
   { input: "mode", value: "", expected: /one of start, stop/ },
-  { input: "cloud", value: "oracle", expected: /one of aws, gcp, azure/ },
+  { input: "cloud", value: "oracle", expected: new RegExp(`one of ${cloudNames().join(", ")}\\.`) },
   { input: "github-token", value: "", expected: /Administration: write/ },
   { input: "count", value: "0", expected: /from 1 to 10/ },
   { input: "count", value: "11", expected: /from 1 to 10/ },
@@ -231,16 +287,35 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "runner-group-id", value: "0", expected: /whole number/ },
   { input: "runner-scope", value: "enterprise", expected: /one of repository, organization/ },
   { input: "runner-group", value: "gpu-pool", expected: /organization feature/ },
-  { input: "runner-group", value: "gpu-pool", expected: /name the group one way/, extra: { "runner-scope": "organization", "runner-group-id": "3" } },
-  { input: "runner-group", value: "gpu;pool", expected: /runner group name/, extra: { "runner-scope": "organization" } },
-  { input: "machine-type", value: "g5.xlarge,g4dn.xlarge,g6.xlarge,g5.2xlarge,g6.2xlarge,g4dn.2xlarge", expected: /at most 5 items/ },
+  {
+    input: "runner-group",
+    value: "gpu-pool",
+    expected: /name the group one way/,
+    extra: { "runner-scope": "organization", "runner-group-id": "3" },
+  },
+  {
+    input: "runner-group",
+    value: "gpu;pool",
+    expected: /runner group name/,
+    extra: { "runner-scope": "organization" },
+  },
+  {
+    input: "machine-type",
+    value: "g5.xlarge,g4dn.xlarge,g6.xlarge,g5.2xlarge,g6.2xlarge,g4dn.2xlarge",
+    expected: /at most 5 items/,
+  },
   { input: "machine-type", value: "g5.xlarge, not a type", expected: /EC2 instance types/ },
   { input: "subnet", value: "subnet-00000001,subnet-nope", expected: /subnet ids/ },
   { input: "runner-timeout", value: "0", expected: /from 1 to 60/ },
   { input: "runner-timeout", value: "61", expected: /from 1 to 60/ },
   { input: "max-lifetime", value: "5", expected: /from 10/ },
   { input: "max-lifetime", value: "99999", expected: /to 10080/ },
-  { input: "max-lifetime", value: "10", expected: /more minutes than runner-timeout/, extra: { "runner-timeout": "15" } },
+  {
+    input: "max-lifetime",
+    value: "10",
+    expected: /more minutes than runner-timeout/,
+    extra: { "runner-timeout": "15" },
+  },
   { input: "idle-timeout", value: "400", expected: /from 1 to 360/ },
   { input: "expected-gpus", value: "17", expected: /from 0 to 16/ },
   { input: "labels", value: "gpu;reboot", expected: /comma-separated labels/ },
@@ -280,7 +355,7 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "mode", value: " start", expected: /without leading or trailing spaces/ },
   { input: "mode", value: "start\n", expected: /without leading or trailing spaces/ },
   { input: "cloud", value: "aws ", expected: /without leading or trailing spaces/ },
-  { input: "cloud", value: "AWS", expected: /one of aws, gcp/ },
+  { input: "cloud", value: "AWS", expected: new RegExp(`one of ${cloudNames().join(", ")}\\.`) },
   { input: "count", value: " 2", expected: /without leading or trailing spaces/ },
   { input: "dry-run", value: "true\n", expected: /without leading or trailing spaces/ },
   { input: "runner-sudo", value: "yes", expected: /true or false/ },
@@ -299,15 +374,44 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "tags", value: '{"team": "a\\nb"}', expected: /letters, digits/ },
   { input: "tags", value: `{"${"k".repeat(129)}": "v"}`, expected: /at most 128/ },
   // EC2 takes 50 tags per resource and the action sets 7: the 44th user tag fails here, not at EC2 after registration.
-  { input: "tags", value: JSON.stringify(Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`t${i}`, "v"]))), expected: /at most 43 tags with cloud aws/ },
+  {
+    input: "tags",
+    value: JSON.stringify(Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`t${i}`, "v"]))),
+    expected: /at most 43 tags with cloud aws/,
+  },
   { input: "state-backend", value: "ftp", expected: /one of artifact, s3\b/ },
   { input: "state-bucket", value: "", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
   { input: "state-bucket", value: "Bad_Bucket!", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
-  { input: "state-prefix", value: "../up", expected: /key prefix/, extra: { "state-backend": "s3", "state-bucket": "b-1" } },
-  { input: "accelerator", value: "", expected: /a GPU such as t4, .* or a machine-type/, extra: { "machine-type": "" } },
-  { input: "accelerator", value: "t4:2", expected: /t4 in a count that one aws machine carries, 1, 4 or 8 \(aws offers t4 \(1, 4 or 8\), t4g \(1 or 2\), a10g/ },
-  { input: "accelerator", value: "t4", expected: /\(g5\.xlarge carries a10g:1; t4:1 comes with g4dn\.xlarge, g4dn\.2xlarge, /, extra: { "machine-type": "g5.xlarge" } },
-  { input: "accelerator", value: "t4", expected: /c5\.xlarge is not in the action's catalog, so that cannot be checked/, extra: { "machine-type": "c5.xlarge" } },
+  {
+    input: "state-prefix",
+    value: "../up",
+    expected: /key prefix/,
+    extra: { "state-backend": "s3", "state-bucket": "b-1" },
+  },
+  {
+    input: "accelerator",
+    value: "",
+    expected: /a GPU such as t4, .* or a machine-type/,
+    extra: { "machine-type": "" },
+  },
+  {
+    input: "accelerator",
+    value: "t4:2",
+    expected:
+      /t4 in a count that one aws machine carries, 1, 4 or 8 \(aws offers t4 \(1, 4 or 8\), t4g \(1 or 2\), a10g/,
+  },
+  {
+    input: "accelerator",
+    value: "t4",
+    expected: /\(g5\.xlarge carries a10g:1; t4:1 comes with g4dn\.xlarge, g4dn\.2xlarge, /,
+    extra: { "machine-type": "g5.xlarge" },
+  },
+  {
+    input: "accelerator",
+    value: "t4",
+    expected: /c5\.xlarge is not in the action's catalog, so that cannot be checked/,
+    extra: { "machine-type": "c5.xlarge" },
+  },
   { input: "machine-type", value: "g4dn.xlarge; reboot", expected: /EC2 instance types/ },
   { input: "image", value: "ubuntu-22.04", expected: /AMI id .*resolve:ssm:.*OWNER\/NAME-PATTERN/ },
   { input: "image", value: "projects/deeplearning-platform-release/global/images/family/x", expected: /AMI id/ },
@@ -341,12 +445,36 @@ describe("parseInputs: the limits themselves are accepted", () => {
   const twentyLabels = Array.from({ length: 20 }, (_, i) => `label-${i}`);
   const cases: { name: string; inputs: Record<string, string>; check: (inputs: StartInputs) => void }[] = [
     { name: "count 10", inputs: { count: "10" }, check: (i) => assert.equal(i.count, 10) },
-    { name: "runner-group-id 2^31-1", inputs: { "runner-group-id": "2147483647" }, check: (i) => assert.equal(i.runnerGroupId, 2147483647) },
-    { name: "max-lifetime one minute over runner-timeout", inputs: { "runner-timeout": "10", "max-lifetime": "11" }, check: (i) => assert.equal(i.maxLifetimeMinutes, 11) },
-    { name: "a passphrase of exactly 16 characters", inputs: { "state-passphrase": "sixteen chars!!!" }, check: (i) => assert.equal(i.statePassphrase, "sixteen chars!!!") },
-    { name: "20 labels", inputs: { labels: twentyLabels.join(",") }, check: (i) => assert.deepEqual(i.extraLabels, twentyLabels) },
-    { name: "a pre-runner-script of exactly 8192 bytes", inputs: { "pre-runner-script": "x".repeat(8192) }, check: (i) => assert.equal(i.preRunnerScript.length, 8192) },
-    { name: "expected-gpus 0 (a CPU-only check of the pipeline)", inputs: { "expected-gpus": "0" }, check: (i) => assert.equal(i.expectedGpus, 0) },
+    {
+      name: "runner-group-id 2^31-1",
+      inputs: { "runner-group-id": "2147483647" },
+      check: (i) => assert.equal(i.runnerGroupId, 2147483647),
+    },
+    {
+      name: "max-lifetime one minute over runner-timeout",
+      inputs: { "runner-timeout": "10", "max-lifetime": "11" },
+      check: (i) => assert.equal(i.maxLifetimeMinutes, 11),
+    },
+    {
+      name: "a passphrase of exactly 16 characters",
+      inputs: { "state-passphrase": "sixteen chars!!!" },
+      check: (i) => assert.equal(i.statePassphrase, "sixteen chars!!!"),
+    },
+    {
+      name: "20 labels",
+      inputs: { labels: twentyLabels.join(",") },
+      check: (i) => assert.deepEqual(i.extraLabels, twentyLabels),
+    },
+    {
+      name: "a pre-runner-script of exactly 8192 bytes",
+      inputs: { "pre-runner-script": "x".repeat(8192) },
+      check: (i) => assert.equal(i.preRunnerScript.length, 8192),
+    },
+    {
+      name: "expected-gpus 0 (a CPU-only check of the pipeline)",
+      inputs: { "expected-gpus": "0" },
+      check: (i) => assert.equal(i.expectedGpus, 0),
+    },
   ];
   for (const { name, inputs, check } of cases) {
     it(name, () => check(parseStart(inputs)));
@@ -373,7 +501,14 @@ describe("parseInputs: blank parts of a value are not values", () => {
 
 // GitHub compares labels whole: only a label equal to a generic one is refused, not one that merely contains it.
 describe("parseInputs: labels that contain a generic label are still the user's own", () => {
-  for (const label of ["my-linux", "linux-cuda", "armada", "x64-build", "gpu-123-1-0a1b2c3d-x", "ci-gpu-123-1-0a1b2c3d"]) {
+  for (const label of [
+    "my-linux",
+    "linux-cuda",
+    "armada",
+    "x64-build",
+    "gpu-123-1-0a1b2c3d-x",
+    "ci-gpu-123-1-0a1b2c3d",
+  ]) {
     it(label, () => {
       assert.deepEqual(parseStart({ labels: label }).extraLabels, [label]);
     });
@@ -383,10 +518,48 @@ describe("parseInputs: labels that contain a generic label are still the user's 
 // Every account the action knows an image to have keeps its own rights: each must be refused as runner-user.
 describe("parseInputs: runner-user is never an account images already have", () => {
   const accounts = [
-    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup",
-    "list", "irc", "gnats", "nobody", "messagebus", "syslog", "sshd", "lxd", "uuidd", "tcpdump", "tss", "landscape",
-    "pollinate", "polkitd", "chrony", "dnsmasq", "usbmux", "ntp", "postfix", "docker",
-    "ubuntu", "debian", "admin", "centos", "rocky", "almalinux", "fedora", "cloud-user",
+    "root",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "gnats",
+    "nobody",
+    "messagebus",
+    "syslog",
+    "sshd",
+    "lxd",
+    "uuidd",
+    "tcpdump",
+    "tss",
+    "landscape",
+    "pollinate",
+    "polkitd",
+    "chrony",
+    "dnsmasq",
+    "usbmux",
+    "ntp",
+    "postfix",
+    "docker",
+    "ubuntu",
+    "debian",
+    "admin",
+    "centos",
+    "rocky",
+    "almalinux",
+    "fedora",
+    "cloud-user",
   ];
   for (const user of accounts) {
     it(user, () => {
@@ -407,8 +580,16 @@ describe("parseInputs: error messages, word for word", () => {
   const withoutMode: Record<string, string> = { ...AWS_START };
   delete withoutMode.mode;
   const cases: { name: string; env: Record<string, string>; message: string }[] = [
-    { name: "an input absent from the environment is nothing", env: inputEnv(withoutMode), message: "Input 'mode': got nothing; expected one of start, stop, sweep." },
-    { name: "an input of only spaces is nothing, not a value with spaces around it", env: inputEnv({ ...AWS_START, mode: "  " }), message: "Input 'mode': got nothing; expected one of start, stop, sweep." },
+    {
+      name: "an input absent from the environment is nothing",
+      env: inputEnv(withoutMode),
+      message: "Input 'mode': got nothing; expected one of start, stop, sweep.",
+    },
+    {
+      name: "an input of only spaces is nothing, not a value with spaces around it",
+      env: inputEnv({ ...AWS_START, mode: "  " }),
+      message: "Input 'mode': got nothing; expected one of start, stop, sweep.",
+    },
     {
       name: "a required number that is unset says so (io2 needs its IOPS)",
       env: inputEnv({ ...AWS_START, "disk-type": "io2" }),
@@ -441,7 +622,10 @@ describe("parseInputs: error messages, word for word", () => {
     },
     {
       name: "21 labels",
-      env: inputEnv({ ...AWS_START, labels: "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,l10,l11,l12,l13,l14,l15,l16,l17,l18,l19,l20" }),
+      env: inputEnv({
+        ...AWS_START,
+        labels: "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,l10,l11,l12,l13,l14,l15,l16,l17,l18,l19,l20",
+      }),
       message: `Input 'labels': got "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,l10,l11,l12,l13,l14,l15,l16,l17,l18,l19,l20"; expected comma-separated labels of letters, digits, '.', '_' and '-' (at most 100 characters each), at most 20 items.`,
     },
     {
@@ -452,9 +636,14 @@ describe("parseInputs: error messages, word for word", () => {
         "runs-on: the label output is enough, add labels such as a100-80gb or md-sim-gpu only to tell jobs apart.",
     },
     {
-      name: "a reserved tag prefix lists the action's and the cloud's prefixes",
+      name: "a reserved tag prefix names the cloud's prefixes and the key",
       env: inputEnv({ ...AWS_START, tags: '{"aws:x": "y"}' }),
-      message: String.raw`Input 'tags': got "{\"aws:x\": \"y\"}"; expected a JSON object of string tags, such as {"team": "md-sim"}; keys starting with gpu-runner-, aws: are reserved (ownership tags such as gpu-runner-label are set by the action).`,
+      message: String.raw`Input 'tags': got "{\"aws:x\": \"y\"}"; expected keys that do not start with aws:, which are reserved by EC2 (aws:x does).`,
+    },
+    {
+      name: "the action's own prefix is reserved on every cloud",
+      env: inputEnv({ ...AWS_START, tags: '{"gpu-runner-x": "y"}' }),
+      message: String.raw`Input 'tags': got "{\"gpu-runner-x\": \"y\"}"; expected a JSON object of string tags, such as {"team": "md-sim"}; keys starting with gpu-runner- are reserved (ownership tags such as gpu-runner-label are set by the action).`,
     },
   ];
   for (const { name, env, message } of cases) {
@@ -479,14 +668,20 @@ describe("InputReader", () => {
       const read = new InputReader(inputEnv({ [input]: FAKE_TOKEN }));
       assert.throws(
         () => read.fail(input, "something else"),
-        (error: unknown) => error instanceof InputError && error.message === `Input '${input}': got "(a secret, not shown)"; expected something else.`,
+        (error: unknown) =>
+          error instanceof InputError &&
+          error.message === `Input '${input}': got "(a secret, not shown)"; expected something else.`,
       );
     });
   }
 
   it("shows any other input's value", () => {
     const read = new InputReader(inputEnv({ region: "us-east-1" }));
-    assert.throws(() => read.fail("region", "another region"), (error: unknown) => error instanceof InputError && error.message === `Input 'region': got "us-east-1"; expected another region.`);
+    assert.throws(
+      () => read.fail("region", "another region"),
+      (error: unknown) =>
+        error instanceof InputError && error.message === `Input 'region': got "us-east-1"; expected another region.`,
+    );
   });
 });
 
@@ -508,11 +703,23 @@ describe("parseInputs: secrets", () => {
 
 describe("parseInputs: stop", () => {
   // The state id names a file and a cloud's resources: nothing before gpu-, no attempt over 4 digits nor run id over 20.
-  for (const stateId of ["", "gpu-1-1", "gpu-1-1-XYZ12345", "../../etc", "gpu-1-1-0a1b2c3d; rm -rf /", "../gpu-1-1-0a1b2c3d", "gpu-1-12345-0a1b2c3d", `gpu-${"1".repeat(21)}-1-0a1b2c3d`]) {
+  for (const stateId of [
+    "",
+    "gpu-1-1",
+    "gpu-1-1-XYZ12345",
+    "../../etc",
+    "gpu-1-1-0a1b2c3d; rm -rf /",
+    "../gpu-1-1-0a1b2c3d",
+    "gpu-1-12345-0a1b2c3d",
+    `gpu-${"1".repeat(21)}-1-0a1b2c3d`,
+  ]) {
     it(`refuses state-id ${JSON.stringify(stateId)}`, () => {
       assert.throws(
         () => parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-id": stateId })),
-        (error: unknown) => error instanceof InputError && error.input === "state-id" && /state-id output of the start step/.test(error.message),
+        (error: unknown) =>
+          error instanceof InputError &&
+          error.input === "state-id" &&
+          /state-id output of the start step/.test(error.message),
       );
     });
   }
@@ -520,7 +727,10 @@ describe("parseInputs: stop", () => {
 
 describe("readRunContext", () => {
   it("reads the run's facts and strips a trailing slash from the API URL", () => {
-    const context = readRunContext({ ...RUN_CONTEXT_ENV, GITHUB_API_URL: "https://ghe.example.com/api/v3/", RUNNER_TEMP: "/runner/tmp" }, "/fallback");
+    const context = readRunContext(
+      { ...RUN_CONTEXT_ENV, GITHUB_API_URL: "https://ghe.example.com/api/v3/", RUNNER_TEMP: "/runner/tmp" },
+      "/fallback",
+    );
     assert.equal(context.owner, "octo-org");
     assert.equal(context.repo, "md-sim");
     assert.equal(context.runId, "987654321");
@@ -535,7 +745,159 @@ describe("readRunContext", () => {
     ["GITHUB_RUN_ATTEMPT", "x"],
   ] as const) {
     it(`refuses ${name}=${JSON.stringify(value)}`, () => {
-      assert.throws(() => readRunContext({ ...RUN_CONTEXT_ENV, [name]: value }, "/tmp"), (error: unknown) => error instanceof InputError && error.input === name);
+      assert.throws(
+        () => readRunContext({ ...RUN_CONTEXT_ENV, [name]: value }, "/tmp"),
+        (error: unknown) => error instanceof InputError && error.input === name,
+      );
     });
   }
+});
+
+describe("the inputs variable (GPU_RUNNER_INPUTS = toJSON(inputs))", () => {
+  it("reads what GitHub's evaluator writes for toJSON(inputs): pretty-printed, names as the with: block spells them", () => {
+    // The composite step's inputs context: strings only, an input under the caller's spelling (names ignore case).
+    const context = {
+      Mode: "stop",
+      "github-token": FAKE_TOKEN,
+      "state-id": "gpu-1-1-0a1b2c3d",
+      "pre-runner-script": "echo \"a\\b\" 'c'\nexit 0",
+      count: "1",
+    };
+    const text = String(
+      evaluate("toJSON(inputs)", { contexts: { inputs: context }, status: { failed: false, cancelled: false } }),
+    );
+    assert.match(text, /^\{\n {2}"Mode": "stop",\n/, "pretty-printed, as GitHub's toJSON writes it");
+    const env = { ...RUN_CONTEXT_ENV, [INPUTS_VARIABLE]: text };
+    assert.deepEqual(
+      { ...decodeInputs(env) },
+      {
+        mode: "stop",
+        "github-token": FAKE_TOKEN,
+        "state-id": "gpu-1-1-0a1b2c3d",
+        "pre-runner-script": context["pre-runner-script"],
+        count: "1",
+      },
+    );
+    const inputs = parseInputs(env);
+    assert.equal(inputs.mode === "stop" && inputs.stateId, "gpu-1-1-0a1b2c3d");
+  });
+
+  // Malformed means action.yml is broken: a clear error that names the variable, never a silent "no inputs", and never
+  // the text itself (JSON.parse's own message quotes it, and it holds the secret inputs).
+  const secret = "ghp_must-never-be-shown-0123456789";
+  const malformed: [string, string | undefined, RegExp][] = [
+    ["unset", undefined, /is not set/],
+    ["empty", "", /is not set/],
+    ["cut short", `{"github-token": "${secret}", "mode": "st`, /is not valid JSON/],
+    ["a bare value", secret, /is not valid JSON/],
+    ["YAML, not JSON", `github-token: ${secret}`, /is not valid JSON/],
+    ["an array", `["${secret}"]`, /is an array, not an object/],
+    ["null", "null", /is null, not an object/],
+    ["a string", JSON.stringify(secret), /is a string, not an object/],
+    ["a number value", `{"github-token": "${secret}", "count": 2}`, /gives input 'count' as a number, not a string/],
+    [
+      "an object value",
+      `{"github-token": {"value": "${secret}"}}`,
+      /gives input 'github-token' as an object, not a string/,
+    ],
+    ["one input twice", `{"github-token": "${secret}", "mode": "start", "MODE": "stop"}`, /gives input 'mode' twice/],
+  ];
+  for (const [what, value, why] of malformed) {
+    it(`refuses ${what}, naming the variable and showing none of it`, () => {
+      const env = { ...RUN_CONTEXT_ENV, [INPUTS_VARIABLE]: value };
+      const masked: string[] = [];
+      for (const read of [() => parseInputs(env), () => readInputs(env, (s) => masked.push(s))]) {
+        assert.throws(read, (error: unknown) => {
+          assert.ok(error instanceof InputsVariableError, String(error));
+          assert.match(error.message, why);
+          assert.ok(error.message.startsWith(`${INPUTS_VARIABLE} `), error.message);
+          assert.ok(
+            !error.message.includes(secret) && !error.message.includes("ghp_"),
+            "no part of the value in the message",
+          );
+          return true;
+        });
+      }
+      assert.deepEqual(masked, [], "nothing decoded, nothing to mask");
+    });
+  }
+
+  it("the reader reads only inputs that are there: an Object method's name is no input", () => {
+    const read = new InputReader(inputEnv({ mode: "start" }));
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"])
+      assert.equal(read.raw(name), "", name);
+    assert.equal(read.raw("mode"), "start");
+  });
+});
+
+describe("the secret inputs are masked before anything can print them", () => {
+  const PASSPHRASE = "a passphrase of more than sixteen characters";
+  const JOB_TOKEN = "ghs_job-token-not-real";
+
+  it("readInputs hands github-token and state-passphrase (trimmed) to mask before returning, and nothing else", () => {
+    const masked: string[] = [];
+    const values = readInputs(
+      inputEnv({ ...AWS_START, "github-token": ` ${FAKE_TOKEN}\n`, "state-passphrase": PASSPHRASE, "state-id": "" }),
+      (s) => masked.push(s),
+    );
+    assert.deepEqual(masked, [FAKE_TOKEN, PASSPHRASE]);
+    assert.equal(values.region, "us-east-1");
+    const none: string[] = [];
+    readInputs(inputEnv({ mode: "stop", "github-token": " ", "state-passphrase": "" }), (s) => none.push(s));
+    assert.deepEqual(none, [], "an empty value is no secret (masking it would mask everything)");
+  });
+
+  it("every secret input is declared in action.yml, and every declared input named like a secret is masked", () => {
+    const declared = Object.keys(readActionFile().inputs);
+    for (const input of SECRET_INPUTS)
+      assert.ok(
+        declared.includes(input),
+        `${input} is not an input of action.yml: masking it would silently mask nothing`,
+      );
+    const secretLooking = declared.filter((input) =>
+      /token|passphrase|password|secret|private-key|credential/.test(input),
+    );
+    assert.deepEqual(
+      secretLooking.filter((input) => !SECRET_INPUTS.includes(input)),
+      [],
+      "inputs that look like secrets but are not masked",
+    );
+  });
+
+  it("main masks the job token and the secret inputs before its first notice, and before it fails", async () => {
+    const io = recordingIO();
+    const knownAtNotice: string[][] = [];
+    io.notice = (line) => {
+      knownAtNotice.push([...io.secrets]);
+      io.notices.push(line);
+    };
+    // A valid start with another cloud's input (a notice), in a run whose context is broken (then a failure).
+    const env = inputEnv(
+      { ...AWS_START, "state-passphrase": PASSPHRASE, zone: "us-central1-a" },
+      { JOB_GITHUB_TOKEN: JOB_TOKEN, GITHUB_REPOSITORY: "not a repository" },
+    );
+    await assert.rejects(
+      main({ env, io, clock: realClock }),
+      (error: unknown) => error instanceof InputError && error.input === "GITHUB_REPOSITORY",
+    );
+    assert.deepEqual(io.secrets, [JOB_TOKEN, FAKE_TOKEN, PASSPHRASE]);
+    assert.deepEqual(io.notices, ["Input 'zone' is read only with cloud gcp; ignored with cloud aws."]);
+    assert.deepEqual(
+      knownAtNotice,
+      [[JOB_TOKEN, FAKE_TOKEN, PASSPHRASE]],
+      "the notice was printed after every secret was masked",
+    );
+  });
+
+  it("main masks a secret input that is itself wrong before refusing it, and the refusal does not show it", async () => {
+    const io = recordingIO();
+    const short = "too-short-phrase"; // 16 characters: the limit; one fewer is refused
+    const env = inputEnv({ ...AWS_START, "state-passphrase": short.slice(1) });
+    await assert.rejects(main({ env, io, clock: realClock }), (error: unknown) => {
+      assert.ok(error instanceof InputError && error.input === "state-passphrase", String(error));
+      assert.ok(!error.message.includes(short.slice(1)), "the passphrase is not in the message");
+      return true;
+    });
+    assert.deepEqual(io.secrets, [FAKE_TOKEN, short.slice(1)]);
+  });
 });

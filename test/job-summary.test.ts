@@ -10,36 +10,92 @@ const machine = { machineType: "g4dn.xlarge", location: "us-east-1", image: "ami
 
 describe("job summary", () => {
   it("start: one row per runner and the hourly and worst-case cost", () => {
-    const md = startSummary({ label: "gpu-1-1-0a1b2c3d", runners, machine, gpusPerMachine: 1, gpuCheck: "1 per machine (accelerator t4:1)", maxLifetimeMinutes: 120, usdPerHour: 0.526, pricesAsOf: "2025-06" });
+    const md = startSummary({
+      label: "gpu-1-1-0a1b2c3d",
+      runners,
+      machine,
+      gpusPerMachine: 1,
+      gpuCheck: "1 per machine (accelerator t4:1)",
+      maxLifetimeMinutes: 120,
+      usdPerHour: 0.526,
+      pricesAsOf: "2025-06",
+    });
     const rows = md.split("\n").filter((l) => l.startsWith("| gpu-1-1-0a1b2c3d-"));
     assert.deepEqual(rows, [
       "| gpu-1-1-0a1b2c3d-0 | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
       "| gpu-1-1-0a1b2c3d-1 | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
     ]);
-    assert.match(md, /Estimated cost: \$1\.05 per hour for 2 machine\(s\), at most \$2\.10 if they ran to the lifetime cap/);
+    assert.match(
+      md,
+      /Estimated cost: \$1\.05 per hour for 2 machine\(s\), at most \$2\.10 if they ran to the lifetime cap/,
+    );
   });
 
   it("start: an unknown price says unknown, never a guess", () => {
-    const md = startSummary({ label: "l", runners, machine: { ...machine, machineType: "x9.huge" }, gpusPerMachine: 0, gpuCheck: "no check (expected-gpus: 0)", maxLifetimeMinutes: 60, usdPerHour: undefined, pricesAsOf: "2025-06" });
+    const md = startSummary({
+      label: "l",
+      runners,
+      machine: { ...machine, machineType: "x9.huge" },
+      gpusPerMachine: 0,
+      gpuCheck: "no check (expected-gpus: 0)",
+      maxLifetimeMinutes: 60,
+      usdPerHour: undefined,
+      pricesAsOf: "2025-06",
+    });
     assert.match(md, /\| not checked \| us-east-1 \| l \| 60 min \| unknown \|/);
     assert.match(md, /Estimated cost: unknown for x9\.huge/);
     assert.ok(!/\$\d/.test(md));
   });
 
   it("start: says where the GPU count came from, and the image as resolved at apply beside its source", () => {
-    const source = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id (the default)";
+    const source =
+      "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id (the default)";
     const check = "1 per machine (accelerator t4:1; at apply, EC2's description of g4dn.xlarge decides)";
-    const md = startSummary({ label: "l", runners, machine: { ...machine, image: source }, gpusPerMachine: 1, gpuCheck: check, bootedImage: "ami-0fedcba9876543210", maxLifetimeMinutes: 60, usdPerHour: 0.526, pricesAsOf: "2026-09" });
+    const md = startSummary({
+      label: "l",
+      runners,
+      machine: { ...machine, image: source },
+      gpusPerMachine: 1,
+      gpuCheck: check,
+      bootedImage: "ami-0fedcba9876543210",
+      maxLifetimeMinutes: 60,
+      usdPerHour: 0.526,
+      pricesAsOf: "2026-09",
+    });
     assert.ok(md.includes(`GPU check: ${check}.`), md);
     assert.ok(md.includes(`Image: ami-0fedcba9876543210, from ${source}.`), md);
     // Without a resolved image (an AMI id given as is), the image as given.
-    assert.match(startSummary({ label: "l", runners, machine, gpusPerMachine: 1, gpuCheck: check, maxLifetimeMinutes: 60, usdPerHour: 0.526, pricesAsOf: "2026-09" }), /^Image: ami-0123456789abcdef0\.$/m);
+    assert.match(
+      startSummary({
+        label: "l",
+        runners,
+        machine,
+        gpusPerMachine: 1,
+        gpuCheck: check,
+        maxLifetimeMinutes: 60,
+        usdPerHour: 0.526,
+        pricesAsOf: "2026-09",
+      }),
+      /^Image: ami-0123456789abcdef0\.$/m,
+    );
   });
 
   it("start on Spot: the on-demand list price as the upper bound, not unknown", () => {
-    const md = startSummary({ label: "l", runners, machine: { ...machine, machineType: "g4dn.xlarge (spot)", spot: true }, gpusPerMachine: 1, gpuCheck: "1", maxLifetimeMinutes: 120, usdPerHour: 0.526, pricesAsOf: "2026-09" });
+    const md = startSummary({
+      label: "l",
+      runners,
+      machine: { ...machine, machineType: "g4dn.xlarge (spot)", spot: true },
+      gpusPerMachine: 1,
+      gpuCheck: "1",
+      maxLifetimeMinutes: 120,
+      usdPerHour: 0.526,
+      pricesAsOf: "2026-09",
+    });
     assert.match(md, /\| 120 min \| at most \$0\.53 \|/);
-    assert.match(md, /Estimated cost: at most \$1\.05 per hour for 2 machine\(s\), at most \$2\.10 if they ran to the lifetime cap \(Spot, whose price moves: the on-demand list price of 2026-09/);
+    assert.match(
+      md,
+      /Estimated cost: at most \$1\.05 per hour for 2 machine\(s\), at most \$2\.10 if they ran to the lifetime cap \(Spot, whose price moves: the on-demand list price of 2026-09/,
+    );
     assert.ok(!md.includes("unknown"));
   });
 
@@ -66,10 +122,16 @@ describe("job summary", () => {
       runnerJobs: ['l-0 ran job "gpu-tests" (success)', "l-1 took no job"],
     });
     assert.match(md, /^- l-0 ran job "gpu-tests" \(success\)\n- l-1 took no job$/m);
-    assert.match(md, /\| l-0 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|\n\| l-1 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|/);
+    assert.match(
+      md,
+      /\| l-0 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|\n\| l-1 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|/,
+    );
   });
 
   it("stop: nothing left to stop", () => {
-    assert.match(stopSummary({ label: "l", machineCount: 0, stoppedAt: new Date() }), /Nothing of this start was left to stop\./);
+    assert.match(
+      stopSummary({ label: "l", machineCount: 0, stoppedAt: new Date() }),
+      /Nothing of this start was left to stop\./,
+    );
   });
 });

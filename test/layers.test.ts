@@ -1,13 +1,15 @@
 // The floors of the project, as rules that stay true: what action.yml runs never reaches the test kit or a
 // development dependency, imports point down only (stacks/ at the bottom, then scripts/lib, adapters, settings,
-// phases, the entry points; developer tools and tests on top), there is no import cycle, and no production file
-// outside a cloud's own file (and the registry's line) names that cloud.
+// phases, the entry points; developer tools and tests on top), there is no import cycle, a cloud's files live in its
+// folder (stacks/<name>/, reached only through its index.ts by the registry), and no production file outside that
+// folder (and the registry's line) names that cloud.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { allClouds } from "../stacks/clouds.ts";
+import { casesOf } from "./kit/cloud-cases.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -25,7 +27,9 @@ const SOURCES = ["scripts", "stacks", "test"].flatMap((dir) => filesUnder(dir, (
 function specifiers(file: string): string[] {
   const text = readFileSync(join(ROOT, file), "utf8");
   const found: string[] = [];
-  for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^"'`;]*?\bfrom\s*["']([^"']+)["']|(?:^|\n)\s*import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)) {
+  for (const match of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^"'`;]*?\bfrom\s*["']([^"']+)["']|(?:^|\n)\s*import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g,
+  )) {
     found.push((match[1] ?? match[2] ?? match[3])!);
   }
   return found;
@@ -76,9 +80,17 @@ describe("floors", () => {
   it("sees the imports it checks (the analysis is not vacuous)", () => {
     assert.ok(SOURCES.length > 50, `${SOURCES.length} source files`);
     assert.ok(GRAPH.get("scripts/main.ts")?.includes("scripts/phases/start.ts"));
-    assert.ok(GRAPH.get("stacks/clouds.ts")?.includes("stacks/aws.ts"));
-    assert.ok(specifiers("stacks/aws.ts").includes("@cdktf/provider-aws/lib/instance/index.js"), "dynamic imports are seen");
-    for (const [file, imports] of GRAPH) for (const target of imports) assert.ok(SOURCES.includes(target) || /\.(json|sh)$/.test(target), `${file} imports ${target}, which is not a source file`);
+    assert.ok(GRAPH.get("stacks/clouds.ts")?.includes("stacks/aws/index.ts"));
+    assert.ok(
+      specifiers("stacks/aws/stack.ts").includes("@cdktf/provider-aws/lib/instance/index.js"),
+      "dynamic imports are seen",
+    );
+    for (const [file, imports] of GRAPH)
+      for (const target of imports)
+        assert.ok(
+          SOURCES.includes(target) || /\.(json|sh)$/.test(target),
+          `${file} imports ${target}, which is not a source file`,
+        );
   });
 
   it("imports point down: each file imports only from its own floor or below", () => {
@@ -88,7 +100,8 @@ describe("floors", () => {
       for (const target of imports) {
         const to = floor(target);
         const devToolUsesKit = file.startsWith("scripts/dev/") && target.startsWith("test/kit/");
-        if (to.rank > from.rank && !devToolUsesKit) upward.push(`${file} (${from.name}) imports ${target} (${to.name})`);
+        if (to.rank > from.rank && !devToolUsesKit)
+          upward.push(`${file} (${from.name}) imports ${target} (${to.name})`);
       }
     }
     assert.deepEqual(upward, []);
@@ -116,43 +129,73 @@ describe("floors", () => {
     const entries = actionEntryPoints();
     assert.ok(entries.includes("scripts/main.ts"), `action.yml's entry points: ${entries.join(", ")}`);
     const reached = closure(entries);
-    assert.deepEqual([...reached].filter((file) => file.startsWith("test/") || file.startsWith("scripts/dev/")), []);
+    assert.deepEqual(
+      [...reached].filter((file) => file.startsWith("test/") || file.startsWith("scripts/dev/")),
+      [],
+    );
     const { devDependencies = {}, dependencies = {} } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
-    const packageOf = (spec: string) => (spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
+    const packageOf = (spec: string) =>
+      spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
     const misuse: string[] = [];
     for (const file of reached) {
       for (const spec of specifiers(file).filter((s) => !s.startsWith(".") && !s.startsWith("node:"))) {
         const pkg = packageOf(spec);
-        if (!(pkg in dependencies)) misuse.push(`${file} imports ${spec}, ${pkg in devDependencies ? "a development dependency" : "not a dependency"}`);
+        if (!(pkg in dependencies))
+          misuse.push(
+            `${file} imports ${spec}, ${pkg in devDependencies ? "a development dependency" : "not a dependency"}`,
+          );
       }
     }
     assert.deepEqual(misuse, []);
   });
 });
 
-/** The words that name each cloud. A registered cloud without an entry fails below, so a new cloud adds its own. */
-const CLOUD_WORDS: Record<string, RegExp> = {
-  aws: /\b(aws|ec2|amazon|ami|s3)\b/i,
-  gcp: /\b(gcp|google|gce|gcloud|gcs|compute engine)\b/i,
-  // Not "arm": arm64 is everyone's architecture.
-  azure: /\b(azure|azurerm|microsoft|entra|devtestlab)\b/i,
-};
+/** The folders under stacks/ that are not a cloud's: the boot script's. */
+const SHARED_FOLDERS = ["stacks/boot"];
 
-describe("every cloud fact lives in its cloud's file", () => {
+describe("a cloud's files live in its folder", () => {
+  const folders = readdirSync(join(ROOT, "stacks"), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `stacks/${entry.name}`);
+  const cloudFolder = (file: string) =>
+    folders.find((folder) => !SHARED_FOLDERS.includes(folder) && file.startsWith(`${folder}/`));
+
+  it("every folder under stacks/ is a registered cloud's (or the boot script's), and every cloud has one with an index.ts", () => {
+    const names = allClouds().map((cloud) => `stacks/${cloud.name}`);
+    assert.deepEqual(folders.filter((folder) => !SHARED_FOLDERS.includes(folder)).sort(), [...names].sort());
+    for (const name of names)
+      assert.ok(GRAPH.get("stacks/clouds.ts")?.includes(`${name}/index.ts`), `the registry imports ${name}/index.ts`);
+  });
+
+  it("no production file outside a cloud's folder imports from it, but the registry its index.ts; no cloud imports another", () => {
+    const reaching: string[] = [];
+    for (const [file, imports] of GRAPH) {
+      if (file.startsWith("test/") || file.startsWith("scripts/dev/")) continue;
+      for (const target of imports) {
+        const folder = cloudFolder(target);
+        if (!folder || cloudFolder(file) === folder) continue;
+        if (file === "stacks/clouds.ts" && target === `${folder}/index.ts`) continue;
+        reaching.push(`${file} imports ${target}`);
+      }
+    }
+    assert.deepEqual(reaching, []);
+  });
+});
+
+describe("every cloud fact lives in its cloud's folder", () => {
   const production = [
     ...filesUnder("scripts", (path) => !path.startsWith("scripts/dev/")),
     ...filesUnder("stacks", () => true),
   ];
 
-  it("every registered cloud has its words listed here", () => {
-    for (const cloud of allClouds()) assert.ok(CLOUD_WORDS[cloud.name], `add '${cloud.name}' to CLOUD_WORDS in test/layers.test.ts`);
-  });
-
-  for (const [name, words] of Object.entries(CLOUD_WORDS)) {
-    it(`no production file but stacks/${name}.ts (and stacks/${name}/) names ${name}`, () => {
+  for (const cloud of allClouds()) {
+    const name = cloud.name;
+    it(`no production file but stacks/${name}/ (and the registry's line) names ${name}`, async () => {
+      // Each cloud's words are in its test folder (test/clouds/<name>/cases.ts).
+      const { words } = await casesOf(name);
+      assert.match(name, words, "the words name the cloud at least by its own name");
       const found: string[] = [];
-      // A cloud is one file, or that file and a folder of its own (a script it ships, say).
-      for (const file of production.filter((f) => f !== `stacks/${name}.ts` && !f.startsWith(`stacks/${name}/`))) {
+      for (const file of production.filter((f) => !f.startsWith(`stacks/${name}/`))) {
         readFileSync(join(ROOT, file), "utf8")
           .split("\n")
           .forEach((line, index) => {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { cloudNames } from "../stacks/clouds.ts";
 import { workflowErrors } from "./kit/action-file.ts";
 import { inputsTable, README_PATH, readmeTable } from "./kit/inputs-table.ts";
 
@@ -20,9 +21,12 @@ describe("README", () => {
   const workflows = yamlBlocks(readme).filter((block) => /^jobs:/m.test(block));
 
   it("has the start / GPU job / stop workflows for every cloud", () => {
-    assert.ok(workflows.length >= 3, `found ${workflows.length} workflow blocks`);
-    for (const cloud of ["aws", "gcp", "azure"]) {
-      assert.ok(workflows.some((w) => w.includes(`cloud: ${cloud}`) && w.includes("mode: start") && w.includes("mode: stop")), cloud);
+    assert.ok(workflows.length >= cloudNames().length, `found ${workflows.length} workflow blocks`);
+    for (const cloud of cloudNames()) {
+      assert.ok(
+        workflows.some((w) => w.includes(`cloud: ${cloud}`) && w.includes("mode: start") && w.includes("mode: stop")),
+        cloud,
+      );
     }
   });
 
@@ -56,11 +60,11 @@ describe("README", () => {
 
   it("its 'Adding a cloud' sketch type-checks against the real cloud interface", () => {
     const section = readme.slice(readme.indexOf("## Adding a cloud"), readme.indexOf("## Contributing and releases"));
-    const sketch = /```ts\n(\/\/ stacks\/mycloud\.ts\n[\s\S]*?)```/.exec(section)?.[1];
-    assert.ok(sketch, "the section has a ts block starting with // stacks/mycloud.ts");
+    const sketch = /```ts\n(\/\/ stacks\/mycloud\/index\.ts\n[\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(sketch, "the section has a ts block starting with // stacks/mycloud/index.ts");
     assert.equal(typeCheckSketch(sketch), "");
     // And the check can fail: the same sketch missing a fact every cloud must give is refused.
-    assert.match(typeCheckSketch(sketch.replace(/^ {2}capacityErrors: .*\n/m, "")), /capacityErrors/);
+    assert.match(typeCheckSketch(sketch.replace(/^ {4}capacityErrors: .*\n/m, "")), /capacityErrors/);
   });
 });
 
@@ -73,7 +77,13 @@ function typeCheckSketch(source: string): string {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "readme-sketch-"));
   try {
-    writeFileSync(join(dir, "mycloud.ts"), source.replace(/from "\.\/([\w-]+\.ts)"/g, (_, file: string) => `from ${JSON.stringify(join(root, "stacks", file))}`));
+    writeFileSync(
+      join(dir, "mycloud.ts"),
+      source.replace(
+        /from "\.\.\/([\w-]+\.ts)"/g,
+        (_, file: string) => `from ${JSON.stringify(join(root, "stacks", file))}`,
+      ),
+    );
     writeFileSync(
       join(dir, "provider-mycloud.d.ts"),
       `declare module "@cdktf/provider-mycloud/lib/provider/index.js" {
@@ -88,9 +98,14 @@ declare module "@cdktf/provider-mycloud/lib/instance/index.js" {
 `,
     );
     const { compilerOptions } = JSON.parse(readFileSync(join(root, "tsconfig.json"), "utf8"));
-    const config = { compilerOptions: { ...compilerOptions, typeRoots: [join(root, "node_modules", "@types")] }, files: ["mycloud.ts", "provider-mycloud.d.ts"] };
+    const config = {
+      compilerOptions: { ...compilerOptions, typeRoots: [join(root, "node_modules", "@types")] },
+      files: ["mycloud.ts", "provider-mycloud.d.ts"],
+    };
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(config));
-    const run = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(dir, "tsconfig.json")], { encoding: "utf8" });
+    const run = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(dir, "tsconfig.json")], {
+      encoding: "utf8",
+    });
     return `${run.stdout}${run.stderr}`.trim();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -21,19 +21,29 @@ describe("review", () => {
     const { text, stackDir } = await review({}, outdir());
     assert.equal(row(text, "cloud"), "aws");
     assert.equal(row(text, "machines"), "1 x g4dn.xlarge");
-    assert.equal(row(text, "GPUs checked before a job"), "1 per machine (accelerator t4:1; at apply, EC2's description of g4dn.xlarge decides)");
+    assert.equal(
+      row(text, "GPUs checked before a job"),
+      "1 per machine (accelerator t4:1; at apply, EC2's description of g4dn.xlarge decides)",
+    );
     assert.match(row(text, "estimated cost") ?? "", /^\$0\.53 per hour for 1 machine\(s\)/);
     assert.ok(JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).resource.aws_instance["runner-0"]);
   });
 
   it("on AWS, says plainly when nothing outside the machine caps its lifetime, and shows the schedule when something does", async () => {
     const without = await review({}, outdir());
-    assert.match(row(without.text, "caveat") ?? "", /^lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/);
-    assert.equal(JSON.parse(readFileSync(join(without.stackDir, "cdk.tf.json"), "utf8")).resource.aws_scheduler_schedule, undefined);
+    assert.match(
+      row(without.text, "caveat") ?? "",
+      /^lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/,
+    );
+    assert.equal(
+      JSON.parse(readFileSync(join(without.stackDir, "cdk.tf.json"), "utf8")).resource.aws_scheduler_schedule,
+      undefined,
+    );
     const role = "arn:aws:iam::123456789012:role/gpu-runner-lifetime";
     const withRole = await review({ GPU_RUNNER_LIFETIME_ROLE: role }, outdir());
     assert.equal(row(withRole.text, "caveat"), undefined);
-    const schedule = JSON.parse(readFileSync(join(withRole.stackDir, "cdk.tf.json"), "utf8")).resource.aws_scheduler_schedule["lifetime-0"];
+    const schedule = JSON.parse(readFileSync(join(withRole.stackDir, "cdk.tf.json"), "utf8")).resource
+      .aws_scheduler_schedule["lifetime-0"];
     assert.equal(schedule.target.role_arn, role);
   });
 
@@ -41,7 +51,8 @@ describe("review", () => {
   const BY_CLOUD: Record<string, Record<string, string>> = {
     aws: {
       machines: "1 x g4dn.xlarge",
-      "GPUs checked before a job": "1 per machine (accelerator t4:1; at apply, EC2's description of g4dn.xlarge decides)",
+      "GPUs checked before a job":
+        "1 per machine (accelerator t4:1; at apply, EC2's description of g4dn.xlarge decides)",
       location: "us-east-1",
       image:
         "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id (the default: AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04), resolved at apply)",
@@ -59,7 +70,8 @@ describe("review", () => {
       machines: "1 x Standard_NC4as_T4_v3",
       "GPUs checked before a job": "1 per machine (accelerator t4:1)",
       location: "eastus, gpu-runners",
-      image: "microsoft-dsvm:ubuntu-hpc:2404:latest (the default: Ubuntu-HPC 24.04 with the NVIDIA driver, its latest version at apply)",
+      image:
+        "microsoft-dsvm:ubuntu-hpc:2404:latest (the default: Ubuntu-HPC 24.04 with the NVIDIA driver, its latest version at apply)",
       "estimated cost": "$0.53 per hour for 1 machine(s) (on-demand list price of 2024)",
     },
   };
@@ -73,9 +85,17 @@ describe("review", () => {
   }
 
   it("one with: block for both clouds: the other cloud's inputs are noticed, not refused", async () => {
-    const shared = { GPU_RUNNER_ACCELERATOR: "t4", GPU_RUNNER_REGION: "us-east-1", GPU_RUNNER_ZONE: "us-central1-a", GPU_RUNNER_PROJECT: "my-project" };
+    const shared = {
+      GPU_RUNNER_ACCELERATOR: "t4",
+      GPU_RUNNER_REGION: "us-east-1",
+      GPU_RUNNER_ZONE: "us-central1-a",
+      GPU_RUNNER_PROJECT: "my-project",
+    };
     const aws = (await review({ ...shared, GPU_RUNNER_CLOUD: "aws" }, outdir())).text;
-    assert.match(aws, /^Notice: Input 'project' is read only with cloud gcp; ignored with cloud aws\.\nNotice: Input 'zone' is read only with cloud gcp; ignored with cloud aws\.\n/);
+    assert.match(
+      aws,
+      /^Notice: Input 'project' is read only with cloud gcp; ignored with cloud aws\.\nNotice: Input 'zone' is read only with cloud gcp; ignored with cloud aws\.\n/,
+    );
     const gcp = (await review({ ...shared, GPU_RUNNER_CLOUD: "gcp" }, outdir())).text;
     assert.match(gcp, /^Notice: Input 'region' is read only with cloud aws; ignored with cloud gcp\.\nReview:/);
     assert.equal(row(gcp, "location"), "us-central1-a");
@@ -83,26 +103,47 @@ describe("review", () => {
 
   it("reads the inputs from a JSON file, dropping an example value that contradicts them", async () => {
     const file = join(dir, "gpu.json");
-    writeFileSync(file, JSON.stringify({ cloud: "gcp", project: "my-project", zone: "us-central1-a", "machine-type": "a2-highgpu-2g", count: 2 }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cloud: "gcp",
+        project: "my-project",
+        zone: "us-central1-a",
+        "machine-type": "a2-highgpu-2g",
+        count: 2,
+      }),
+    );
     const { text } = await review({ GPU_RUNNER_CONFIG_FILE: file }, outdir());
     assert.equal(row(text, "cloud"), "gcp");
     // The example's accelerator (t4) does not fit an A2 type: dropped, the A2's own two GPUs counted.
     assert.equal(row(text, "machines"), "2 x a2-highgpu-2g");
-    assert.equal(row(text, "GPUs checked before a job"), "2 per machine (the action's catalog of a2-highgpu-2g; at apply, Compute Engine's description of a2-highgpu-2g decides)");
+    assert.equal(
+      row(text, "GPUs checked before a job"),
+      "2 per machine (the action's catalog of a2-highgpu-2g; at apply, Compute Engine's description of a2-highgpu-2g decides)",
+    );
   });
 
   it("spot: the on-demand price as the upper bound, not unknown", async () => {
     const { text } = await review({ GPU_RUNNER_ACCELERATOR: "l4", GPU_RUNNER_SPOT: "true" }, outdir());
-    assert.equal(row(text, "estimated cost"), "at most $0.80 per hour for 1 machine(s) (Spot; the on-demand list price of 2026-09 is the upper bound)");
+    assert.equal(
+      row(text, "estimated cost"),
+      "at most $0.80 per hour for 1 machine(s) (Spot; the on-demand list price of 2026-09 is the upper bound)",
+    );
   });
 
   it("refuses the user's own bad input with the action's message", async () => {
-    await assert.rejects(review({ GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_MACHINE_TYPE: "a2-highgpu-1g", GPU_RUNNER_ACCELERATOR: "t4" }, outdir()), (error: unknown) => {
-      assert.ok(error instanceof InputError);
-      assert.equal(error.input, "accelerator");
-      assert.match(error.message, /a2-highgpu-1g is not N1/);
-      return true;
-    });
+    await assert.rejects(
+      review(
+        { GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_MACHINE_TYPE: "a2-highgpu-1g", GPU_RUNNER_ACCELERATOR: "t4" },
+        outdir(),
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof InputError);
+        assert.equal(error.input, "accelerator");
+        assert.match(error.message, /a2-highgpu-1g is not N1/);
+        return true;
+      },
+    );
     await assert.rejects(review({ GPU_RUNNER_COUNT: "0" }, outdir()), /^InputError: Input 'count': got "0"/);
   });
 

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import nock from "nock";
 import type { Clock } from "../scripts/adapters/action-io.ts";
-import { createGitHubClient, type RunnerScope } from "../scripts/adapters/github.ts";
+import { createGitHubClient } from "../scripts/adapters/github/client.ts";
+import type { RunnerScope } from "../scripts/adapters/github/types.ts";
 import { parseInputs, type StartInputs, type StopInputs } from "../scripts/settings/inputs.ts";
 import { readRunContext, type RunContext } from "../scripts/settings/run-context.ts";
 import { ForkRefusedError } from "../scripts/phases/fork-guard.ts";
@@ -28,7 +29,10 @@ const RUNNERS = "/repos/octo-org/md-sim/actions/runners";
 const LABEL = "gpu-987654321-2-0a1b2c3d";
 const PASSPHRASE = "state passphrase for tests";
 /** Two JIT configs as GitHub would send them: opaque base64. */
-const JIT = [Buffer.from("jit-config-of-runner-zero ".repeat(40)).toString("base64"), Buffer.from("jit-config-of-runner-one ".repeat(40)).toString("base64")];
+const JIT = [
+  Buffer.from("jit-config-of-runner-zero ".repeat(40)).toString("base64"),
+  Buffer.from("jit-config-of-runner-one ".repeat(40)).toString("base64"),
+];
 
 const root = mkdtempSync(join(tmpdir(), "start-stop-"));
 const pluginCache = join(root, "plugin-cache");
@@ -47,7 +51,11 @@ interface Fixture {
 /** The triggering event the fork guard reads: a push to this repository unless a test says otherwise. */
 const PUSH = { name: "push", payload: { repository: { full_name: "octo-org/md-sim" }, ref: "refs/heads/main" } };
 
-function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<string, string> = {}, event: { name: string; payload: object } = PUSH): Fixture {
+function fixture(
+  config: Partial<TestCloudConfig> = {},
+  inputOverrides: Record<string, string> = {},
+  event: { name: string; payload: object } = PUSH,
+): Fixture {
   const dir = join(root, `case-${n++}`);
   const markerDir = join(dir, "markers");
   mkdirSync(markerDir, { recursive: true });
@@ -58,7 +66,15 @@ function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<s
     { RUNNER_TEMP: join(dir, "runner-temp"), GITHUB_EVENT_NAME: event.name, GITHUB_EVENT_PATH: eventPath },
   );
   const parsed = parseInputs(env) as StartInputs;
-  const cloudConfig: TestCloudConfig = { markerDir, machineType: "a", fallbackMachineTypes: [], noCapacity: [], broken: [], consoles: {}, ...config };
+  const cloudConfig: TestCloudConfig = {
+    markerDir,
+    machineType: "a",
+    fallbackMachineTypes: [],
+    noCapacity: [],
+    broken: [],
+    consoles: {},
+    ...config,
+  };
   return {
     io: recordingIO(),
     context: readRunContext(env, dir),
@@ -70,7 +86,12 @@ function fixture(config: Partial<TestCloudConfig> = {}, inputOverrides: Record<s
 }
 
 function stopInputs(): StopInputs {
-  return { ...(parseInputs(inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-passphrase": PASSPHRASE, "state-id": LABEL })) as StopInputs), cloud: testCloud };
+  return {
+    ...(parseInputs(
+      inputEnv({ mode: "stop", "github-token": FAKE_TOKEN, "state-passphrase": PASSPHRASE, "state-id": LABEL }),
+    ) as StopInputs),
+    cloud: testCloud,
+  };
 }
 
 /** A clock whose sleeps pass at once, so runner-timeout can run out instantly. */
@@ -96,11 +117,28 @@ function deps(f: Fixture, extra: { onCancel?: (handler: () => void) => () => voi
   });
   const terraform = createTerraform({ pluginCacheDir: pluginCache, log: (line) => f.io.info(line) });
   const run = commandRunner(process.env, []);
-  return { github, terraform, io: f.io, clock: instantClock(), workDir: f.workDir, label: () => LABEL, pollIntervalMs: 5000, run, ...extra };
+  return {
+    github,
+    terraform,
+    io: f.io,
+    clock: instantClock(),
+    workDir: f.workDir,
+    label: () => LABEL,
+    pollIntervalMs: 5000,
+    run,
+    ...extra,
+  };
 }
 
 function runnerBody(id: number, status: string) {
-  return { id, name: `${LABEL}-${id - 100}`, os: "Linux", status, busy: false, labels: [{ id: 1, name: LABEL, type: "custom" }] };
+  return {
+    id,
+    name: `${LABEL}-${id - 100}`,
+    os: "Linux",
+    status,
+    busy: false,
+    labels: [{ id: 1, name: LABEL, type: "custom" }],
+  };
 }
 
 function mockRegistration(count = 2): void {
@@ -120,7 +158,13 @@ function mockPoll(runners: ReturnType<typeof runnerBody>[], times = 1, path = RU
 function mockList(ids: number[], extra: { id: number; name: string }[] = []): void {
   nock(API)
     .get(`${RUNNERS}?per_page=100`)
-    .reply(200, { total_count: ids.length + extra.length, runners: [...ids.map((id) => runnerBody(id, "offline")), ...extra.map((r) => ({ ...runnerBody(r.id, "offline"), name: r.name }))] });
+    .reply(200, {
+      total_count: ids.length + extra.length,
+      runners: [
+        ...ids.map((id) => runnerBody(id, "offline")),
+        ...extra.map((r) => ({ ...runnerBody(r.id, "offline"), name: r.name })),
+      ],
+    });
 }
 
 function mockDeletes(ids: number[]): void {
@@ -139,8 +183,14 @@ function allText(dir: string): string {
 }
 
 function assertNoSecretInClear(f: Fixture): void {
-  const text = [allText(join(f.context.tempDir)), f.io.lines.join("\n"), f.io.warnings.join("\n"), JSON.stringify(f.io.outputs)].join("\n");
-  for (const secret of [...JIT, FAKE_TOKEN, PASSPHRASE]) assert.ok(!text.includes(secret), "a secret is in clear in a file, a log line or an output");
+  const text = [
+    allText(join(f.context.tempDir)),
+    f.io.lines.join("\n"),
+    f.io.warnings.join("\n"),
+    JSON.stringify(f.io.outputs),
+  ].join("\n");
+  for (const secret of [...JIT, FAKE_TOKEN, PASSPHRASE])
+    assert.ok(!text.includes(secret), "a secret is in clear in a file, a log line or an output");
 }
 
 describe("start and stop, real terraform, mocked GitHub", () => {
@@ -159,10 +209,19 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     await start(f.inputs, f.context, deps(f));
     // Terraform evaluated the expression into each machine's boot script: a number, inside the quotes.
-    for (const i of [0, 1]) assert.equal(readFileSync(`${markerOf(f.config, `${LABEL}-${i}`)}.gpus`, "utf8").trim(), "export GR_EXPECTED_GPUS='3'");
+    for (const i of [0, 1])
+      assert.equal(
+        readFileSync(`${markerOf(f.config, `${LABEL}-${i}`)}.gpus`, "utf8").trim(),
+        "export GR_EXPECTED_GPUS='3'",
+      );
     const started = f.io.summaries.join("\n");
     assert.match(started, new RegExp(`\\| ${LABEL}-0 \\| a \\| 3 \\| test-zone \\|`));
-    assert.ok(started.includes("GPU check: as many as the test cloud's description lists at apply (a is not in the test cloud's catalog; none listed: no check)."), started);
+    assert.ok(
+      started.includes(
+        "GPU check: as many as the test cloud's description lists at apply (a is not in the test cloud's catalog; none listed: no check).",
+      ),
+      started,
+    );
     assert.ok(started.includes("Image: test-image-20261201, from test-image."), started);
 
     mockList([100, 101]);
@@ -173,7 +232,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   });
 
   it("a pull request from a fork is refused before anything exists; with allow-forks: true the same start goes on", async () => {
-    const fork = { name: "pull_request", payload: { pull_request: { head: { repo: { full_name: "someone/md-sim" } } } } };
+    const fork = {
+      name: "pull_request",
+      payload: { pull_request: { head: { repo: { full_name: "someone/md-sim" } } } },
+    };
     const refused = fixture({}, {}, fork);
     // No GitHub call is mocked: one would fail the start with another error, and afterEach finds none pending.
     await assert.rejects(start(refused.inputs, refused.context, deps(refused)), ForkRefusedError);
@@ -198,8 +260,17 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     const runners = await start(f.inputs, f.context, deps(f));
 
-    assert.deepEqual(runners.map((r) => [r.name, r.id]), [[`${LABEL}-0`, 100], [`${LABEL}-1`, 101]]);
-    assert.ok(runners.every((r) => /^[0-9a-f-]{36}$/.test(r.machineId)), "machine ids come from terraform's output");
+    assert.deepEqual(
+      runners.map((r) => [r.name, r.id]),
+      [
+        [`${LABEL}-0`, 100],
+        [`${LABEL}-1`, 101],
+      ],
+    );
+    assert.ok(
+      runners.every((r) => /^[0-9a-f-]{36}$/.test(r.machineId)),
+      "machine ids come from terraform's output",
+    );
     assert.equal(f.io.outputs.label, LABEL);
     assert.equal(f.io.outputs["state-id"], LABEL);
     assert.deepEqual(JSON.parse(f.io.outputs.runners ?? "[]"), runners);
@@ -212,13 +283,24 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.ok(!existsSync(f.workDir), "the plaintext work directory is removed");
     const bundle = await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE);
     assert.ok(bundle?.files["terraform.tfstate"]?.includes("terraform_data"));
-    assert.deepEqual(bundle?.runners, [{ name: `${LABEL}-0`, id: 100 }, { name: `${LABEL}-1`, id: 101 }]);
+    assert.deepEqual(bundle?.runners, [
+      { name: `${LABEL}-0`, id: 100 },
+      { name: `${LABEL}-1`, id: 101 },
+    ]);
     assertNoSecretInClear(f);
     const started = f.io.summaries.join("\n");
-    assert.match(started, new RegExp(`\\| ${LABEL}-0 \\| a \\| not checked \\| test-zone \\| ${LABEL} \\| 360 min \\| \\$1\\.50 \\|`));
-    assert.match(started, /Estimated cost: \$3\.00 per hour for 2 machine\(s\), at most \$18 if they ran to the lifetime cap/);
+    assert.match(
+      started,
+      new RegExp(`\\| ${LABEL}-0 \\| a \\| not checked \\| test-zone \\| ${LABEL} \\| 360 min \\| \\$1\\.50 \\|`),
+    );
+    assert.match(
+      started,
+      /Estimated cost: \$3\.00 per hour for 2 machine\(s\), at most \$18 if they ran to the lifetime cap/,
+    );
 
-    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 1, runners: [runnerBody(101, "online")] });
+    nock(API)
+      .get(`${RUNNERS}?per_page=100`)
+      .reply(200, { total_count: 1, runners: [runnerBody(101, "online")] });
     mockDeletes([100, 101]);
     nock(API)
       .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
@@ -229,7 +311,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     await stop(stopInputs(), f.context, { ...deps({ ...f, io: stopIO }), env: {} });
     assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed");
     assert.ok(!existsSync(stateFilePath(f.context, LABEL)), "the state file is removed");
-    assert.match(stopIO.summaries.join("\n"), /2 machine\(s\) of a lived about \d+ min \(start to stop\)\.\nEstimated cost: \$0\.00 \(2 x \$1\.50 per hour/);
+    assert.match(
+      stopIO.summaries.join("\n"),
+      /2 machine\(s\) of a lived about \d+ min \(start to stop\)\.\nEstimated cost: \$0\.00 \(2 x \$1\.50 per hour/,
+    );
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
     nock(API)
@@ -248,7 +333,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     await start(f.inputs, f.context, deps(f));
     assert.ok(f.io.warnings.includes("No capacity for a in test-zone; trying b in test-zone."));
     const config = f.config;
-    assert.deepEqual([0, 1].map((i) => readFileSync(markerOf(config, `${LABEL}-${i}`), "utf8")), ["b", "b"]);
+    assert.deepEqual(
+      [0, 1].map((i) => readFileSync(markerOf(config, `${LABEL}-${i}`), "utf8")),
+      ["b", "b"],
+    );
     assert.equal(f.io.lines.filter((l) => l.startsWith("::group::terraform apply")).length, 2);
   });
 
@@ -256,7 +344,13 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const f = fixture({ machineType: "a", fallbackMachineTypes: ["b"], noCapacity: ["a", "b"] });
     mockRegistration();
     // A registration whose answer was lost: GitHub has it under the label's prefix, start never got its config.
-    mockList([100, 101], [{ id: 555, name: `${LABEL}-1` }, { id: 777, name: "gpu-1-1-ffffffff-0" }]);
+    mockList(
+      [100, 101],
+      [
+        { id: 555, name: `${LABEL}-1` },
+        { id: 777, name: "gpu-1-1-ffffffff-0" },
+      ],
+    );
     mockDeletes([100, 101, 555]);
     await assert.rejects(start(f.inputs, f.context, deps(f)), (error: unknown) => {
       assert.ok(error instanceof StartError);
@@ -264,7 +358,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
       assert.match(error.message, /Runner gpu-987654321-2-0a1b2c3d-0 removed from GitHub\./);
       return true;
     });
-    assert.deepEqual(f.io.warnings.filter((w) => w.startsWith("Could not")), []);
+    assert.deepEqual(
+      f.io.warnings.filter((w) => w.startsWith("Could not")),
+      [],
+    );
     assert.deepEqual(readdirSync(f.markerDir), []);
     assertNoSecretInClear(f);
   });
@@ -280,15 +377,23 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   });
 
   it("shows the boot lines of a runner that never came online, then destroys it and removes the runners", async () => {
-    const consoles = { [`${LABEL}-1`]: `[  5.1] cloud-init: start\n[  6.0] gpu-runner: booting\n[ 61.2] gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1\n` };
+    const consoles = {
+      [`${LABEL}-1`]: `[  5.1] cloud-init: start\n[  6.0] gpu-runner: booting\n[ 61.2] gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1\n`,
+    };
     const f = fixture({ consoles }, { "runner-timeout": "1" });
     mockRegistration();
     mockPoll([runnerBody(100, "online"), runnerBody(101, "offline")], 13);
     mockList([100, 101]);
     mockDeletes([100, 101]);
-    await assert.rejects(start(f.inputs, f.context, deps(f)), /gpu-987654321-2-0a1b2c3d-1 did not come online within 60 s/);
+    await assert.rejects(
+      start(f.inputs, f.context, deps(f)),
+      /gpu-987654321-2-0a1b2c3d-1 did not come online within 60 s/,
+    );
     const shown = f.io.lines.slice(f.io.lines.indexOf(`::group::Boot lines of ${LABEL}-1`));
-    assert.deepEqual(shown.slice(1, 3), ["gpu-runner: booting", "gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1"]);
+    assert.deepEqual(shown.slice(1, 3), [
+      "gpu-runner: booting",
+      "gpu-runner: powering off: GPU check failed: found 0 GPUs, expected 1",
+    ]);
     assert.ok(!f.io.lines.includes(`::group::Boot lines of ${LABEL}-0`), "only the offline runner's console is read");
     assert.deepEqual(readdirSync(f.markerDir), []);
     // The state is still uploaded (now empty of resources), so a stop job finds nothing left to do.
@@ -303,10 +408,15 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     await start(f.inputs, f.context, deps(f));
     const wrongKey = { ...stopInputs(), statePassphrase: "not the passphrase" };
 
-    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
+    nock(API)
+      .get(`${RUNNERS}?per_page=100`)
+      .reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
     mockDeletes([100, 101]);
     const failing = recordingIO();
-    await assert.rejects(stop(wrongKey, f.context, { ...deps({ ...f, io: failing }), env: { TEST_SWEEP: "fail" } }), /machines \(by label\): could not look: the cloud.s CLI is not configured/);
+    await assert.rejects(
+      stop(wrongKey, f.context, { ...deps({ ...f, io: failing }), env: { TEST_SWEEP: "fail" } }),
+      /machines \(by label\): could not look: the cloud.s CLI is not configured/,
+    );
     assert.ok(failing.lines.some((l) => l.includes("cannot be used (the state could not be decrypted")));
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });
@@ -332,11 +442,17 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     nock(API).get(`${RUNNERS}?per_page=100`).times(20).reply(502, { message: "Server Error" });
     mockDeletes([100, 101]);
     const io = recordingIO();
-    await assert.rejects(stop(stopInputs(), f.context, { ...deps({ ...f, io }), env: {} }), /runners \(GitHub\): 2 removed, 0 already gone; could not check GitHub for other runners/);
+    await assert.rejects(
+      stop(stopInputs(), f.context, { ...deps({ ...f, io }), env: {} }),
+      /runners \(GitHub\): 2 removed, 0 already gone; could not check GitHub for other runners/,
+    );
     nock.cleanAll(); // the storm's unused replies
     assert.deepEqual(readdirSync(f.markerDir), [], "every machine destroyed, although GitHub could not list");
     assert.ok(existsSync(stateFilePath(f.context, LABEL)), "the state stays for a re-run");
-    assert.match(io.summaries.join("\n"), /\| machines \(terraform\) \| done: destroyed \(2 machine\(s\) in the state\) \|/);
+    assert.match(
+      io.summaries.join("\n"),
+      /\| machines \(terraform\) \| done: destroyed \(2 machine\(s\) in the state\) \|/,
+    );
   });
 
   it("terraform init failing during stop: the runners are removed and the machines swept by label; each layer reported", async () => {
@@ -347,13 +463,22 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     // A lock file terraform cannot read: init fails before anything can be destroyed.
     const path = stateFilePath(f.context, LABEL);
     const bundle = (await readEncryptedBundle(path, PASSPHRASE))!;
-    await writeEncryptedBundle(path, { ...bundle, files: { ...bundle.files, ".terraform.lock.hcl": 'provider "x" {{{' } }, PASSPHRASE);
+    await writeEncryptedBundle(
+      path,
+      { ...bundle, files: { ...bundle.files, ".terraform.lock.hcl": 'provider "x" {{{' } },
+      PASSPHRASE,
+    );
 
-    nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
+    nock(API)
+      .get(`${RUNNERS}?per_page=100`)
+      .reply(200, { total_count: 2, runners: [runnerBody(100, "online"), runnerBody(101, "online")] });
     mockDeletes([100, 101]);
     const io = recordingIO();
     const stopped = stop(stopInputs(), f.context, { ...deps({ ...f, io }), env: { TEST_SWEEP: "found" } });
-    await assert.rejects(stopped, /machines \(terraform\): terraform init failed with exit code 1: failed to read dependency lock file/);
+    await assert.rejects(
+      stopped,
+      /machines \(terraform\): terraform init failed with exit code 1: failed to read dependency lock file/,
+    );
     assert.ok(io.lines.includes(`Deleted: instance ${LABEL}-0.`), "the sweep by label ran");
     const table = io.summaries.join("\n");
     assert.match(table, /\| machines \(terraform\) \| FAILED: terraform init failed/);
@@ -364,10 +489,22 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   it("registers organization runners in a runner group found by name", async () => {
     const f = fixture({}, { "runner-scope": "organization", "runner-group": "GPU pool" });
     const ORG_RUNNERS = "/orgs/octo-org/actions/runners";
-    nock(API).get("/orgs/octo-org/actions/runner-groups").query(true).reply(200, { total_count: 2, runner_groups: [{ id: 1, name: "Default" }, { id: 42, name: "GPU pool" }] });
+    nock(API)
+      .get("/orgs/octo-org/actions/runner-groups")
+      .query(true)
+      .reply(200, {
+        total_count: 2,
+        runner_groups: [
+          { id: 1, name: "Default" },
+          { id: 42, name: "GPU pool" },
+        ],
+      });
     for (let i = 0; i < 2; i++) {
       nock(API)
-        .post(`${ORG_RUNNERS}/generate-jitconfig`, (body) => body.runner_group_id === 42 && body.name === `${LABEL}-${i}`)
+        .post(
+          `${ORG_RUNNERS}/generate-jitconfig`,
+          (body) => body.runner_group_id === 42 && body.name === `${LABEL}-${i}`,
+        )
         .reply(201, { runner: runnerBody(100 + i, "offline"), encoded_jit_config: JIT[i] });
     }
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")], 1, ORG_RUNNERS);
@@ -377,16 +514,28 @@ describe("start and stop, real terraform, mocked GitHub", () => {
 
   it("refuses an unknown runner group before registering or creating anything", async () => {
     const f = fixture({}, { "runner-scope": "organization", "runner-group": "No such pool" });
-    nock(API).get("/orgs/octo-org/actions/runner-groups").query(true).reply(200, { total_count: 1, runner_groups: [{ id: 1, name: "Default" }] });
+    nock(API)
+      .get("/orgs/octo-org/actions/runner-groups")
+      .query(true)
+      .reply(200, { total_count: 1, runner_groups: [{ id: 1, name: "Default" }] });
     nock(API).get("/orgs/octo-org/actions/runners?per_page=100").reply(200, { total_count: 0, runners: [] });
-    await assert.rejects(start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } })), /runner-group 'No such pool' does not exist/);
+    await assert.rejects(
+      start(f.inputs, f.context, deps(f, { scope: { kind: "organization", org: "octo-org" } })),
+      /runner-group 'No such pool' does not exist/,
+    );
     assert.deepEqual(readdirSync(f.markerDir), []);
   });
 
   it("what the cloud adds to the boot script counts toward its user-data limit: refused before registering anything", async () => {
     // Under the test cloud's 128 KiB alone; over it with the cloud's own value.
-    const f = fixture({ bootExtra: { GR_END_COMMAND_B64: "A".repeat(127 * 1024) } }, { "pre-runner-script": "echo warm-up" });
-    await assert.rejects(start(f.inputs, f.context, deps(f)), /Input 'pre-runner-script'.*of the 131072 bytes test accepts/s);
+    const f = fixture(
+      { bootExtra: { GR_END_COMMAND_B64: "A".repeat(127 * 1024) } },
+      { "pre-runner-script": "echo warm-up" },
+    );
+    await assert.rejects(
+      start(f.inputs, f.context, deps(f)),
+      /Input 'pre-runner-script'.*of the 131072 bytes test accepts/s,
+    );
     assert.deepEqual(readdirSync(f.markerDir), []);
   });
 
@@ -394,7 +543,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const f = fixture({}, { "dry-run": "true" });
     const runners = await start(f.inputs, f.context, deps(f));
     assert.deepEqual(runners, []);
-    assert.ok(f.io.lines.some((l) => /^ {2}machines +2 x a$/.test(l)), "the review table is printed");
+    assert.ok(
+      f.io.lines.some((l) => /^ {2}machines +2 x a$/.test(l)),
+      "the review table is printed",
+    );
     assert.ok(f.io.lines.some((l) => /estimated cost +\$3\.00 per hour for 2 machine\(s\)/.test(l)));
     assert.ok(f.io.lines.includes("Plan: 2 to add, 0 to change, 0 to destroy."), "terraform plan ran");
     assert.match(f.io.summaries.join(""), /### dry-run: what this start would create/);
@@ -408,7 +560,10 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const f = fixture({ caveats: [caveat] }, { "dry-run": "true" });
     await start(f.inputs, f.context, deps(f));
     assert.deepEqual(f.io.warnings, [caveat]);
-    assert.ok(f.io.lines.some((l) => new RegExp(`^ {2}caveat +${caveat}$`).test(l)), "the review lists it");
+    assert.ok(
+      f.io.lines.some((l) => new RegExp(`^ {2}caveat +${caveat}$`).test(l)),
+      "the review lists it",
+    );
     assert.deepEqual(readdirSync(f.markerDir), [], "no machine was created");
   });
 
@@ -422,7 +577,9 @@ describe("start and stop, real terraform, mocked GitHub", () => {
         cancel();
         return { runner: runnerBody(100, "offline"), encoded_jit_config: JIT[0] };
       });
-    nock(API).post(`${RUNNERS}/generate-jitconfig`).reply(201, { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] });
+    nock(API)
+      .post(`${RUNNERS}/generate-jitconfig`)
+      .reply(201, { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] });
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
     const onCancel = (handler: () => void) => {
       cancel = handler;

@@ -60,7 +60,10 @@ describe("packStackDir / unpackStackDir", () => {
     const src = await stackDirWithEverything();
     const bundle = await packStackDir(src, META);
     assert.equal(bundle.format, 1);
-    assert.deepEqual({ ...bundle, format: undefined, files: undefined }, { ...META, format: undefined, files: undefined });
+    assert.deepEqual(
+      { ...bundle, format: undefined, files: undefined },
+      { ...META, format: undefined, files: undefined },
+    );
     assert.deepEqual(Object.keys(bundle.files).sort(), [...BUNDLE_FILES].sort());
 
     const dst = join(await fresh("unpacked"), "new", "stack");
@@ -193,11 +196,14 @@ describe("packStackDir: errors and the machine", () => {
   test("a malformed machine is refused at packing", async () => {
     const dir = await fresh("bad-machine");
     await writeFile(join(dir, "cdk.tf.json"), "{}");
-    await assert.rejects(packStackDir(dir, { ...META, machine: { ...MACHINE, pricesAsOf: 20250101 as unknown as string } }), {
-      name: "StateBundleError",
-      message:
-        "the state bundle is not usable: machine must be { type: string, location: string, usdPerHour?: number, pricesAsOf?: string }",
-    });
+    await assert.rejects(
+      packStackDir(dir, { ...META, machine: { ...MACHINE, pricesAsOf: 20250101 as unknown as string } }),
+      {
+        name: "StateBundleError",
+        message:
+          "the state bundle is not usable: machine must be { type: string, location: string, usdPerHour?: number, pricesAsOf?: string }",
+      },
+    );
   });
 });
 
@@ -300,22 +306,60 @@ describe("readEncryptedBundle: each malformed field is refused with a message th
     { name: "a runner that is null", plaintext: JSON.stringify({ ...valid, runners: [null] }), message: RUNNER },
     { name: "a runner that is a string", plaintext: JSON.stringify({ ...valid, runners: ["gpu-0"] }), message: RUNNER },
     { name: "a runner without a name", plaintext: JSON.stringify({ ...valid, runners: [{ id: 1 }] }), message: RUNNER },
-    { name: "a runner named by a number", plaintext: JSON.stringify({ ...valid, runners: [{ name: 5, id: 1 }] }), message: RUNNER },
-    { name: "a runner with an empty name", plaintext: JSON.stringify({ ...valid, runners: [{ name: "", id: 1 }] }), message: RUNNER },
-    { name: "a runner without an id", plaintext: JSON.stringify({ ...valid, runners: [{ name: "a" }] }), message: RUNNER },
-    { name: "a runner id of -1", plaintext: JSON.stringify({ ...valid, runners: [{ name: "a", id: -1 }] }), message: RUNNER },
-    { name: "a runner id of 1.5", plaintext: JSON.stringify({ ...valid, runners: [{ name: "a", id: 1.5 }] }), message: RUNNER },
+    {
+      name: "a runner named by a number",
+      plaintext: JSON.stringify({ ...valid, runners: [{ name: 5, id: 1 }] }),
+      message: RUNNER,
+    },
+    {
+      name: "a runner with an empty name",
+      plaintext: JSON.stringify({ ...valid, runners: [{ name: "", id: 1 }] }),
+      message: RUNNER,
+    },
+    {
+      name: "a runner without an id",
+      plaintext: JSON.stringify({ ...valid, runners: [{ name: "a" }] }),
+      message: RUNNER,
+    },
+    {
+      name: "a runner id of -1",
+      plaintext: JSON.stringify({ ...valid, runners: [{ name: "a", id: -1 }] }),
+      message: RUNNER,
+    },
+    {
+      name: "a runner id of 1.5",
+      plaintext: JSON.stringify({ ...valid, runners: [{ name: "a", id: 1.5 }] }),
+      message: RUNNER,
+    },
     {
       name: "the second runner bad: its index is named",
-      plaintext: JSON.stringify({ ...valid, runners: [{ name: "a", id: 0 }, { name: "b", id: -1 }] }),
+      plaintext: JSON.stringify({
+        ...valid,
+        runners: [
+          { name: "a", id: 0 },
+          { name: "b", id: -1 },
+        ],
+      }),
       message: "runners[1] must be { name: non-empty string, id: integer >= 0 }",
     },
     { name: "machine null", plaintext: JSON.stringify({ ...valid, machine: null }), message: MACHINE },
     { name: "machine a string", plaintext: JSON.stringify({ ...valid, machine: "g5.xlarge" }), message: MACHINE },
     { name: "machine empty", plaintext: JSON.stringify({ ...valid, machine: {} }), message: MACHINE },
-    { name: "machine without a type", plaintext: JSON.stringify({ ...valid, machine: { location: "l" } }), message: MACHINE },
-    { name: "machine without a location", plaintext: JSON.stringify({ ...valid, machine: { type: "t" } }), message: MACHINE },
-    { name: "machine type a number", plaintext: JSON.stringify({ ...valid, machine: { ...machine, type: 1 } }), message: MACHINE },
+    {
+      name: "machine without a type",
+      plaintext: JSON.stringify({ ...valid, machine: { location: "l" } }),
+      message: MACHINE,
+    },
+    {
+      name: "machine without a location",
+      plaintext: JSON.stringify({ ...valid, machine: { type: "t" } }),
+      message: MACHINE,
+    },
+    {
+      name: "machine type a number",
+      plaintext: JSON.stringify({ ...valid, machine: { ...machine, type: 1 } }),
+      message: MACHINE,
+    },
     {
       name: "machine location a number",
       plaintext: JSON.stringify({ ...valid, machine: { ...machine, location: 1 } }),
@@ -326,7 +370,11 @@ describe("readEncryptedBundle: each malformed field is refused with a message th
       plaintext: JSON.stringify({ ...valid, machine: { ...machine, usdPerHour: "1.006" } }),
       message: MACHINE,
     },
-    { name: "usdPerHour null", plaintext: JSON.stringify({ ...valid, machine: { ...machine, usdPerHour: null } }), message: MACHINE },
+    {
+      name: "usdPerHour null",
+      plaintext: JSON.stringify({ ...valid, machine: { ...machine, usdPerHour: null } }),
+      message: MACHINE,
+    },
     {
       // JSON.parse reads 1e999 as Infinity: a number, and no price.
       name: "usdPerHour 1e999",

@@ -162,11 +162,20 @@ describe("state encryption: what is refused before any key is derived", () => {
 describe("state encryption: the documented parameters, checked against an independent implementation", () => {
   // The same format written here from the header comment of state-crypto.ts: AES-256-GCM, a 16-byte tag, the key from
   // scrypt with N=2^15, r=8, p=1. A weaker cost (an offline guess made cheap) or another cipher would not read it.
-  const sealWithDocumentedParameters = (plaintext: Buffer, passphrase: string, headerText = "GPURUNNER-STATE-1\n"): Buffer => {
+  const sealWithDocumentedParameters = (
+    plaintext: Buffer,
+    passphrase: string,
+    headerText = "GPURUNNER-STATE-1\n",
+  ): Buffer => {
     const header = Buffer.from(headerText, "ascii");
     const salt = randomBytes(16);
     const iv = randomBytes(12);
-    const key = scryptSync(Buffer.from(passphrase, "utf8"), salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const key = scryptSync(Buffer.from(passphrase, "utf8"), salt, 32, {
+      N: 2 ** 15,
+      r: 8,
+      p: 1,
+      maxmem: 64 * 1024 * 1024,
+    });
     const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
     cipher.setAAD(Buffer.concat([header, salt, iv]));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -8,13 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { Cloud, CommandRunner, FoundMachine, StateStore } from "../stacks/cloud.ts";
-import type { GitHubClient, RunJob, RunnerInfo } from "../scripts/adapters/github.ts";
+import type { GitHubClient, RunJob, RunnerInfo } from "../scripts/adapters/github/types.ts";
 import { writeEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import { type Terraform, TerraformError } from "../scripts/adapters/terraform.ts";
 import type { StopInputs } from "../scripts/settings/inputs.ts";
 import type { RunContext } from "../scripts/settings/run-context.ts";
 import { type StopDeps, StopError, stop } from "../scripts/phases/stop.ts";
-import { registeredUnderLabel, removeRunners, runnersOfStart, teardown, unionOfRunners } from "../scripts/phases/teardown.ts";
+import {
+  registeredUnderLabel,
+  removeRunners,
+  runnersOfStart,
+  teardown,
+  unionOfRunners,
+} from "../scripts/phases/teardown.ts";
 import { type RecordingIO, recordingIO } from "./kit/io.ts";
 import { testCloud } from "./kit/test-cloud.ts";
 
@@ -24,11 +30,16 @@ const PASSPHRASE = "state passphrase for tests";
 const ARTIFACT = `gpu-runner-state-${LABEL}`;
 const CREATED_AT = "2026-01-01T10:00:00.000Z";
 /** Two JIT variables and one that is not: destroy must get a placeholder for exactly the first two. */
-const STACK_JSON = JSON.stringify({ variable: { jit_config_0: { sensitive: true }, jit_config_1: { sensitive: true }, region: { default: "x" } } });
+const STACK_JSON = JSON.stringify({
+  variable: { jit_config_0: { sensitive: true }, jit_config_1: { sensitive: true }, region: { default: "x" } },
+});
 /** base64("destroy"), for each jit_config_* variable. */
 const PLACEHOLDERS = { TF_VAR_jit_config_0: "ZGVzdHJveQ==", TF_VAR_jit_config_1: "ZGVzdHJveQ==" };
 const TFSTATE = '{"user_data":"runner credentials in clear"}';
-const STATE_RUNNERS = [{ name: `${LABEL}-0`, id: 100 }, { name: `${LABEL}-1`, id: 101 }];
+const STATE_RUNNERS = [
+  { name: `${LABEL}-0`, id: 100 },
+  { name: `${LABEL}-1`, id: 101 },
+];
 const ENV = { AWS_REGION: "us-east-1" };
 const RUN: CommandRunner = async () => ({ exitCode: 0, stdout: "", stderr: "" });
 
@@ -36,8 +47,22 @@ const root = mkdtempSync(join(tmpdir(), "stop-layers-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
-const registered = (id: number, name: string): RunnerInfo => ({ id, name, status: "offline", busy: false, labels: [LABEL] });
-const job = (name: string, runnerName: string): RunJob => ({ id: 1, name, runnerName, status: "completed", conclusion: "success", runAttempt: 1, htmlUrl: undefined });
+const registered = (id: number, name: string): RunnerInfo => ({
+  id,
+  name,
+  status: "offline",
+  busy: false,
+  labels: [LABEL],
+});
+const job = (name: string, runnerName: string): RunJob => ({
+  id: 1,
+  name,
+  runnerName,
+  status: "completed",
+  conclusion: "success",
+  runAttempt: 1,
+  htmlUrl: undefined,
+});
 
 interface FakeGitHub {
   client: GitHubClient;
@@ -47,8 +72,20 @@ interface FakeGitHub {
 }
 
 /** Only what stop and teardown call; a delete answers "deleted" unless `deletes` says otherwise. */
-function fakeGitHub(o: { listed?: RunnerInfo[] | Error; deletes?: Record<number, "gone" | Error>; jobs?: RunJob[] | Error; artifacts?: number | Error } = {}): FakeGitHub {
-  const fake: FakeGitHub = { deleted: [], jobsAskedFor: [], artifactsDeleted: [], client: undefined as unknown as GitHubClient };
+function fakeGitHub(
+  o: {
+    listed?: RunnerInfo[] | Error;
+    deletes?: Record<number, "gone" | Error>;
+    jobs?: RunJob[] | Error;
+    artifacts?: number | Error;
+  } = {},
+): FakeGitHub {
+  const fake: FakeGitHub = {
+    deleted: [],
+    jobsAskedFor: [],
+    artifactsDeleted: [],
+    client: undefined as unknown as GitHubClient,
+  };
   fake.client = {
     listRunners: async () => {
       if (o.listed instanceof Error) throw o.listed;
@@ -98,7 +135,8 @@ function fakeTerraform(o: { failDestroy?: Error; output?: Record<string, unknown
     destroy: async (dir, opts) => {
       tf.calls.push(`destroy ${dir}`);
       tf.destroyEnv.push(opts?.secretEnv);
-      if (existsSync(join(dir, "terraform.tfstate"))) tf.statesSeen.push(readFileSync(join(dir, "terraform.tfstate"), "utf8"));
+      if (existsSync(join(dir, "terraform.tfstate")))
+        tf.statesSeen.push(readFileSync(join(dir, "terraform.tfstate"), "utf8"));
       if (o.failDestroy) throw o.failDestroy;
     },
     apply: unexpected,
@@ -119,14 +157,16 @@ function fakeCloud(o: { found?: FoundMachine[]; fail?: Error } = {}): FakeCloud 
   const fake: FakeCloud = { finds: [], deletes: [], cloud: testCloud };
   fake.cloud = {
     ...testCloud,
-    findMachines: async (filter, env, run) => {
-      fake.finds.push({ filter, env, run });
-      if (o.fail) throw o.fail;
-      return o.found ?? [];
-    },
-    deleteMachines: async (machines, labels) => {
-      fake.deletes.push({ machines, labels });
-      return machines.map((m) => `instance ${m.name}`);
+    cli: {
+      findMachines: async (filter, env, run) => {
+        fake.finds.push({ filter, env, run });
+        if (o.fail) throw o.fail;
+        return o.found ?? [];
+      },
+      deleteMachines: async (machines, labels) => {
+        fake.deletes.push({ machines, labels });
+        return machines.map((m) => `instance ${m.name}`);
+      },
     },
   };
   return fake;
@@ -134,30 +174,73 @@ function fakeCloud(o: { found?: FoundMachine[]; fail?: Error } = {}): FakeCloud 
 
 const MACHINE: FoundMachine = { id: "i-0", name: `${LABEL}-0`, label: LABEL, state: "running", location: "us-east-1" };
 
-interface Case { context: RunContext; workDir: string; statePath: string; stackDir: string; io: RecordingIO }
+interface Case {
+  context: RunContext;
+  workDir: string;
+  statePath: string;
+  stackDir: string;
+  io: RecordingIO;
+}
 
 function newCase(): Case {
   const dir = join(root, `case-${n++}`);
   const tempDir = join(dir, "temp");
-  const context: RunContext = { repository: "octo-org/md-sim", owner: "octo-org", repo: "md-sim", runId: RUN_ID, runAttempt: "2", apiUrl: "https://api.github.com", tempDir, eventName: "push", eventPath: "" };
+  const context: RunContext = {
+    repository: "octo-org/md-sim",
+    owner: "octo-org",
+    repo: "md-sim",
+    runId: RUN_ID,
+    runAttempt: "2",
+    apiUrl: "https://api.github.com",
+    tempDir,
+    eventName: "push",
+    eventPath: "",
+  };
   const workDir = join(dir, "work");
   // Where the download step puts the artifact: RUNNER_TEMP/gpu-runner-state/<id>/state.bin.
-  return { context, workDir, statePath: join(tempDir, "gpu-runner-state", LABEL, "state.bin"), stackDir: join(workDir, "stacks", "gpu-runner"), io: recordingIO() };
+  return {
+    context,
+    workDir,
+    statePath: join(tempDir, "gpu-runner-state", LABEL, "state.bin"),
+    stackDir: join(workDir, "stacks", "gpu-runner"),
+    io: recordingIO(),
+  };
 }
 
 async function writeState(c: Case): Promise<void> {
   const files = { "cdk.tf.json": STACK_JSON, "terraform.tfstate": TFSTATE };
   const machine = { type: "g4dn.xlarge", location: "us-east-1", usdPerHour: 0.5 };
-  await writeEncryptedBundle(c.statePath, { format: 1, cloud: "test", label: LABEL, createdAt: CREATED_AT, runners: STATE_RUNNERS, machine, files }, PASSPHRASE);
+  await writeEncryptedBundle(
+    c.statePath,
+    { format: 1, cloud: "test", label: LABEL, createdAt: CREATED_AT, runners: STATE_RUNNERS, machine, files },
+    PASSPHRASE,
+  );
 }
 
 function inputs(cloud: FakeCloud, statePassphrase = PASSPHRASE): StopInputs {
-  return { mode: "stop", stateId: LABEL, cloud: cloud.cloud, githubToken: "t", statePassphrase, stateStore: undefined, runnerScope: "repository" };
+  return {
+    mode: "stop",
+    stateId: LABEL,
+    cloud: cloud.cloud,
+    githubToken: "t",
+    statePassphrase,
+    stateStore: undefined,
+    runnerScope: "repository",
+  };
 }
 
 function deps(c: Case, github: FakeGitHub, terraform: FakeTerraform, extra: Partial<StopDeps> = {}): StopDeps {
   // 90 minutes after the start, for the summary's lifetime.
-  return { github: github.client, terraform, io: c.io, workDir: c.workDir, env: ENV, run: RUN, now: () => Date.parse(CREATED_AT) + 90 * 60_000, ...extra };
+  return {
+    github: github.client,
+    terraform,
+    io: c.io,
+    workDir: c.workDir,
+    env: ENV,
+    run: RUN,
+    now: () => Date.parse(CREATED_AT) + 90 * 60_000,
+    ...extra,
+  };
 }
 
 /** stop must reject with a StopError of exactly this message. */
@@ -176,16 +259,30 @@ function stackDirWithJson(): string {
   return dir;
 }
 
-const DESTROY_FAILED = "DESTROY FAILED: boom. Machines may still be running until their max-lifetime; run the stop job, which also looks for them by their gpu-runner-label tag.";
+const DESTROY_FAILED =
+  "DESTROY FAILED: boom. Machines may still be running until their max-lifetime; run the stop job, which also looks for them by their gpu-runner-label tag.";
 
 describe("teardown", () => {
-  const runners = [{ id: 1, name: "r-0" }, { id: 2, name: "r-1" }];
+  const runners = [
+    { id: 1, name: "r-0" },
+    { id: 2, name: "r-1" },
+  ];
 
   it("a failed destroy still removes every runner, and the result says DESTROY FAILED", async () => {
     const io = recordingIO();
     const github = fakeGitHub();
-    const result = await teardown({ stackDir: stackDirWithJson(), runners, terraform: fakeTerraform({ failDestroy: new Error("boom") }), github: github.client, io });
-    assert.deepEqual(result, { ok: false, summary: `${DESTROY_FAILED}\nRunner r-0 removed from GitHub.\nRunner r-1 removed from GitHub.`, removedIds: [1, 2] });
+    const result = await teardown({
+      stackDir: stackDirWithJson(),
+      runners,
+      terraform: fakeTerraform({ failDestroy: new Error("boom") }),
+      github: github.client,
+      io,
+    });
+    assert.deepEqual(result, {
+      ok: false,
+      summary: `${DESTROY_FAILED}\nRunner r-0 removed from GitHub.\nRunner r-1 removed from GitHub.`,
+      removedIds: [1, 2],
+    });
     assert.deepEqual(github.deleted, [1, 2]);
     assert.deepEqual(io.warnings, [DESTROY_FAILED]);
   });
@@ -195,7 +292,11 @@ describe("teardown", () => {
     const stackDir = stackDirWithJson();
     const terraform = fakeTerraform();
     const result = await teardown({ stackDir, runners: [runners[0]!], terraform, github: fakeGitHub().client, io });
-    assert.deepEqual(result, { ok: true, summary: "Machines destroyed.\nRunner r-0 removed from GitHub.", removedIds: [1] });
+    assert.deepEqual(result, {
+      ok: true,
+      summary: "Machines destroyed.\nRunner r-0 removed from GitHub.",
+      removedIds: [1],
+    });
     assert.deepEqual(terraform.calls, [`destroy ${stackDir}`]);
     assert.deepEqual(terraform.destroyEnv, [PLACEHOLDERS]);
     assert.deepEqual(io.lines, ["::group::terraform destroy", "::endgroup::", "Runner r-0 removed from GitHub."]);
@@ -206,7 +307,11 @@ describe("teardown", () => {
     const github = fakeGitHub({ deletes: { 1: "gone", 2: new Error("403 Forbidden") } });
     const result = await teardown({ runners, terraform, github: github.client, io: recordingIO() });
     assert.deepEqual(terraform.calls, []);
-    assert.deepEqual(result, { ok: false, summary: "Runner r-0 was already gone.\nCould not remove runner r-1 (id 2) from GitHub: 403 Forbidden", removedIds: [1] });
+    assert.deepEqual(result, {
+      ok: false,
+      summary: "Runner r-0 was already gone.\nCould not remove runner r-1 (id 2) from GitHub: 403 Forbidden",
+      removedIds: [1],
+    });
   });
 });
 
@@ -215,8 +320,18 @@ describe("removeRunners", () => {
     const io = recordingIO();
     const github = fakeGitHub({ deletes: { 2: "gone", 3: new Error("HTTP 500") } });
     const runners = ["a", "b", "c", "d"].map((name, i) => ({ id: i + 1, name }));
-    const lines = ["Runner a removed from GitHub.", "Runner b was already gone.", "Could not remove runner c (id 3) from GitHub: HTTP 500", "Runner d removed from GitHub."];
-    assert.deepEqual(await removeRunners(github.client, runners, io), { ok: false, lines, detail: "2 removed, 1 already gone, 1 could not be removed", removedIds: [1, 2, 4] });
+    const lines = [
+      "Runner a removed from GitHub.",
+      "Runner b was already gone.",
+      "Could not remove runner c (id 3) from GitHub: HTTP 500",
+      "Runner d removed from GitHub.",
+    ];
+    assert.deepEqual(await removeRunners(github.client, runners, io), {
+      ok: false,
+      lines,
+      detail: "2 removed, 1 already gone, 1 could not be removed",
+      removedIds: [1, 2, 4],
+    });
     assert.deepEqual(github.deleted, [1, 2, 3, 4]);
     assert.deepEqual(io.lines, [lines[0], lines[1], lines[3]]);
     assert.deepEqual(io.warnings, [lines[2]]);
@@ -224,15 +339,29 @@ describe("removeRunners", () => {
 
   it("says nothing of failures when there were none, and 'none registered' for no runner", async () => {
     const github = fakeGitHub({ deletes: { 2: "gone" } });
-    const both = [{ id: 1, name: "a" }, { id: 2, name: "b" }];
+    const both = [
+      { id: 1, name: "a" },
+      { id: 2, name: "b" },
+    ];
     const removal = await removeRunners(github.client, both, recordingIO());
     assert.deepEqual([removal.ok, removal.detail, removal.removedIds], [true, "1 removed, 1 already gone", [1, 2]]);
-    assert.deepEqual(await removeRunners(github.client, [], recordingIO()), { ok: true, lines: [], detail: "none registered", removedIds: [] });
+    assert.deepEqual(await removeRunners(github.client, [], recordingIO()), {
+      ok: true,
+      lines: [],
+      detail: "none registered",
+      removedIds: [],
+    });
   });
 });
 
 describe("the runners of a start", () => {
-  const listed = [registered(1, "gpu-12-0"), registered(2, "gpu-123-1-0"), registered(3, "gpu-12"), registered(4, "x-gpu-12-0"), registered(5, "gpu-12-1")];
+  const listed = [
+    registered(1, "gpu-12-0"),
+    registered(2, "gpu-123-1-0"),
+    registered(3, "gpu-12"),
+    registered(4, "x-gpu-12-0"),
+    registered(5, "gpu-12-1"),
+  ];
 
   it("registeredUnderLabel keeps only names that start with the label and a dash, as { id, name }", async () => {
     // gpu-123-1-0 shares the label's first characters but belongs to another start.
@@ -278,13 +407,27 @@ describe("stop, layer by layer", () => {
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed");
     assert.deepEqual(c.io.warnings, []);
     assert.ok(!c.io.lines.some((l) => l.startsWith("No state found")), "a state was found");
-    assert.deepEqual(c.io.lines.filter((l) => l.startsWith("::group::")), ["::group::terraform init", "::group::terraform destroy"]);
+    assert.deepEqual(
+      c.io.lines.filter((l) => l.startsWith("::group::")),
+      ["::group::terraform init", "::group::terraform destroy"],
+    );
     assert.ok(c.io.lines.includes(`Deleted the state artifact of ${LABEL}.`), c.io.lines.join("\n"));
-    assert.ok(c.io.lines.includes("Cleanup:\n  machines (terraform)  done: destroyed (2 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 1 already gone"), c.io.lines.join("\n"));
-    for (const line of [`${LABEL}-0 ran job "simulate" (success)`, `${LABEL}-1 took no job`, `${LABEL}-5 took no job`]) assert.ok(c.io.lines.includes(line), line);
+    assert.ok(
+      c.io.lines.includes(
+        "Cleanup:\n  machines (terraform)  done: destroyed (2 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 1 already gone",
+      ),
+      c.io.lines.join("\n"),
+    );
+    for (const line of [`${LABEL}-0 ran job "simulate" (success)`, `${LABEL}-1 took no job`, `${LABEL}-5 took no job`])
+      assert.ok(c.io.lines.includes(line), line);
     const [summary] = c.io.summaries;
     assert.equal(c.io.summaries.length, 1);
-    assert.ok(summary?.startsWith(`### GPU runners stopped: \`${LABEL}\`\n\n- ${LABEL}-0 ran job "simulate" (success)\n- ${LABEL}-1 took no job\n- ${LABEL}-5 took no job\n`), summary);
+    assert.ok(
+      summary?.startsWith(
+        `### GPU runners stopped: \`${LABEL}\`\n\n- ${LABEL}-0 ran job "simulate" (success)\n- ${LABEL}-1 took no job\n- ${LABEL}-5 took no job\n`,
+      ),
+      summary,
+    );
     assert.ok(summary?.includes(`| ${LABEL}-1 | g4dn.xlarge | at most 90 min | at most $0.75 |`), summary);
     assert.ok(summary?.includes("2 machine(s) of g4dn.xlarge lived about 90 min (start to stop)."), summary);
   });
@@ -293,17 +436,27 @@ describe("stop, layer by layer", () => {
     const c = newCase();
     await writeState(c);
     const github = fakeGitHub({ listed: [registered(101, `${LABEL}-1`)], jobs: [job("simulate", `${LABEL}-0`)] });
-    const failDestroy = new TerraformError("destroy", 1, "Error: deleting instance i-0: UnauthorizedOperation\n\n  with aws_instance.runner-0");
+    const failDestroy = new TerraformError(
+      "destroy",
+      1,
+      "Error: deleting instance i-0: UnauthorizedOperation\n\n  with aws_instance.runner-0",
+    );
     const terraform = fakeTerraform({ failDestroy });
     const cloud = fakeCloud({ found: [MACHINE] });
     const destroyDetail = "terraform destroy failed with exit code 1: deleting instance i-0: UnauthorizedOperation";
-    await assertStopFails(stop(inputs(cloud), c.context, deps(c, github, terraform)), `Stop did not finish cleanly:\nmachines (terraform): ${destroyDetail}`);
+    await assertStopFails(
+      stop(inputs(cloud), c.context, deps(c, github, terraform)),
+      `Stop did not finish cleanly:\nmachines (terraform): ${destroyDetail}`,
+    );
 
     assert.deepEqual(terraform.statesSeen, [TFSTATE], "destroy ran in the unpacked state");
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed after a failure too");
     assert.deepEqual(github.deleted, [100, 101]);
     assert.equal(cloud.finds.length, 1);
-    assert.deepEqual([cloud.finds[0]?.filter, cloud.finds[0]?.env, cloud.finds[0]?.run === RUN], [{ label: LABEL }, ENV, true]);
+    assert.deepEqual(
+      [cloud.finds[0]?.filter, cloud.finds[0]?.env, cloud.finds[0]?.run === RUN],
+      [{ label: LABEL }, ENV, true],
+    );
     assert.deepEqual(cloud.deletes, [{ machines: [MACHINE], labels: [LABEL] }]);
     assert.deepEqual(github.artifactsDeleted, [], "the state stays for a re-run");
     assert.ok(existsSync(c.statePath), "the state stays for a re-run");
@@ -320,10 +473,20 @@ describe("stop, layer by layer", () => {
     const c = newCase();
     await writeState(c);
     const cloud = fakeCloud({ fail: new Error("no credentials\nfor the CLI") });
-    const stopped = stop(inputs(cloud), c.context, deps(c, fakeGitHub({ jobs: new Error("HTTP 403") }), fakeTerraform({ failDestroy: new Error("boom") })));
-    await assertStopFails(stopped, "Stop did not finish cleanly:\nmachines (terraform): boom\nmachines (by label): could not look: no credentials");
+    const stopped = stop(
+      inputs(cloud),
+      c.context,
+      deps(c, fakeGitHub({ jobs: new Error("HTTP 403") }), fakeTerraform({ failDestroy: new Error("boom") })),
+    );
+    await assertStopFails(
+      stopped,
+      "Stop did not finish cleanly:\nmachines (terraform): boom\nmachines (by label): could not look: no credentials",
+    );
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed");
-    assert.ok(c.io.summaries[0]?.endsWith("| machines (by label) | FAILED: could not look: no credentials |\n"), "no job list when the jobs could not be read");
+    assert.ok(
+      c.io.summaries[0]?.endsWith("| machines (by label) | FAILED: could not look: no credentials |\n"),
+      "no job list when the jobs could not be read",
+    );
   });
 
   it("no state at all: the label's runners are removed, the sweep runs, and a sweep (or a job listing) that fails is only a warning", async () => {
@@ -337,8 +500,14 @@ describe("stop, layer by layer", () => {
 
     assert.deepEqual(terraform.calls, []);
     assert.deepEqual(github.deleted, [555]);
-    assert.deepEqual(cloud.finds.map((f) => f.filter), [{ label: LABEL }]);
-    assert.ok(c.io.lines.includes(`No state found for ${LABEL}: it was never uploaded, or an earlier stop already removed it.`), c.io.lines.join("\n"));
+    assert.deepEqual(
+      cloud.finds.map((f) => f.filter),
+      [{ label: LABEL }],
+    );
+    assert.ok(
+      c.io.lines.includes(`No state found for ${LABEL}: it was never uploaded, or an earlier stop already removed it.`),
+      c.io.lines.join("\n"),
+    );
     assert.deepEqual(c.io.warnings, [
       "Could not list this run's jobs to check which job ran on each runner (HTTP 403; the token needs Actions: read).",
       "Could not look for this start's machines: the cloud's CLI is not configured\nmore",
@@ -351,7 +520,9 @@ describe("stop, layer by layer", () => {
     );
     assert.deepEqual(github.artifactsDeleted, [[RUN_ID, ARTIFACT]]);
     assert.ok(!c.io.lines.some((l) => l.startsWith("Deleted the state artifact")), "none was there to delete");
-    assert.deepEqual(c.io.summaries, [`### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`]);
+    assert.deepEqual(c.io.summaries, [
+      `### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`,
+    ]);
   });
 
   it("a state it cannot decrypt: the sweep is required, so one that cannot look fails the stop; one that can, ends it", async () => {
@@ -365,8 +536,14 @@ describe("stop, layer by layer", () => {
       "Stop did not finish cleanly:\nmachines (by label): could not look: the cloud's CLI is not configured",
     );
     assert.deepEqual(terraform.calls, []);
-    assert.ok(c.io.lines.some((l) => l.startsWith(`The state of ${LABEL} cannot be used (`)), c.io.lines.join("\n"));
-    assert.deepEqual(blind.finds.map((f) => f.filter), [{ label: LABEL }]);
+    assert.ok(
+      c.io.lines.some((l) => l.startsWith(`The state of ${LABEL} cannot be used (`)),
+      c.io.lines.join("\n"),
+    );
+    assert.deepEqual(
+      blind.finds.map((f) => f.filter),
+      [{ label: LABEL }],
+    );
     assert.deepEqual(failing.artifactsDeleted, []);
     assert.ok(existsSync(c.statePath), "the state stays for a re-run");
 
@@ -376,7 +553,10 @@ describe("stop, layer by layer", () => {
     const io = recordingIO();
     await stop(inputs(seeing, "not the passphrase at all"), c.context, deps({ ...c, io }, github, terraform));
     assert.deepEqual(seeing.deletes, [{ machines: [], labels: [LABEL] }]);
-    assert.ok(io.lines.includes("None found.") && io.lines.some((l) => l.endsWith("machines (by label)  done: none found")), io.lines.join("\n"));
+    assert.ok(
+      io.lines.includes("None found.") && io.lines.some((l) => l.endsWith("machines (by label)  done: none found")),
+      io.lines.join("\n"),
+    );
     assert.deepEqual(github.artifactsDeleted, [[RUN_ID, ARTIFACT]]);
     assert.ok(!existsSync(c.statePath), "the state file goes once everything is clean");
   });
@@ -414,13 +594,18 @@ describe("stop, layer by layer", () => {
     const terraform = fakeTerraform();
     const cloud = fakeCloud();
     const runnersDetail = "2 removed, 0 already gone; could not check GitHub for other runners of this label";
-    await assertStopFails(stop(inputs(cloud), c.context, deps(c, github, terraform)), `Stop did not finish cleanly:\nrunners (GitHub): ${runnersDetail}`);
+    await assertStopFails(
+      stop(inputs(cloud), c.context, deps(c, github, terraform)),
+      `Stop did not finish cleanly:\nrunners (GitHub): ${runnersDetail}`,
+    );
 
     assert.deepEqual(github.deleted, [100, 101]);
     assert.deepEqual(github.jobsAskedFor, [], "without the listing no verdict can be made");
     assert.equal(terraform.destroyEnv.length, 1);
     assert.deepEqual(cloud.finds, [], "the destroy worked: no sweep");
-    assert.deepEqual(c.io.warnings, ["Could not list the runners at GitHub (GitHub said 502); removing the 2 the state names."]);
+    assert.deepEqual(c.io.warnings, [
+      "Could not list the runners at GitHub (GitHub said 502); removing the 2 the state names.",
+    ]);
     assert.deepEqual(github.artifactsDeleted, []);
     assert.ok(existsSync(c.statePath), "the state stays for a re-run");
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed");
@@ -437,10 +622,19 @@ describe("stop, layer by layer", () => {
     const github = fakeGitHub({ listed: [], deletes: { 100: "gone", 101: "gone" } });
     // The run's jobs and the artifact come from the repository-scoped client when there is one.
     const artifacts = fakeGitHub({ jobs: [job("simulate", `${LABEL}-0`)] });
-    const stopped = stop(inputs(fakeCloud()), c.context, deps(c, github, fakeTerraform(), { artifacts: artifacts.client }));
+    const stopped = stop(
+      inputs(fakeCloud()),
+      c.context,
+      deps(c, github, fakeTerraform(), { artifacts: artifacts.client }),
+    );
     await assert.rejects(stopped, (error: unknown) => {
       assert.ok(error instanceof StopError, String(error));
-      assert.ok(error.message.startsWith(`jobs on the runners: ${LABEL}-1 was taken by a job outside this workflow run. Its machine ran code of another workflow run`), error.message);
+      assert.ok(
+        error.message.startsWith(
+          `jobs on the runners: ${LABEL}-1 was taken by a job outside this workflow run. Its machine ran code of another workflow run`,
+        ),
+        error.message,
+      );
       return true;
     });
     assert.deepEqual(github.deleted, [100, 101]);
@@ -467,8 +661,15 @@ describe("stop, layer by layer", () => {
       const terraform = fakeTerraform({ output });
       await stop(inputs(fakeCloud()), c.context, deps(c, github, terraform));
       assert.deepEqual(terraform.destroyEnv, [PLACEHOLDERS], "destroyed all the same");
-      assert.ok(c.io.lines.includes("Cleanup:\n  machines (terraform)  done: destroyed (0 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 0 already gone"), c.io.lines.join("\n"));
-      assert.deepEqual(c.io.summaries, [`### GPU runners stopped: \`${LABEL}\`\n\n- ${LABEL}-0 took no job\n- ${LABEL}-1 took no job\n\nNothing of this start was left to stop.\n`]);
+      assert.ok(
+        c.io.lines.includes(
+          "Cleanup:\n  machines (terraform)  done: destroyed (0 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 0 already gone",
+        ),
+        c.io.lines.join("\n"),
+      );
+      assert.deepEqual(c.io.summaries, [
+        `### GPU runners stopped: \`${LABEL}\`\n\n- ${LABEL}-0 took no job\n- ${LABEL}-1 took no job\n\nNothing of this start was left to stop.\n`,
+      ]);
     });
   }
 
@@ -477,14 +678,18 @@ describe("stop, layer by layer", () => {
     const github = fakeGitHub({ jobs: [job("simulate", `${LABEL}-0`)] });
     await stop(inputs(fakeCloud()), c.context, deps(c, github, fakeTerraform()));
     assert.deepEqual(github.jobsAskedFor, []);
-    assert.deepEqual(c.io.summaries, [`### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`]);
+    assert.deepEqual(c.io.summaries, [
+      `### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`,
+    ]);
   });
 
   it("without deps.now it reads the clock (the summary's lifetime), rather than failing", async () => {
     const c = newCase();
     // No state: the summary has no lifetime in it, so nothing here depends on the time of day.
     await stop(inputs(fakeCloud()), c.context, deps(c, fakeGitHub(), fakeTerraform(), { now: undefined }));
-    assert.deepEqual(c.io.summaries, [`### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`]);
+    assert.deepEqual(c.io.summaries, [
+      `### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`,
+    ]);
   });
 
   it("a state artifact it cannot delete is a warning: it is encrypted and expires", async () => {
@@ -492,7 +697,9 @@ describe("stop, layer by layer", () => {
     const github = fakeGitHub({ artifacts: new Error("HTTP 403: Resource not accessible by integration") });
     await stop(inputs(fakeCloud()), c.context, deps(c, github, fakeTerraform()));
     assert.deepEqual(github.artifactsDeleted, [[RUN_ID, ARTIFACT]]);
-    assert.deepEqual(c.io.warnings, ["Could not delete the state artifact (HTTP 403: Resource not accessible by integration); it expires with its retention."]);
+    assert.deepEqual(c.io.warnings, [
+      "Could not delete the state artifact (HTTP 403: Resource not accessible by integration); it expires with its retention.",
+    ]);
     assert.equal(c.io.summaries.length, 1, "and the stop goes on to its summary");
   });
 
@@ -508,7 +715,9 @@ describe("stop, layer by layer", () => {
       },
     };
     await stop({ ...inputs(fakeCloud()), stateStore }, c.context, deps(c, fakeGitHub(), fakeTerraform()));
-    assert.deepEqual(c.io.warnings, ["Could not delete the state from bucket b (AccessDenied); it is encrypted, delete it by hand."]);
+    assert.deepEqual(c.io.warnings, [
+      "Could not delete the state from bucket b (AccessDenied); it is encrypted, delete it by hand.",
+    ]);
     assert.ok(!c.io.lines.some((l) => l.startsWith("Deleted the state")), c.io.lines.join("\n"));
     assert.equal(c.io.summaries.length, 1, "and the stop goes on to its summary");
   });
@@ -532,11 +741,20 @@ describe("stop, layer by layer", () => {
     const second: FoundMachine = { ...MACHINE, id: "i-1", name: `${LABEL}-1` };
     const cloud = fakeCloud({ found: [MACHINE, second] });
     const github = fakeGitHub({ listed: [registered(100, `${LABEL}-0`), registered(101, `${LABEL}-1`)] });
-    await assertStopFails(stop(inputs(cloud), c.context, deps(c, github, fakeTerraform({ failDestroy: new Error("boom") }))), "Stop did not finish cleanly:\nmachines (terraform): boom");
+    await assertStopFails(
+      stop(inputs(cloud), c.context, deps(c, github, fakeTerraform({ failDestroy: new Error("boom") }))),
+      "Stop did not finish cleanly:\nmachines (terraform): boom",
+    );
     const group = c.io.lines.indexOf(`::group::Look for machines labelled ${LABEL} (test)`);
     assert.ok(group >= 0, c.io.lines.join("\n"));
-    assert.deepEqual(c.io.lines.slice(group + 1, group + 3), [`Deleted: instance ${LABEL}-0, instance ${LABEL}-1.`, "::endgroup::"]);
-    assert.ok(c.io.summaries[0]?.includes(`| machines (by label) | done: deleted instance ${LABEL}-0, instance ${LABEL}-1 |`), c.io.summaries[0]);
+    assert.deepEqual(c.io.lines.slice(group + 1, group + 3), [
+      `Deleted: instance ${LABEL}-0, instance ${LABEL}-1.`,
+      "::endgroup::",
+    ]);
+    assert.ok(
+      c.io.summaries[0]?.includes(`| machines (by label) | done: deleted instance ${LABEL}-0, instance ${LABEL}-1 |`),
+      c.io.summaries[0],
+    );
   });
 
   // firstLine: an error's first line without a trailing colon, and for terraform the first line that starts "Error: ".
@@ -545,11 +763,16 @@ describe("stop, layer by layer", () => {
       name: "terraform printed no Error: line; a colon inside a line stays",
       destroy: new TerraformError("destroy", 137, "Killed"),
       sweep: new Error("aws: no credentials found\nrun aws configure"),
-      message: "Stop did not finish cleanly:\nmachines (terraform): terraform destroy failed with exit code 137\nmachines (by label): could not look: aws: no credentials found",
+      message:
+        "Stop did not finish cleanly:\nmachines (terraform): terraform destroy failed with exit code 137\nmachines (by label): could not look: aws: no credentials found",
     },
     {
       name: "only a line that starts with Error: is terraform's error, not one that mentions it",
-      destroy: new TerraformError("destroy", 1, "Warning: retrying after Error: throttled\nError: deleting instance i-0: UnauthorizedOperation"),
+      destroy: new TerraformError(
+        "destroy",
+        1,
+        "Warning: retrying after Error: throttled\nError: deleting instance i-0: UnauthorizedOperation",
+      ),
       sweep: new Error("the cloud's CLI said:\nnothing useful"),
       message:
         "Stop did not finish cleanly:\nmachines (terraform): terraform destroy failed with exit code 1: deleting instance i-0: UnauthorizedOperation\n" +
@@ -561,7 +784,14 @@ describe("stop, layer by layer", () => {
       const k = newCase();
       await writeState(k);
       const github = fakeGitHub({ listed: [registered(100, `${LABEL}-0`), registered(101, `${LABEL}-1`)] });
-      await assertStopFails(stop(inputs(fakeCloud({ fail: c.sweep })), k.context, deps(k, github, fakeTerraform({ failDestroy: c.destroy }))), c.message);
+      await assertStopFails(
+        stop(
+          inputs(fakeCloud({ fail: c.sweep })),
+          k.context,
+          deps(k, github, fakeTerraform({ failDestroy: c.destroy })),
+        ),
+        c.message,
+      );
     });
   }
 });

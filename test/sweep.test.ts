@@ -3,7 +3,7 @@
 // expected decision below is written out by hand from the rules in scripts/phases/sweep.ts, with a fixed `now`.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { GitHubClient, RunnerInfo } from "../scripts/adapters/github.ts";
+import type { GitHubClient, RunnerInfo } from "../scripts/adapters/github/types.ts";
 import { SweepError, sweep } from "../scripts/phases/sweep.ts";
 import type { SweepInputs } from "../scripts/settings/inputs.ts";
 import type { RunContext } from "../scripts/settings/run-context.ts";
@@ -38,7 +38,10 @@ function machine(run: string, extra: Partial<FoundMachine> = {}): FoundMachine {
 }
 
 /** Started with that max-lifetime, that long before NOW. */
-const lifetime = (maxLifetimeMinutes: number, ageMs: number) => ({ maxLifetimeMinutes, launchedAt: new Date(NOW - ageMs) });
+const lifetime = (maxLifetimeMinutes: number, ageMs: number) => ({
+  maxLifetimeMinutes,
+  launchedAt: new Date(NOW - ageMs),
+});
 
 let nextRunnerId = 100;
 /** A runner named as the machine `machine(run)` is, as a start registers it. */
@@ -69,16 +72,18 @@ interface Outcome {
 async function sweepWith(world: World): Promise<Outcome> {
   const io = recordingIO();
   const out: Outcome = { io, error: undefined, finds: [], deleteCalls: [], runnerDeletes: [], runStatusCalls: [] };
-  const cloud: Pick<Cloud, "name" | "findMachines" | "deleteMachines"> = {
+  const cloud: Pick<Cloud, "name" | "cli"> = {
     name: "fake",
-    findMachines: async (filter, env) => {
-      out.finds.push({ filter, env });
-      return world.machines ?? [];
-    },
-    deleteMachines: async (machines, labels, env) => {
-      out.deleteCalls.push({ names: machines.map((m) => m.name), labels, env });
-      if (world.failDeleteMachines) throw new Error("the cloud's API answered 500");
-      return machines.map((m) => `instance ${m.name}`);
+    cli: {
+      findMachines: async (filter, env) => {
+        out.finds.push({ filter, env });
+        return world.machines ?? [];
+      },
+      deleteMachines: async (machines, labels, env) => {
+        out.deleteCalls.push({ names: machines.map((m) => m.name), labels, env });
+        if (world.failDeleteMachines) throw new Error("the cloud's API answered 500");
+        return machines.map((m) => `instance ${m.name}`);
+      },
     },
   };
   // main.ts passes two clients (runners may be the organization's, runs are the repository's): each fake refuses
@@ -106,7 +111,14 @@ async function sweepWith(world: World): Promise<Outcome> {
   const inputs = { mode: "sweep", dryRun: world.dryRun ?? false, cloud: cloud as Cloud } as SweepInputs;
   const context = { repository: REPO } as RunContext;
   try {
-    await sweep(inputs, context, { github, runs, io, env: ENV, run: noCli, ...(world.noClock ? {} : { now: () => NOW }) });
+    await sweep(inputs, context, {
+      github,
+      runs,
+      io,
+      env: ENV,
+      run: noCli,
+      ...(world.noClock ? {} : { now: () => NOW }),
+    });
   } catch (error) {
     out.error = error;
   }
@@ -117,8 +129,10 @@ const summaryOf = (o: Outcome) => {
   assert.equal(o.io.summaries.length, 1, "one job summary");
   return o.io.summaries[0]!;
 };
-const machineRow = (m: FoundMachine, age: string, decision: string) => `| ${m.name} | ${m.state} | ${m.location} | ${age} | ${decision} |`;
-const machineLine = (m: FoundMachine, age: string, decision: string) => `machine ${m.name}  ${m.state}  ${m.location}  ${age}  ${decision}`;
+const machineRow = (m: FoundMachine, age: string, decision: string) =>
+  `| ${m.name} | ${m.state} | ${m.location} | ${age} | ${decision} |`;
+const machineLine = (m: FoundMachine, age: string, decision: string) =>
+  `machine ${m.name}  ${m.state}  ${m.location}  ${age}  ${decision}`;
 const runnerRow = (r: RunnerInfo, decision: string) => `| ${r.name} | ${r.status} | ${decision} |`;
 const runnerLine = (r: RunnerInfo, decision: string) => `runner ${r.name}  ${r.status}  ${decision}`;
 
@@ -130,10 +144,32 @@ const STOPPED = "deleted: stopped: powered off but not deleted, its disk still b
 describe("sweep: each machine's decision", () => {
   const cases: { name: string; machine: FoundMachine; age: string; decision: string; warned?: boolean }[] = [
     { name: "its run is completed: deleted", machine: machine(DONE), age: "unknown", decision: OVER },
-    { name: "its run is in progress: kept", machine: machine(LIVE), age: "unknown", decision: IN_PROGRESS, warned: false },
-    { name: "its run is gone from GitHub (runStatus undefined): counts as over", machine: machine(GONE), age: "unknown", decision: OVER },
-    { name: "its run cannot be read: kept, with a warning", machine: machine(UNREADABLE), age: "unknown", decision: UNCHECKED, warned: true },
-    { name: "stopped, though its run is in progress: deleted", machine: machine(LIVE, { state: "stopped" }), age: "unknown", decision: STOPPED },
+    {
+      name: "its run is in progress: kept",
+      machine: machine(LIVE),
+      age: "unknown",
+      decision: IN_PROGRESS,
+      warned: false,
+    },
+    {
+      name: "its run is gone from GitHub (runStatus undefined): counts as over",
+      machine: machine(GONE),
+      age: "unknown",
+      decision: OVER,
+    },
+    {
+      name: "its run cannot be read: kept, with a warning",
+      machine: machine(UNREADABLE),
+      age: "unknown",
+      decision: UNCHECKED,
+      warned: true,
+    },
+    {
+      name: "stopped, though its run is in progress: deleted",
+      machine: machine(LIVE, { state: "stopped" }),
+      age: "unknown",
+      decision: STOPPED,
+    },
     // The boundary is max-lifetime + 10 minutes of grace, exclusive: 1 ms either side tells `>` from `>=` and 10 from 9 or 11.
     {
       name: "1 ms past max-lifetime + 10 min, run in progress: deleted",
@@ -141,10 +177,25 @@ describe("sweep: each machine's decision", () => {
       age: "70 min",
       decision: "deleted: past its max-lifetime of 60 min",
     },
-    { name: "exactly max-lifetime + 10 min, run in progress: kept", machine: machine(LIVE, lifetime(60, 70 * MINUTE)), age: "70 min", decision: IN_PROGRESS },
-    { name: "1 ms short of max-lifetime + 10 min, run in progress: kept", machine: machine(LIVE, lifetime(60, 70 * MINUTE - 1)), age: "70 min", decision: IN_PROGRESS },
+    {
+      name: "exactly max-lifetime + 10 min, run in progress: kept",
+      machine: machine(LIVE, lifetime(60, 70 * MINUTE)),
+      age: "70 min",
+      decision: IN_PROGRESS,
+    },
+    {
+      name: "1 ms short of max-lifetime + 10 min, run in progress: kept",
+      machine: machine(LIVE, lifetime(60, 70 * MINUTE - 1)),
+      age: "70 min",
+      decision: IN_PROGRESS,
+    },
     // Its own max-lifetime counts, not some default: 309 min is past 60 + 10 but not 300 + 10 (and the age shows in hours).
-    { name: "309 min old with max-lifetime 300: kept", machine: machine(LIVE, lifetime(300, 309 * MINUTE)), age: "5 h", decision: IN_PROGRESS },
+    {
+      name: "309 min old with max-lifetime 300: kept",
+      machine: machine(LIVE, lifetime(300, 309 * MINUTE)),
+      age: "5 h",
+      decision: IN_PROGRESS,
+    },
     {
       name: "311 min old with max-lifetime 300: deleted",
       machine: machine(LIVE, lifetime(300, 311 * MINUTE)),
@@ -164,12 +215,37 @@ describe("sweep: each machine's decision", () => {
       decision: IN_PROGRESS,
     },
     // Under 120 minutes the age shows in minutes, from 120 on in hours.
-    { name: "launched 119 min ago: its age in minutes", machine: machine(LIVE, { launchedAt: new Date(NOW - 119 * MINUTE) }), age: "119 min", decision: IN_PROGRESS },
-    { name: "launched exactly 120 min ago: its age in hours", machine: machine(LIVE, { launchedAt: new Date(NOW - 120 * MINUTE) }), age: "2 h", decision: IN_PROGRESS },
-    { name: "a max-lifetime tag but no launch time: judged by its run only", machine: machine(LIVE, { maxLifetimeMinutes: 1 }), age: "unknown", decision: IN_PROGRESS },
+    {
+      name: "launched 119 min ago: its age in minutes",
+      machine: machine(LIVE, { launchedAt: new Date(NOW - 119 * MINUTE) }),
+      age: "119 min",
+      decision: IN_PROGRESS,
+    },
+    {
+      name: "launched exactly 120 min ago: its age in hours",
+      machine: machine(LIVE, { launchedAt: new Date(NOW - 120 * MINUTE) }),
+      age: "2 h",
+      decision: IN_PROGRESS,
+    },
+    {
+      name: "a max-lifetime tag but no launch time: judged by its run only",
+      machine: machine(LIVE, { maxLifetimeMinutes: 1 }),
+      age: "unknown",
+      decision: IN_PROGRESS,
+    },
     // A machine whose label tag is missing (the clouds report it as "") is judged by its name, the runner's.
-    { name: "no label tag: its name's run decides", machine: machine(DONE, { label: "" }), age: "unknown", decision: OVER },
-    { name: "neither label nor name is this action's: kept", machine: machine(DONE, { name: "md-sim-builder", label: "hand-made" }), age: "unknown", decision: UNCHECKED },
+    {
+      name: "no label tag: its name's run decides",
+      machine: machine(DONE, { label: "" }),
+      age: "unknown",
+      decision: OVER,
+    },
+    {
+      name: "neither label nor name is this action's: kept",
+      machine: machine(DONE, { name: "md-sim-builder", label: "hand-made" }),
+      age: "unknown",
+      decision: UNCHECKED,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -178,7 +254,10 @@ describe("sweep: each machine's decision", () => {
       assert.ok(summaryOf(o).includes(machineRow(c.machine, c.age, c.decision)), summaryOf(o));
       assert.ok(o.io.lines.includes(machineLine(c.machine, c.age, c.decision)), o.io.lines.join("\n"));
       if (c.decision.startsWith("deleted")) {
-        assert.deepEqual(o.deleteCalls.map((d) => d.names), [[c.machine.name]]);
+        assert.deepEqual(
+          o.deleteCalls.map((d) => d.names),
+          [[c.machine.name]],
+        );
         assert.ok(o.io.lines.includes(`Deleted: instance ${c.machine.name}.`), o.io.lines.join("\n"));
       } else {
         assert.deepEqual(o.deleteCalls, [], "a kept machine is never handed to deleteMachines");
@@ -198,9 +277,21 @@ describe("sweep: each machine's decision", () => {
 
 describe("sweep: each runner's decision", () => {
   const cases: { name: string; machines?: FoundMachine[]; runner: RunnerInfo; decision: string }[] = [
-    { name: "offline, its run is over, no machine: removed", runner: runner(DONE, "offline"), decision: "deleted: offline, and its workflow run is over" },
-    { name: "offline, its run is gone from GitHub: removed", runner: runner(GONE, "offline"), decision: "deleted: offline, and its workflow run is over" },
-    { name: "online, its run is over, no machine deleted now: kept", runner: runner(DONE, "online"), decision: "kept: online: it may still be taking a job" },
+    {
+      name: "offline, its run is over, no machine: removed",
+      runner: runner(DONE, "offline"),
+      decision: "deleted: offline, and its workflow run is over",
+    },
+    {
+      name: "offline, its run is gone from GitHub: removed",
+      runner: runner(GONE, "offline"),
+      decision: "deleted: offline, and its workflow run is over",
+    },
+    {
+      name: "online, its run is over, no machine deleted now: kept",
+      runner: runner(DONE, "online"),
+      decision: "kept: online: it may still be taking a job",
+    },
     {
       name: "online, its run is over, its machine deleted now: removed",
       machines: [machine(DONE)],
@@ -209,7 +300,12 @@ describe("sweep: each runner's decision", () => {
     },
     { name: "offline, its run is in progress: kept", runner: runner(LIVE, "offline"), decision: IN_PROGRESS },
     // The machine goes (stopped) but the run's own stop job is still to come: its runner is left to it.
-    { name: "its machine is deleted as stopped but its run is in progress: kept", machines: [machine(LIVE, { state: "stopped" })], runner: runner(LIVE, "offline"), decision: IN_PROGRESS },
+    {
+      name: "its machine is deleted as stopped but its run is in progress: kept",
+      machines: [machine(LIVE, { state: "stopped" })],
+      runner: runner(LIVE, "offline"),
+      decision: IN_PROGRESS,
+    },
     { name: "offline, its run cannot be read: kept", runner: runner(UNREADABLE, "offline"), decision: UNCHECKED },
     // With consistent tags a machine of a run that is over is deleted; a machine whose label is not this action's
     // is kept, and then so is the runner of the same name.
@@ -232,7 +328,11 @@ describe("sweep: each runner's decision", () => {
 
   it("only runners named as this action names them are considered", async () => {
     const ours = runner(DONE, "offline");
-    const foreign = [runner(DONE, "offline", "build-box-3"), runner(DONE, "offline", "gpu-111-1-0A1B2C3D-0"), runner(DONE, "offline", `${labelOf(DONE)}-0-copy`)];
+    const foreign = [
+      runner(DONE, "offline", "build-box-3"),
+      runner(DONE, "offline", "gpu-111-1-0A1B2C3D-0"),
+      runner(DONE, "offline", `${labelOf(DONE)}-0-copy`),
+    ];
     const o = await sweepWith({ runners: [...foreign, ours] });
     assert.deepEqual(o.runnerDeletes, [ours.id]);
     for (const r of foreign) {
@@ -260,11 +360,19 @@ describe("sweep", () => {
 
   it("looks in the repository's machines with the step's env, and deletes the doomed ones with each label once", async () => {
     const second = labelOf(DONE, "ffff0000"); // a second start in the same run (a matrix)
-    const doomed = [machine(DONE), machine(DONE, { name: `${labelOf(DONE)}-1` }), machine(DONE, { name: `${second}-0`, label: second }), machine(GONE)];
+    const doomed = [
+      machine(DONE),
+      machine(DONE, { name: `${labelOf(DONE)}-1` }),
+      machine(DONE, { name: `${second}-0`, label: second }),
+      machine(GONE),
+    ];
     const o = await sweepWith({ machines: [...doomed, machine(LIVE)] });
     assert.deepEqual(o.finds, [{ filter: { repository: REPO }, env: ENV }]);
     assert.equal(o.deleteCalls.length, 1, "one call for all the machines");
-    assert.deepEqual(o.deleteCalls[0]!.names, doomed.map((m) => m.name));
+    assert.deepEqual(
+      o.deleteCalls[0]!.names,
+      doomed.map((m) => m.name),
+    );
     assert.deepEqual(o.deleteCalls[0]!.labels, [labelOf(DONE), second, labelOf(GONE)]);
     assert.equal(o.deleteCalls[0]!.env, ENV);
     assert.ok(summaryOf(o).startsWith(`### GPU runner sweep: ${REPO}, fake\n`), summaryOf(o));
@@ -272,8 +380,18 @@ describe("sweep", () => {
 
   it("asks GitHub once per run, however many machines and runners belong to it", async () => {
     const o = await sweepWith({
-      machines: [machine(DONE), machine(DONE, { name: `${labelOf(DONE)}-1` }), machine(UNREADABLE), machine(UNREADABLE, { name: `${labelOf(UNREADABLE)}-1` })],
-      runners: [runner(DONE, "offline"), runner(DONE, "online", `${labelOf(DONE, "ffff0000")}-0`), runner(UNREADABLE, "offline"), runner(LIVE, "offline")],
+      machines: [
+        machine(DONE),
+        machine(DONE, { name: `${labelOf(DONE)}-1` }),
+        machine(UNREADABLE),
+        machine(UNREADABLE, { name: `${labelOf(UNREADABLE)}-1` }),
+      ],
+      runners: [
+        runner(DONE, "offline"),
+        runner(DONE, "online", `${labelOf(DONE, "ffff0000")}-0`),
+        runner(UNREADABLE, "offline"),
+        runner(LIVE, "offline"),
+      ],
     });
     assert.deepEqual([...o.runStatusCalls].sort(), [DONE, UNREADABLE, LIVE].sort());
     assert.equal(o.io.warnings.length, 1);
@@ -291,7 +409,10 @@ describe("sweep", () => {
     assert.ok(summary.startsWith(`### GPU runner sweep (dry-run: nothing deleted): ${REPO}, fake\n`), summary);
     assert.ok(summary.includes(machineRow(m, "unknown", "would delete: its workflow run is over")), summary);
     assert.ok(summary.includes(machineRow(machine(LIVE), "unknown", IN_PROGRESS)), summary);
-    assert.ok(summary.includes(runnerRow(r, "would delete: its workflow run is over; its machine is deleted now")), summary);
+    assert.ok(
+      summary.includes(runnerRow(r, "would delete: its workflow run is over; its machine is deleted now")),
+      summary,
+    );
     assert.ok(summary.includes(runnerRow(offline, "would delete: offline, and its workflow run is over")), summary);
     assert.ok(o.io.lines.includes(machineLine(m, "unknown", "would delete: its workflow run is over")));
     assert.ok(!o.io.lines.some((l) => l.startsWith("Deleted:")), o.io.lines.join("\n"));
@@ -318,7 +439,10 @@ describe("sweep", () => {
     assert.ok(o.error instanceof SweepError, String(o.error));
     assert.match(o.error.message, new RegExp(`Could not remove runner ${failing.name}: HTTP 500: server error`));
     assert.ok(!o.error.message.includes(other.name), o.error.message);
-    assert.deepEqual(o.deleteCalls.map((d) => d.names), [[m.name]]);
+    assert.deepEqual(
+      o.deleteCalls.map((d) => d.names),
+      [[m.name]],
+    );
     assert.deepEqual(o.runnerDeletes, [failing.id, other.id]);
     assert.ok(o.io.lines.includes(`Deleted: instance ${m.name}, runner ${other.name}.`), o.io.lines.join("\n"));
   });
@@ -334,11 +458,19 @@ describe("sweep", () => {
   it("when both the machines and a runner cannot be deleted, the error lists each problem on its own line", async () => {
     const m = machine(DONE);
     const failing = runner(DONE, "online");
-    const o = await sweepWith({ failDeleteMachines: true, failRunnerIds: [failing.id], machines: [m], runners: [failing] });
+    const o = await sweepWith({
+      failDeleteMachines: true,
+      failRunnerIds: [failing.id],
+      machines: [m],
+      runners: [failing],
+    });
     assert.ok(o.error instanceof SweepError, String(o.error));
     assert.deepEqual(
       [o.error.name, o.error.message],
-      ["SweepError", `The sweep did not finish:\nCould not delete the machines: the cloud's API answered 500\nCould not remove runner ${failing.name}: HTTP 500: server error`],
+      [
+        "SweepError",
+        `The sweep did not finish:\nCould not delete the machines: the cloud's API answered 500\nCould not remove runner ${failing.name}: HTTP 500: server error`,
+      ],
     );
   });
 

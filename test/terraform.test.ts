@@ -127,7 +127,14 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
     // lack: here Terraform's built-in terraform_remote_state, made unreadable once the machines exist.
     const f = await fixture("lookup", 1);
     const source = join(root, "lookup", "source.tfstate");
-    const sourceState = { version: 4, terraform_version: "1.11.4", serial: 1, lineage: "x", outputs: { gpus: { value: 1, type: "number" } }, resources: [] };
+    const sourceState = {
+      version: 4,
+      terraform_version: "1.11.4",
+      serial: 1,
+      lineage: "x",
+      outputs: { gpus: { value: 1, type: "number" } },
+      resources: [],
+    };
     await writeFile(source, JSON.stringify(sourceState));
     const stack = f.stack as { data?: unknown; output: Record<string, unknown> };
     stack.data = { terraform_remote_state: { lookup: { backend: "local", config: { path: source } } } };
@@ -138,7 +145,10 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
 
     await rm(source);
     // The same lookup fails any run that reads it (so the test can fail), and destroy still ends everything.
-    await assert.rejects(f.tf.plan(f.stackDir, { secretEnv: placeholderSecretEnv(f.stack, JIT_VARIABLE_PREFIX) }), /No stored state was found/);
+    await assert.rejects(
+      f.tf.plan(f.stackDir, { secretEnv: placeholderSecretEnv(f.stack, JIT_VARIABLE_PREFIX) }),
+      /No stored state was found/,
+    );
     await f.tf.destroy(f.stackDir, { secretEnv: placeholderSecretEnv(f.stack, JIT_VARIABLE_PREFIX) });
     assert.deepEqual(await readdir(f.markerDir), []);
     assert.equal(await f.tf.stateResourceCount(f.stackDir), 0);
@@ -218,13 +228,22 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
     await mkdir(dir, { recursive: true });
     const dump = join(dir, "env.txt");
     const stack = {
-      resource: { terraform_data: { probe: { input: dump, provisioner: [{ "local-exec": { command: 'env > "$DUMP"', environment: { DUMP: "${self.input}" } } }] } } },
+      resource: {
+        terraform_data: {
+          probe: {
+            input: dump,
+            provisioner: [{ "local-exec": { command: 'env > "$DUMP"', environment: { DUMP: "${self.input}" } } }],
+          },
+        },
+      },
     };
     await writeFile(join(dir, "cdk.tf.json"), JSON.stringify(stack));
     // The step's environment, as action.yml gives it to the action's process (terraform's default source).
     const stepEnv: Record<string, string> = {
-      GPU_RUNNER_GITHUB_TOKEN: "ghs_step-token-must-not-reach-terraform",
-      GPU_RUNNER_STATE_PASSPHRASE: "passphrase-must-not-reach-terraform",
+      GPU_RUNNER_INPUTS: JSON.stringify({
+        "github-token": "ghs_step-token-must-not-reach-terraform",
+        "state-passphrase": "passphrase-must-not-reach-terraform",
+      }),
       JOB_GITHUB_TOKEN: "ghs_job-token-must-not-reach-terraform",
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token-must-not-reach-terraform",
       TF_VAR_jit_config_9: "a variable from the step's environment must not reach terraform",
@@ -240,7 +259,8 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
       for (const name of Object.keys(stepEnv)) delete process.env[name];
     }
     const seen = await readFile(dump, "utf8");
-    for (const leaked of ["must-not-reach-terraform", "TF_VAR_jit_config_9", "UNRELATED"]) assert.ok(!seen.includes(leaked), `${leaked} reached a provisioner`);
+    for (const leaked of ["must-not-reach-terraform", "TF_VAR_jit_config_9", "UNRELATED"])
+      assert.ok(!seen.includes(leaked), `${leaked} reached a provisioner`);
     assert.match(seen, /^CLOUD_REGION=eu-1$/m, "the cloud's own variables do");
     assert.match(seen, /^PATH=/m);
     assert.match(seen, /^TF_PLUGIN_CACHE_DIR=/m);
@@ -253,12 +273,22 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
     const stack = {
       resource: {
         terraform_data: {
-          first: { input: marker, provisioner: [{ "local-exec": { command: 'touch "$M"', environment: { M: "${self.input}" } } }] },
+          first: {
+            input: marker,
+            provisioner: [{ "local-exec": { command: 'touch "$M"', environment: { M: "${self.input}" } } }],
+          },
           second: {
             depends_on: ["terraform_data.first"],
             input: join(dir, "second-finished"),
             // Its shell and sleep, by pid, for the test to end: terraform leaves a running provisioner behind.
-            provisioner: [{ "local-exec": { command: 'sleep 600 & echo "$$ $!" >"$M.pids"; wait $! && touch "$M"', environment: { M: "${self.input}" } } }],
+            provisioner: [
+              {
+                "local-exec": {
+                  command: 'sleep 600 & echo "$$ $!" >"$M.pids"; wait $! && touch "$M"',
+                  environment: { M: "${self.input}" },
+                },
+              },
+            ],
           },
         },
       },
@@ -272,7 +302,9 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
     await tf.interrupt();
     await assert.rejects(applying, TerraformError);
     assert.ok(!existsSync(join(dir, "second-finished")), "the long provisioner did not run to its end");
-    const pids = existsSync(join(dir, "second-finished.pids")) ? readFileSync(join(dir, "second-finished.pids"), "utf8") : "";
+    const pids = existsSync(join(dir, "second-finished.pids"))
+      ? readFileSync(join(dir, "second-finished.pids"), "utf8")
+      : "";
     for (const pid of pids.trim().split(" ").filter(Boolean)) {
       try {
         process.kill(Number(pid), "SIGKILL");
@@ -280,7 +312,10 @@ describe("terraform (real binary)", { concurrency: PARALLEL }, () => {
         // already gone
       }
     }
-    assert.ok(logs.some((line) => /Interrupt received/.test(line)), "terraform was told, not killed");
+    assert.ok(
+      logs.some((line) => /Interrupt received/.test(line)),
+      "terraform was told, not killed",
+    );
     // What it made before the interrupt is in the state, so a later destroy finds it.
     assert.ok((await tf.stateResourceCount(dir)) >= 1);
   });

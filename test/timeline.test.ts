@@ -31,9 +31,22 @@ describe("the start's timeline", () => {
   });
 
   it("each phase from one mark to the next; what is not known says unknown, never a guess", () => {
-    const t = { actionStarted: 1000, installCacheHit: true, scriptStarted: 21_000, synthesized: 22_000, registered: 23_000, applied: 60_000 };
-    const withMachine = { ...t, online: 1764669620000, machine: { runner: "r-0", milestones: bootMilestones(CONSOLE) } };
-    const rows = Object.fromEntries(timelineRows({ ...withMachine, applied: 1764669590000 }, true).map((r) => [r.phase, r.took]));
+    const t = {
+      actionStarted: 1000,
+      installCacheHit: true,
+      scriptStarted: 21_000,
+      synthesized: 22_000,
+      registered: 23_000,
+      applied: 60_000,
+    };
+    const withMachine = {
+      ...t,
+      online: 1764669620000,
+      machine: { runner: "r-0", milestones: bootMilestones(CONSOLE) },
+    };
+    const rows = Object.fromEntries(
+      timelineRows({ ...withMachine, applied: 1764669590000 }, true).map((r) => [r.phase, r.took]),
+    );
     assert.equal(rows["Setting up the action (install from the cache)"], 20_000);
     assert.equal(rows["Registering the runners at GitHub"], 1000);
     assert.equal(rows["Machine boot, until its boot script runs (after apply)"], 10_250);
@@ -41,7 +54,10 @@ describe("the start's timeline", () => {
     assert.equal(rows["GPU check"], 3_500);
     assert.equal(rows["pre-runner-script"], 0);
     assert.equal(rows["Runner start, until GitHub shows it online"], 4_500);
-    const unknown = timelineMarkdown({ ...t, online: 181_000, machineUnknown: "its console could not be read (AccessDenied)" }, false);
+    const unknown = timelineMarkdown(
+      { ...t, online: 181_000, machineUnknown: "its console could not be read (AccessDenied)" },
+      false,
+    );
     assert.match(unknown, /\| Runner download and setup \| unknown \|/);
     assert.match(unknown, /\| Total, from the action's start to every runner online \| 3\.0 min \|/);
     assert.doesNotMatch(unknown, /pre-runner-script/, "no row for a script that was not given");

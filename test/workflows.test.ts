@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse } from "yaml";
 import { readActionFile, workflowErrors } from "./kit/action-file.ts";
+import { cloudNames } from "../stacks/clouds.ts";
 
 type Permissions = string | Record<string, string>;
 
@@ -62,8 +63,10 @@ function workflow(file: string): Workflow {
 
 const clone = <T>(value: T): T => structuredClone(value);
 const needsOf = (job: Job): string[] => (job.needs === undefined ? [] : [job.needs].flat());
-const triggers = (wf: Workflow): string[] => (typeof wf.on === "string" ? [wf.on] : Array.isArray(wf.on) ? wf.on : Object.keys(wf.on));
-const stepLabel = (job: string, step: Step, index: number): string => `${job}: ${step.name ?? step.id ?? step.uses ?? `step ${index + 1}`}`;
+const triggers = (wf: Workflow): string[] =>
+  typeof wf.on === "string" ? [wf.on] : Array.isArray(wf.on) ? wf.on : Object.keys(wf.on);
+const stepLabel = (job: string, step: Step, index: number): string =>
+  `${job}: ${step.name ?? step.id ?? step.uses ?? `step ${index + 1}`}`;
 
 /** `uses: ./` steps: this action testing itself. */
 const ownActionSteps = (job: Job): Step[] => (job.steps ?? []).filter((step) => step.uses === "./");
@@ -82,13 +85,15 @@ function pinProblems(text: string): string[] {
     const [, , target = "", comment = ""] = match;
     if (target.startsWith("./")) continue;
     if (!SHA_PIN.test(target)) problems.push(`line ${index + 1}: ${target} is not pinned to a 40-hex commit sha`);
-    else if (!/^#\s*v\d+(\.\d+)*\b/.test(comment)) problems.push(`line ${index + 1}: ${target} has no '# vX.Y.Z' comment`);
+    else if (!/^#\s*v\d+(\.\d+)*\b/.test(comment))
+      problems.push(`line ${index + 1}: ${target} has no '# vX.Y.Z' comment`);
   }
   // A `uses:` the line scan missed (flow style, quoting) still shows up in the parsed file.
   const parsed = parse(text) as Workflow;
   for (const [name, job] of Object.entries(parsed.jobs ?? {})) {
     for (const uses of [job.uses, ...(job.steps ?? []).map((step) => step.uses)]) {
-      if (uses !== undefined && !uses.startsWith("./") && !SHA_PIN.test(uses)) problems.push(`${name}: ${uses} is not pinned to a commit sha`);
+      if (uses !== undefined && !uses.startsWith("./") && !SHA_PIN.test(uses))
+        problems.push(`${name}: ${uses} is not pinned to a commit sha`);
     }
   }
   return [...new Set(problems)];
@@ -103,7 +108,9 @@ function pinConsistencyProblems(texts: string[]): string[] {
       shas.set(action, (shas.get(action) ?? new Set()).add(sha));
     }
   }
-  return [...shas].filter(([, set]) => set.size > 1).map(([action, set]) => `${action} is pinned to ${[...set].join(" and ")}`);
+  return [...shas]
+    .filter(([, set]) => set.size > 1)
+    .map(([action, set]) => `${action} is pinned to ${[...set].join(" and ")}`);
 }
 
 /** `${{ }}` inside `run:` is script injection waiting to happen: values reach scripts through `env:`. */
@@ -136,7 +143,8 @@ function permissionProblems(wf: Workflow): string[] {
   const problems: string[] = [];
   const inheritsReadOnly = wf.permissions !== undefined && isReadOnly(wf.permissions);
   for (const [name, job] of Object.entries(wf.jobs)) {
-    if (job.permissions === undefined && !inheritsReadOnly) problems.push(`${name} neither declares permissions nor inherits read-only ones`);
+    if (job.permissions === undefined && !inheritsReadOnly)
+      problems.push(`${name} neither declares permissions nor inherits read-only ones`);
     const effective = job.permissions ?? wf.permissions ?? {};
     if (typeof effective === "string") {
       if (effective !== "read-all") problems.push(`${name} has permissions: ${effective}`);
@@ -148,7 +156,8 @@ function permissionProblems(wf: Workflow): string[] {
       if (!needed) problems.push(`${name} has ${scope}: write, which nothing here needs`);
       else if (!needed(job)) problems.push(`${name} has ${scope}: write but no step that uses it`);
     }
-    if (WRITE_NEEDS["id-token"]?.(job) && effective["id-token"] !== "write") problems.push(`${name} uses OIDC without id-token: write`);
+    if (WRITE_NEEDS["id-token"]?.(job) && effective["id-token"] !== "write")
+      problems.push(`${name} uses OIDC without id-token: write`);
   }
   return problems;
 }
@@ -157,7 +166,8 @@ function permissionProblems(wf: Workflow): string[] {
 function hygieneProblems(wf: Workflow): string[] {
   const problems: string[] = [];
   for (const trigger of triggers(wf)) {
-    if (trigger === "pull_request_target" || trigger === "workflow_run") problems.push(`triggered by ${trigger}, which runs with secrets for forks`);
+    if (trigger === "pull_request_target" || trigger === "workflow_run")
+      problems.push(`triggered by ${trigger}, which runs with secrets for forks`);
   }
   if (!wf.concurrency) problems.push("no concurrency group");
   for (const [name, job] of Object.entries(wf.jobs)) {
@@ -171,7 +181,8 @@ function hygieneProblems(wf: Workflow): string[] {
   return problems;
 }
 
-const FORK_GUARD = "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository";
+const FORK_GUARD =
+  "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository";
 const STATE_ID_OF = (start: string) => `\${{ needs.${start}.outputs.state-id }}`;
 const LABEL_OF = (start: string) => `\${{ needs.${start}.outputs.label }}`;
 
@@ -186,7 +197,8 @@ function selfTestProblems(wf: Workflow, actionInputs: readonly string[]): string
       for (const input of Object.keys(step.with ?? {})) {
         if (!actionInputs.includes(input)) problems.push(`${name}: '${input}' is not an input of action.yml`);
       }
-      if (!String(step.with?.["github-token"] ?? "").startsWith("${{ secrets.")) problems.push(`${name}: github-token does not come from a secret`);
+      if (!String(step.with?.["github-token"] ?? "").startsWith("${{ secrets."))
+        problems.push(`${name}: github-token does not come from a secret`);
     }
   }
   for (const [start, job] of starts) {
@@ -194,7 +206,8 @@ function selfTestProblems(wf: Workflow, actionInputs: readonly string[]): string
     const environment = typeof job.environment === "string" ? job.environment : job.environment?.name;
     if (environment !== "gpu-selftest") problems.push(`${start} does not wait in the gpu-selftest environment`);
     for (const output of ["label", "state-id"]) {
-      if (!job.outputs?.[output]?.includes(`outputs.${output}`)) problems.push(`${start} does not pass on the ${output} output`);
+      if (!job.outputs?.[output]?.includes(`outputs.${output}`))
+        problems.push(`${start} does not pass on the ${output} output`);
     }
     const followers = jobs.filter(([, other]) => needsOf(other).includes(start));
     const gpu = followers.filter(([, other]) => other["runs-on"] === LABEL_OF(start));
@@ -210,9 +223,12 @@ function selfTestProblems(wf: Workflow, actionInputs: readonly string[]): string
     if (stops.length === 0) problems.push(`nothing stops what ${start} starts`);
     for (const [name, stop] of stops) {
       if (!stop.if?.includes("always()")) problems.push(`${name} does not run whatever happened (always())`);
-      for (const [gpuName] of gpu) if (!needsOf(stop).includes(gpuName)) problems.push(`${name} may run before ${gpuName} is done`);
-      if (stop.environment !== undefined) problems.push(`${name} waits for an environment: teardown must never wait for a reviewer`);
-      if (ownActionSteps(stop)[0]?.with?.["state-id"] !== STATE_ID_OF(start)) problems.push(`${name} does not stop ${start}'s state`);
+      for (const [gpuName] of gpu)
+        if (!needsOf(stop).includes(gpuName)) problems.push(`${name} may run before ${gpuName} is done`);
+      if (stop.environment !== undefined)
+        problems.push(`${name} waits for an environment: teardown must never wait for a reviewer`);
+      if (ownActionSteps(stop)[0]?.with?.["state-id"] !== STATE_ID_OF(start))
+        problems.push(`${name} does not stop ${start}'s state`);
     }
   }
   return problems;
@@ -220,7 +236,9 @@ function selfTestProblems(wf: Workflow, actionInputs: readonly string[]): string
 
 /** The run: commands and the actions (without their pins) of a job, in order. */
 const commands = (job: Job | undefined): string[] =>
-  (job?.steps ?? []).map((step) => step.run?.trim() ?? (step.uses ?? "").replace(/@.*/, "")).filter((command) => command !== "");
+  (job?.steps ?? [])
+    .map((step) => step.run?.trim() ?? (step.uses ?? "").replace(/@.*/, ""))
+    .filter((command) => command !== "");
 
 /** The release tags only after the tests pass, and only from a job that is the only writer. */
 function releaseProblems(wf: Workflow, ci: Workflow): string[] {
@@ -230,14 +248,16 @@ function releaseProblems(wf: Workflow, ci: Workflow): string[] {
   const tests = jobs.filter(([, job]) => (job.steps ?? []).some((step) => step.run === "npm test"));
   if (tests.length === 0) problems.push("no job runs npm test");
   for (const [name, job] of tests) {
-    if (JSON.stringify(commands(job)) !== JSON.stringify(commands(ciTest))) problems.push(`${name} does not run what ci.yml runs`);
+    if (JSON.stringify(commands(job)) !== JSON.stringify(commands(ciTest)))
+      problems.push(`${name} does not run what ci.yml runs`);
   }
   const taggers = jobs.filter(([, job]) => WRITE_NEEDS.contents?.(job));
   if (taggers.length === 0) problems.push("no job tags the release");
   for (const [name, job] of taggers) {
     for (const [test] of tests) if (!needsOf(job).includes(test)) problems.push(`${name} tags without needing ${test}`);
   }
-  const inputs = (wf.on as Record<string, { inputs?: Record<string, { required?: boolean }> } | null>).workflow_dispatch?.inputs;
+  const inputs = (wf.on as Record<string, { inputs?: Record<string, { required?: boolean }> } | null>).workflow_dispatch
+    ?.inputs;
   if (!inputs?.version?.required) problems.push("no required version input on workflow_dispatch");
   return problems;
 }
@@ -256,10 +276,12 @@ describe("every workflow", () => {
     describe(file, () => {
       const text = TEXTS.get(file) ?? "";
       it("is valid for GitHub's workflow parser", () => assert.deepEqual(workflowErrors(text, file), []));
-      it("pins every action to a commit sha, with its version in a comment", () => assert.deepEqual(pinProblems(text), []));
+      it("pins every action to a commit sha, with its version in a comment", () =>
+        assert.deepEqual(pinProblems(text), []));
       it("has no ${{ }} inside a run: block", () => assert.deepEqual(expressionInRunProblems(workflow(file)), []));
       it("gives each job only the permissions it uses", () => assert.deepEqual(permissionProblems(workflow(file)), []));
-      it("has a concurrency group and job timeouts, and no fork-with-secrets trigger", () => assert.deepEqual(hygieneProblems(workflow(file)), []));
+      it("has a concurrency group and job timeouts, and no fork-with-secrets trigger", () =>
+        assert.deepEqual(hygieneProblems(workflow(file)), []));
     });
   }
 
@@ -300,7 +322,10 @@ describe("ci.yml", () => {
   it("sets up node, terraform and shellcheck as the tests need them", () => {
     const engine = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
     assert.equal(`>=${step("actions/setup-node")?.with?.["node-version"]}`, engine);
-    assert.deepEqual(step("hashicorp/setup-terraform")?.with, { terraform_version: "1.11.4", terraform_wrapper: false });
+    assert.deepEqual(step("hashicorp/setup-terraform")?.with, {
+      terraform_version: "1.11.4",
+      terraform_wrapper: false,
+    });
     assert.ok(job?.steps?.some((s) => /apt-get install .*shellcheck/.test(s.run ?? "")));
   });
 
@@ -314,24 +339,27 @@ describe("gpu-selftest.yml", () => {
     assert.deepEqual(triggers(selftest).sort(), ["pull_request", "schedule", "workflow_dispatch"]);
   });
 
-  it("starts on AWS, Google Cloud and Azure, never for forks, each start behind the environment, each stopped always", () => {
+  it("starts on every registered cloud, never for forks, each start behind the environment, each stopped always", () => {
     assert.deepEqual(selfTestProblems(selftest, ACTION_INPUTS), []);
     const clouds = Object.values(selftest.jobs)
       .filter((job) => actionMode(job) === "start")
       .map((job) => ownActionSteps(job)[0]?.with?.cloud);
-    assert.deepEqual(clouds.sort(), ["aws", "azure", "gcp"]);
+    assert.deepEqual(clouds.sort(), cloudNames().sort());
   });
 
   it("gets cloud credentials through OIDC only", () => {
     const text = TEXTS.get("gpu-selftest.yml") ?? "";
     assert.doesNotMatch(text, /aws-access-key-id|aws-secret-access-key|credentials_json|\bcreds:|client-secret/);
     for (const job of Object.values(selftest.jobs)) {
-      if (ownActionSteps(job).length > 0) assert.ok(WRITE_NEEDS["id-token"]?.(job), `${job.name} authenticates through OIDC`);
+      if (ownActionSteps(job).length > 0)
+        assert.ok(WRITE_NEEDS["id-token"]?.(job), `${job.name} authenticates through OIDC`);
     }
   });
 
   it("its CUDA check is valid Python", (t) => {
-    const python = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: selftest.env?.CUDA_ROUND_TRIP ?? "" });
+    const python = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], {
+      input: selftest.env?.CUDA_ROUND_TRIP ?? "",
+    });
     if (python.error) return t.skip("python3 is not installed");
     assert.equal(python.status, 0, String(python.stderr));
   });
@@ -376,7 +404,9 @@ describe("release.yml", () => {
   });
 
   it("checks the version and the changelog before the tests run", () => {
-    const checker = Object.entries(release.jobs).find(([, job]) => (job.steps ?? []).some((step) => step.name === "Check the changelog"));
+    const checker = Object.entries(release.jobs).find(([, job]) =>
+      (job.steps ?? []).some((step) => step.name === "Check the changelog"),
+    );
     assert.ok(checker, "a job checks the changelog");
     assert.ok((checker[1].steps ?? []).some((step) => step.name === "Check the version"));
     for (const [name, job] of Object.entries(release.jobs)) {
@@ -400,7 +430,11 @@ describe("release.yml", () => {
   ];
   for (const [version, ref, ok] of versions) {
     it(`the version check ${ok ? "accepts" : "refuses"} ${JSON.stringify(version)} on ${ref}`, () => {
-      const result = runStep(named("Check the version"), { VERSION: version, GITHUB_REF: ref, GITHUB_SHA: "0".repeat(40) }, scratch);
+      const result = runStep(
+        named("Check the version"),
+        { VERSION: version, GITHUB_REF: ref, GITHUB_SHA: "0".repeat(40) },
+        scratch,
+      );
       assert.equal(result.status === 0, ok, result.output);
       assert.equal(existsSync(join(scratch, "injected")), false, "the version is data, never code");
     });
@@ -421,13 +455,21 @@ describe("release.yml", () => {
   }
 
   it("the release notes are the version's changelog section and nothing else", () => {
-    const result = runStep(named("Release notes from the changelog"), { VERSION: "v1.2.3", RUNNER_TEMP: scratch }, scratch);
+    const result = runStep(
+      named("Release notes from the changelog"),
+      { VERSION: "v1.2.3", RUNNER_TEMP: scratch },
+      scratch,
+    );
     assert.equal(result.status, 0, result.output);
     assert.equal(readFileSync(join(scratch, "release-notes.md"), "utf8"), "### Fixed\n- the fix of 1.2.3\n");
   });
 
   it("an empty changelog section stops the release", () => {
-    const result = runStep(named("Release notes from the changelog"), { VERSION: "v1.3.0", RUNNER_TEMP: scratch }, scratch);
+    const result = runStep(
+      named("Release notes from the changelog"),
+      { VERSION: "v1.3.0", RUNNER_TEMP: scratch },
+      scratch,
+    );
     assert.notEqual(result.status, 0);
   });
 });
@@ -442,7 +484,10 @@ describe("dependabot.yml", () => {
     ignore?: { "dependency-name": string }[];
   }
   const config = parse(read(".github/dependabot.yml")) as { version: number; updates: Update[] };
-  const packageJson = JSON.parse(read("package.json")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const packageJson = JSON.parse(read("package.json")) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
   const dependencies = Object.keys({ ...packageJson.dependencies, ...packageJson.devDependencies });
   const update = (ecosystem: string) => config.updates.find((u) => u["package-ecosystem"] === ecosystem);
 
@@ -462,7 +507,8 @@ describe("dependabot.yml", () => {
   });
 
   it("ignores only dependencies that exist", () => {
-    for (const rule of update("npm")?.ignore ?? []) assert.ok(dependencies.includes(rule["dependency-name"]), rule["dependency-name"]);
+    for (const rule of update("npm")?.ignore ?? [])
+      assert.ok(dependencies.includes(rule["dependency-name"]), rule["dependency-name"]);
   });
 });
 
@@ -477,7 +523,8 @@ function globMatches(pattern: string, name: string): boolean {
 function cdktfFamilyProblems(groups: Record<string, { patterns: string[] }>, dependencies: string[]): string[] {
   const family = dependencies.filter((name) => CDKTF_FAMILY.test(name));
   if (family.length === 0) return ["no cdktf dependency in package.json"];
-  const groupOf = (name: string) => Object.entries(groups).find(([, group]) => group.patterns.some((p) => globMatches(p, name)))?.[0];
+  const groupOf = (name: string) =>
+    Object.entries(groups).find(([, group]) => group.patterns.some((p) => globMatches(p, name)))?.[0];
   const found = new Set(family.map(groupOf));
   return found.size === 1 && !found.has(undefined) ? [] : [`the cdktf family falls in groups ${[...found].join(", ")}`];
 }
@@ -500,7 +547,8 @@ const FORM_TYPES = ["markdown", "input", "textarea", "dropdown", "checkboxes"];
 /** What GitHub requires of an issue form: name, description, a body of known elements with labels and unique ids. */
 function issueFormProblems(form: IssueForm): string[] {
   const problems: string[] = [];
-  for (const key of ["name", "description"] as const) if (typeof form[key] !== "string" || form[key] === "") problems.push(`no ${key}`);
+  for (const key of ["name", "description"] as const)
+    if (typeof form[key] !== "string" || form[key] === "") problems.push(`no ${key}`);
   if (!Array.isArray(form.body) || form.body.length === 0) return [...problems, "no body"];
   const ids = new Set<string>();
   for (const [index, element] of form.body.entries()) {
@@ -511,9 +559,11 @@ function issueFormProblems(form: IssueForm): string[] {
       continue;
     }
     if (!element.attributes?.label) problems.push(`${where}: no label`);
-    if (!element.id || !/^[a-z0-9_-]+$/.test(element.id) || ids.has(element.id)) problems.push(`${where}: missing, malformed or repeated id`);
+    if (!element.id || !/^[a-z0-9_-]+$/.test(element.id) || ids.has(element.id))
+      problems.push(`${where}: missing, malformed or repeated id`);
     if (element.id) ids.add(element.id);
-    if ((element.type === "dropdown" || element.type === "checkboxes") && !element.attributes?.options?.length) problems.push(`${where}: no options`);
+    if ((element.type === "dropdown" || element.type === "checkboxes") && !element.attributes?.options?.length)
+      problems.push(`${where}: no options`);
   }
   if (!form.body.some((element) => element.validations?.required)) problems.push("no required field");
   return problems;
@@ -526,7 +576,8 @@ describe("the cloud request issue form", () => {
 
   it("asks for the cloud, its GPU machine types, OIDC, the terraform provider and who will contribute", () => {
     const ids = (form.body ?? []).map((element) => element.id);
-    for (const id of ["cloud", "machine-types", "authentication", "terraform-provider", "contribute"]) assert.ok(ids.includes(id), id);
+    for (const id of ["cloud", "machine-types", "authentication", "terraform-provider", "contribute"])
+      assert.ok(ids.includes(id), id);
   });
 });
 
@@ -541,9 +592,22 @@ describe("the checks catch what they guard against", () => {
 
   const cases: [string, () => string[]][] = [
     ["a broken workflow (parser)", () => workflowErrors((TEXTS.get("ci.yml") ?? "").replace("runs-on:", "runs-onn:"))],
-    ["an action pinned to a tag", () => pinProblems(selftestText.replace(/configure-aws-credentials@[0-9a-f]{40}/, "configure-aws-credentials@v4"))],
-    ["a pinned sha without its version comment", () => pinProblems(selftestText.replace(/(checkout@[0-9a-f]{40}) # v4\.2\.2/, "$1"))],
-    ["an action pinned to two shas", () => pinConsistencyProblems([selftestText, selftestText.replace(/checkout@[0-9a-f]{40}/, `checkout@${"a".repeat(40)}`)])],
+    [
+      "an action pinned to a tag",
+      () => pinProblems(selftestText.replace(/configure-aws-credentials@[0-9a-f]{40}/, "configure-aws-credentials@v4")),
+    ],
+    [
+      "a pinned sha without its version comment",
+      () => pinProblems(selftestText.replace(/(checkout@[0-9a-f]{40}) # v4\.2\.2/, "$1")),
+    ],
+    [
+      "an action pinned to two shas",
+      () =>
+        pinConsistencyProblems([
+          selftestText,
+          selftestText.replace(/checkout@[0-9a-f]{40}/, `checkout@${"a".repeat(40)}`),
+        ]),
+    ],
     [
       "an expression inside run:",
       () => {
@@ -682,9 +746,25 @@ describe("the checks catch what they guard against", () => {
         return releaseProblems(wf, workflow("ci.yml"));
       },
     ],
-    ["a cdktf package outside the group", () => cdktfFamilyProblems({ cdktf: { patterns: ["cdktf", "@cdktf/*"] } }, ["cdktf", "@cdktf/provider-aws", "constructs"])],
+    [
+      "a cdktf package outside the group",
+      () =>
+        cdktfFamilyProblems({ cdktf: { patterns: ["cdktf", "@cdktf/*"] } }, [
+          "cdktf",
+          "@cdktf/provider-aws",
+          "constructs",
+        ]),
+    ],
     ["an issue form without a body", () => issueFormProblems({ name: "x", description: "y" })],
-    ["an issue form field without a label", () => issueFormProblems({ name: "x", description: "y", body: [{ type: "input", id: "a", validations: { required: true } }] })],
+    [
+      "an issue form field without a label",
+      () =>
+        issueFormProblems({
+          name: "x",
+          description: "y",
+          body: [{ type: "input", id: "a", validations: { required: true } }],
+        }),
+    ],
   ];
 
   for (const [name, problems] of cases) {

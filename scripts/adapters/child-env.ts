@@ -1,8 +1,9 @@
 // The environment of every child process the action starts (terraform, its providers and provisioners, the clouds'
-// CLIs): only what they need. The step's own environment holds the github-token, the state passphrase and the job's
-// token (GPU_RUNNER_*, JOB_GITHUB_TOKEN), which no child has any use for, and which terraform would otherwise hand on
-// to every provider and provisioner it runs.
+// CLIs): only what they need. The step's own environment holds the github-token and the state passphrase (in the
+// inputs variable, GPU_RUNNER_INPUTS) and the job's token (JOB_GITHUB_TOKEN), which no child has any use for, and which
+// terraform would otherwise hand on to every provider and provisioner it runs.
 import type { Env } from "../../stacks/input-reader.ts";
+import { INPUTS_VARIABLE } from "../../stacks/names.ts";
 
 /** What any program needs to run here: its PATH, home, temporary directory, locale, proxies and CA certificates. */
 const ALWAYS: readonly RegExp[] = [
@@ -17,12 +18,17 @@ const ALWAYS: readonly RegExp[] = [
 
 /**
  * The variables of `env` that a child may see: the common ones above, plus those matching `allowed` (a cloud's
- * credentials and settings, which each cloud names for itself).
+ * credentials and settings, which each cloud names for itself), never the inputs variable, whatever a cloud allows.
  */
 export function childEnvironment(env: Env, allowed: readonly RegExp[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && [...ALWAYS, ...allowed].some((pattern) => pattern.test(name))) out[name] = value;
+    if (
+      value !== undefined &&
+      name !== INPUTS_VARIABLE &&
+      [...ALWAYS, ...allowed].some((pattern) => pattern.test(name))
+    )
+      out[name] = value;
   }
   return out;
 }

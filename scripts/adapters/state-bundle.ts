@@ -141,7 +141,10 @@ function validateBundle(value: unknown): asserts value is StateBundle {
       typeof m.location === "string" &&
       (m.usdPerHour === undefined || (typeof m.usdPerHour === "number" && Number.isFinite(m.usdPerHour))) &&
       (m.pricesAsOf === undefined || typeof m.pricesAsOf === "string");
-    if (!ok) throw new StateBundleError("machine must be { type: string, location: string, usdPerHour?: number, pricesAsOf?: string }");
+    if (!ok)
+      throw new StateBundleError(
+        "machine must be { type: string, location: string, usdPerHour?: number, pricesAsOf?: string }",
+      );
   }
   if (typeof b.files !== "object" || b.files === null || Array.isArray(b.files)) {
     throw new StateBundleError("files must be an object of file name -> text");

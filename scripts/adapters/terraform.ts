@@ -115,7 +115,12 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       ...(opts.pluginCacheDir ? { TF_PLUGIN_CACHE_DIR: opts.pluginCacheDir } : {}),
       ...secretEnv,
     };
-    const { exitCode, stdout, stderr } = await spawnTerraform(argv, dir, env, stream ? (line) => log(scrub(line)) : undefined);
+    const { exitCode, stdout, stderr } = await spawnTerraform(
+      argv,
+      dir,
+      env,
+      stream ? (line) => log(scrub(line)) : undefined,
+    );
     if (exitCode !== 0) {
       // A directory that never applied anything has no state file: that is "nothing there", not an error.
       if (label === "state list" && /No state file was found/i.test(stderr)) return "";
@@ -190,7 +195,13 @@ export function createTerraform(opts: TerraformOptions = {}): Terraform {
       // so teardown never depends on a read-only permission or on a lookup that has since changed. The providers
       // treat a machine that is already gone as destroyed. Measured with terraform 1.11.4: a data source that
       // fails to read blocks a plain destroy, not this one.
-      await run("destroy", ["destroy", "-input=false", "-no-color", "-auto-approve", "-refresh=false"], dir, runOpts?.secretEnv, true);
+      await run(
+        "destroy",
+        ["destroy", "-input=false", "-no-color", "-auto-approve", "-refresh=false"],
+        dir,
+        runOpts?.secretEnv,
+        true,
+      );
     },
     async stateResourceCount(dir) {
       const stdout = await run("state list", ["state", "list", "-no-color"], dir);

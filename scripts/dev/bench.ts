@@ -53,7 +53,9 @@ function measure(script: string | undefined, env: Record<string, string>): Promi
   // Without GNU time, the child reports its own peak RSS as it exits.
   const onExit = `process.on("exit", () => process.stderr.write("\\nMAXRSS_KB=" + process.resourceUsage().maxRSS + "\\n"));`;
   const load = script ? `await import(${JSON.stringify(`file://${join(ACTION_ROOT, script)}`)});` : "";
-  const [command, args] = useTime ? [TIME, ["-v", process.execPath, ...node]] : [process.execPath, ["--import", LOADER, "--input-type=module", "-e", `${onExit} ${load}`]];
+  const [command, args] = useTime
+    ? [TIME, ["-v", process.execPath, ...node]]
+    : [process.execPath, ["--import", LOADER, "--input-type=module", "-e", `${onExit} ${load}`]];
   return new Promise((resolve, reject) => {
     const began = process.hrtime.bigint();
     const child = spawn(command, args, { cwd: ACTION_ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
@@ -105,7 +107,19 @@ async function synth(): Promise<void> {
   for (const cloud of clouds) {
     const ms = median(samples[cloud]!.map((x) => x.ms));
     const kb = median(samples[cloud]!.map((x) => x.maxRssKb));
-    say(row([`synth ${cloud}`, s(ms), (ms / bare.ms).toFixed(1), mb(kb), (kb / bare.kb).toFixed(1), "<= 3x bare start, <= 150 MB"], widths));
+    say(
+      row(
+        [
+          `synth ${cloud}`,
+          s(ms),
+          (ms / bare.ms).toFixed(1),
+          mb(kb),
+          (kb / bare.kb).toFixed(1),
+          "<= 3x bare start, <= 150 MB",
+        ],
+        widths,
+      ),
+    );
   }
   say();
 }
@@ -144,7 +158,9 @@ async function lifecycle(pollMs: number | null, baked: boolean): Promise<Lifecyc
     if (start.failed) throw new Error(`start failed: ${start.errors.join("; ")}`);
     const main = start.stepResults.find((x) => x.id === "main");
     const startEnded = Date.now();
-    const apiRequests = world.server.requests.slice(requestsBefore).filter((r) => r.route !== "release" && !r.url.startsWith("/_local/")).length;
+    const apiRequests = world.server.requests
+      .slice(requestsBefore)
+      .filter((r) => r.route !== "release" && !r.url.startsWith("/_local/")).length;
     const label = start.outputs.label ?? "";
     world.server.queueJob(label, { seconds: 0 });
     world.server.queueJob(label, { seconds: 0 });
@@ -172,10 +188,17 @@ async function lifecycle(pollMs: number | null, baked: boolean): Promise<Lifecyc
 }
 
 /** The action's own share: everything but the machine's create (in apply) and boot, which belong to the cloud. */
-const OVERHEAD_PHASES = ["Setting up the action", "Checking inputs and synthesizing the stack", "Registering the runners at GitHub", "terraform init and apply"];
+const OVERHEAD_PHASES = [
+  "Setting up the action",
+  "Checking inputs and synthesizing the stack",
+  "Registering the runners at GitHub",
+  "terraform init and apply",
+];
 
 async function lifecycles(): Promise<void> {
-  say(`Local lifecycle: start 2 runners, one job each, stop; median of ${LIFECYCLES} (real terraform, real boot script)`);
+  say(
+    `Local lifecycle: start 2 runners, one job each, stop; median of ${LIFECYCLES} (real terraform, real boot script)`,
+  );
   const variants = [
     { name: "production poll (1 s)", pollMs: null, baked: false },
     { name: "production poll, baked runner", pollMs: null, baked: true },
@@ -190,31 +213,69 @@ async function lifecycles(): Promise<void> {
   say(row(["", "total", "start", "stop", "online->seen", "online->start end", "GitHub requests (step)"], widths));
   for (const { name, runs } of results) {
     const m = (pick: (r: Lifecycle) => number) => median(runs.map(pick));
-    say(row([name, s(m((r) => r.total)), s(m((r) => r.start)), s(m((r) => r.stop)), s(m((r) => r.onlineToSeen)), s(m((r) => r.onlineToStartEnd)), `${m((r) => r.requests)} in ${s(m((r) => r.mainMs))}`], widths));
+    say(
+      row(
+        [
+          name,
+          s(m((r) => r.total)),
+          s(m((r) => r.start)),
+          s(m((r) => r.stop)),
+          s(m((r) => r.onlineToSeen)),
+          s(m((r) => r.onlineToStartEnd)),
+          `${m((r) => r.requests)} in ${s(m((r) => r.mainMs))}`,
+        ],
+        widths,
+      ),
+    );
   }
-  say("  targets: online detection <= 1.5 s (median); one request a poll for all runners (polls 1 s apart, writes 1 s apart)");
+  say(
+    "  targets: online detection <= 1.5 s (median); one request a poll for all runners (polls 1 s apart, writes 1 s apart)",
+  );
   say();
   say("Where the start's time went (its job summary's timeline), median per phase");
   const phases = [...new Set(results.flatMap(({ runs }) => runs.flatMap((r) => Object.keys(r.phases))))];
   const phaseWidths = [60, ...results.map(() => 32)];
   say(row(["phase", ...results.map((r) => r.name)], phaseWidths));
-  for (const phase of phases) say(row([phase, ...results.map(({ runs }) => s(median(runs.map((r) => r.phases[phase] ?? Number.NaN))))], phaseWidths));
-  const overhead = (r: Lifecycle) => OVERHEAD_PHASES.reduce((sum, p) => sum + (Object.entries(r.phases).find(([k]) => k.startsWith(p))?.[1] ?? 0), 0);
-  say(row(["the action's own overhead (the four first phases)", ...results.map(({ runs }) => s(median(runs.map(overhead))))], phaseWidths));
+  for (const phase of phases)
+    say(
+      row(
+        [phase, ...results.map(({ runs }) => s(median(runs.map((r) => r.phases[phase] ?? Number.NaN))))],
+        phaseWidths,
+      ),
+    );
+  const overhead = (r: Lifecycle) =>
+    OVERHEAD_PHASES.reduce((sum, p) => sum + (Object.entries(r.phases).find(([k]) => k.startsWith(p))?.[1] ?? 0), 0);
+  say(
+    row(
+      [
+        "the action's own overhead (the four first phases)",
+        ...results.map(({ runs }) => s(median(runs.map(overhead)))),
+      ],
+      phaseWidths,
+    ),
+  );
   say("  target: the action's own overhead <= 5 s with warm caches (here: no npm install, terraform's cache warm)");
   say();
 }
 
 async function install(): Promise<void> {
-  say("Production install: npm ci --omit=dev into a copy of the action (npm registry), then prune-install.ts per cloud");
+  say(
+    "Production install: npm ci --omit=dev into a copy of the action (npm registry), then prune-install.ts per cloud",
+  );
   const dir = await mkdtemp(join(tmpdir(), "bench-install-"));
   try {
     for (const file of ["package.json", "package-lock.json"]) await copyFile(join(ACTION_ROOT, file), join(dir, file));
     const began = Date.now();
     try {
-      execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, npm_config_cache: join(dir, ".npm-cache") } });
+      execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], {
+        cwd: dir,
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, npm_config_cache: join(dir, ".npm-cache") },
+      });
     } catch (error) {
-      say(`  npm ci failed (offline?): ${((error as { stderr?: Buffer }).stderr?.toString() ?? String(error)).trim().split("\n").slice(-3).join(" ")}`);
+      say(
+        `  npm ci failed (offline?): ${((error as { stderr?: Buffer }).stderr?.toString() ?? String(error)).trim().split("\n").slice(-3).join(" ")}`,
+      );
       return;
     }
     const took = Date.now() - began;
@@ -225,13 +286,21 @@ async function install(): Promise<void> {
     for (const cloud of allClouds()) {
       // A copy of the action: the prune loads the cloud's bindings from the install it prunes (hard links: cheap).
       const copy = join(dir, `action-${cloud.name}`);
-      for (const entry of ["scripts", "stacks", "package.json"]) await cp(join(ACTION_ROOT, entry), join(copy, entry), { recursive: true });
+      for (const entry of ["scripts", "stacks", "package.json"])
+        await cp(join(ACTION_ROOT, entry), join(copy, entry), { recursive: true });
       execFileSync("cp", ["-al", join(dir, "node_modules"), join(copy, "node_modules")]);
       // The prune before this one kept the chosen cloud's provider packages whole and removed every other one.
-      const providers = readdirSync(join(copy, "node_modules", "@cdktf")).filter((name) => name.startsWith("provider-"));
-      const others = providers.filter((name) => !cloud.providerPackages.includes(`@cdktf/${name}`)).map((name) => du(join(copy, "node_modules", "@cdktf", name)));
+      const providers = readdirSync(join(copy, "node_modules", "@cdktf")).filter((name) =>
+        name.startsWith("provider-"),
+      );
+      const others = providers
+        .filter((name) => !cloud.terraform.providerPackages.includes(`@cdktf/${name}`))
+        .map((name) => du(join(copy, "node_modules", "@cdktf", name)));
       const whole = du(join(copy, "node_modules")) - others.reduce((a, b) => a + b, 0);
-      execFileSync(process.execPath, ["--import", LOADER, "scripts/prune-install.ts", cloud.name], { cwd: copy, stdio: "ignore" });
+      execFileSync(process.execPath, ["--import", LOADER, "scripts/prune-install.ts", cloud.name], {
+        cwd: copy,
+        stdio: "ignore",
+      });
       const archive = join(dir, `${cloud.name}.tar.gz`);
       execFileSync("tar", ["-czf", archive, "-C", copy, "node_modules"]);
       say(row([cloud.name, mb(whole), mb(du(join(copy, "node_modules"))), mb(du(archive))], widths));

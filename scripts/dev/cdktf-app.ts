@@ -3,10 +3,15 @@
 // action's own synthesis path. With none set it synthesizes the chosen cloud's example configuration, so a reviewer
 // needs no cloud account.
 import { synthesize } from "../phases/synthesize.ts";
-import { parseReviewInputs } from "../settings/review-env.ts";
+import { parseReviewInputs } from "./review-env.ts";
 import { readRunContext } from "../settings/run-context.ts";
 
 const { env, inputs } = parseReviewInputs(process.env);
-if (inputs.mode !== "start") throw new Error("The cdktf app reviews a start: set GPU_RUNNER_MODE=start (or leave it unset).");
+if (inputs.mode !== "start")
+  throw new Error("The cdktf app reviews a start: set GPU_RUNNER_MODE=start (or leave it unset).");
 // No outdir: the cdktf CLI says where through CDKTF_OUTDIR.
-await synthesize({ inputs, context: readRunContext(env, "."), label: env.GPU_RUNNER_REVIEW_LABEL ?? "gpu-0-1-00000000" });
+await synthesize({
+  inputs,
+  context: readRunContext(env, "."),
+  label: env.GPU_RUNNER_REVIEW_LABEL ?? "gpu-0-1-00000000",
+});

@@ -28,16 +28,26 @@ const KEY_LINE =
 
 function onLine(line: string, step: StepResult): void {
   if (line.startsWith("::group::") || line.startsWith("::endgroup::")) return;
-  if (verbose || KEY_LINE.test(line)) say(dim(`      ${step.id === "main" ? "" : `[${step.name}] `}${line.replace(/^::(error|warning)[^:]*::/, "$1: ")}`));
+  if (verbose || KEY_LINE.test(line))
+    say(
+      dim(`      ${step.id === "main" ? "" : `[${step.name}] `}${line.replace(/^::(error|warning)[^:]*::/, "$1: ")}`),
+    );
 }
 
 function onStep(step: StepResult, phase: "start" | "end"): void {
   if (phase === "start") {
     const action = step.uses?.split("@")[0];
-    say(`    ${action && step.name.startsWith(`Run ${action}`) ? `uses: ${action}` : step.name}${action ? dim("  (stood in for)") : ""}`);
+    say(
+      `    ${action && step.name.startsWith(`Run ${action}`) ? `uses: ${action}` : step.name}${action ? dim("  (stood in for)") : ""}`,
+    );
     return;
   }
-  const mark = step.outcome === "success" ? good("ok") : step.conclusion === "success" ? "failed (continue-on-error)" : bad("FAILED");
+  const mark =
+    step.outcome === "success"
+      ? good("ok")
+      : step.conclusion === "success"
+        ? "failed (continue-on-error)"
+        : bad("FAILED");
   say(dim(`      -> ${mark} in ${seconds(step.endedAt - step.startedAt)}${step.note ? `; ${step.note}` : ""}`));
 }
 
@@ -70,9 +80,13 @@ async function main(): Promise<number> {
   try {
     say(bold("1. Setting up"));
     say(`    GitHub stand-in:   ${world.server.url}  (repository ${world.repository}, run ${world.runId})`);
-    say(`    runner release:    actions-runner-linux-x64-${world.release.version}.tar.gz, sha256 ${world.release.sha256.slice(0, 16)}... (built just now)`);
+    say(
+      `    runner release:    actions-runner-linux-x64-${world.release.version}.tar.gz, sha256 ${world.release.sha256.slice(0, 16)}... (built just now)`,
+    );
     say(`    scratch directory: ${world.root}`);
-    say(`    OpenAPI checks:    ${world.server.checksOpenApi ? "on" : "off (@octokit/openapi, a development dependency, is not installed)"}`);
+    say(
+      `    OpenAPI checks:    ${world.server.checksOpenApi ? "on" : "off (@octokit/openapi, a development dependency, is not installed)"}`,
+    );
     say();
 
     say(bold(`2. The start job: uses: the action with mode: start, cloud: local, count: ${COUNT}`));
@@ -88,7 +102,11 @@ async function main(): Promise<number> {
     say(`             runners=${start.outputs.runners}`);
     const main = start.stepResults.find((s) => s.id === "main");
     const lastOnline = Math.max(...world.server.issued.map((r) => r.onlineAt ?? 0));
-    say(dim(`    the last runner reported online ${seconds((main?.endedAt ?? 0) - lastOnline)} before the start step ended`));
+    say(
+      dim(
+        `    the last runner reported online ${seconds((main?.endedAt ?? 0) - lastOnline)} before the start step ended`,
+      ),
+    );
     say();
 
     say(bold(`3. The GPU job (runs-on: ${label}): queued at GitHub, each runner takes one by itself`));
@@ -96,12 +114,17 @@ async function main(): Promise<number> {
     await world.server.waitFor("the jobs", () => world.server.jobs.every((j) => j.doneAt !== undefined));
     for (const job of world.server.jobs) {
       const runner = world.server.runner(job.runnerId ?? -1);
-      say(`    ${runner?.name} ran "${job.name}" in ${seconds((job.doneAt ?? 0) - (job.takenAt ?? 0))}, then left GitHub (a JIT runner takes one job)`);
+      say(
+        `    ${runner?.name} ran "${job.name}" in ${seconds((job.doneAt ?? 0) - (job.takenAt ?? 0))}, then left GitHub (a JIT runner takes one job)`,
+      );
     }
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && world.machineDirs().some((d) => !existsSync(join(d, "powered-off")))) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && world.machineDirs().some((d) => !existsSync(join(d, "powered-off"))))
+      await new Promise((r) => setTimeout(r, 100));
     for (const dir of world.machineDirs()) {
-      const reason = existsSync(join(dir, "powered-off")) ? readFileSync(join(dir, "powered-off"), "utf8").trim() : "still running";
+      const reason = existsSync(join(dir, "powered-off"))
+        ? readFileSync(join(dir, "powered-off"), "utf8").trim()
+        : "still running";
       say(`    machine ${dir.split("/").pop()} powered itself off: ${reason}`);
     }
     say();
@@ -120,14 +143,26 @@ async function main(): Promise<number> {
     check(world.server.runners.length === 0, "no runner registered at GitHub");
     check(world.server.artifacts.length === 0, "no state artifact (deleted by stop)");
     const findings = world.findSecrets();
-    check(findings.length === 0, `no token, JIT config or runner credential in clear in any log line, file or artifact${findings.length ? `: ${findings.map((f) => `${f.secret} in ${f.where}`).join("; ")}` : ""}`);
+    check(
+      findings.length === 0,
+      `no token, JIT config or runner credential in clear in any log line, file or artifact${findings.length ? `: ${findings.map((f) => `${f.secret} in ${f.where}`).join("; ")}` : ""}`,
+    );
     const apiCalls = world.server.requests.filter((r) => r.route.startsWith("/repos/")).length;
     if (world.server.checksOpenApi) {
-      check(world.server.violations.length === 0, `${apiCalls} API calls, all as GitHub's OpenAPI description documents them${world.server.violations.length ? `: ${world.server.violations.join("; ")}` : ""}`);
+      check(
+        world.server.violations.length === 0,
+        `${apiCalls} API calls, all as GitHub's OpenAPI description documents them${world.server.violations.length ? `: ${world.server.violations.join("; ")}` : ""}`,
+      );
     }
     say();
-    say(`Done in ${seconds(Date.now() - began)}.${keep ? ` Scratch directory kept: ${world.root}` : " Scratch directory removed."}`);
-    say(dim("Next: npm test (every check, on real terraform), npm run bench (timings), npm run review (the AWS stack for review)."));
+    say(
+      `Done in ${seconds(Date.now() - began)}.${keep ? ` Scratch directory kept: ${world.root}` : " Scratch directory removed."}`,
+    );
+    say(
+      dim(
+        "Next: npm test (every check, on real terraform), npm run bench (timings), npm run review (the AWS stack for review).",
+      ),
+    );
     return failures === 0 ? 0 : 1;
   } finally {
     await world.close({ keep });

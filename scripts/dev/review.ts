@@ -8,7 +8,7 @@ import { describeStart, planStack } from "../phases/describe.ts";
 import { explainFailure } from "../phases/explain.ts";
 import { synthesize } from "../phases/synthesize.ts";
 import { newLabel } from "../settings/label.ts";
-import { parseReviewInputs } from "../settings/review-env.ts";
+import { parseReviewInputs } from "./review-env.ts";
 import { readRunContext } from "../settings/run-context.ts";
 
 export interface ReviewResult {
@@ -18,7 +18,8 @@ export interface ReviewResult {
 
 export async function review(env: Record<string, string | undefined>, outdir: string): Promise<ReviewResult> {
   const { env: full, inputs } = parseReviewInputs(env);
-  if (inputs.mode !== "start") throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
+  if (inputs.mode !== "start")
+    throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
   const context = readRunContext(full, outdir);
   const label = newLabel(context);
   const { stackDir, stackJsonPath } = await synthesize({ inputs, context, label }, inputs.plan, outdir);
@@ -30,7 +31,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const { text, stackDir } = await review(process.env, resolve("cdktf.out"));
     console.log(text);
-    if (process.argv.includes("--plan")) await planStack(stackDir, createTerraform({ log: (line) => console.log(line) }));
+    if (process.argv.includes("--plan"))
+      await planStack(stackDir, createTerraform({ log: (line) => console.log(line) }));
   } catch (error) {
     console.error(explainFailure(error));
     process.exitCode = 1;

@@ -32,7 +32,10 @@ export async function showBootLines(
     await deps.io.group(`Boot lines of ${machine.name}`, async () => {
       try {
         const lines = bootLines(await plan.bootConsole(machine, deps.run));
-        if (lines.length === 0) deps.io.info("(no boot script line yet: the machine may not have booted, or its console is not available yet)");
+        if (lines.length === 0)
+          deps.io.info(
+            "(no boot script line yet: the machine may not have booted, or its console is not available yet)",
+          );
         for (const line of lines) deps.io.info(line);
       } catch (error) {
         deps.io.warning(`Could not read the console of ${machine.name}: ${(error as Error).message}`);

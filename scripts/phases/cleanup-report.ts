@@ -10,8 +10,15 @@ export interface CleanupOutcome {
 export function cleanupTable(outcomes: CleanupOutcome[], format: "text" | "markdown"): string {
   if (format === "markdown") {
     const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-    return ["| Cleanup layer | Outcome |", "| --- | --- |", ...outcomes.map((o) => `| ${cell(o.layer)} | ${o.ok ? "done" : "FAILED"}: ${cell(o.detail)} |`)].join("\n");
+    return [
+      "| Cleanup layer | Outcome |",
+      "| --- | --- |",
+      ...outcomes.map((o) => `| ${cell(o.layer)} | ${o.ok ? "done" : "FAILED"}: ${cell(o.detail)} |`),
+    ].join("\n");
   }
   const width = Math.max(...outcomes.map((o) => o.layer.length));
-  return ["Cleanup:", ...outcomes.map((o) => `  ${o.layer.padEnd(width)}  ${o.ok ? "done" : "FAILED"}: ${o.detail}`)].join("\n");
+  return [
+    "Cleanup:",
+    ...outcomes.map((o) => `  ${o.layer.padEnd(width)}  ${o.ok ? "done" : "FAILED"}: ${o.detail}`),
+  ].join("\n");
 }

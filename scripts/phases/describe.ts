@@ -16,17 +16,23 @@ export function describeStart(inputs: StartInputs, label: string, plan: MachineP
     ["location", machine.location],
     ["image", machine.image],
     ["runner label", `${label} (a new one on every start)`],
-    ["lifetime cap", `${inputs.maxLifetimeMinutes} min; idle ${inputs.idleTimeoutMinutes} min; online wait ${inputs.runnerTimeoutMinutes} min`],
+    [
+      "lifetime cap",
+      `${inputs.maxLifetimeMinutes} min; idle ${inputs.idleTimeoutMinutes} min; online wait ${inputs.runnerTimeoutMinutes} min`,
+    ],
     ["runner user", `${inputs.runnerUser}${inputs.runnerSudo ? " (passwordless sudo)" : ""}`],
     [
       "estimated cost",
       price === undefined
         ? "unknown (no list price for this machine type)"
         : machine.spot
-          ? `at most $${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (Spot; the on-demand list price of ${plan.cloud.pricesAsOf} is the upper bound)`
-          : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${plan.cloud.pricesAsOf})`,
+          ? `at most $${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (Spot; the on-demand list price of ${plan.cloud.catalog.pricesAsOf} is the upper bound)`
+          : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${plan.cloud.catalog.pricesAsOf})`,
     ],
-    ["extra tags", Object.keys(inputs.tags).length > 0 ? JSON.stringify(inputs.tags) : "none (ownership tags are always added)"],
+    [
+      "extra tags",
+      Object.keys(inputs.tags).length > 0 ? JSON.stringify(inputs.tags) : "none (ownership tags are always added)",
+    ],
     ["state", `encrypted, in ${inputs.stateStore ? inputs.stateStore.description : "a workflow artifact"}`],
     ["Terraform JSON", stackJsonPath],
     ...(machine.caveats ?? []).map((caveat): [string, string] => ["caveat", caveat]),

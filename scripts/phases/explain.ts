@@ -2,7 +2,7 @@
 // this action's errors in a CI log, far from its code.
 import type { Cloud } from "../../stacks/cloud.ts";
 import { ForkRefusedError } from "./fork-guard.ts";
-import { GitHubApiError } from "../adapters/github.ts";
+import { GitHubApiError } from "../adapters/github/errors.ts";
 import { InputError } from "../../stacks/input-reader.ts";
 import { NoCapacityError } from "./provision.ts";
 import { StartError } from "./start.ts";
@@ -14,14 +14,14 @@ import { RunnersNotOnlineError } from "./wait-online.ts";
 const TROUBLESHOOTING = "docs/troubleshooting.md in the action's repository";
 
 /** `cloud`: the chosen cloud, when the inputs named a known one; its own hint says what to check when Terraform fails. */
-export function explainFailure(error: unknown, cloud?: Pick<Cloud, "credentialsHint">): string {
+export function explainFailure(error: unknown, cloud?: Pick<Cloud["terraform"], "credentialsHint">): string {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof StartError && error.cancelled) return message;
   const hint = nextStep(error instanceof StartError ? error.cause : error, cloud);
   return hint ? `${message}\n\nWhat to check next: ${hint}` : message;
 }
 
-function nextStep(error: unknown, cloud: Pick<Cloud, "credentialsHint"> | undefined): string | undefined {
+function nextStep(error: unknown, cloud: Pick<Cloud["terraform"], "credentialsHint"> | undefined): string | undefined {
   if (error instanceof InputError) {
     return `the input '${error.input}' in the step's with: block (the README's inputs table lists every input, its default and the modes that read it).`;
   }
@@ -37,7 +37,8 @@ function nextStep(error: unknown, cloud: Pick<Cloud, "credentialsHint"> | undefi
   }
   if (error instanceof TerraformError) {
     return `the terraform output in the group above. Most often the cloud's credentials step did not run in this job or lacks a permission: check ${
-      cloud?.credentialsHint ?? "that the cloud's credentials step ran in this job and has the permissions its docs page lists."
+      cloud?.credentialsHint ??
+      "that the cloud's credentials step ran in this job and has the permissions its docs page lists."
     }`;
   }
   if (error instanceof SweepError) {

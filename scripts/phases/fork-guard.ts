@@ -32,14 +32,20 @@ export function headRepository(eventName: string, payload: EventPayload): string
   if ("pull_request" in payload) return payload.pull_request?.head?.repo?.full_name ?? null;
   if (eventName === "workflow_run") return payload.workflow_run?.head_repository?.full_name ?? null;
   // A comment on a pull request names no head repository: it may be a fork's, so it counts as one (null).
-  if (eventName === "issue_comment" && (payload.issue === undefined || payload.issue === null || "pull_request" in payload.issue)) return null;
+  if (
+    eventName === "issue_comment" &&
+    (payload.issue === undefined || payload.issue === null || "pull_request" in payload.issue)
+  )
+    return null;
   return undefined;
 }
 
 /** Why the triggering event cannot be trusted to say where the code comes from: refusing is the safe side. */
 export class EventUnreadableError extends Error {
   constructor(why: string) {
-    super(`Refusing to start: ${why}, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.`);
+    super(
+      `Refusing to start: ${why}, so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.`,
+    );
     this.name = "EventUnreadableError";
   }
 }
@@ -49,7 +55,10 @@ export class EventUnreadableError extends Error {
  * read, or one whose pull request it cannot make out, is refused too. The base is GITHUB_REPOSITORY, which GitHub
  * sets, never the payload's own claim.
  */
-export async function guardAgainstForks(context: Pick<RunContext, "eventName" | "eventPath" | "repository">, allowForks: boolean): Promise<void> {
+export async function guardAgainstForks(
+  context: Pick<RunContext, "eventName" | "eventPath" | "repository">,
+  allowForks: boolean,
+): Promise<void> {
   if (allowForks) return;
   if (!context.eventPath) throw new EventUnreadableError("GITHUB_EVENT_PATH is not set");
   let payload: unknown;
@@ -57,12 +66,16 @@ export async function guardAgainstForks(context: Pick<RunContext, "eventName" | 
     // Stryker disable next-line StringLiteral: without an encoding readFile gives a Buffer, which JSON.parse reads as the same UTF-8 text.
     payload = JSON.parse(await readFile(context.eventPath, "utf8"));
   } catch (error) {
-    throw new EventUnreadableError(`the triggering event (GITHUB_EVENT_PATH) cannot be read: ${(error as Error).message}`);
+    throw new EventUnreadableError(
+      `the triggering event (GITHUB_EVENT_PATH) cannot be read: ${(error as Error).message}`,
+    );
   }
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new EventUnreadableError("the triggering event is not a JSON object");
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+    throw new EventUnreadableError("the triggering event is not a JSON object");
   const head = headRepository(context.eventName, payload as EventPayload);
   if (head === undefined) return;
   const base = context.repository;
   // A deleted fork shows as a null head repository: still not this repository.
-  if (head === null || head.toLowerCase() !== base.toLowerCase()) throw new ForkRefusedError(context.eventName || "event", head ?? "", base);
+  if (head === null || head.toLowerCase() !== base.toLowerCase())
+    throw new ForkRefusedError(context.eventName || "event", head ?? "", base);
 }

@@ -25,7 +25,15 @@ export function startSummary(s: StartSummary): string {
   const spot = s.machine.spot === true;
   const price = s.usdPerHour === undefined ? "unknown" : `${spot ? "at most " : ""}${usd(s.usdPerHour)}`;
   const rows = s.runners.map((r) =>
-    [r.name, s.machine.machineType, s.gpusPerMachine > 0 ? String(s.gpusPerMachine) : "not checked", s.machine.location, s.label, `${s.maxLifetimeMinutes} min`, price]
+    [
+      r.name,
+      s.machine.machineType,
+      s.gpusPerMachine > 0 ? String(s.gpusPerMachine) : "not checked",
+      s.machine.location,
+      s.label,
+      `${s.maxLifetimeMinutes} min`,
+      price,
+    ]
       .map(cell)
       .join(" | "),
   );
@@ -42,7 +50,9 @@ export function startSummary(s: StartSummary): string {
     "",
   ];
   if (s.usdPerHour === undefined) {
-    lines.push(`Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${s.pricesAsOf}).`);
+    lines.push(
+      `Estimated cost: unknown for ${cell(s.machine.machineType)} (no list price in the action's table of ${s.pricesAsOf}).`,
+    );
   } else {
     const perHour = s.usdPerHour * s.runners.length;
     const cap = (perHour * s.maxLifetimeMinutes) / 60;
@@ -81,10 +91,13 @@ export function stopSummary(s: StopSummary): string {
     // A machine that ended itself after its job (where power-off ends it) lived less: these are upper bounds.
     const each = price === undefined ? "unknown" : `at most ${usd((price * minutes) / 60)}`;
     lines.push("| Machine | Type | Lived | Cost |", "| --- | --- | --- | --- |");
-    for (const name of s.machines) lines.push(`| ${cell(name)} | ${cell(s.machine?.type ?? "unknown type")} | at most ${minutes} min | ${each} |`);
+    for (const name of s.machines)
+      lines.push(`| ${cell(name)} | ${cell(s.machine?.type ?? "unknown type")} | at most ${minutes} min | ${each} |`);
     lines.push("");
   }
-  lines.push(`${s.machineCount} machine(s) of ${cell(s.machine?.type ?? "unknown type")} lived about ${minutes} min (start to stop).`);
+  lines.push(
+    `${s.machineCount} machine(s) of ${cell(s.machine?.type ?? "unknown type")} lived about ${minutes} min (start to stop).`,
+  );
   lines.push(
     price === undefined
       ? "Estimated cost: unknown (no list price for this machine type)."

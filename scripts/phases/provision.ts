@@ -30,8 +30,9 @@ export class NoCapacityError extends Error {
 
 /** Only the cloud's own "no capacity" answers are worth another candidate: anything else would fail the same way. */
 export function isCapacityError(plan: MachinePlan, error: unknown): boolean {
-  const text = error instanceof Error ? `${error.message}\n${(error as { stderrTail?: string }).stderrTail ?? ""}` : String(error);
-  return plan.cloud.capacityErrors.some((pattern) => pattern.test(text));
+  const text =
+    error instanceof Error ? `${error.message}\n${(error as { stderrTail?: string }).stderrTail ?? ""}` : String(error);
+  return plan.cloud.terraform.capacityErrors.some((pattern) => pattern.test(text));
 }
 
 export function describeCandidate(plan: MachinePlan): string {
@@ -58,7 +59,9 @@ export async function provision(
     tried.push(description);
     await io.group("terraform init", () => terraform.init(stackDir));
     try {
-      await io.group(`terraform apply (${description})`, () => terraform.apply(stackDir, { secretEnv: target.secretEnv }));
+      await io.group(`terraform apply (${description})`, () =>
+        terraform.apply(stackDir, { secretEnv: target.secretEnv }),
+      );
       return { stackDir, plan };
     } catch (error) {
       if (!isCapacityError(plan, error)) throw error;

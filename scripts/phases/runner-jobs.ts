@@ -1,7 +1,7 @@
 // Which job ran on each of a start's runners. A runner carries only this start's unique label, so only a job of this
 // workflow run should take it; one taken by a job of another run (a label shared by mistake, or a job that asked for
 // the same label) ran someone else's code on this machine, with this repository's secrets: stop says so, loudly.
-import type { RunJob } from "../adapters/github.ts";
+import type { RunJob } from "../adapters/github/types.ts";
 
 export interface RunnerJob {
   runner: string;
@@ -15,7 +15,11 @@ export interface RunnerJob {
  * `runners`: every runner of the start; `stillRegistered`: the names GitHub lists now (a JIT runner deregisters
  * after its one job); `jobs`: the jobs of this workflow run, every attempt.
  */
-export function runnerJobs(runners: { name: string }[], stillRegistered: ReadonlySet<string>, jobs: RunJob[]): RunnerJob[] {
+export function runnerJobs(
+  runners: { name: string }[],
+  stillRegistered: ReadonlySet<string>,
+  jobs: RunJob[],
+): RunnerJob[] {
   return runners.map(({ name }) => {
     const job = jobs.find((j) => j.runnerName === name);
     if (job) return { runner: name, verdict: "ran", job };

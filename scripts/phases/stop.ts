@@ -11,7 +11,7 @@ import type { StateStore } from "../../stacks/cloud.ts";
 import type { Env } from "../../stacks/input-reader.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
 import type { CommandRunner } from "../adapters/command.ts";
-import type { GitHubClient } from "../adapters/github.ts";
+import type { GitHubClient } from "../adapters/github/types.ts";
 import { readEncryptedBundle, type StateBundle, unpackStackDir } from "../adapters/state-bundle.ts";
 import { type Terraform, TerraformError } from "../adapters/terraform.ts";
 import { STATE_ARTIFACT_PREFIX } from "../lib/constants.ts";
@@ -81,7 +81,9 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
     const jobs = runnerReport ? `\n\n${runnerReport.map((r) => `- ${describeRunnerJob(r)}`).join("\n")}` : "";
-    await io.summary(`### GPU runners not fully stopped: \`${inputs.stateId}\`\n\n${cleanupTable(outcomes, "markdown")}${jobs}\n`);
+    await io.summary(
+      `### GPU runners not fully stopped: \`${inputs.stateId}\`\n\n${cleanupTable(outcomes, "markdown")}${jobs}\n`,
+    );
     throw new StopError(`Stop did not finish cleanly:\n${failed.map((o) => `${o.layer}: ${o.detail}`).join("\n")}`);
   }
   if (inputs.stateStore) await removeStoredState(inputs.stateStore, inputs.stateId, deps);
@@ -119,7 +121,10 @@ async function loadState(inputs: StopInputs, statePath: string, deps: StopDeps):
     // With a state store the bundle comes from the cloud's bucket; else the download step put the artifact there.
     if (inputs.stateStore) await inputs.stateStore.get(inputs.stateId, statePath, deps.run);
     const bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
-    if (!bundle) deps.io.info(`No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`);
+    if (!bundle)
+      deps.io.info(
+        `No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`,
+      );
     return { bundle };
   } catch (error) {
     deps.io.info(`The state of ${inputs.stateId} cannot be used (${(error as Error).message}).`);
@@ -128,7 +133,10 @@ async function loadState(inputs: StopInputs, statePath: string, deps: StopDeps):
 }
 
 /** Layer 1: terraform destroy from the state (init first: the providers are not in the bundle). */
-async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ outcome: CleanupOutcome; machineNames: string[] }> {
+async function destroyFromState(
+  bundle: StateBundle,
+  deps: StopDeps,
+): Promise<{ outcome: CleanupOutcome; machineNames: string[] }> {
   const layer = "machines (terraform)";
   const dir = join(deps.workDir, "stacks", STACK_ID);
   // Stryker disable next-line ArrayDeclaration: still [] only when a step before output failed, and a failed layer makes stop throw before it uses the names.
@@ -141,7 +149,10 @@ async function destroyFromState(bundle: StateBundle, deps: StopDeps): Promise<{ 
     const machines = (await deps.terraform.output(dir)).machines;
     machineNames = machines && typeof machines === "object" ? Object.keys(machines) : [];
     await destroyStack(dir, deps.terraform, deps.io);
-    return { outcome: { layer, ok: true, detail: `destroyed (${machineNames.length} machine(s) in the state)` }, machineNames };
+    return {
+      outcome: { layer, ok: true, detail: `destroyed (${machineNames.length} machine(s) in the state)` },
+      machineNames,
+    };
   } catch (error) {
     deps.io.warning(`Could not destroy from the state: ${(error as Error).message}`);
     return { outcome: { layer, ok: false, detail: firstLine(error) }, machineNames };
@@ -161,7 +172,9 @@ async function removeRunnersOfStart(
   const layer = "runners (GitHub)";
   const known = bundle?.runners ?? [];
   const listed = await registeredUnderLabel(deps.github, label).catch((error: unknown) => {
-    deps.io.warning(`Could not list the runners at GitHub (${firstLine(error)}); removing the ${known.length} the state names.`);
+    deps.io.warning(
+      `Could not list the runners at GitHub (${firstLine(error)}); removing the ${known.length} the state names.`,
+    );
     return undefined;
   });
   const runners = unionOfRunners(known, listed ?? []);
@@ -176,32 +189,47 @@ async function removeRunnersOfStart(
 }
 
 /** Which job ran on each runner, from the run's jobs; undefined (with a warning) when the jobs cannot be listed. */
-async function whoRanOnThem(runners: { name: string }[], listed: { name: string }[], context: RunContext, deps: StopDeps): Promise<RunnerJob[] | undefined> {
+async function whoRanOnThem(
+  runners: { name: string }[],
+  listed: { name: string }[],
+  context: RunContext,
+  deps: StopDeps,
+): Promise<RunnerJob[] | undefined> {
   try {
     const jobs = await (deps.artifacts ?? deps.github).listRunJobs(context.runId);
     const report = runnerJobs(runners, new Set(listed.map((r) => r.name)), jobs);
     for (const line of report) (line.verdict === "elsewhere" ? deps.io.warning : deps.io.info)(describeRunnerJob(line));
     return report;
   } catch (error) {
-    deps.io.warning(`Could not list this run's jobs to check which job ran on each runner (${firstLine(error)}; the token needs Actions: read).`);
+    deps.io.warning(
+      `Could not list this run's jobs to check which job ran on each runner (${firstLine(error)}; the token needs Actions: read).`,
+    );
     return undefined;
   }
 }
 
 /** Layer 3: the machines found by their label tag, with the cloud's CLI. */
-async function sweepByLabel(inputs: StopInputs, deps: StopDeps, { required }: { required: boolean }): Promise<CleanupOutcome> {
+async function sweepByLabel(
+  inputs: StopInputs,
+  deps: StopDeps,
+  { required }: { required: boolean },
+): Promise<CleanupOutcome> {
   const layer = "machines (by label)";
   return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
     try {
-      const found = await inputs.cloud.findMachines({ label: inputs.stateId }, deps.env, deps.run);
+      const found = await inputs.cloud.cli.findMachines({ label: inputs.stateId }, deps.env, deps.run);
       // Its label's leftovers (a security group, schedules) too, even when no machine is left.
-      const deleted = await inputs.cloud.deleteMachines(found, [inputs.stateId], deps.env, deps.run);
+      const deleted = await inputs.cloud.cli.deleteMachines(found, [inputs.stateId], deps.env, deps.run);
       deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
       return { layer, ok: true, detail: deleted.length > 0 ? `deleted ${deleted.join(", ")}` : "none found" };
     } catch (error) {
       deps.io.warning(`Could not look for this start's machines: ${(error as Error).message}`);
       const detail = `could not look: ${firstLine(error)}`;
-      return { layer, ok: !required, detail: required ? detail : `${detail} (no state: the start may have made nothing)` };
+      return {
+        layer,
+        ok: !required,
+        detail: required ? detail : `${detail} (no state: the start may have made nothing)`,
+      };
     }
   });
 }
@@ -212,12 +240,19 @@ async function removeStoredState(store: StateStore, stateId: string, deps: StopD
     await store.remove(stateId, deps.run);
     deps.io.info(`Deleted the state of ${stateId} from ${store.description}.`);
   } catch (error) {
-    deps.io.warning(`Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`);
+    deps.io.warning(
+      `Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`,
+    );
   }
 }
 
 /** Best effort: deleting artifacts needs `actions: write`, which the token may lack; the state is encrypted anyway. */
-async function removeStateArtifact(github: GitHubClient, context: RunContext, stateId: string, io: ActionIO): Promise<void> {
+async function removeStateArtifact(
+  github: GitHubClient,
+  context: RunContext,
+  stateId: string,
+  io: ActionIO,
+): Promise<void> {
   try {
     const deleted = await github.deleteArtifactsNamed(context.runId, `${STATE_ARTIFACT_PREFIX}${stateId}`);
     if (deleted > 0) io.info(`Deleted the state artifact of ${stateId}.`);

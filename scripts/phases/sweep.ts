@@ -8,9 +8,10 @@
 // deleted. A machine or runner of a run still in progress is never touched: its own stop job is still to come.
 import type { FoundMachine } from "../../stacks/cloud.ts";
 import type { Env } from "../../stacks/input-reader.ts";
+import { LIFETIME_CAP_MARGIN_MINUTES } from "../../stacks/lifetime-cap.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
 import type { CommandRunner } from "../adapters/command.ts";
-import type { GitHubClient } from "../adapters/github.ts";
+import type { GitHubClient } from "../adapters/github/types.ts";
 import type { SweepInputs } from "../settings/inputs.ts";
 import { runOfLabel } from "../settings/label.ts";
 import type { RunContext } from "../settings/run-context.ts";
@@ -25,9 +26,6 @@ export interface SweepDeps {
   run: CommandRunner;
   now?: () => number;
 }
-
-/** A machine is given this long past its max-lifetime before it counts as outliving it (its own timer comes first). */
-const LIFETIME_GRACE_MINUTES = 10;
 
 interface Verdict {
   delete: boolean;
@@ -45,7 +43,7 @@ export async function sweep(inputs: SweepInputs, context: RunContext, deps: Swee
   const { io } = deps;
   const now = deps.now?.() ?? Date.now();
   const machines = await io.group(`Look for ${context.repository}'s machines (${inputs.cloud.name})`, () =>
-    inputs.cloud.findMachines({ repository: context.repository }, deps.env, deps.run),
+    inputs.cloud.cli.findMachines({ repository: context.repository }, deps.env, deps.run),
   );
   const runners = (await deps.github.listRunners()).filter((r) => runOfLabel(r.name) !== undefined);
   const runIsOver = runStatusCache(deps);
@@ -62,11 +60,19 @@ export async function sweep(inputs: SweepInputs, context: RunContext, deps: Swee
     const over = await runIsOver(runner.name);
     const verdict: Verdict =
       over !== true
-        ? { delete: false, why: over === false ? "its workflow run is in progress" : "its workflow run could not be checked" }
+        ? {
+            delete: false,
+            why: over === false ? "its workflow run is in progress" : "its workflow run could not be checked",
+          }
         : liveNames.has(runner.name)
           ? { delete: false, why: "its machine is kept" }
           : runner.status === "offline" || doomedNames.has(runner.name)
-            ? { delete: true, why: doomedNames.has(runner.name) ? "its workflow run is over; its machine is deleted now" : "offline, and its workflow run is over" }
+            ? {
+                delete: true,
+                why: doomedNames.has(runner.name)
+                  ? "its workflow run is over; its machine is deleted now"
+                  : "offline, and its workflow run is over",
+              }
             : { delete: false, why: "online: it may still be taking a job" };
     runnerVerdicts.set(runner, verdict);
   }
@@ -75,7 +81,11 @@ export async function sweep(inputs: SweepInputs, context: RunContext, deps: Swee
   const deleted: string[] = [];
   if (!inputs.dryRun && doomed.length > 0) {
     try {
-      deleted.push(...(await io.group("Delete the machines", () => inputs.cloud.deleteMachines(doomed, [...new Set(doomed.map((m) => m.label))], deps.env, deps.run))));
+      deleted.push(
+        ...(await io.group("Delete the machines", () =>
+          inputs.cloud.cli.deleteMachines(doomed, [...new Set(doomed.map((m) => m.label))], deps.env, deps.run),
+        )),
+      );
     } catch (error) {
       problems.push(`Could not delete the machines: ${(error as Error).message}`);
     }
@@ -103,26 +113,38 @@ export async function sweep(inputs: SweepInputs, context: RunContext, deps: Swee
     [
       `### GPU runner sweep${inputs.dryRun ? " (dry-run: nothing deleted)" : ""}: ${context.repository}, ${inputs.cloud.name}`,
       "",
-      machineRows.length > 0 ? table(["Machine", "State", "Where", "Age", "Decision"], machineRows) : "No machine of this repository was found.",
+      machineRows.length > 0
+        ? table(["Machine", "State", "Where", "Age", "Decision"], machineRows)
+        : "No machine of this repository was found.",
       "",
-      runnerRows.length > 0 ? table(["Runner", "Status", "Decision"], runnerRows) : "No runner of this action is registered.",
+      runnerRows.length > 0
+        ? table(["Runner", "Status", "Decision"], runnerRows)
+        : "No runner of this action is registered.",
       "",
     ].join("\n"),
   );
   if (problems.length > 0) throw new SweepError(`The sweep did not finish:\n${problems.join("\n")}`);
 }
 
-async function judgeMachine(machine: FoundMachine, now: number, runIsOver: (name: string) => Promise<boolean | undefined>): Promise<Verdict> {
-  if (machine.state === "stopped") return { delete: true, why: "stopped: powered off but not deleted, its disk still billed" };
+async function judgeMachine(
+  machine: FoundMachine,
+  now: number,
+  runIsOver: (name: string) => Promise<boolean | undefined>,
+): Promise<Verdict> {
+  if (machine.state === "stopped")
+    return { delete: true, why: "stopped: powered off but not deleted, its disk still billed" };
   if (machine.launchedAt && machine.maxLifetimeMinutes) {
     const minutes = (now - machine.launchedAt.getTime()) / 60_000;
-    if (minutes > machine.maxLifetimeMinutes + LIFETIME_GRACE_MINUTES) {
+    if (minutes > machine.maxLifetimeMinutes + LIFETIME_CAP_MARGIN_MINUTES) {
       return { delete: true, why: `past its max-lifetime of ${machine.maxLifetimeMinutes} min` };
     }
   }
   const over = await runIsOver(machine.label || machine.name);
   if (over === true) return { delete: true, why: "its workflow run is over" };
-  return { delete: false, why: over === false ? "its workflow run is in progress" : "its workflow run could not be checked" };
+  return {
+    delete: false,
+    why: over === false ? "its workflow run is in progress" : "its workflow run could not be checked",
+  };
 }
 
 /** Whether the workflow run a label or runner name belongs to has completed; undefined when it cannot be told. */
@@ -137,7 +159,9 @@ function runStatusCache(deps: SweepDeps): (labelOrName: string) => Promise<boole
         // A run GitHub no longer has (deleted) is over too.
         (value) => value === undefined || value === "completed",
         (error: unknown) => {
-          deps.io.warning(`Could not read workflow run ${run.runId}: ${(error as Error).message} (the token needs Actions: read).`);
+          deps.io.warning(
+            `Could not read workflow run ${run.runId}: ${(error as Error).message} (the token needs Actions: read).`,
+          );
           return undefined;
         },
       );
@@ -155,5 +179,9 @@ function age(machine: FoundMachine, now: number): string {
 
 function table(header: string[], rows: string[][]): string {
   const cell = (text: string) => text.replace(/\|/g, "\\|");
-  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`),
+  ].join("\n");
 }

@@ -36,13 +36,21 @@ export interface Synthesized {
  * Synthesizes `plan` (the inputs' own plan, or a capacity alternative of it) into `outdir`; without an outdir,
  * where the cdktf CLI asks for it (CDKTF_OUTDIR). Loads the cloud's provider bindings first.
  */
-export async function synthesize(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Promise<Synthesized> {
-  await plan.cloud.load();
+export async function synthesize(
+  target: SynthesisTarget,
+  plan: MachinePlan = target.inputs.plan,
+  outdir?: string,
+): Promise<Synthesized> {
+  await plan.cloud.terraform.load();
   return synthesizeLoaded(target, plan, outdir);
 }
 
-/** The same, synchronous as cdktf is, for a cloud whose bindings are already loaded (`await cloud.load()`). */
-export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = target.inputs.plan, outdir?: string): Synthesized {
+/** The same, synchronous as cdktf is, for a cloud whose bindings are already loaded (`await cloud.terraform.load()`). */
+export function synthesizeLoaded(
+  target: SynthesisTarget,
+  plan: MachinePlan = target.inputs.plan,
+  outdir?: string,
+): Synthesized {
   const shared = buildStackConfig(target, plan);
   const app = new App(outdir === undefined ? {} : { outdir });
   const stack = plan.createStack(app, STACK_ID, shared);
@@ -52,8 +60,14 @@ export function synthesizeLoaded(target: SynthesisTarget, plan: MachinePlan = ta
   return { stackDir, stackJsonPath: join(stackDir, "cdk.tf.json") };
 }
 
-export function buildStackConfig({ inputs, context, label, now }: SynthesisTarget, plan: MachinePlan = inputs.plan): SharedStackConfig {
-  const runners: RunnerSlot[] = Array.from({ length: inputs.count }, (_, index) => ({ index, name: runnerName(label, index) }));
+export function buildStackConfig(
+  { inputs, context, label, now }: SynthesisTarget,
+  plan: MachinePlan = inputs.plan,
+): SharedStackConfig {
+  const runners: RunnerSlot[] = Array.from({ length: inputs.count }, (_, index) => ({
+    index,
+    name: runnerName(label, index),
+  }));
   return {
     label,
     runners,
@@ -86,10 +100,12 @@ function assertUserDataFits(shared: SharedStackConfig, stack: MachineStack, plan
   const bytes = Math.max(
     0,
     ...[...stack.bootValuesByRunner.values()].map((values) =>
-      plan.cloud.userDataBytes(renderBootScript({ values, terraformValues: { GR_JIT_CONFIG: JIT_CONFIG_PLACEHOLDER } })),
+      plan.cloud.terraform.userDataBytes(
+        renderBootScript({ values, terraformValues: { GR_JIT_CONFIG: JIT_CONFIG_PLACEHOLDER } }),
+      ),
     ),
   );
-  const limit = plan.cloud.userDataLimitBytes;
+  const limit = plan.cloud.terraform.userDataLimitBytes;
   if (bytes > limit) {
     throw new InputError(
       "pre-runner-script",
@@ -105,7 +121,10 @@ function assertUserDataFits(shared: SharedStackConfig, stack: MachineStack, plan
  * count; else 0, which turns the gate off. Where the cloud describes the machine type at apply, that description
  * replaces this number in the stack (see gpuCheck).
  */
-export function expectedGpus(inputs: Pick<StartInputs, "expectedGpus" | "plan">, plan: MachinePlan = inputs.plan): number {
+export function expectedGpus(
+  inputs: Pick<StartInputs, "expectedGpus" | "plan">,
+  plan: MachinePlan = inputs.plan,
+): number {
   return inputs.expectedGpus ?? plan.gpus().count ?? 0;
 }
 

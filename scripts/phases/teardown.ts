@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ActionIO } from "../adapters/action-io.ts";
 import { JIT_VARIABLE_PREFIX } from "../../stacks/names.ts";
-import type { GitHubClient } from "../adapters/github.ts";
+import type { GitHubClient } from "../adapters/github/types.ts";
 import { placeholderSecretEnv, type Terraform } from "../adapters/terraform.ts";
 
 export interface TeardownTarget {
@@ -54,7 +54,11 @@ export interface RunnerRemoval {
 }
 
 /** Deletes each runner at GitHub; one that is already gone (a JIT runner after its job) counts as removed. */
-export async function removeRunners(github: GitHubClient, runners: { id: number; name: string }[], io: ActionIO): Promise<RunnerRemoval> {
+export async function removeRunners(
+  github: GitHubClient,
+  runners: { id: number; name: string }[],
+  io: ActionIO,
+): Promise<RunnerRemoval> {
   const lines: string[] = [];
   const removedIds: number[] = [];
   let removed = 0;
@@ -66,7 +70,9 @@ export async function removeRunners(github: GitHubClient, runners: { id: number;
       if (result === "deleted") removed++;
       else gone++;
       removedIds.push(runner.id);
-      lines.push(result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`);
+      lines.push(
+        result === "deleted" ? `Runner ${runner.name} removed from GitHub.` : `Runner ${runner.name} was already gone.`,
+      );
       io.info(lines.at(-1)!);
     } catch (error) {
       failed++;
@@ -74,7 +80,10 @@ export async function removeRunners(github: GitHubClient, runners: { id: number;
       io.warning(lines.at(-1)!);
     }
   }
-  const detail = runners.length === 0 ? "none registered" : `${removed} removed, ${gone} already gone${failed > 0 ? `, ${failed} could not be removed` : ""}`;
+  const detail =
+    runners.length === 0
+      ? "none registered"
+      : `${removed} removed, ${gone} already gone${failed > 0 ? `, ${failed} could not be removed` : ""}`;
   return { ok: failed === 0, lines, detail, removedIds };
 }
 
@@ -87,8 +96,13 @@ export async function runnersOfStart(github: GitHubClient, label: string, known:
 }
 
 /** The runners registered at GitHub now whose name says they belong to this start. */
-export async function registeredUnderLabel(github: GitHubClient, label: string): Promise<{ id: number; name: string }[]> {
-  return (await github.listRunners()).filter((runner) => runner.name.startsWith(`${label}-`)).map((r) => ({ id: r.id, name: r.name }));
+export async function registeredUnderLabel(
+  github: GitHubClient,
+  label: string,
+): Promise<{ id: number; name: string }[]> {
+  return (await github.listRunners())
+    .filter((runner) => runner.name.startsWith(`${label}-`))
+    .map((r) => ({ id: r.id, name: r.name }));
 }
 
 export function unionOfRunners(...lists: { id: number; name: string }[][]): { id: number; name: string }[] {

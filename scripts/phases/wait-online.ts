@@ -1,6 +1,6 @@
 // Polls GitHub until every new runner is online, bounded by runner-timeout.
 import type { ActionIO, Clock } from "../adapters/action-io.ts";
-import type { GitHubClient } from "../adapters/github.ts";
+import type { GitHubClient } from "../adapters/github/types.ts";
 
 export interface RegisteredRunner {
   id: number;
@@ -20,6 +20,12 @@ export class RunnersNotOnlineError extends Error {
     this.name = "RunnersNotOnlineError";
   }
 }
+
+/**
+ * How often start asks GitHub whether the runners are online: each poll is one listing for all of them (see
+ * waitForRunnersOnline), so once a second keeps to GitHub's advice of one request a second whatever `count` is.
+ */
+export const POLL_INTERVAL_MS = 1000;
 
 export interface WaitOptions {
   timeoutMs: number;
@@ -56,7 +62,9 @@ export async function waitForRunnersOnline(
       }
     }
     const elapsed = deps.clock.now() - started;
-    deps.io.info(`Runners online ${runners.length - waiting.size}/${runners.length} (${seconds(elapsed)} of ${seconds(opts.timeoutMs)})`);
+    deps.io.info(
+      `Runners online ${runners.length - waiting.size}/${runners.length} (${seconds(elapsed)} of ${seconds(opts.timeoutMs)})`,
+    );
     if (waiting.size === 0) return seen;
     // A listing of more than one page is more than one request: wait a second per page, to stay at one a second.
     const interval = Math.max(opts.intervalMs, 1000 * Math.ceil(listed.size / RUNNERS_PER_PAGE));

@@ -3,7 +3,10 @@
 import { randomBytes } from "node:crypto";
 import type { RunContext } from "./run-context.ts";
 
-export function newLabel(context: Pick<RunContext, "runId" | "runAttempt">, random: () => Buffer = () => randomBytes(4)): string {
+export function newLabel(
+  context: Pick<RunContext, "runId" | "runAttempt">,
+  random: () => Buffer = () => randomBytes(4),
+): string {
   return `gpu-${context.runId}-${context.runAttempt}-${random().toString("hex").slice(0, 8)}`;
 }
 

@@ -22,7 +22,8 @@ export function readRunContext(env: Env, fallbackTempDir: string): RunContext {
   const runId = env.GITHUB_RUN_ID ?? "";
   if (!/^\d{1,20}$/.test(runId)) throw new InputError("GITHUB_RUN_ID", runId, "the numeric run id GitHub Actions sets");
   const runAttempt = env.GITHUB_RUN_ATTEMPT || "1";
-  if (!/^\d{1,4}$/.test(runAttempt)) throw new InputError("GITHUB_RUN_ATTEMPT", runAttempt, "the attempt number GitHub Actions sets");
+  if (!/^\d{1,4}$/.test(runAttempt))
+    throw new InputError("GITHUB_RUN_ATTEMPT", runAttempt, "the attempt number GitHub Actions sets");
   return {
     repository,
     owner: match[1]!,

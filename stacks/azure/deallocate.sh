@@ -1,7 +1,7 @@
 #!/bin/bash
 # Ends this VM's compute billing: on Azure a VM that powers itself off stays allocated and billed, so right before its
 # power-off the boot script runs this (GR_END_COMMAND_B64, as root, bounded to 120 s), which asks Azure Resource
-# Manager to deallocate the VM, as the VM's user-assigned managed identity. stacks/azure.ts writes the values above
+# Manager to deallocate the VM, as the VM's user-assigned managed identity. end-command.ts writes the values above
 # this file's body (IMDS, ARM: the endpoints; ARM_RESOURCE: the token's audience; API_VERSION; VM_ID; IDENTITY_ID).
 # Deallocation ends the compute bill; the OS disk (and a public IP) stay billed until the stop job or mode: sweep
 # deletes them. The token reaches curl on stdin (-H @-), never its argv; the metadata service is reached without any

@@ -9,7 +9,7 @@ import { STATE_DIR_NAME, STATE_FILE_NAME } from "../../scripts/lib/constants.ts"
 import type { ActionRunResult, StepResult } from "./local-github/action-runner.ts";
 import type { LocalWorld, LocalWorldOptions } from "./local-github/world.ts";
 import { LocalWorld as World } from "./local-github/world.ts";
-import { gitHubOpenApi } from "./github-server.ts";
+import { gitHubOpenApi } from "./local-github/openapi.ts";
 
 export {
   type ActionDefinition,
@@ -24,7 +24,15 @@ export {
   type StepResult,
 } from "./local-github/action-runner.ts";
 export { evaluate, evaluateCondition, ExpressionError, interpolate } from "./local-github/expressions.ts";
-export { ACTION_ROOT, LocalArtifacts, LocalWorld, type LocalWorldOptions, groupMembers, processesMatching, sessionMembers } from "./local-github/world.ts";
+export {
+  ACTION_ROOT,
+  LocalArtifacts,
+  LocalWorld,
+  type LocalWorldOptions,
+  groupMembers,
+  processesMatching,
+  sessionMembers,
+} from "./local-github/world.ts";
 
 /** A world whose GitHub stand-in checks every exchange against the OpenAPI description (loaded once per process). */
 export function createWorld(options: LocalWorldOptions = {}): Promise<LocalWorld> {
@@ -51,14 +59,19 @@ export function worldsClosedAfterwards(): (options?: LocalWorldOptions) => Promi
 export { waitFor } from "./patience.ts";
 
 export function step(result: ActionRunResult, idOrName: string | RegExp): StepResult {
-  const found = result.stepResults.find((s) => (typeof idOrName === "string" ? s.id === idOrName : idOrName.test(s.name)));
+  const found = result.stepResults.find((s) =>
+    typeof idOrName === "string" ? s.id === idOrName : idOrName.test(s.name),
+  );
   assert.ok(found, `no step ${idOrName}`);
   return found;
 }
 
 /** What a failed run said, for assertion messages. */
 export function explain(result: ActionRunResult): string {
-  return [...result.errors, ...result.stepResults.map((s) => `--- ${s.name} (${s.outcome})\n${s.stdout.slice(-3000)}${s.stderr.slice(-2000)}`)].join("\n");
+  return [
+    ...result.errors,
+    ...result.stepResults.map((s) => `--- ${s.name} (${s.outcome})\n${s.stdout.slice(-3000)}${s.stderr.slice(-2000)}`),
+  ].join("\n");
 }
 
 export function runners(result: ActionRunResult): { name: string; id: number; machineId: string }[] {

@@ -24,8 +24,32 @@ export const NVIDIA_FIXTURES = fileURLToPath(new URL("../fixtures/nvidia-smi/", 
 
 /** The real tools the boot script, the stand-ins and the stand-in runner may run. */
 const TOOLS = [
-  "bash", "base64", "cat", "chmod", "curl", "env", "find", "grep", "gzip", "ln", "mkdir", "mktemp", "mv", "od", "rm",
-  "sed", "setsid", "sha256sum", "shred", "sleep", "sort", "head", "tar", "timeout", "tr", "wc",
+  "bash",
+  "base64",
+  "cat",
+  "chmod",
+  "curl",
+  "env",
+  "find",
+  "grep",
+  "gzip",
+  "ln",
+  "mkdir",
+  "mktemp",
+  "mv",
+  "od",
+  "rm",
+  "sed",
+  "setsid",
+  "sha256sum",
+  "shred",
+  "sleep",
+  "sort",
+  "head",
+  "tar",
+  "timeout",
+  "tr",
+  "wc",
 ];
 
 // ------------------------------------------------------------------------------------------------ rendering
@@ -233,7 +257,13 @@ export class BootSandbox {
     this.cloudDir = join(this.root, "var", "lib", "cloud");
     this.agentDir = join(this.root, "var", "lib", "waagent");
     this.console = join(this.root, "dev", "console");
-    for (const dir of [this.bin, this.records, join(this.root, "tools"), join(this.root, "tmp"), join(this.root, "dev")]) {
+    for (const dir of [
+      this.bin,
+      this.records,
+      join(this.root, "tools"),
+      join(this.root, "tmp"),
+      join(this.root, "dev"),
+    ]) {
       await mkdir(dir, { recursive: true });
     }
     await writeFile(this.console, "");
@@ -245,7 +275,10 @@ export class BootSandbox {
       await writeFile(this.deadlinePath, `${o.deadline.epoch} ${id}\n`);
     }
     // NAME, or NAME:UID:GROUPS (space-separated) for an account the image already has.
-    await writeFile(join(this.records, "users"), (o.users ?? []).map((u) => (u.includes(":") ? `${u}\n` : `${u}:1500\n`)).join(""));
+    await writeFile(
+      join(this.records, "users"),
+      (o.users ?? []).map((u) => (u.includes(":") ? `${u}\n` : `${u}:1500\n`)).join(""),
+    );
     await this.linkTools();
     await this.writeStandIns();
 
@@ -267,7 +300,11 @@ export class BootSandbox {
       await writeFile(join(this.installDir, ".gpu-runner-version"), `${o.preinstalled}\n`);
       // As the real runner answers `bin/Runner.Listener --version` (what a baked image is checked by).
       await mkdir(join(this.installDir, "bin"), { recursive: true });
-      await writeFile(join(this.installDir, "bin", "Runner.Listener"), `#!/bin/bash\n[[ $1 == --version ]] && echo ${o.preinstalled}\n`, { mode: 0o755 });
+      await writeFile(
+        join(this.installDir, "bin", "Runner.Listener"),
+        `#!/bin/bash\n[[ $1 == --version ]] && echo ${o.preinstalled}\n`,
+        { mode: 0o755 },
+      );
     }
     await this.writeUserData();
     for (const [path, content] of Object.entries(o.files?.(this) ?? {})) {
@@ -326,8 +363,19 @@ export class BootSandbox {
     await symlink(join("instances", "i-0123456789abcdef0"), join(this.cloudDir, "instance"));
     const mime = `Content-Type: multipart/mixed; boundary="==BOUNDARY=="\nMIME-Version: 1.0\n\n--==BOUNDARY==\nContent-Type: text/x-shellscript; charset="utf-8"\nContent-Disposition: attachment; filename="part-001"\n\n${script}\n--==BOUNDARY==--\n`;
     // obj.pkl stands in for cloud-init's pickled datasource: the raw and the processed user-data among binary bytes.
-    const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x95, 0x00, 0x43]), raw, Buffer.from([0x94, 0x8c]), Buffer.from(mime), Buffer.from([0x94, 0x2e])]);
-    this.userDataFiles = [join(instance, "user-data.txt"), join(instance, "user-data.txt.i"), join(instance, "obj.pkl"), join(instance, "scripts", "part-001")];
+    const pickle = Buffer.concat([
+      Buffer.from([0x80, 0x04, 0x95, 0x00, 0x43]),
+      raw,
+      Buffer.from([0x94, 0x8c]),
+      Buffer.from(mime),
+      Buffer.from([0x94, 0x2e]),
+    ]);
+    this.userDataFiles = [
+      join(instance, "user-data.txt"),
+      join(instance, "user-data.txt.i"),
+      join(instance, "obj.pkl"),
+      join(instance, "scripts", "part-001"),
+    ];
     await writeFile(this.userDataFiles[0]!, raw, { mode: 0o600 });
     await writeFile(this.userDataFiles[1]!, mime, { mode: 0o600 });
     await writeFile(this.userDataFiles[2]!, pickle, { mode: 0o600 });
@@ -364,7 +412,9 @@ export class BootSandbox {
   }
 
   private async writeStandIn(name: string, body: string): Promise<void> {
-    await writeFile(join(this.bin, name), `#!/bin/bash\n# stand-in written by test/kit/boot-sandbox.ts\n${body}`, { mode: 0o755 });
+    await writeFile(join(this.bin, name), `#!/bin/bash\n# stand-in written by test/kit/boot-sandbox.ts\n${body}`, {
+      mode: 0o755,
+    });
   }
 
   private async writeStandIns(): Promise<void> {
@@ -549,7 +599,11 @@ ${behaviour[mode]}
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         killGroup(this.pid);
-        reject(new Error(`hung: the boot script still ran after ${hungAfterMs} ms; output so far:\n${this.stdout}${this.stderr}`));
+        reject(
+          new Error(
+            `hung: the boot script still ran after ${hungAfterMs} ms; output so far:\n${this.stdout}${this.stderr}`,
+          ),
+        );
       }, hungAfterMs);
     });
     try {
@@ -575,7 +629,12 @@ ${behaviour[mode]}
   /** When each poweroff call came (epoch seconds, from the stand-in's own clock). */
   poweredOffAt(): number[] {
     const file = join(this.records, "poweroff.at");
-    return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map(Number) : [];
+    return existsSync(file)
+      ? readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+          .map(Number)
+      : [];
   }
 
   /** The lifetime deadline on the disk (epoch seconds), as the first boot wrote it. */
@@ -585,7 +644,11 @@ ${behaviour[mode]}
 
   calls(name: string): string[] {
     const file = join(this.records, `${name}.calls`);
-    return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
+    return existsSync(file)
+      ? readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      : [];
   }
 
   /** Every stand-in call recorded, argv joined by spaces. */
@@ -613,7 +676,11 @@ ${behaviour[mode]}
   filesHoldingSecret(): string[] {
     const needle = Buffer.from(this.secret);
     const inBase64 = (bytes: Buffer): boolean => {
-      const runs = bytes.toString("latin1").replace(/\s+/g, "").match(/[A-Za-z0-9+/]{16,}/g) ?? [];
+      const runs =
+        bytes
+          .toString("latin1")
+          .replace(/\s+/g, "")
+          .match(/[A-Za-z0-9+/]{16,}/g) ?? [];
       return runs.some((run) => [0, 1, 2, 3].some((skip) => Buffer.from(run.slice(skip), "base64").includes(needle)));
     };
     const holds = (bytes: Buffer): boolean => {
@@ -642,7 +709,12 @@ ${behaviour[mode]}
     const exec = /^ExecStart=(.+)$/m.exec(readFileSync(this.unitPath, "utf8"))?.[1];
     if (!exec) throw new Error(`no ExecStart in ${this.unitPath}`);
     const [command, ...args] = exec.split(" ");
-    const child = spawn(command!, args, { cwd: this.root, stdio: ["ignore", "pipe", "pipe"], ...UNPRIVILEGED, env: this.env() });
+    const child = spawn(command!, args, {
+      cwd: this.root,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...UNPRIVILEGED,
+      env: this.env(),
+    });
     let out = "";
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
@@ -659,7 +731,10 @@ ${behaviour[mode]}
   killTimers(): void {
     const file = join(this.records, "timers");
     if (!existsSync(file)) return;
-    for (const pid of readFileSync(file, "utf8").split("\n").filter((l) => /^\d+$/.test(l))) killGroup(Number(pid));
+    for (const pid of readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => /^\d+$/.test(l)))
+      killGroup(Number(pid));
   }
 
   async cleanup(): Promise<void> {

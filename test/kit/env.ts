@@ -1,5 +1,6 @@
 // Builds the environment action.yml would give the scripts, from input names.
-import { inputEnvName } from "../../stacks/names.ts";
+import { INPUTS_VARIABLE } from "../../stacks/names.ts";
+import { reviewVariable } from "../../scripts/dev/review-env.ts";
 
 export const FAKE_TOKEN = "test-token-not-real-0123456789";
 
@@ -10,10 +11,22 @@ export const RUN_CONTEXT_ENV = {
   GITHUB_API_URL: "https://api.github.com",
 } as const;
 
-/** Env for `inputs` (input name -> value) on top of the run context. */
+/**
+ * Env for `inputs` (input name -> value) on top of the run context: the inputs in the one variable action.yml sets
+ * (toJSON(inputs)). Only the inputs given: an input left out reads as '' (the parser's fallbacks stand for action.yml's
+ * defaults); the action runner's tests check that GitHub gives every declared input.
+ */
 export function inputEnv(inputs: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...RUN_CONTEXT_ENV, ...extra, [INPUTS_VARIABLE]: JSON.stringify(inputs) };
+}
+
+/** Env for a local review of `inputs`: one GPU_RUNNER_<INPUT> variable each, on top of the run context. */
+export function reviewVariables(
+  inputs: Record<string, string>,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = { ...RUN_CONTEXT_ENV, ...extra };
-  for (const [name, value] of Object.entries(inputs)) env[inputEnvName(name)] = value;
+  for (const [name, value] of Object.entries(inputs)) env[reviewVariable(name)] = value;
   return env;
 }
 

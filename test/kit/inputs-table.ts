@@ -3,12 +3,11 @@
 // when that mode never reads it. `npx tsx test/kit/inputs-table.ts --write` rewrites the README's table.
 import { readFileSync, writeFileSync } from "node:fs";
 import { allClouds, cloudNamed, cloudNames } from "../../stacks/clouds.ts";
-import { INPUT_ENV_PREFIX, inputEnvName } from "../../stacks/names.ts";
-import { InputError } from "../../stacks/input-reader.ts";
+import { decodeInputs, InputError } from "../../stacks/input-reader.ts";
 import { type Mode, parseInputs } from "../../scripts/settings/inputs.ts";
-import { reviewEnvironment } from "../../scripts/settings/review-env.ts";
+import { reviewEnvironment } from "../../scripts/dev/review-env.ts";
 import { readActionFile } from "./action-file.ts";
-import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV } from "./env.ts";
+import { FAKE_TOKEN, inputEnv, LOCAL_KIND_ENV, reviewVariables } from "./env.ts";
 
 export const README_PATH = new URL("../../README.md", import.meta.url);
 const START = "<!-- inputs-table:start -->";
@@ -26,23 +25,32 @@ function probeInputs(input: string, cloud: string): Record<string, string> | und
 }
 
 function validEnv(mode: Mode, cloud: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
-  if (mode === "stop") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d", ...extra }, LOCAL_KIND_ENV);
+  if (mode === "stop")
+    return inputEnv(
+      { mode, cloud, "github-token": FAKE_TOKEN, "state-id": "gpu-1-1-0a1b2c3d", ...extra },
+      LOCAL_KIND_ENV,
+    );
   if (mode === "sweep") return inputEnv({ mode, cloud, "github-token": FAKE_TOKEN, ...extra }, LOCAL_KIND_ENV);
-  const env = reviewEnvironment(inputEnv({ cloud, ...extra }, LOCAL_KIND_ENV));
+  const env = reviewEnvironment(reviewVariables({ cloud, ...extra }, LOCAL_KIND_ENV));
   delete env.AWS_REGION; // the region input must stand on its own in this probe
   return env;
 }
 
-/** The GPU_RUNNER_* variables parseInputs reads for an env, recorded through a proxy. */
-export function variablesRead(env: Record<string, string | undefined>): Set<string> {
+/** The inputs parseInputs reads for an env (set or not), recorded through a proxy over the decoded inputs. */
+export function inputsRead(env: Record<string, string | undefined>): Set<string> {
   const read = new Set<string>();
-  const proxy = new Proxy(env, {
+  const proxy = new Proxy(decodeInputs(env), {
+    // Asking whether an input is there (as the reader does first) counts as reading it, as does reading it.
+    getOwnPropertyDescriptor(target, key) {
+      if (typeof key === "string") read.add(key);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
     get(target, key) {
-      if (typeof key === "string" && key.startsWith(INPUT_ENV_PREFIX)) read.add(key);
-      return target[key as string];
+      if (typeof key === "string") read.add(key);
+      return Reflect.get(target, key);
     },
   });
-  parseInputs(proxy);
+  parseInputs(env, proxy);
   return read;
 }
 
@@ -50,10 +58,9 @@ function requirement(input: string, mode: Mode, cloud: string): Requirement {
   const probe = probeInputs(input, cloud);
   if (STORE_INPUTS.includes(input) && !probe) return "-";
   const env = validEnv(mode, cloud, probe);
-  if (!variablesRead(env).has(inputEnvName(input))) return "-";
-  const without = { ...env, [inputEnvName(input)]: "" };
+  if (!inputsRead(env).has(input)) return "-";
   try {
-    parseInputs(without);
+    parseInputs(env, { ...decodeInputs(env), [input]: "" });
     return "no";
   } catch (error) {
     return error instanceof InputError && error.input === input ? "yes" : "no";
@@ -62,7 +69,7 @@ function requirement(input: string, mode: Mode, cloud: string): Requirement {
 
 /** The clouds that may read an input: its owner for a cloud-only input, every cloud for a shared one. */
 function cloudsFor(input: string): string[] {
-  for (const cloud of allClouds()) if (cloud.inputs.includes(input)) return [cloud.name];
+  for (const cloud of allClouds()) if (cloud.inputs.names.includes(input)) return [cloud.name];
   return cloudNames();
 }
 
@@ -84,7 +91,9 @@ export function inputsTable(): string {
     const stop = combined(name, "stop");
     const sweep = combined(name, "sweep");
     const fallback = spec.default === undefined ? "" : `\`${spec.default}\``;
-    rows.push(`| \`${name}\` | ${start} | ${stop} | ${sweep} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`);
+    rows.push(
+      `| \`${name}\` | ${start} | ${stop} | ${sweep} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`,
+    );
   }
   return rows.join("\n");
 }

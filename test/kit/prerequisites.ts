@@ -16,20 +16,26 @@ export const PREREQUISITES: Prerequisite[] = [
   {
     tool: "terraform >= 1.11",
     problem() {
-      const run = spawnSync("terraform", ["version", "-json"], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+      const run = spawnSync("terraform", ["version", "-json"], {
+        encoding: "utf8",
+        env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+      });
       if (run.error || run.status !== 0) return "not found on PATH";
       const version = /"terraform_version":\s*"(\d+)\.(\d+)\.(\d+)"/.exec(run.stdout);
       if (!version) return "its version could not be read";
       const [major, minor] = [Number(version[1]), Number(version[2])];
       const [wantMajor, wantMinor] = TERRAFORM_MINIMUM as [number, number];
-      return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? undefined : `found ${version[1]}.${version[2]}.${version[3]}`;
+      return major > wantMajor || (major === wantMajor && minor >= wantMinor)
+        ? undefined
+        : `found ${version[1]}.${version[2]}.${version[3]}`;
     },
     howToGet: "https://developer.hashicorp.com/terraform/install (a single binary; 1.11.4 is what CI uses)",
   },
   {
     tool: "shellcheck",
     problem: () => (spawnSync("shellcheck", ["--version"]).error ? "not found on PATH" : undefined),
-    howToGet: "sudo apt-get install shellcheck (Debian, Ubuntu), brew install shellcheck (macOS), or https://github.com/koalaman/shellcheck#installing",
+    howToGet:
+      "sudo apt-get install shellcheck (Debian, Ubuntu), brew install shellcheck (macOS), or https://github.com/koalaman/shellcheck#installing",
   },
 ];
 

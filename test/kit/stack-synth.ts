@@ -1,4 +1,4 @@
-// A cloud's stack as its tests see it: inputs set as action.yml sets them (one environment variable per input) over
+// A cloud's stack as its tests see it: inputs set as action.yml sets them (one JSON variable of them all) over
 // the test's base inputs, parsed by the action's own parser, synthesized through the one synthesis path to
 // cdk.tf.json and read back. Each cloud's stack test makes one kit with its base inputs, so a new cloud's test
 // starts from the same few lines and checks only what is true of that cloud.
@@ -12,7 +12,7 @@ import { parseInputs, type StartInputs } from "../../scripts/settings/inputs.ts"
 import { type RunContext, readRunContext } from "../../scripts/settings/run-context.ts";
 import type { MachinePlan } from "../../stacks/cloud.ts";
 import { InputError } from "../../stacks/input-reader.ts";
-import { inputEnvName, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../../stacks/names.ts";
+import { INPUTS_VARIABLE, MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../../stacks/names.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed cdk.tf.json is walked freely; the assertions check its shape.
 export type Json = Record<string, any>;
@@ -56,9 +56,13 @@ export type BadInput = readonly [what: string, overrides: Inputs, input: string,
 export function stackKit(options: StackKitOptions): StackKit {
   const { base, label, repository, runId, runAttempt, synthesizedAt } = options;
   const envOf = (inputs: Inputs) => {
-    const env: Record<string, string | undefined> = { GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: runAttempt };
-    for (const [input, value] of Object.entries(inputs)) env[inputEnvName(input)] = value;
-    return env;
+    // JSON leaves an undefined input out, as the base's own would be left out of with:.
+    return {
+      GITHUB_REPOSITORY: repository,
+      GITHUB_RUN_ID: runId,
+      GITHUB_RUN_ATTEMPT: runAttempt,
+      [INPUTS_VARIABLE]: JSON.stringify(inputs),
+    };
   };
   const prepare = (overrides: Inputs = {}) => {
     const env = envOf({ ...base, ...overrides });
@@ -118,4 +122,3 @@ export const tf = (expression: string) => `\${${expression}}`;
 export function jitReferences(script: string): string[] {
   return [...script.matchAll(/(?<!\$)\$\{var\.jit_config_(\d+)\}/g)].map((m) => m[1]!);
 }
-

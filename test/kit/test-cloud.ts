@@ -44,7 +44,11 @@ class TestCloudStack extends RunnerStack<TestCloudConfig> {
     return Fn.lookupNested(described.output, ["gpus"]);
   }
 
-  protected override createMachine(runner: RunnerSlot, userData: string, config: TestCloudConfig): string | MachineMade {
+  protected override createMachine(
+    runner: RunnerSlot,
+    userData: string,
+    config: TestCloudConfig,
+  ): string | MachineMade {
     const marker = markerOf(config, runner.name);
     const create = config.noCapacity.includes(config.machineType)
       ? `echo "Error: creating EC2 Instance: InsufficientInstanceCapacity: We currently do not have sufficient ${config.machineType} capacity" >&2; exit 1`
@@ -57,7 +61,12 @@ class TestCloudStack extends RunnerStack<TestCloudConfig> {
       input: { marker },
       provisioners: [
         { type: "local-exec", command: create, environment: { USER_DATA: userData, MARKER: marker } },
-        { type: "local-exec", when: "destroy", command: 'rm -f "$MARKER" "$MARKER.jit" "$MARKER.gpus"', environment: { MARKER: "${self.input.marker}" } },
+        {
+          type: "local-exec",
+          when: "destroy",
+          command: 'rm -f "$MARKER" "$MARKER.jit" "$MARKER.gpus"',
+          environment: { MARKER: "${self.input.marker}" },
+        },
       ],
     });
     return config.resolvedImage === undefined ? machine.id : { id: machine.id, image: config.resolvedImage };
@@ -67,37 +76,60 @@ class TestCloudStack extends RunnerStack<TestCloudConfig> {
 /** The definition, with its config given directly (tests build StartInputs themselves). */
 export const testCloud = defineCloud<TestCloudConfig>({
   name: "test",
-  inputs: [],
-  parse: () => {
-    throw new Error("the test cloud is configured directly, not from inputs");
-  },
-  // terraform_data is built into cdktf and Terraform: nothing to load.
-  load: async () => {},
-  providerPackages: [],
-  createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
-  gpus: (config) =>
-    config.gpusAtApply === undefined
-      ? { count: 0, source: "the test cloud has no GPU" }
-      : { count: undefined, source: `${config.machineType} is not in the test cloud's catalog`, atApply: "the test cloud's description" },
-  summary: (config) => ({ machineType: config.machineType, location: "test-zone", image: "test-image", caveats: config.caveats }),
-  hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
-  pricesAsOf: "2025-06",
-  // What createMachine prints for a machine type in noCapacity: EC2's wording, as the real one would.
-  capacityErrors: [/InsufficientInstanceCapacity/],
-  credentialsHint: "the test cloud's markers.",
-  reservedTagPrefixes: [],
-  example: {},
-  userDataLimitBytes: 128 * 1024,
-  userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   environment: [],
-  bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
-  // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).
-  findMachines: async (filter, env) => {
-    if (env.TEST_SWEEP === "fail") throw new Error("the cloud's CLI is not configured");
-    const label = "label" in filter ? filter.label : "gpu-1-1-00000000";
-    return env.TEST_SWEEP === "found" ? [{ id: `${label}-0`, name: `${label}-0`, label, state: "running", location: "test-zone" }] : [];
+  inputs: {
+    names: [],
+    example: {},
+    parse: () => {
+      throw new Error("the test cloud is configured directly, not from inputs");
+    },
+    tags: { max: 50, limitOf: "the test cloud", noun: "tags", setByStack: 0, reservedPrefixes: [] },
   },
-  deleteMachines: async (machines) => machines.map((m) => `instance ${m.name}`),
-  alternatives: (config) =>
-    [config.machineType, ...config.fallbackMachineTypes].map((machineType) => ({ ...config, machineType, fallbackMachineTypes: [] })),
+  catalog: {
+    gpus: (config) =>
+      config.gpusAtApply === undefined
+        ? { count: 0, source: "the test cloud has no GPU" }
+        : {
+            count: undefined,
+            source: `${config.machineType} is not in the test cloud's catalog`,
+            atApply: "the test cloud's description",
+          },
+    summary: (config) => ({
+      machineType: config.machineType,
+      location: "test-zone",
+      image: "test-image",
+      caveats: config.caveats,
+    }),
+    hourlyPriceUsd: (config) => (config.machineType === "a" ? 1.5 : undefined),
+    pricesAsOf: "2025-06",
+    capacity: (config) => ({
+      spot: false,
+      machineTypes: [config.machineType, ...config.fallbackMachineTypes],
+      places: ["test-zone"],
+      candidate: (machineType) => ({ ...config, machineType, fallbackMachineTypes: [] }),
+    }),
+  },
+  terraform: {
+    // terraform_data is built into cdktf and Terraform: nothing to load.
+    load: async () => {},
+    providerPackages: [],
+    createStack: (scope, id, shared, config) => new TestCloudStack(scope, id, shared, config),
+    // What createMachine prints for a machine type in noCapacity: EC2's wording, as the real one would.
+    capacityErrors: [/InsufficientInstanceCapacity/],
+    credentialsHint: "the test cloud's markers.",
+    userDataLimitBytes: 128 * 1024,
+    userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
+  },
+  cli: {
+    bootConsole: async (config, machine) => config.consoles[machine.name] ?? "",
+    // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).
+    findMachines: async (filter, env) => {
+      if (env.TEST_SWEEP === "fail") throw new Error("the cloud's CLI is not configured");
+      const label = "label" in filter ? filter.label : "gpu-1-1-00000000";
+      return env.TEST_SWEEP === "found"
+        ? [{ id: `${label}-0`, name: `${label}-0`, label, state: "running", location: "test-zone" }]
+        : [];
+    },
+    deleteMachines: async (machines) => machines.map((m) => `instance ${m.name}`),
+  },
 });

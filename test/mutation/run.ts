@@ -23,9 +23,16 @@ interface Tally {
 
 /** StrykerJS's own score: detected (killed or timed out) over valid mutants; a mutant no test runs counts as survived. */
 function strykerTally(): Tally {
-  if (!existsSync(REPORT)) throw new Error(`no StrykerJS report at ${REPORT}: run \`npm run mutation\` (or stryker) first`);
+  if (!existsSync(REPORT))
+    throw new Error(`no StrykerJS report at ${REPORT}: run \`npm run mutation\` (or stryker) first`);
   const report = JSON.parse(readFileSync(REPORT, "utf8")) as {
-    files: Record<string, { source: string; mutants: { status: string; mutatorName: string; replacement?: string; location: { start: { line: number } } }[] }>;
+    files: Record<
+      string,
+      {
+        source: string;
+        mutants: { status: string; mutatorName: string; replacement?: string; location: { start: { line: number } } }[];
+      }
+    >;
   };
   const tally: Tally = { killed: 0, total: 0, survivors: [] };
   for (const [file, { mutants }] of Object.entries(report.files)) {
@@ -33,7 +40,10 @@ function strykerTally(): Tally {
       if (["CompileError", "RuntimeError", "Ignored"].includes(m.status)) continue;
       tally.total++;
       if (m.status === "Killed" || m.status === "Timeout") tally.killed++;
-      else tally.survivors.push(`${file}:${m.location.start.line} ${m.mutatorName} -> ${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80)} (${m.status})`);
+      else
+        tally.survivors.push(
+          `${file}:${m.location.start.line} ${m.mutatorName} -> ${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80)} (${m.status})`,
+        );
     }
   }
   return tally;
@@ -50,7 +60,11 @@ async function scratchCopy(): Promise<{ dir: string; tmp: string }> {
   await chmod(dir, 0o755);
   await chmod(tmp, 0o1777);
   for (const entry of ["scripts", "stacks", "test", "package.json", "tsconfig.json", "action.yml", "cdktf.json"]) {
-    if (existsSync(join(ROOT, entry))) await cp(join(ROOT, entry), join(dir, entry), { recursive: true, filter: (src) => !src.includes(".stryker-tmp") });
+    if (existsSync(join(ROOT, entry)))
+      await cp(join(ROOT, entry), join(dir, entry), {
+        recursive: true,
+        filter: (src) => !src.includes(".stryker-tmp"),
+      });
   }
   await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
   return { dir, tmp };
@@ -96,7 +110,8 @@ async function killed(mutant: TableMutant | undefined, tests: string[]): Promise
       const path = join(scratch.dir, mutant.file);
       const text = await readFile(path, "utf8");
       const at = text.indexOf(mutant.find);
-      if (at < 0 || text.indexOf(mutant.find, at + 1) >= 0) throw new Error(`"${mutant.name}": its text is not found exactly once in ${mutant.file}`);
+      if (at < 0 || text.indexOf(mutant.find, at + 1) >= 0)
+        throw new Error(`"${mutant.name}": its text is not found exactly once in ${mutant.file}`);
       await writeFile(path, text.slice(0, at) + mutant.replace + text.slice(at + mutant.find.length));
     }
     for (const testFile of tests) {
@@ -112,7 +127,8 @@ async function killed(mutant: TableMutant | undefined, tests: string[]): Promise
 async function tableTally(): Promise<Tally> {
   // The control: every test file the table uses passes on the unmutated copy, or a kill would prove nothing.
   const files = [...new Set(TABLE.flatMap((m) => m.tests ?? BOOT_TESTS))];
-  if (await killed(undefined, files)) throw new Error(`the control failed: ${files.join(", ")} do not pass on an unmutated copy`);
+  if (await killed(undefined, files))
+    throw new Error(`the control failed: ${files.join(", ")} do not pass on an unmutated copy`);
   console.log(`  control: ${files.join(", ")} pass on an unmutated copy`);
   const tally: Tally = { killed: 0, total: TABLE.length, survivors: [] };
   const queue = [...TABLE];
@@ -141,7 +157,10 @@ async function main(): Promise<void> {
     for (const survivor of tally.survivors) console.log(`  survived: ${survivor}`);
     console.log(`mutation score (${name}): ${percent(tally)}% (${tally.killed} of ${tally.total} killed)`);
   }
-  const all = halves.reduce((sum, [, t]) => ({ killed: sum.killed + t.killed, total: sum.total + t.total, survivors: [] }), { killed: 0, total: 0, survivors: [] } as Tally);
+  const all = halves.reduce(
+    (sum, [, t]) => ({ killed: sum.killed + t.killed, total: sum.total + t.total, survivors: [] }),
+    { killed: 0, total: 0, survivors: [] } as Tally,
+  );
   console.log(`mutation score: ${percent(all)}%`);
   if (halves.some(([, t]) => percent(t) < BAR)) {
     console.error(`below the bar of ${BAR}%: add the tests a reviewer of each surviving rule would ask for`);

@@ -64,7 +64,12 @@ export class LocalRunnerStack extends RunnerStack<LocalConfig> {
           command: `bash ${shellQuote(join(LOCAL_DIR, "launch.sh"))}`,
           // The user-data (JIT config included) reaches the launcher through its environment, as cloud-init
           // would hand it to the machine; launch.sh writes it where the boot script expects cloud-init's copy.
-          environment: { GR_MACHINE_DIR: dir, GR_USER_DATA: userData, GR_STAND_INS: join(LOCAL_DIR, "bin"), GR_MACHINE_TAGS: JSON.stringify(this.ownershipTags()) },
+          environment: {
+            GR_MACHINE_DIR: dir,
+            GR_USER_DATA: userData,
+            GR_STAND_INS: join(LOCAL_DIR, "bin"),
+            GR_MACHINE_TAGS: JSON.stringify(this.ownershipTags()),
+          },
         },
         {
           type: "local-exec",
@@ -84,69 +89,97 @@ function machineDir(config: LocalConfig, runner: RunnerSlot): string {
 
 export const localCloud = defineCloud<LocalConfig>({
   name: "local",
-  inputs: [],
-  parse(read: InputReader): LocalConfig {
-    const root = read.env[LOCAL_ENV.root] ?? "";
-    const runnerUrl = read.env[LOCAL_ENV.runnerUrl] ?? "";
-    const runnerSha256 = read.env[LOCAL_ENV.runnerSha256] ?? "";
-    if (!root.startsWith("/")) read.fail("cloud", `cloud 'local' (tests and demos) to have ${LOCAL_ENV.root} set to an absolute scratch directory`);
-    if (!/^http:\/\/127\.0\.0\.1:\d+(\/.*)?$/.test(runnerUrl)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerUrl} set to a runner release server on 127.0.0.1`);
-    if (!/^[0-9a-f]{64}$/.test(runnerSha256)) read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerSha256} set to the stand-in release's sha256`);
-    return { root, runnerUrl, runnerSha256 };
-  },
-  // terraform_data is built into cdktf and Terraform: nothing to load, and no provider package to keep.
-  load: async () => {},
-  providerPackages: [],
-  createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
-  gpus: () => ({ count: 0, source: "a local process has no GPU" }),
-  summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
-  hourlyPriceUsd: () => 0,
-  pricesAsOf: "always",
-  // A launch that fails is not a capacity answer: the local kind has no alternatives to move on to.
-  capacityErrors: [],
-  credentialsHint: "that the local kind's variables (LOCAL_KIND_*) are set: the test kit's world sets them.",
-  reservedTagPrefixes: [],
-  example: {},
-  // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
-  userDataLimitBytes: 128 * 1024,
-  userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   // The local kind's settings and the test kit's fault knobs (read by launch.sh through a PATH shim).
   environment: [/^LOCAL_[A-Z0-9_]+$/],
-  async bootConsole(config, machine) {
-    return readFile(join(config.root, machine.name, "console.log"), "utf8");
+  inputs: {
+    names: [],
+    example: {},
+    parse(read: InputReader): LocalConfig {
+      const root = read.env[LOCAL_ENV.root] ?? "";
+      const runnerUrl = read.env[LOCAL_ENV.runnerUrl] ?? "";
+      const runnerSha256 = read.env[LOCAL_ENV.runnerSha256] ?? "";
+      if (!root.startsWith("/"))
+        read.fail(
+          "cloud",
+          `cloud 'local' (tests and demos) to have ${LOCAL_ENV.root} set to an absolute scratch directory`,
+        );
+      if (!/^http:\/\/127\.0\.0\.1:\d+(\/.*)?$/.test(runnerUrl))
+        read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerUrl} set to a runner release server on 127.0.0.1`);
+      if (!/^[0-9a-f]{64}$/.test(runnerSha256))
+        read.fail("cloud", `cloud 'local' to have ${LOCAL_ENV.runnerSha256} set to the stand-in release's sha256`);
+      return { root, runnerUrl, runnerSha256 };
+    },
+    tags: { max: 50, limitOf: "the local kind", noun: "tags", setByStack: 0, reservedPrefixes: [] },
   },
-  // The machines are the directories under LOCAL_KIND_ROOT; launch.sh keeps each one's tags in tags.json, and the
-  // power-off stand-in leaves "powered-off" behind, as a stopped instance stays listed until it is deleted.
-  async findMachines(filter, env) {
-    const root = env[LOCAL_ENV.root];
-    if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be looked up`);
-    const machines: FoundMachine[] = [];
-    for (const entry of await readdir(root).catch(() => [] as string[])) {
-      const tagsFile = join(root, entry, "tags.json");
-      const tags = await readFile(tagsFile, "utf8").then((text) => JSON.parse(text) as Record<string, string>, () => undefined);
-      if (!tags || tags[OWNERSHIP_KEYS.managedBy] !== MANAGED_BY_VALUE) continue;
-      if ("label" in filter ? tags[OWNERSHIP_KEYS.label] !== filter.label : tags[OWNERSHIP_KEYS.repository] !== filter.repository) continue;
-      machines.push({
-        id: entry,
-        name: entry,
-        label: tags[OWNERSHIP_KEYS.label] ?? "",
-        state: existsSync(join(root, entry, "powered-off")) ? "stopped" : "running",
-        launchedAt: (await stat(tagsFile)).mtime,
-        maxLifetimeMinutes: Number(tags[OWNERSHIP_KEYS.maxLifetime]) || undefined,
-        location: root,
-      });
-    }
-    return machines;
+  catalog: {
+    gpus: () => ({ count: 0, source: "a local process has no GPU" }),
+    summary: (config) => ({ machineType: "local process", location: config.root, image: "this machine" }),
+    hourlyPriceUsd: () => 0,
+    pricesAsOf: "always",
+    // One machine, one place: the local kind has no alternatives to move on to.
+    capacity: (config) => ({
+      spot: false,
+      machineTypes: ["local process"],
+      places: [config.root],
+      candidate: () => config,
+    }),
   },
-  async deleteMachines(machines, _labels, env, run) {
-    const root = env[LOCAL_ENV.root];
-    if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be deleted`);
-    const deleted: string[] = [];
-    for (const machine of machines) {
-      await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, machine.name)]);
-      deleted.push(`local machine ${machine.name}`);
-    }
-    return deleted;
+  terraform: {
+    // terraform_data is built into cdktf and Terraform: nothing to load, and no provider package to keep.
+    load: async () => {},
+    providerPackages: [],
+    createStack: (scope, id, shared, config) => new LocalRunnerStack(scope, id, shared, config),
+    // A launch that fails is not a capacity answer.
+    capacityErrors: [],
+    credentialsHint: "that the local kind's variables (LOCAL_KIND_*) are set: the test kit's world sets them.",
+    // The user-data travels in one environment variable, and Linux caps a single one at 128 KiB.
+    userDataLimitBytes: 128 * 1024,
+    userDataBytes: (script) => Buffer.byteLength(script, "utf8"),
   },
-  alternatives: (config) => [config],
+  cli: {
+    async bootConsole(config, machine) {
+      return readFile(join(config.root, machine.name, "console.log"), "utf8");
+    },
+    // The machines are the directories under LOCAL_KIND_ROOT; launch.sh keeps each one's tags in tags.json, and the
+    // power-off stand-in leaves "powered-off" behind, as a stopped instance stays listed until it is deleted.
+    async findMachines(filter, env) {
+      const root = env[LOCAL_ENV.root];
+      if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be looked up`);
+      const machines: FoundMachine[] = [];
+      for (const entry of await readdir(root).catch(() => [] as string[])) {
+        const tagsFile = join(root, entry, "tags.json");
+        const tags = await readFile(tagsFile, "utf8").then(
+          (text) => JSON.parse(text) as Record<string, string>,
+          () => undefined,
+        );
+        if (!tags || tags[OWNERSHIP_KEYS.managedBy] !== MANAGED_BY_VALUE) continue;
+        if (
+          "label" in filter
+            ? tags[OWNERSHIP_KEYS.label] !== filter.label
+            : tags[OWNERSHIP_KEYS.repository] !== filter.repository
+        )
+          continue;
+        machines.push({
+          id: entry,
+          name: entry,
+          label: tags[OWNERSHIP_KEYS.label] ?? "",
+          state: existsSync(join(root, entry, "powered-off")) ? "stopped" : "running",
+          launchedAt: (await stat(tagsFile)).mtime,
+          maxLifetimeMinutes: Number(tags[OWNERSHIP_KEYS.maxLifetime]) || undefined,
+          location: root,
+        });
+      }
+      return machines;
+    },
+    async deleteMachines(machines, _labels, env, run) {
+      const root = env[LOCAL_ENV.root];
+      if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be deleted`);
+      const deleted: string[] = [];
+      for (const machine of machines) {
+        await runChecked(run, "bash", [join(LOCAL_DIR, "halt.sh"), join(root, machine.name)]);
+        deleted.push(`local machine ${machine.name}`);
+      }
+      return deleted;
+    },
+  },
 });

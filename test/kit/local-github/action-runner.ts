@@ -2,7 +2,11 @@
 // the demo of the local machine kind. What it reproduces, because the action depends on it:
 //
 // - each step's `if:` (status functions, implicit success(), GitHub's comparison rules; see ./expressions.ts);
-// - inputs: given values, else action.yml's defaults, else '' (required is not enforced, as on GitHub);
+// - the inputs context, as GitHub's runner builds it (ActionRunner.cs, CompositeActionHandler.cs in actions/runner):
+//   every input the step gives, under its spelling (input names ignore case), an undeclared one too (after a
+//   warning), then every declared input it leaves out, at action.yml's default or ''; all strings, so that
+//   toJSON(inputs) (GitHub's evaluator, pretty-printed) holds every declared input (required is not enforced, as on
+//   GitHub);
 // - `${{ }}` in env, with, working-directory, name and run, from the inputs, github, runner and steps contexts;
 // - a `run:` step's environment: the job's environment, what earlier steps wrote to GITHUB_ENV/GITHUB_PATH, the
 //   variables the runner sets (GITHUB_ACTION_PATH, RUNNER_TEMP, GITHUB_OUTPUT, ...), then the step's own env:
@@ -52,7 +56,11 @@ export interface ActionDefinition {
 /** Where uploaded artifacts go and come back from (a stand-in for the Actions artifact service). */
 export interface ArtifactStore {
   /** Stores the file or directory at `path` as `name`; returns undefined when there was nothing to upload. */
-  upload(name: string, path: string, options: { overwrite: boolean; retentionDays?: number }): Promise<{ id: number; digest: string } | "exists" | undefined>;
+  upload(
+    name: string,
+    path: string,
+    options: { overwrite: boolean; retentionDays?: number },
+  ): Promise<{ id: number; digest: string } | "exists" | undefined>;
   /** Copies artifact `name` into `path`; false when there is no such artifact. */
   download(name: string, path: string): Promise<boolean>;
 }
@@ -91,7 +99,16 @@ export interface ActionRunOptions {
   /** The job's environment, as the runner process would have it (PATH, HOME, workflow/job env:). */
   env: Record<string, string>;
   /** `token` is the job's GITHUB_TOKEN (github.token). */
-  github: { repository: string; runId: string; runAttempt: string; apiUrl: string; token: string; serverUrl?: string; eventName?: string; eventPath?: string };
+  github: {
+    repository: string;
+    runId: string;
+    runAttempt: string;
+    apiUrl: string;
+    token: string;
+    serverUrl?: string;
+    eventName?: string;
+    eventPath?: string;
+  };
   artifacts: ArtifactStore;
   /** Do not rerun `npm ci` where node_modules exists (recorded in the step result). Default true. */
   skipInstalledNpmCi?: boolean;
@@ -179,7 +196,8 @@ export function readActionDefinition(path: string): Promise<ActionDefinition> {
 
 export async function runAction(options: ActionRunOptions): Promise<ActionRunResult> {
   const action = await readActionDefinition(options.actionFile ?? join(options.actionPath, "action.yml"));
-  if (action.runs?.using !== "composite") throw new HarnessError(`only composite actions are supported (runs.using: ${action.runs?.using})`);
+  if (action.runs?.using !== "composite")
+    throw new HarnessError(`only composite actions are supported (runs.using: ${action.runs?.using})`);
   const runnerTemp = resolve(options.runnerTemp);
   const workspace = resolve(options.workspace ?? join(runnerTemp, "workspace"));
   const commandsDir = join(runnerTemp, "_runner_file_commands");
@@ -187,11 +205,18 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
   await mkdir(workspace, { recursive: true });
 
   const declared = action.inputs ?? {};
+  const isDeclared = (name: string) => Object.keys(declared).some((d) => d.toLowerCase() === name.toLowerCase());
   const warnings: string[] = [];
-  const unexpected = Object.keys(options.inputs).filter((name) => !(name in declared));
-  if (unexpected.length > 0) warnings.push(`Unexpected input(s) '${unexpected.join("', '")}', valid inputs are ['${Object.keys(declared).join("', '")}']`);
-  const inputs: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(declared)) inputs[name] = options.inputs[name] ?? (spec.default === undefined ? "" : String(spec.default));
+  const unexpected = Object.keys(options.inputs).filter((name) => !isDeclared(name));
+  if (unexpected.length > 0)
+    warnings.push(
+      `Unexpected input(s) '${unexpected.join("', '")}', valid inputs are ['${Object.keys(declared).join("', '")}']`,
+    );
+  const inputs: Record<string, string> = { ...options.inputs };
+  const given = new Set(Object.keys(options.inputs).map((name) => name.toLowerCase()));
+  for (const [name, spec] of Object.entries(declared)) {
+    if (!given.has(name.toLowerCase())) inputs[name] = spec.default === undefined ? "" : String(spec.default);
+  }
 
   const steps: Record<string, { outputs: Record<string, string>; outcome: string; conclusion: string }> = {};
   const stepIds = new Set(action.runs.steps.map((s) => s.id).filter((id): id is string => id !== undefined));
@@ -207,7 +232,13 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     event_name: options.github.eventName ?? "workflow_dispatch",
     token: options.github.token,
   };
-  const runnerContext = { temp: runnerTemp, os: "Linux", arch: process.arch === "arm64" ? "ARM64" : "X64", name: "local-runner", tool_cache: join(runnerTemp, "tool-cache") };
+  const runnerContext = {
+    temp: runnerTemp,
+    os: "Linux",
+    arch: process.arch === "arm64" ? "ARM64" : "X64",
+    name: "local-runner",
+    tool_cache: join(runnerTemp, "tool-cache"),
+  };
   const status = { failed: false, cancelled: false };
   const ctx: ExpressionContext = {
     contexts: { inputs, github: githubContext, runner: runnerContext, steps: steps as unknown as Value },
@@ -215,7 +246,8 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     checkPath: (path) => {
       const [root, key] = path;
       if (key === undefined) return;
-      if (root === "inputs" && !(key in declared)) throw new ExpressionError(path.join("."), `input '${key}' is not declared in action.yml`);
+      if (root === "inputs" && !isDeclared(key))
+        throw new ExpressionError(path.join("."), `input '${key}' is not declared in action.yml`);
       if ((root === "github" && !(key in githubContext)) || (root === "runner" && !(key in runnerContext))) {
         throw new ExpressionError(path.join("."), `${root}.${key} is not provided by this stand-in`);
       }
@@ -246,7 +278,11 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     const result: StepResult = {
       index,
       id: step.id,
-      name: step.name ? interpolate(step.name, ctx) : step.uses ? `Run ${step.uses}` : `Run ${(step.run ?? "").split("\n")[0]}`,
+      name: step.name
+        ? interpolate(step.name, ctx)
+        : step.uses
+          ? `Run ${step.uses}`
+          : `Run ${(step.run ?? "").split("\n")[0]}`,
       kind: step.uses ? "uses" : "run",
       uses: step.uses,
       ran: false,
@@ -312,7 +348,9 @@ export async function runAction(options: ActionRunOptions): Promise<ActionRunRes
     result.endedAt = Date.now();
     stdoutAll += result.stdout;
     stderrAll += result.stderr;
-    const continueOnError = step["continue-on-error"] === true || (typeof step["continue-on-error"] === "string" && interpolate(step["continue-on-error"], ctx) === "true");
+    const continueOnError =
+      step["continue-on-error"] === true ||
+      (typeof step["continue-on-error"] === "string" && interpolate(step["continue-on-error"], ctx) === "true");
     result.outcome = ok ? "success" : "failure";
     result.conclusion = ok || continueOnError ? "success" : "failure";
     if (cancelledStep === result) {
@@ -361,11 +399,22 @@ interface ScriptContext {
   onCancellable: (cancel: (() => void) | undefined) => void;
 }
 
-async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionContext, options: ActionRunOptions, sc: ScriptContext): Promise<boolean> {
+async function runScript(
+  step: ActionStep,
+  result: StepResult,
+  ctx: ExpressionContext,
+  options: ActionRunOptions,
+  sc: ScriptContext,
+): Promise<boolean> {
   if (step.run === undefined) throw new HarnessError(`step ${result.name}: neither run: nor uses:`);
-  if (step.shell !== "bash") throw new HarnessError(`step ${result.name}: shell '${step.shell}' is not supported by this stand-in (composite run steps need shell:, and action.yml uses bash)`);
+  if (step.shell !== "bash")
+    throw new HarnessError(
+      `step ${result.name}: shell '${step.shell}' is not supported by this stand-in (composite run steps need shell:, and action.yml uses bash)`,
+    );
   const script = interpolate(step.run, ctx);
-  const cwd = step["working-directory"] ? resolve(sc.workspace, interpolate(step["working-directory"], ctx)) : sc.workspace;
+  const cwd = step["working-directory"]
+    ? resolve(sc.workspace, interpolate(step["working-directory"], ctx))
+    : sc.workspace;
   result.command = script;
   result.workingDirectory = cwd;
 
@@ -402,7 +451,8 @@ async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionCo
   for (const [name, value] of Object.entries(step.env ?? {})) env[name] = interpolate(String(value), ctx);
   result.env = env;
 
-  const skip = options.skipInstalledNpmCi !== false && /^\s*npm ci(\s|$)/.test(script) && existsSync(join(cwd, "node_modules"));
+  const skip =
+    options.skipInstalledNpmCi !== false && /^\s*npm ci(\s|$)/.test(script) && existsSync(join(cwd, "node_modules"));
   try {
     if (skip) {
       result.note = `not run: ${join(cwd, "node_modules")} exists (the stand-in does not reinstall the project it runs from)`;
@@ -412,11 +462,18 @@ async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionCo
     const scriptFile = join(sc.runnerTemp, `${id}.sh`);
     await writeFile(scriptFile, script);
     try {
-      result.exitCode = await spawnStep("bash", ["--noprofile", "--norc", "-eo", "pipefail", scriptFile], { cwd, env }, result, sc.onLine, {
-        timeoutMs: options.stepTimeoutMs ?? 300_000,
-        cancel: options.cancel,
-        onCancellable: sc.onCancellable,
-      });
+      result.exitCode = await spawnStep(
+        "bash",
+        ["--noprofile", "--norc", "-eo", "pipefail", scriptFile],
+        { cwd, env },
+        result,
+        sc.onLine,
+        {
+          timeoutMs: options.stepTimeoutMs ?? 300_000,
+          cancel: options.cancel,
+          onCancellable: sc.onCancellable,
+        },
+      );
     } finally {
       sc.onCancellable(undefined);
       await rm(scriptFile, { force: true });
@@ -424,7 +481,12 @@ async function runScript(step: ActionStep, result: StepResult, ctx: ExpressionCo
     if (result.exitCode !== 0) result.errors.push(`Process completed with exit code ${result.exitCode}.`);
     Object.assign(result.outputs, parseFileCommand(await readFile(files.GITHUB_OUTPUT, "utf8"), "GITHUB_OUTPUT"));
     Object.assign(sc.extraEnv, parseFileCommand(await readFile(files.GITHUB_ENV, "utf8"), "GITHUB_ENV"));
-    sc.extraPath.unshift(...(await readFile(files.GITHUB_PATH, "utf8")).split("\n").filter((l) => l.trim() !== "").reverse());
+    sc.extraPath.unshift(
+      ...(await readFile(files.GITHUB_PATH, "utf8"))
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .reverse(),
+    );
     sc.onSummary(await readFile(files.GITHUB_STEP_SUMMARY, "utf8"));
     return result.exitCode === 0;
   } finally {
@@ -445,7 +507,12 @@ function spawnStep(
 ): Promise<number> {
   const { timeoutMs } = control;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     // The step is a process group of its own (detached): its pid is the group's id.
     result.pid = child.pid;
     let exited = false;
@@ -471,7 +538,12 @@ function spawnStep(
       cancelTimers.push(
         setTimeout(() => {
           if (!exited) send("SIGTERM", to);
-          cancelTimers.push(setTimeout(() => send("SIGKILL", "process-group"), control.cancel?.terminateGraceMs ?? GITHUB_TERMINATE_GRACE_MS));
+          cancelTimers.push(
+            setTimeout(
+              () => send("SIGKILL", "process-group"),
+              control.cancel?.terminateGraceMs ?? GITHUB_TERMINATE_GRACE_MS,
+            ),
+          );
         }, control.cancel?.interruptGraceMs ?? GITHUB_INTERRUPT_GRACE_MS),
       );
     });
@@ -561,8 +633,10 @@ async function runUses(
     case SETUP_NODE: {
       const wanted = Number.parseInt(withs["node-version"] ?? "", 10);
       const have = Number.parseInt(process.versions.node, 10);
-      if (!Number.isInteger(wanted)) throw new HarnessError(`${uses}: node-version '${withs["node-version"]}' is not understood by this stand-in`);
-      if (have < wanted) throw new HarnessError(`${uses}: node ${wanted} wanted, this is node ${process.versions.node}`);
+      if (!Number.isInteger(wanted))
+        throw new HarnessError(`${uses}: node-version '${withs["node-version"]}' is not understood by this stand-in`);
+      if (have < wanted)
+        throw new HarnessError(`${uses}: node ${wanted} wanted, this is node ${process.versions.node}`);
       result.note = `stand-in: node ${process.versions.node} is already here (node-version ${wanted} wanted)`;
       say(`Found in cache @ node ${process.versions.node} (stand-in)`);
       return true;
@@ -575,7 +649,8 @@ async function runUses(
       const key = withs.key ?? "";
       const path = withs.path ?? "";
       if (!key || !path) throw new HarnessError(`${uses}: key and path are required (key '${key}', path '${path}')`);
-      if (/--|-$/.test(key)) result.warnings.push(`cache key '${key}' has an empty part: an expression in it evaluated to ''`);
+      if (/--|-$/.test(key))
+        result.warnings.push(`cache key '${key}' has an empty part: an expression in it evaluated to ''`);
       const hit = options.cacheHit?.(key, path) === true;
       result.outputs["cache-hit"] = String(hit);
       result.outputs["cache-primary-key"] = key;
@@ -588,11 +663,17 @@ async function runUses(
       const name = withs.name ?? "artifact";
       const path = withs.path ?? "";
       const ifNone = withs["if-no-files-found"] || "warn";
-      if (path.includes("\n") || /[*?[]/.test(path)) throw new HarnessError(`${uses}: path '${path}' (several paths or globs) is not supported by this stand-in`);
+      if (path.includes("\n") || /[*?[]/.test(path))
+        throw new HarnessError(`${uses}: path '${path}' (several paths or globs) is not supported by this stand-in`);
       const retention = withs["retention-days"] ? Number(withs["retention-days"]) : undefined;
-      const uploaded = await options.artifacts.upload(name, resolve(workspace, path), { overwrite: withs.overwrite === "true", retentionDays: retention });
+      const uploaded = await options.artifacts.upload(name, resolve(workspace, path), {
+        overwrite: withs.overwrite === "true",
+        retentionDays: retention,
+      });
       if (uploaded === "exists") {
-        result.errors.push(`Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run`);
+        result.errors.push(
+          `Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run`,
+        );
         return false;
       }
       if (uploaded === undefined) {
@@ -605,15 +686,19 @@ async function runUses(
         say(message);
         return true;
       }
-      say(`Artifact ${name} has been successfully uploaded! Final size is known to the store. Artifact ID is ${uploaded.id}`);
+      say(
+        `Artifact ${name} has been successfully uploaded! Final size is known to the store. Artifact ID is ${uploaded.id}`,
+      );
       result.outputs["artifact-id"] = String(uploaded.id);
       result.outputs["artifact-digest"] = uploaded.digest;
-      result.outputs["artifact-url"] = `${options.github.serverUrl ?? "https://github.com"}/${options.github.repository}/actions/runs/${options.github.runId}/artifacts/${uploaded.id}`;
+      result.outputs["artifact-url"] =
+        `${options.github.serverUrl ?? "https://github.com"}/${options.github.repository}/actions/runs/${options.github.runId}/artifacts/${uploaded.id}`;
       return true;
     }
     case DOWNLOAD: {
       const name = withs.name;
-      if (!name) throw new HarnessError(`${uses}: downloading every artifact (no name) is not supported by this stand-in`);
+      if (!name)
+        throw new HarnessError(`${uses}: downloading every artifact (no name) is not supported by this stand-in`);
       const path = resolve(workspace, withs.path || ".");
       if (!(await options.artifacts.download(name, path))) {
         result.errors.push(`Unable to download artifact(s): Artifact not found for name: ${name}`);

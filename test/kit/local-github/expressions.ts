@@ -49,7 +49,12 @@ function walk(node: Expr, visit: (node: Expr) => void): void {
 /** ["inputs", "state-id"] for inputs.state-id or inputs['state-id']; undefined when a part is computed. */
 function staticPath(node: Expr): string[] | undefined {
   if (node instanceof ContextAccess) return [node.name.lexeme.toLowerCase()]; // context names ignore case
-  if (!(node instanceof IndexAccess) || !(node.index instanceof Literal) || node.index.literal.kind !== data.Kind.String) return undefined;
+  if (
+    !(node instanceof IndexAccess) ||
+    !(node.index instanceof Literal) ||
+    node.index.literal.kind !== data.Kind.String
+  )
+    return undefined;
   const base = staticPath(node.expr);
   return base ? [...base, node.index.literal.coerceString()] : undefined;
 }
@@ -62,7 +67,10 @@ function run(tree: Expr, text: string, ctx: ExpressionContext): data.ExpressionD
   const { failed, cancelled } = ctx.status;
   const results: Record<string, boolean> = { always: true, success: !failed && !cancelled, failure: failed, cancelled };
   const functions = new Map<string, FunctionDefinition>(
-    STATUS_FUNCTIONS.map((name) => [name, { name, minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(results[name]!) }]),
+    STATUS_FUNCTIONS.map((name) => [
+      name,
+      { name, minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(results[name]!) },
+    ]),
   );
   const contexts = JSON.parse(JSON.stringify(ctx.contexts), data.reviver) as data.Dictionary;
   try {
@@ -116,7 +124,8 @@ export function evaluateCondition(condition: string | boolean | undefined, ctx: 
   const tree = parse(text, ctx, true);
   let usesStatus = false;
   walk(tree, (node) => {
-    if (node instanceof FunctionCall && STATUS_FUNCTIONS.includes(node.functionName.lexeme.toLowerCase())) usesStatus = true;
+    if (node instanceof FunctionCall && STATUS_FUNCTIONS.includes(node.functionName.lexeme.toLowerCase()))
+      usesStatus = true;
   });
   const value = truthy(run(tree, text, ctx));
   return usesStatus ? value : value && !ctx.status.failed && !ctx.status.cancelled;

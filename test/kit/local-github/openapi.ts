@@ -45,7 +45,13 @@ export class OpenApiChecker {
   private readonly extensions = new Set<string>();
   // allErrors: every departure, as the server's `violations` list them; verbose: the offending value, for messages;
   // addUsedSchema off: only the description's own schemas are registered by id (see prepare).
-  private readonly ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, validateSchema: false, addUsedSchema: false });
+  private readonly ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    strictTypes: false,
+    validateSchema: false,
+    addUsedSchema: false,
+  });
 
   /** The description is adjusted in place as its schemas are first used (see prepare): the checker owns it. */
   constructor(private readonly spec: Schema) {
@@ -53,7 +59,17 @@ export class OpenApiChecker {
     // OpenAPI's annotations are declared so (x-* extensions as prepare meets them); strictTypes is off because GitHub's
     // description leaves out `type` beside `properties` and the like, which ajv would otherwise log.
     for (const keyword of ["example", "discriminator", "externalDocs", "xml"]) this.ajv.addKeyword(keyword);
-    addFormats.default(this.ajv, ["date-time", "date", "uri", "uri-template", "email", "int32", "int64", "double", "binary"]);
+    addFormats.default(this.ajv, [
+      "date-time",
+      "date",
+      "uri",
+      "uri-template",
+      "email",
+      "int32",
+      "int64",
+      "double",
+      "binary",
+    ]);
     this.ajv.addFormat("repo.nwo", /^[^/]+\/[^/]+$/); // GitHub's own format name: a repository's owner/name
     const paths = (spec.paths ?? {}) as Record<string, Record<string, unknown>>;
     for (const [template, item] of Object.entries(paths)) {
@@ -62,23 +78,38 @@ export class OpenApiChecker {
         const op = this.deref(raw) as Schema;
         const params = [...((item.parameters as unknown[]) ?? []), ...((op.parameters as unknown[]) ?? [])].map((p) => {
           const param = this.deref(p) as Schema;
-          return { name: String(param.name), in: String(param.in), required: param.required === true, schema: (param.schema ?? {}) as Schema };
+          return {
+            name: String(param.name),
+            in: String(param.in),
+            required: param.required === true,
+            schema: (param.schema ?? {}) as Schema,
+          };
         });
         const body = op.requestBody ? (this.deref(op.requestBody) as Schema) : undefined;
         const responses: Operation["responses"] = {};
         for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, unknown>)) {
           const response = this.deref(r) as Schema;
           const json = (response.content as Record<string, Schema> | undefined)?.["application/json"];
-          responses[status] = { schema: json?.schema as Schema | undefined, hasContent: response.content !== undefined };
+          responses[status] = {
+            schema: json?.schema as Schema | undefined,
+            hasContent: response.content !== undefined,
+          };
         }
         const segments = template.split("/").slice(1);
         const operation: Operation = {
           template,
-          pattern: new RegExp(`^${segments.map((s) => `/${/^\{[^}]+\}$/.test(s) ? "([^/]+)" : escapeRegExp(s)}`).join("")}$`),
+          pattern: new RegExp(
+            `^${segments.map((s) => `/${/^\{[^}]+\}$/.test(s) ? "([^/]+)" : escapeRegExp(s)}`).join("")}$`,
+          ),
           literalSegments: segments.filter((s) => !s.startsWith("{")).length,
           parameters: params,
           requestBody: body
-            ? { required: body.required === true, schema: (body.content as Record<string, Schema> | undefined)?.["application/json"]?.schema as Schema | undefined }
+            ? {
+                required: body.required === true,
+                schema: (body.content as Record<string, Schema> | undefined)?.["application/json"]?.schema as
+                  | Schema
+                  | undefined,
+              }
             : undefined,
           responses,
         };
@@ -108,7 +139,8 @@ export class OpenApiChecker {
     const pathNames = [...op.template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
     pathNames.forEach((name, i) => {
       const param = op.parameters.find((p) => p.in === "path" && p.name === name);
-      if (param) this.validateParam(param.schema, decodeURIComponent(values[i] ?? ""), `path parameter ${name}`, problems);
+      if (param)
+        this.validateParam(param.schema, decodeURIComponent(values[i] ?? ""), `path parameter ${name}`, problems);
     });
     for (const [name, value] of url.searchParams) {
       const param = op.parameters.find((p) => p.in === "query" && p.name === name);
@@ -116,7 +148,8 @@ export class OpenApiChecker {
       else this.validateParam(param.schema, value, `query parameter ${name}`, problems);
     }
     for (const param of op.parameters) {
-      if (param.in === "query" && param.required && !url.searchParams.has(param.name)) problems.push(`required query parameter ${param.name} missing`);
+      if (param.in === "query" && param.required && !url.searchParams.has(param.name))
+        problems.push(`required query parameter ${param.name} missing`);
     }
     const sent = exchange.requestBody ?? "";
     if (op.requestBody) {
@@ -155,7 +188,8 @@ export class OpenApiChecker {
   private validate(schema: unknown, value: unknown, path: string, problems: string[]): void {
     this.prepare(schema);
     const validate = this.ajv.compile(schema as Schema); // compiled on first use; ajv keeps it per schema object
-    if (!validate(value)) problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== "if").map((e) => describeError(e, path)));
+    if (!validate(value))
+      problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== "if").map((e) => describeError(e, path)));
   }
 
   private validateParam(schemaOrRef: unknown, raw: string, what: string, problems: string[]): void {
@@ -212,8 +246,15 @@ export class OpenApiChecker {
       this.extensions.add(key);
       this.ajv.addKeyword(key);
     }
-    const children = [schema.else, schema.items, schema.additionalProperties, schema.not, ...Object.values((schema.properties ?? {}) as Schema)];
-    for (const child of [...children, ...((schema.allOf ?? []) as unknown[]), ...((schema.anyOf ?? []) as unknown[])]) this.prepare(child);
+    const children = [
+      schema.else,
+      schema.items,
+      schema.additionalProperties,
+      schema.not,
+      ...Object.values((schema.properties ?? {}) as Schema),
+    ];
+    for (const child of [...children, ...((schema.allOf ?? []) as unknown[]), ...((schema.anyOf ?? []) as unknown[])])
+      this.prepare(child);
   }
 
   private find(method: string, pathname: string): { op: Operation; values: string[] } | undefined {
@@ -231,7 +272,8 @@ export class OpenApiChecker {
     const pointer = ref.startsWith(ID) ? `#${ref.slice(ID.length)}` : ref; // one that prepare has rewritten
     if (!pointer.startsWith("#/") || seen > 20) throw new Error(`OpenAPI: cannot resolve ${ref}`);
     let node: unknown = this.spec;
-    for (const part of pointer.slice(2).split("/")) node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
+    for (const part of pointer.slice(2).split("/"))
+      node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
     if (node === undefined) throw new Error(`OpenAPI: ${ref} not found`);
     return this.deref(node, seen + 1);
   }
@@ -248,9 +290,24 @@ export function loadGitHubOpenApi(): OpenApiChecker | undefined {
   return new OpenApiChecker(JSON.parse(readFileSync(join(dir, "generated", "api.github.com.json"), "utf8")) as Schema);
 }
 
+let testChecker: OpenApiChecker | undefined;
+
+/** GitHub's OpenAPI description for tests, loaded once per test process (13 MB of JSON); throws when not installed. */
+export function gitHubOpenApi(): OpenApiChecker {
+  testChecker ??= loadGitHubOpenApi();
+  if (!testChecker) throw new Error("@octokit/openapi is not installed: run npm ci (it is a development dependency)");
+  return testChecker;
+}
+
 /** One ajv error as a line: `response.labels[0].type: "magic" is not one of [...]`. */
 function describeError(error: ErrorObject, root: string): string {
-  const path = root + error.instancePath.split("/").slice(1).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, "/").replace(/~0/g, "~")}`)).join("");
+  const path =
+    root +
+    error.instancePath
+      .split("/")
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, "/").replace(/~0/g, "~")}`))
+      .join("");
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case "required":

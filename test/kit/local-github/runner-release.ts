@@ -129,6 +129,14 @@ echo "config.sh (stand-in): not needed for just-in-time runners; run ./run.sh wi
 exit 1
 `;
 
+let testBuild: Promise<RunnerRelease> | undefined;
+
+/** The release for tests: built once per test process, then shared. */
+export function testRelease(): Promise<RunnerRelease> {
+  testBuild ??= buildRunnerRelease();
+  return testBuild;
+}
+
 /** Builds the release for `version` (the pinned one by default) in a scratch directory, removed afterwards. */
 export async function buildRunnerRelease(version: string = RUNNER_RELEASE.version): Promise<RunnerRelease> {
   const work = await mkdtemp(join(tmpdir(), "runner-release-"));
@@ -142,8 +150,17 @@ export async function buildRunnerRelease(version: string = RUNNER_RELEASE.versio
     const tar = join(work, "release.tar");
     // Reproducible: the same version always gives the same bytes, hence the same sha256.
     execFileSync("tar", [
-      "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--format=gnu",
-      "-cf", tar, "-C", root, ".",
+      "--sort=name",
+      "--mtime=@0",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "--format=gnu",
+      "-cf",
+      tar,
+      "-C",
+      root,
+      ".",
     ]);
     const tarball = gzipSync(await readFile(tar), { level: 9 });
     const sha256 = createHash("sha256").update(tarball).digest("hex");

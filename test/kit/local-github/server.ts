@@ -1,5 +1,5 @@
 // A GitHub stand-in on 127.0.0.1 for the local machine kind (tests and `npm run demo`): the REST endpoints the
-// action's client calls (scripts/adapters/github.ts), the runner release download, and the side the runner talks to.
+// action's client calls (scripts/adapters/github/), the runner release download, and the side the runner talks to.
 //
 // - API (Authorization: Bearer <token> or token <token> required, 401 otherwise; User-Agent required, as on GitHub):
 //   POST   /repos/{o}/{r}/actions/runners/generate-jitconfig   registers a runner, returns its JIT config
@@ -22,7 +22,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { waitFor } from "../patience.ts";
-import type { OpenApiChecker } from "./openapi.ts";
+import { gitHubOpenApi, type OpenApiChecker } from "./openapi.ts";
 import type { RunnerRelease } from "./runner-release.ts";
 
 export interface RunnerRecord {
@@ -109,6 +109,37 @@ export interface LocalGitHubOptions {
   runnerGroups?: number[];
   /** The workflow run queued jobs belong to unless queueJob says otherwise (the world's run). */
   runId?: string;
+}
+
+/** Obviously fake, and shaped like no real GitHub token. */
+export const TEST_TOKEN = "local-test-token-0123456789abcdef";
+export const TEST_REPOSITORY = "octo-org/md-sim";
+
+/** For tests: a started stand-in with the test token and repository, checked against GitHub's OpenAPI description. */
+export async function startLocalGitHub(options: Partial<LocalGitHubOptions> = {}): Promise<LocalGitHub> {
+  const server = new LocalGitHub({
+    token: TEST_TOKEN,
+    repository: TEST_REPOSITORY,
+    openApi: gitHubOpenApi(),
+    ...options,
+  });
+  await server.start();
+  return server;
+}
+
+/** For tests: a call to the runner's side of the stand-in, authenticated as `runner` (or with another credential). */
+export async function asRunner(
+  server: LocalGitHub,
+  runner: RunnerRecord,
+  action: "online" | "job" | "done",
+  credential = runner.credential,
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${server.url}/_local/runners/${runner.id}/${action}`, {
+    method: action === "job" ? "GET" : "POST",
+    headers: { authorization: `RunnerCredential ${credential}` },
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 const API_VERSIONS = ["2022-11-28"];
@@ -210,7 +241,16 @@ export class LocalGitHub {
   }
 
   /** A job with `runs-on: <label>`, of this world's run unless `runId` names another (a job of another workflow run). */
-  queueJob(label: string, options: { name?: string; seconds?: number; result?: "Succeeded" | "Failed"; runId?: string; runAttempt?: number } = {}): JobRecord {
+  queueJob(
+    label: string,
+    options: {
+      name?: string;
+      seconds?: number;
+      result?: "Succeeded" | "Failed";
+      runId?: string;
+      runAttempt?: number;
+    } = {},
+  ): JobRecord {
     const job: JobRecord = {
       id: this.nextJobId++,
       name: options.name ?? "gpu-tests",
@@ -230,8 +270,21 @@ export class LocalGitHub {
    * is carried out first and only its answer is lost, as when GitHub did the work and the response never arrived;
    * with `retryAfterSeconds`, the answer carries a retry-after header.
    */
-  failNext(path: RegExp, count: number, status = 502, method?: string, options: { handled?: boolean; retryAfterSeconds?: number } = {}): void {
-    this.faults.push({ path, remaining: count, status, method, handled: options.handled, retryAfterSeconds: options.retryAfterSeconds });
+  failNext(
+    path: RegExp,
+    count: number,
+    status = 502,
+    method?: string,
+    options: { handled?: boolean; retryAfterSeconds?: number } = {},
+  ): void {
+    this.faults.push({
+      path,
+      remaining: count,
+      status,
+      method,
+      handled: options.handled,
+      retryAfterSeconds: options.retryAfterSeconds,
+    });
   }
 
   /** The next `count` API requests whose path matches answer 429 with retry-after. */
@@ -302,11 +355,20 @@ export class LocalGitHub {
       const text = data === undefined ? "" : JSON.stringify(data);
       this.requests.push({ at: Date.now(), method, url: rawUrl, status, route });
       if (route.startsWith("/repos/") || route === "api") {
-        for (const problem of this.options.openApi?.check({ method, url: rawUrl, requestBody: body, status, responseBody: text }) ?? []) {
+        for (const problem of this.options.openApi?.check({
+          method,
+          url: rawUrl,
+          requestBody: body,
+          status,
+          responseBody: text,
+        }) ?? []) {
           this.violations.push(problem);
         }
       }
-      const head: Record<string, string> = { ...headers, "x-github-request-id": randomUUID().toUpperCase().slice(0, 23) };
+      const head: Record<string, string> = {
+        ...headers,
+        "x-github-request-id": randomUUID().toUpperCase().slice(0, 23),
+      };
       if (text) head["content-type"] = "application/json; charset=utf-8";
       res.writeHead(status, head).end(text);
       return true as const;
@@ -326,7 +388,10 @@ export class LocalGitHub {
       res.writeHead(404).end("Not Found");
       return;
     }
-    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(release.tarball.length) });
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": String(release.tarball.length),
+    });
     res.end(method === "HEAD" ? undefined : release.tarball);
   }
 
@@ -337,23 +402,33 @@ export class LocalGitHub {
       reply(status, { message, documentation_url: DOCS, status: String(status) }, headers, template);
 
     if (!req.headers["user-agent"]) {
-      return error(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.");
+      return error(
+        403,
+        "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
+      );
     }
     const auth = req.headers.authorization ?? "";
-    if (auth !== `Bearer ${this.options.token}` && auth !== `token ${this.options.token}`) return error(401, "Bad credentials");
+    if (auth !== `Bearer ${this.options.token}` && auth !== `token ${this.options.token}`)
+      return error(401, "Bad credentials");
     const version = req.headers["x-github-api-version"];
     if (version !== undefined && !API_VERSIONS.includes(String(version))) {
       return error(400, `Invalid API version ${version}`);
     }
-    const fault = this.faults.find((f) => f.remaining > 0 && f.path.test(url.pathname + url.search) && (!f.method || f.method === method));
+    const fault = this.faults.find(
+      (f) => f.remaining > 0 && f.path.test(url.pathname + url.search) && (!f.method || f.method === method),
+    );
     if (fault) {
       fault.remaining--;
       if (fault.status === 429) {
-        return error(429, "API rate limit exceeded", { "retry-after": String(fault.retryAfterSeconds ?? 1), "x-ratelimit-remaining": "0" });
+        return error(429, "API rate limit exceeded", {
+          "retry-after": String(fault.retryAfterSeconds ?? 1),
+          "x-ratelimit-remaining": "0",
+        });
       }
       const status = fault.status;
       const message = status === 502 ? "Server Error" : "Service Unavailable";
-      const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
+      const headers: Record<string, string> =
+        fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
       if (!fault.handled) return error(status, message, headers);
       // Carried out below; whatever it answers is replaced by the error, and what it registered is marked.
       const before = this.issued.length;
@@ -368,12 +443,22 @@ export class LocalGitHub {
     if (!path.toLowerCase().startsWith(repoPrefix.toLowerCase())) return error(404, "Not Found");
     const rest = path.slice(repoPrefix.length);
 
-    if (rest === "/runners/generate-jitconfig" && method === "POST") return this.generateJitConfig(body, reply, error, template);
+    if (rest === "/runners/generate-jitconfig" && method === "POST")
+      return this.generateJitConfig(body, reply, error, template);
     if (rest === "/runners" && method === "GET") {
       let runners = this.runners;
       const name = url.searchParams.get("name");
       if (name !== null) runners = runners.filter((r) => r.name === name);
-      return this.page(url, runners, "runners", (r) => this.runnerJson(r), reply, error, template, (r) => this.seen(r));
+      return this.page(
+        url,
+        runners,
+        "runners",
+        (r) => this.runnerJson(r),
+        reply,
+        error,
+        template,
+        (r) => this.seen(r),
+      );
     }
     const runnerMatch = /^\/runners\/(\d+)$/.exec(rest);
     if (runnerMatch) {
@@ -410,7 +495,9 @@ export class LocalGitHub {
     }
     const artifactMatch = /^\/artifacts\/(\d+)$/.exec(rest);
     if (artifactMatch && method === "DELETE") {
-      return this.deleteArtifact(Number(artifactMatch[1])) ? reply(204, undefined, {}, template) : error(404, "Not Found");
+      return this.deleteArtifact(Number(artifactMatch[1]))
+        ? reply(204, undefined, {}, template)
+        : error(404, "Not Found");
     }
     return error(404, "Not Found");
   }
@@ -434,7 +521,12 @@ export class LocalGitHub {
       !labelList.every((l) => typeof l === "string" && l !== "") ||
       (workFolder !== undefined && typeof workFolder !== "string")
     ) {
-      return reply(422, { message: "Validation Failed", documentation_url: DOCS, errors: ["Invalid request."] }, {}, template);
+      return reply(
+        422,
+        { message: "Validation Failed", documentation_url: DOCS, errors: ["Invalid request."] },
+        {},
+        template,
+      );
     }
     if (!(this.options.runnerGroups ?? [1]).includes(groupId as number)) return error(404, "Not Found");
     if (this.runners.some((r) => r.name.toLowerCase() === name.toLowerCase())) {
@@ -478,10 +570,21 @@ export class LocalGitHub {
       }),
       ".credentials": b64({
         scheme: "OAuth",
-        data: { clientId: credential, authorizationUrl: `${this.url}/_local/oauth2/token`, requireFipsCryptography: "True" },
+        data: {
+          clientId: credential,
+          authorizationUrl: `${this.url}/_local/oauth2/token`,
+          requireFipsCryptography: "True",
+        },
       }),
       ".credentials_rsaparams": b64({
-        d: key(128), dp: key(64), dq: key(64), exponent: "AQAB", inverseQ: key(64), modulus: key(128), p: key(64), q: key(64),
+        d: key(128),
+        dp: key(64),
+        dq: key(64),
+        exponent: "AQAB",
+        inverseQ: key(64),
+        modulus: key(128),
+        p: key(64),
+        q: key(64),
       }),
     };
     return Buffer.from(JSON.stringify(files)).toString("base64");
@@ -543,9 +646,44 @@ export class LocalGitHub {
   private repositoryJson() {
     const api = `${this.url}/repos/${this.owner}/${this.repo}`;
     const urls = Object.fromEntries(
-      ["archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits", "compare", "contents", "contributors", "deployments", "downloads", "events", "forks", "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events", "issues", "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls", "releases", "stargazers", "statuses", "subscribers", "subscription", "tags", "teams", "trees"].map(
-        (name) => [`${name}_url`, `${api}/${name.replace(/_/g, "/")}`],
-      ),
+      [
+        "archive",
+        "assignees",
+        "blobs",
+        "branches",
+        "collaborators",
+        "comments",
+        "commits",
+        "compare",
+        "contents",
+        "contributors",
+        "deployments",
+        "downloads",
+        "events",
+        "forks",
+        "git_commits",
+        "git_refs",
+        "git_tags",
+        "hooks",
+        "issue_comment",
+        "issue_events",
+        "issues",
+        "keys",
+        "labels",
+        "languages",
+        "merges",
+        "milestones",
+        "notifications",
+        "pulls",
+        "releases",
+        "stargazers",
+        "statuses",
+        "subscribers",
+        "subscription",
+        "tags",
+        "teams",
+        "trees",
+      ].map((name) => [`${name}_url`, `${api}/${name.replace(/_/g, "/")}`]),
     );
     const userApi = `${this.url}/users/${this.owner}`;
     return {
@@ -570,7 +708,17 @@ export class LocalGitHub {
         type: "Organization",
         site_admin: false,
         ...Object.fromEntries(
-          ["events", "followers", "following", "gists", "organizations", "received_events", "repos", "starred", "subscriptions"].map((name) => [`${name}_url`, `${userApi}/${name}`]),
+          [
+            "events",
+            "followers",
+            "following",
+            "gists",
+            "organizations",
+            "received_events",
+            "repos",
+            "starred",
+            "subscriptions",
+          ].map((name) => [`${name}_url`, `${userApi}/${name}`]),
         ),
       },
     };
@@ -632,7 +780,13 @@ export class LocalGitHub {
       updated_at: iso(a.createdAt),
       expires_at: iso(a.expiresAt),
       digest: a.digest,
-      workflow_run: { id: Number(a.runId), repository_id: 42, head_repository_id: 42, head_branch: "main", head_sha: "0".repeat(40) },
+      workflow_run: {
+        id: Number(a.runId),
+        repository_id: 42,
+        head_repository_id: 42,
+        head_branch: "main",
+        head_sha: "0".repeat(40),
+      },
     };
   }
 
@@ -666,7 +820,12 @@ export class LocalGitHub {
     if (page < last) links.push(`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`);
     if (page > 1) links.push(`${link(1)}; rel="first"`);
     for (const item of slice) onListed(item);
-    return reply(200, { total_count: items.length, [key]: slice.map(toJson) }, links.length > 0 ? { link: links.join(", ") } : {}, template);
+    return reply(
+      200,
+      { total_count: items.length, [key]: slice.map(toJson) },
+      links.length > 0 ? { link: links.join(", ") } : {},
+      template,
+    );
   }
 
   private seen(runner: RunnerRecord): void {
@@ -681,7 +840,8 @@ export class LocalGitHub {
     if (!m) return reply(404, { message: "Not Found" }, {}, route);
     const runner = this.issued.find((r) => r.id === Number(m[1]));
     if (!runner || runner.removedAt !== undefined) return reply(404, { message: "Runner not found" }, {}, route);
-    if (req.headers.authorization !== `RunnerCredential ${runner.credential}`) return reply(401, { message: "Bad credential" }, {}, route);
+    if (req.headers.authorization !== `RunnerCredential ${runner.credential}`)
+      return reply(401, { message: "Bad credential" }, {}, route);
     const action = m[2];
     if (action === "online" && method === "POST") {
       if (!this.dropped.some((d) => (typeof d === "string" ? d === runner.name : d.test(runner.name)))) {

@@ -11,7 +11,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { STATE_ARTIFACT_PREFIX, STATE_FILE_NAME } from "../../../scripts/lib/constants.ts";
-import { type ActionRunResult, type ArtifactStore, type CancelOptions, runAction, type StepResult } from "./action-runner.ts";
+import { POLL_INTERVAL_MS } from "../../../scripts/phases/wait-online.ts";
+import {
+  type ActionRunResult,
+  type ArtifactStore,
+  type CancelOptions,
+  runAction,
+  type StepResult,
+} from "./action-runner.ts";
 import { loadGitHubOpenApi, type OpenApiChecker } from "./openapi.ts";
 import { buildRunnerRelease, type RunnerRelease } from "./runner-release.ts";
 import { HUNG_MS } from "../patience.ts";
@@ -34,7 +41,7 @@ export interface LocalWorldOptions {
   token?: string;
   /** Check every API exchange against GitHub's OpenAPI description (when @octokit/openapi is installed). Default true. */
   openApi?: boolean | OpenApiChecker;
-  /** GPU_RUNNER_TEST_POLL_MS: how often start polls the runners. Default 200; null leaves production's 5 s. */
+  /** GPU_RUNNER_TEST_POLL_MS: how often start polls the runners. Default 200; null leaves production's {@link POLL_INTERVAL_MS}. */
   pollMs?: number | null;
   /** GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS: the runner-timeout in ms, for tests of a runner that never comes online. */
   runnerTimeoutMs?: number;
@@ -74,7 +81,11 @@ export class LocalArtifacts implements ArtifactStore {
     };
   }
 
-  async upload(name: string, path: string, options: { overwrite: boolean }): Promise<{ id: number; digest: string } | "exists" | undefined> {
+  async upload(
+    name: string,
+    path: string,
+    options: { overwrite: boolean },
+  ): Promise<{ id: number; digest: string } | "exists" | undefined> {
     const files = await collect(path);
     if (files.size === 0) return undefined;
     const existing = this.server.artifacts.filter((a) => a.runId === this.runId && a.name === name);
@@ -280,13 +291,19 @@ export class LocalWorld {
     const repository = options.repository ?? "octo-org/md-sim";
     // Obviously fake, and shaped like no real GitHub token.
     const token = options.token ?? `local-test-token-${randomBytes(12).toString("hex")}`;
-    const openApi = options.openApi === false ? undefined : options.openApi === true || options.openApi === undefined ? loadGitHubOpenApi() : options.openApi;
+    const openApi =
+      options.openApi === false
+        ? undefined
+        : options.openApi === true || options.openApi === undefined
+          ? loadGitHubOpenApi()
+          : options.openApi;
     const release = await buildRunnerRelease();
     const runId = String(1_000_000_000 + Math.floor(Math.random() * 8_000_000_000));
     const server = new LocalGitHub({ token, repository, release, openApi, maxPerPage: options.maxPerPage, runId });
     await server.start();
     const world = new LocalWorld(root, server, release, token, repository, runId, options);
-    for (const dir of [world.runnerTemp, world.machines, world.tmp, world.home, world.artifacts.dir]) await mkdir(dir, { recursive: true });
+    for (const dir of [world.runnerTemp, world.machines, world.tmp, world.home, world.artifacts.dir])
+      await mkdir(dir, { recursive: true });
     if (options.bakedRunner) {
       await mkdir(world.imageRunner, { recursive: true });
       const tarball = join(root, "release.tar.gz");
@@ -305,7 +322,8 @@ export class LocalWorld {
   env(extra: Record<string, string> = {}): Record<string, string> {
     const knobs: Record<string, string> = {};
     if (this.options.pollMs !== null) knobs.GPU_RUNNER_TEST_POLL_MS = String(this.options.pollMs ?? 200);
-    if (this.options.runnerTimeoutMs !== undefined) knobs.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS = String(this.options.runnerTimeoutMs);
+    if (this.options.runnerTimeoutMs !== undefined)
+      knobs.GPU_RUNNER_TEST_RUNNER_TIMEOUT_MS = String(this.options.runnerTimeoutMs);
     const path = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
     const faults = this.options.launchFaults;
     if (faults?.fail) knobs.LOCAL_FAULT_LAUNCH_FAIL = faults.fail;
@@ -355,7 +373,15 @@ export class LocalWorld {
       runnerTemp,
       env: this.env(options.env),
       // The stand-in server accepts one token: it serves as the job's GITHUB_TOKEN too.
-      github: { repository: this.repository, runId: this.runId, runAttempt: "1", apiUrl: this.server.url, token: this.token, eventName: "workflow_dispatch", eventPath: this.eventPath },
+      github: {
+        repository: this.repository,
+        runId: this.runId,
+        runAttempt: "1",
+        apiUrl: this.server.url,
+        token: this.token,
+        eventName: "workflow_dispatch",
+        eventPath: this.eventPath,
+      },
       artifacts: this.artifacts,
       stepTimeoutMs: HUNG_MS,
       onLine: options.onLine,
@@ -372,8 +398,15 @@ export class LocalWorld {
   }
 
   /** mode: stop on the local kind for a state id. */
-  stop(stateId: string, inputs: Record<string, string> = {}, options: Parameters<LocalWorld["run"]>[1] = {}): Promise<ActionRunResult> {
-    return this.run({ mode: "stop", cloud: "local", "github-token": this.token, "state-id": stateId, ...inputs }, options);
+  stop(
+    stateId: string,
+    inputs: Record<string, string> = {},
+    options: Parameters<LocalWorld["run"]>[1] = {},
+  ): Promise<ActionRunResult> {
+    return this.run(
+      { mode: "stop", cloud: "local", "github-token": this.token, "state-id": stateId, ...inputs },
+      options,
+    );
   }
 
   /** The machine directories that exist now. */
@@ -474,7 +507,8 @@ export class LocalWorld {
       }
     };
     walk(this.root);
-    for (const upload of this.artifacts.uploads) for (const [file, bytes] of upload.files) check(`artifact ${upload.name}, ${file}`, bytes);
+    for (const upload of this.artifacts.uploads)
+      for (const [file, bytes] of upload.files) check(`artifact ${upload.name}, ${file}`, bytes);
     return findings;
   }
 

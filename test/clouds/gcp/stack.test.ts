@@ -3,14 +3,15 @@
 // security and cost.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { OWNERSHIP_KEYS } from "../stacks/names.ts";
-import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
-import { gcpCloud, isValidGcpLabel, toGcpLabels } from "../stacks/gcp.ts";
-import { type BadInput, type Inputs, type Json, jitReferences, stackKit } from "./kit/stack-synth.ts";
+import { OWNERSHIP_KEYS } from "../../../stacks/names.ts";
+import { InputError } from "../../../stacks/input-reader.ts";
+import { parseInputs, type StartInputs } from "../../../scripts/settings/inputs.ts";
+import { gcpCloud } from "../../../stacks/gcp/index.ts";
+import { isValidGcpLabel, toGcpLabels } from "../../../stacks/gcp/labels.ts";
+import { type BadInput, type Inputs, type Json, jitReferences, stackKit } from "../../kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-await gcpCloud.load();
+await gcpCloud.terraform.load();
 
 const LABEL = "gpu-4242-2-0a1b2c3d";
 
@@ -25,7 +26,13 @@ const BASE: Record<string, string> = {
   image: "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
 };
 
-const kit = stackKit({ base: BASE, label: LABEL, repository: "Example-Org/Example.Repo", runId: "4242", runAttempt: "2" });
+const kit = stackKit({
+  base: BASE,
+  label: LABEL,
+  repository: "Example-Org/Example.Repo",
+  runId: "4242",
+  runAttempt: "2",
+});
 const { envOf, synth } = kit;
 const startInputs = (overrides: Inputs = {}) => kit.prepare(overrides).inputs;
 
@@ -93,7 +100,8 @@ describe("gcp stack", () => {
   });
 
   test("accelerator-optimized machine types get no guest_accelerator; Compute Engine's count of their GPUs is expected", () => {
-    const GPU_SUM = "${sum(concat([0], flatten(data.google_compute_machine_types.machine-type.machine_types[*].accelerators)[*].guest_accelerator_count))}";
+    const GPU_SUM =
+      "${sum(concat([0], flatten(data.google_compute_machine_types.machine-type.machine_types[*].accelerators)[*].guest_accelerator_count))}";
     for (const [machineType, nic] of [
       ["a2-highgpu-1g", undefined],
       ["g2-standard-24", undefined],
@@ -107,9 +115,15 @@ describe("gcp stack", () => {
       assert.ok(vm.metadata["startup-script"].includes(`\nexport GR_EXPECTED_GPUS='${GPU_SUM}'\n`), machineType);
       assert.equal(synthesized.output.expected_gpus.value, GPU_SUM, machineType);
       const described = synthesized.data.google_compute_machine_types["machine-type"];
-      assert.deepEqual([described.zone, described.project, described.filter], ["europe-west4-b", "my-project-123", `name = "${machineType}"`]);
+      assert.deepEqual(
+        [described.zone, described.project, described.filter],
+        ["europe-west4-b", "my-project-123", `name = "${machineType}"`],
+      );
       assert.deepEqual(described.lifecycle.postcondition, [
-        { condition: "${length(self.machine_types) == 1}", error_message: `Compute Engine offers no machine type ${machineType} in zone europe-west4-b.` },
+        {
+          condition: "${length(self.machine_types) == 1}",
+          error_message: `Compute Engine offers no machine type ${machineType} in zone europe-west4-b.`,
+        },
       ]);
       assert.equal(vm.network_interface[0].nic_type, nic, machineType);
     }
@@ -120,14 +134,21 @@ describe("gcp stack", () => {
     assert.equal(instance(synthesized).machine_type, "a2-ultragpu-4g");
     assert.deepEqual(synthesized.data.google_compute_machine_types["machine-type"].lifecycle.postcondition[1], {
       condition: "${sum(concat([0], flatten(self.machine_types[*].accelerators)[*].guest_accelerator_count)) == 4}",
-      error_message: "Compute Engine describes a2-ultragpu-4g with another number of GPUs than accelerator a100-80gb:4 asks for.",
+      error_message:
+        "Compute Engine describes a2-ultragpu-4g with another number of GPUs than accelerator a100-80gb:4 asks for.",
     });
   });
 
   test("no image: the default Deep Learning VM family; the image booted is an output", () => {
     const vm = instance(synth({ image: undefined }));
-    assert.equal(vm.boot_disk.initialize_params.image, "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580");
-    assert.equal(json.output.image.value, "${google_compute_instance.runner-0.boot_disk[0].initialize_params[0].image}");
+    assert.equal(
+      vm.boot_disk.initialize_params.image,
+      "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
+    );
+    assert.equal(
+      json.output.image.value,
+      "${google_compute_instance.runner-0.boot_disk[0].initialize_params[0].image}",
+    );
   });
 
   test("shielded VM: vTPM and integrity monitoring on, Secure Boot off (unsigned NVIDIA modules)", () => {
@@ -177,17 +198,25 @@ describe("gcp stack", () => {
   test("network: a subnetwork alone lets Compute Engine infer its network", () => {
     const path = "projects/host-project/regions/europe-west4/subnetworks/runners";
     assert.deepEqual(instance(synth({ subnetwork: path })).network_interface, [{ subnetwork: path }]);
-    assert.deepEqual(instance(synth({ network: "ci", subnetwork: "ci-eu" })).network_interface, [{ network: "ci", subnetwork: "ci-eu" }]);
+    assert.deepEqual(instance(synth({ network: "ci", subnetwork: "ci-eu" })).network_interface, [
+      { network: "ci", subnetwork: "ci-eu" },
+    ]);
   });
 
   test("service account: none unless given; cloud-platform scope by default", () => {
     assert.equal(instance(json).service_account, undefined);
     const email = "runner@my-project-123.iam.gserviceaccount.com";
-    assert.deepEqual(instance(synth({ "service-account": email })).service_account, { email, scopes: ["cloud-platform"] });
-    assert.deepEqual(instance(synth({ "service-account": email, scopes: "storage-ro, logging-write" })).service_account, {
+    assert.deepEqual(instance(synth({ "service-account": email })).service_account, {
       email,
-      scopes: ["storage-ro", "logging-write"],
+      scopes: ["cloud-platform"],
     });
+    assert.deepEqual(
+      instance(synth({ "service-account": email, scopes: "storage-ro, logging-write" })).service_account,
+      {
+        email,
+        scopes: ["storage-ro", "logging-write"],
+      },
+    );
   });
 
   test("metadata: the boot script as startup-script, project SSH keys blocked, OS Login on", () => {
@@ -216,7 +245,9 @@ describe("gcp stack", () => {
 
 describe("gcp inputs", () => {
   test("the parsed config", () => {
-    const config = gcpCloud.configOf(startInputs({ "service-account": "runner@my-project-123.iam.gserviceaccount.com" }).plan);
+    const config = gcpCloud.configOf(
+      startInputs({ "service-account": "runner@my-project-123.iam.gserviceaccount.com" }).plan,
+    );
     assert.deepEqual(config, {
       project: "my-project-123",
       zone: "europe-west4-b",
@@ -283,40 +314,100 @@ describe("gcp inputs", () => {
     ["no project", { project: undefined }, "project"],
     ["an upper-case project", { project: "My-Project" }, "project"],
     ["an EC2 instance type", { "machine-type": "g4dn.xlarge" }, "machine-type"],
-    ["a T4 on an A2 type", { "machine-type": "a2-highgpu-1g" }, "accelerator", /\(a2-highgpu-1g is not N1; t4:2 attaches only to N1 types such as n1-standard-8\)/],
+    [
+      "a T4 on an A2 type",
+      { "machine-type": "a2-highgpu-1g" },
+      "accelerator",
+      /\(a2-highgpu-1g is not N1; t4:2 attaches only to N1 types such as n1-standard-8\)/,
+    ],
     ["a T4 on a G2 type", { "machine-type": "g2-standard-8", accelerator: "t4" }, "accelerator", /attaches only to N1/],
-    ["an L4 on N1", { accelerator: "l4" }, "accelerator", /\(n1-standard-8 is N1, to which l4 does not attach; l4:1 comes with g2-standard-4, /],
-    ["an A100 on a two-A100 type", { "machine-type": "a2-highgpu-2g", accelerator: "a100" }, "accelerator", /a2-highgpu-2g carries a100:2/],
+    [
+      "an L4 on N1",
+      { accelerator: "l4" },
+      "accelerator",
+      /\(n1-standard-8 is N1, to which l4 does not attach; l4:1 comes with g2-standard-4, /,
+    ],
+    [
+      "an A100 on a two-A100 type",
+      { "machine-type": "a2-highgpu-2g", accelerator: "a100" },
+      "accelerator",
+      /a2-highgpu-2g carries a100:2/,
+    ],
     ["an accelerator without a name", { accelerator: ":1" }, "accelerator", /NAME\[:COUNT\]/],
-    ["an accelerator with 'x'", { accelerator: "t4x1" }, "accelerator", /a GPU that gcp offers: gcp offers t4 \(1, 2 or 4\)/],
-    ["a machine type outside the catalog with an accelerator", { "machine-type": "a9-futuregpu-1x", accelerator: "h100" }, "accelerator", /a9-futuregpu-1x is not in the action's catalog, so that cannot be checked/],
+    [
+      "an accelerator with 'x'",
+      { accelerator: "t4x1" },
+      "accelerator",
+      /a GPU that gcp offers: gcp offers t4 \(1, 2 or 4\)/,
+    ],
+    [
+      "a machine type outside the catalog with an accelerator",
+      { "machine-type": "a9-futuregpu-1x", accelerator: "h100" },
+      "accelerator",
+      /a9-futuregpu-1x is not in the action's catalog, so that cannot be checked/,
+    ],
     ["a count of 0", { accelerator: "t4:0" }, "accelerator", /NAME\[:COUNT\]/],
     ["3 T4s", { accelerator: "t4:3" }, "accelerator", /t4 in a count that one gcp machine carries, 1, 2 or 4/],
     ["8 T4s", { accelerator: "t4:8" }, "accelerator", /1, 2 or 4/],
-    ["an A10G, which gcp does not offer", { accelerator: "a10g" }, "accelerator", /a GPU that gcp offers: gcp offers t4 .*l4 \(1, 2, 4 or 8\).*h200 \(8\)/],
-    ["an H100 on demand (only Spot sells one)", { "machine-type": undefined, accelerator: "h100" }, "accelerator", /only as Spot capacity \(a3-highgpu-1g\); set spot: true/],
-    ["a Spot-only type on demand", { "machine-type": "a3-highgpu-2g", accelerator: undefined }, "machine-type", /a3-highgpu-2g is sold only as Spot/],
-    ["neither accelerator nor machine-type", { "machine-type": undefined, accelerator: undefined }, "accelerator", /or a machine-type/],
+    [
+      "an A10G, which gcp does not offer",
+      { accelerator: "a10g" },
+      "accelerator",
+      /a GPU that gcp offers: gcp offers t4 .*l4 \(1, 2, 4 or 8\).*h200 \(8\)/,
+    ],
+    [
+      "an H100 on demand (only Spot sells one)",
+      { "machine-type": undefined, accelerator: "h100" },
+      "accelerator",
+      /only as Spot capacity \(a3-highgpu-1g\); set spot: true/,
+    ],
+    [
+      "a Spot-only type on demand",
+      { "machine-type": "a3-highgpu-2g", accelerator: undefined },
+      "machine-type",
+      /a3-highgpu-2g is sold only as Spot/,
+    ],
+    [
+      "neither accelerator nor machine-type",
+      { "machine-type": undefined, accelerator: undefined },
+      "accelerator",
+      /or a machine-type/,
+    ],
     ["an EBS volume type", { "disk-type": "gp3" }, "disk-type"],
     ["Hyperdisk on N1", { "disk-type": "hyperdisk-balanced" }, "disk-type"],
     ["a tiny disk", { "disk-size": "5" }, "disk-size"],
     ["scopes without a service account", { scopes: "cloud-platform" }, "scopes"],
     ["a user email as service account", { "service-account": "me@example.com" }, "service-account"],
-    ["a subnetwork of another region", { subnetwork: "projects/p-123456/regions/us-east1/subnetworks/s" }, "subnetwork"],
+    [
+      "a subnetwork of another region",
+      { subnetwork: "projects/p-123456/regions/us-east1/subnetworks/s" },
+      "subnetwork",
+    ],
     ["spot as yes", { spot: "yes" }, "spot"],
     ["tags that merge as labels", { tags: JSON.stringify({ Team: "a", team: "b" }) }, "tags"],
-    ["more tags than labels allow", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 59 }, (_, i) => [`k${i}`, "v"]))) }, "tags"],
+    [
+      "more tags than labels allow",
+      { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 59 }, (_, i) => [`k${i}`, "v"]))) },
+      "tags",
+    ],
   ];
   kit.testRejections(bad);
 
   test("an H100 on Spot: the one-GPU A3 type Compute Engine sells only as Spot", () => {
     const inputs = startInputs({ "machine-type": undefined, accelerator: "h100", spot: "true" });
     assert.equal(gcpCloud.configOf(inputs.plan)?.machineType, "a3-highgpu-1g");
-    assert.equal(gcpCloud.configOf(startInputs({ "machine-type": undefined, accelerator: "h100:8" }).plan)?.machineType, "a3-highgpu-8g");
+    assert.equal(
+      gcpCloud.configOf(startInputs({ "machine-type": undefined, accelerator: "h100:8" }).plan)?.machineType,
+      "a3-highgpu-8g",
+    );
   });
 
   test("the aws-only inputs are ignored with a notice, not refused", () => {
-    const inputs = startInputs({ region: "us-east-1", subnet: "subnet-0123456789abcdef0", "launch-template": "anything" });
+    const inputs = startInputs({
+      region: "us-east-1",
+      subnet: "subnet-0123456789abcdef0",
+      "launch-template": "anything",
+    });
     assert.deepEqual(inputs.notices, [
       "Input 'region' is read only with cloud aws; ignored with cloud gcp.",
       "Input 'subnet' is read only with cloud aws; ignored with cloud gcp.",
@@ -327,14 +418,26 @@ describe("gcp inputs", () => {
 
 describe("toGcpLabels", () => {
   const cases: Array<[string, Record<string, string>, Record<string, string>]> = [
-    ["valid labels pass unchanged", { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" }, { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" }],
-    ["repository owner/repo", { "gpu-runner-repository": "My-Org/My.Repo" }, { "gpu-runner-repository": "my-org_my_repo" }],
+    [
+      "valid labels pass unchanged",
+      { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" },
+      { "gpu-runner-label": "gpu-1-1-abcdef01", team_a: "x-1" },
+    ],
+    [
+      "repository owner/repo",
+      { "gpu-runner-repository": "My-Org/My.Repo" },
+      { "gpu-runner-repository": "my-org_my_repo" },
+    ],
     ["upper case and punctuation in keys", { "Cost Center:ID": "A B" }, { cost_center_id: "a_b" }],
     ["keys must start with a letter", { "1st": "v", _x: "v" }, { t_1st: "v", t__x: "v" }],
     ["empty values stay empty", { note: "" }, { note: "" }],
-    ["non-ASCII becomes '_'", { "équipe": "über" }, { t__quipe: "_ber" }],
+    ["non-ASCII becomes '_'", { équipe: "über" }, { t__quipe: "_ber" }],
     ["cut to 63 characters", { ["k".repeat(70)]: "v".repeat(70) }, { ["k".repeat(63)]: "v".repeat(63) }],
-    ["an already valid key wins over a normalised one", { "Gpu-Runner-Label": "spoof", "gpu-runner-label": "real" }, { "gpu-runner-label": "real" }],
+    [
+      "an already valid key wins over a normalised one",
+      { "Gpu-Runner-Label": "spoof", "gpu-runner-label": "real" },
+      { "gpu-runner-label": "real" },
+    ],
     ["whatever the order", { "gpu-runner-label": "real", "GPU-RUNNER-LABEL": "spoof" }, { "gpu-runner-label": "real" }],
   ];
   for (const [what, tags, labels] of cases) {

@@ -8,15 +8,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { OWNERSHIP_KEYS } from "../stacks/names.ts";
-import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs } from "../scripts/settings/inputs.ts";
-import { synthesizeLoaded } from "../scripts/phases/synthesize.ts";
-import { awsCloud, LIFETIME_CAP_MARGIN_MINUTES } from "../stacks/aws.ts";
-import { type BadInput, type Json, jitReferences, stackKit, tf } from "./kit/stack-synth.ts";
+import { OWNERSHIP_KEYS } from "../../../stacks/names.ts";
+import { InputError } from "../../../stacks/input-reader.ts";
+import { parseInputs } from "../../../scripts/settings/inputs.ts";
+import { synthesizeLoaded } from "../../../scripts/phases/synthesize.ts";
+import { awsCloud } from "../../../stacks/aws/index.ts";
+import { LIFETIME_CAP_MARGIN_MINUTES } from "../../../stacks/lifetime-cap.ts";
+import { type BadInput, type Json, jitReferences, stackKit, tf } from "../../kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-await awsCloud.load();
+await awsCloud.terraform.load();
 
 const LABEL = "gpu-777-1-89abcdef";
 /** The synthesis clock, fixed: the lifetime schedule is a point in time counted from it. */
@@ -32,7 +33,14 @@ const BASE: Record<string, string> = {
   image: "ami-0123456789abcdef0",
 };
 
-const kit = stackKit({ base: BASE, label: LABEL, repository: "example-org/example-repo", runId: "777", runAttempt: "1", synthesizedAt: SYNTHESIZED_AT });
+const kit = stackKit({
+  base: BASE,
+  label: LABEL,
+  repository: "example-org/example-repo",
+  runId: "777",
+  runAttempt: "1",
+  synthesizedAt: SYNTHESIZED_AT,
+});
 const { envOf, prepare, synth, synthInputs, ownership: OWNERSHIP } = kit;
 
 function instance(json: Json, index = 0): Json {
@@ -57,7 +65,11 @@ describe("aws stack", () => {
 
   test("IMDSv2 only, one hop", () => {
     for (const index of [0, 1]) {
-      assert.deepEqual(instance(json, index).metadata_options, { http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1 });
+      assert.deepEqual(instance(json, index).metadata_options, {
+        http_endpoint: "enabled",
+        http_tokens: "required",
+        http_put_response_hop_limit: 1,
+      });
     }
   });
 
@@ -84,7 +96,10 @@ describe("aws stack", () => {
   test("user tags cannot override the ownership keys, in the stack or at the input", () => {
     const { inputs, context } = prepare({});
     // Past the input checks (which refuse these keys): the stack itself must still let ownership win.
-    const spoofed = synthInputs({ ...inputs, tags: { [OWNERSHIP_KEYS.label]: "spoof", [OWNERSHIP_KEYS.repository]: "evil/repo" } }, context);
+    const spoofed = synthInputs(
+      { ...inputs, tags: { [OWNERSHIP_KEYS.label]: "spoof", [OWNERSHIP_KEYS.repository]: "evil/repo" } },
+      context,
+    );
     assert.equal(instance(spoofed).tags[OWNERSHIP_KEYS.label], LABEL);
     assert.equal(instance(spoofed).volume_tags[OWNERSHIP_KEYS.repository], "example-org/example-repo");
     assert.equal(spoofed.provider.aws[0].default_tags[0].tags[OWNERSHIP_KEYS.label], LABEL);
@@ -102,7 +117,8 @@ describe("aws stack", () => {
     assert.equal(group.vpc_id, tf("data.aws_vpc.default-vpc.id"));
     assert.deepEqual(group.tags, { ...OWNERSHIP, team: "md-sim", "cost center": "42" });
     assert.equal(json.data.aws_vpc["default-vpc"].default, true);
-    for (const index of [0, 1]) assert.deepEqual(instance(json, index).vpc_security_group_ids, [tf("aws_security_group.no-inbound.id")]);
+    for (const index of [0, 1])
+      assert.deepEqual(instance(json, index).vpc_security_group_ids, [tf("aws_security_group.no-inbound.id")]);
   });
 
   test("with a subnet: the created group lives in the subnet's VPC", () => {
@@ -158,14 +174,23 @@ describe("aws stack", () => {
       assert.deepEqual(jitReferences(script), [String(index)]);
       assert.match(script, new RegExp(`^export GR_JIT_CONFIG='\\$\\{var\\.jit_config_${index}\\}'$`, "m"));
       assert.match(script, new RegExp(`^export GR_RUNNER_NAME='${LABEL}-${index}'$`, "m"));
-      assert.match(script, /^export GR_EXPECTED_GPUS='\$\{sum\(concat\(\[0\], tolist\(data\.aws_ec2_instance_type\.machine-type\.gpus\)\[\*\]\.count\)\)\}'$/m, "EC2's count, read at apply");
+      assert.match(
+        script,
+        /^export GR_EXPECTED_GPUS='\$\{sum\(concat\(\[0\], tolist\(data\.aws_ec2_instance_type\.machine-type\.gpus\)\[\*\]\.count\)\)\}'$/m,
+        "EC2's count, read at apply",
+      );
       assert.equal(vm.user_data_replace_on_change, true);
     }
   });
 
   test("state: local in the stack whatever state-backend says (a bucket keeps only the encrypted bundle)", () => {
     assert.deepEqual(json.terraform.backend, { local: { path: "terraform.tfstate" } });
-    const s3 = synth({ "state-backend": "s3", "state-bucket": "md-sim-tf-state", "state-prefix": "ci/gpu", "state-region": "eu-central-1" });
+    const s3 = synth({
+      "state-backend": "s3",
+      "state-bucket": "md-sim-tf-state",
+      "state-prefix": "ci/gpu",
+      "state-region": "eu-central-1",
+    });
     assert.deepEqual(s3.terraform.backend, { local: { path: "terraform.tfstate" } });
   });
 
@@ -179,12 +204,16 @@ describe("aws stack", () => {
 
 describe("aws user-data limit", () => {
   // 8 KiB (the input's own limit) that gzip cannot shrink: with a runner's config, over EC2's 16 KiB of user-data.
-  const incompressible = (bytes: number) => Array.from(randomBytes(bytes), (b) => String.fromCharCode(33 + (b % 94))).join("");
+  const incompressible = (bytes: number) =>
+    Array.from(randomBytes(bytes), (b) => String.fromCharCode(33 + (b % 94))).join("");
 
   test("a boot script over EC2's 16 KiB with a real-sized runner config is refused at synthesis, naming pre-runner-script", () => {
     assert.throws(
       () => synth({ "pre-runner-script": incompressible(8192) }),
-      (error: unknown) => error instanceof InputError && error.input === "pre-runner-script" && /of the 16384 bytes aws accepts/.test(error.message),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.input === "pre-runner-script" &&
+        /of the 16384 bytes aws accepts/.test(error.message),
     );
   });
 
@@ -196,7 +225,8 @@ describe("aws user-data limit", () => {
 describe("aws: the GPU count and the image, resolved at apply", () => {
   const SSM_X86 = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id";
   const GPU_SUM = tf("sum(concat([0], tolist(data.aws_ec2_instance_type.machine-type.gpus)[*].count))");
-  const expectedGpusLine = (json: Json) => json.locals.boot_script_0.split("\n").find((l: string) => l.startsWith("export GR_EXPECTED_GPUS="));
+  const expectedGpusLine = (json: Json) =>
+    json.locals.boot_script_0.split("\n").find((l: string) => l.startsWith("export GR_EXPECTED_GPUS="));
 
   test("no image: the Deep Learning Base AMI through its public SSM parameter, for the type's architecture", () => {
     const json = synth({ image: undefined });
@@ -207,7 +237,10 @@ describe("aws: the GPU count and the image, resolved at apply", () => {
     assert.equal(arm.data.aws_ssm_parameter["machine-image"].name, SSM_X86.replace("x86_64", "arm64"));
     // EC2's description must confirm the architecture the default image was chosen for, before anything exists.
     const checks = arm.data.aws_ec2_instance_type["machine-type"].lifecycle.postcondition;
-    assert.deepEqual(checks.map((c: Json) => c.condition), [tf('contains(self.supported_architectures, "arm64")')]);
+    assert.deepEqual(
+      checks.map((c: Json) => c.condition),
+      [tf('contains(self.supported_architectures, "arm64")')],
+    );
   });
 
   test("the instance-type data source feeds GR_EXPECTED_GPUS and the expected_gpus output", () => {
@@ -253,17 +286,31 @@ describe("aws: the GPU count and the image, resolved at apply", () => {
 
   test("disk: gp3 with IOPS and throughput, or io2 with IOPS", () => {
     assert.deepEqual(instance(synth({ "disk-iops": "6000", "disk-throughput": "500" })).root_block_device, {
-      encrypted: true, delete_on_termination: true, volume_size: 100, volume_type: "gp3", iops: 6000, throughput: 500,
+      encrypted: true,
+      delete_on_termination: true,
+      volume_size: 100,
+      volume_type: "gp3",
+      iops: 6000,
+      throughput: 500,
     });
     const io2 = instance(synth({ "disk-type": "io2", "disk-iops": "20000", "disk-size": "200" })).root_block_device;
-    assert.deepEqual(io2, { encrypted: true, delete_on_termination: true, volume_size: 200, volume_type: "io2", iops: 20000 });
+    assert.deepEqual(io2, {
+      encrypted: true,
+      delete_on_termination: true,
+      volume_size: 200,
+      volume_type: "io2",
+      iops: 20000,
+    });
   });
 
   test("launch template: the base of the instance, whose own settings still win", () => {
     const vm = instance(synth({ "launch-template": "lt-0123456789abcdef0:7" }));
     assert.deepEqual(vm.launch_template, { id: "lt-0123456789abcdef0", version: "7" });
     assert.equal(vm.metadata_options.http_tokens, "required");
-    assert.deepEqual(instance(synth({ "launch-template": "lt-0123456789abcdef0" })).launch_template, { id: "lt-0123456789abcdef0", version: "$Default" });
+    assert.deepEqual(instance(synth({ "launch-template": "lt-0123456789abcdef0" })).launch_template, {
+      id: "lt-0123456789abcdef0",
+      version: "$Default",
+    });
   });
 
   test("an Availability Zone of the default VPC places the instance there", () => {
@@ -277,20 +324,36 @@ describe("aws inputs", () => {
   const bad: BadInput[] = [
     ["a GCE image path", { image: "projects/debian-cloud/global/images/family/debian-12" }, "image"],
     ["an AMI name without its owner", { image: "Deep Learning Base*" }, "image"],
-    ["an SSM parameter without resolve:ssm:", { image: "/aws/service/deeplearning/ami/x86_64/x/latest/ami-id" }, "image"],
+    [
+      "an SSM parameter without resolve:ssm:",
+      { image: "/aws/service/deeplearning/ami/x86_64/x/latest/ami-id" },
+      "image",
+    ],
     ["a GCE machine type", { "machine-type": "n1-standard-4" }, "machine-type"],
     ["a zone as region", { region: "us-east-1a" }, "region"],
     ["a role name as lifetime-role", { "lifetime-role": "gpu-runner-lifetime" }, "lifetime-role"],
     ["a user ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:user/gpu-runner" }, "lifetime-role"],
-    ["an instance profile ARN as lifetime-role", { "lifetime-role": "arn:aws:iam::123456789012:instance-profile/gpu-runner" }, "lifetime-role"],
-    ["a short account id in lifetime-role", { "lifetime-role": "arn:aws:iam::12345:role/gpu-runner-lifetime" }, "lifetime-role"],
+    [
+      "an instance profile ARN as lifetime-role",
+      { "lifetime-role": "arn:aws:iam::123456789012:instance-profile/gpu-runner" },
+      "lifetime-role",
+    ],
+    [
+      "a short account id in lifetime-role",
+      { "lifetime-role": "arn:aws:iam::12345:role/gpu-runner-lifetime" },
+      "lifetime-role",
+    ],
     ["a GCE disk type", { "disk-type": "pd-ssd" }, "disk-type"],
     ["io2 without IOPS", { "disk-type": "io2" }, "disk-iops"],
     ["io2 with a throughput", { "disk-type": "io2", "disk-iops": "1000", "disk-throughput": "500" }, "disk-throughput"],
     ["gp3 IOPS below its floor", { "disk-iops": "100" }, "disk-iops"],
     ["gp3 throughput above its ceiling", { "disk-throughput": "4000" }, "disk-throughput"],
     ["a region as availability zone", { "availability-zone": "eu-west-1" }, "availability-zone"],
-    ["zones and subnets together", { "availability-zone": "eu-west-1a", subnet: "subnet-0123456789abcdef0" }, "availability-zone"],
+    [
+      "zones and subnets together",
+      { "availability-zone": "eu-west-1a", subnet: "subnet-0123456789abcdef0" },
+      "availability-zone",
+    ],
     ["a launch template by name", { "launch-template": "my-template" }, "launch-template"],
     ["a launch template version that is not one", { "launch-template": "lt-0123456789abcdef0:v2" }, "launch-template"],
   ];
@@ -309,7 +372,12 @@ function evaluatedInput(input: string, instanceExpression: string, instanceId: s
   const expression = input.slice(2, -1).replace(instanceExpression, JSON.stringify(instanceId));
   const dir = mkdtempSync(join(tmpdir(), "aws-input-"));
   try {
-    const out = execFileSync("terraform", ["console"], { cwd: dir, input: expression, encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+    const out = execFileSync("terraform", ["console"], {
+      cwd: dir,
+      input: expression,
+      encoding: "utf8",
+      env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+    });
     return JSON.parse(JSON.parse(out.trim()) as string);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -344,8 +412,14 @@ describe("aws lifetime cap outside the machine (lifetime-role)", () => {
     const outdir = mkdtempSync(join(tmpdir(), "aws-stack-"));
     try {
       const later = Date.parse("2026-12-31T23:55:00.250Z");
-      const { stackJsonPath } = synthesizeLoaded({ inputs, context, label: LABEL, now: () => later }, inputs.plan, outdir);
-      const schedule = (JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json).resource.aws_scheduler_schedule["lifetime-0"];
+      const { stackJsonPath } = synthesizeLoaded(
+        { inputs, context, label: LABEL, now: () => later },
+        inputs.plan,
+        outdir,
+      );
+      const schedule = (JSON.parse(readFileSync(stackJsonPath, "utf8")) as Json).resource.aws_scheduler_schedule[
+        "lifetime-0"
+      ];
       // Up to the whole second, never before the cap: 23:55:00.250 + 40 min -> 00:35:01 the next year.
       assert.equal(schedule.schedule_expression, "at(2027-01-01T00:35:01)");
     } finally {
@@ -359,14 +433,22 @@ describe("aws lifetime cap outside the machine (lifetime-role)", () => {
       assert.equal(target.arn, "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances");
       assert.equal(target.role_arn, LIFETIME_ROLE);
       assert.equal(target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-${index}.id]})`));
-      assert.deepEqual(evaluatedInput(target.input, `aws_instance.runner-${index}.id`, "i-0123456789abcdef0"), { InstanceIds: ["i-0123456789abcdef0"] });
+      assert.deepEqual(evaluatedInput(target.input, `aws_instance.runner-${index}.id`, "i-0123456789abcdef0"), {
+        InstanceIds: ["i-0123456789abcdef0"],
+      });
       assert.deepEqual(target.retry_policy, { maximum_event_age_in_seconds: 86400, maximum_retry_attempts: 185 });
     }
   });
 
   test("the target's partition follows the role's", () => {
-    const china = synth({ region: "cn-north-1", "lifetime-role": "arn:aws-cn:iam::123456789012:role/ci/gpu-runner-lifetime" });
-    assert.equal(china.resource.aws_scheduler_schedule["lifetime-0"].target.arn, "arn:aws-cn:scheduler:::aws-sdk:ec2:terminateInstances");
+    const china = synth({
+      region: "cn-north-1",
+      "lifetime-role": "arn:aws-cn:iam::123456789012:role/ci/gpu-runner-lifetime",
+    });
+    assert.equal(
+      china.resource.aws_scheduler_schedule["lifetime-0"].target.arn,
+      "arn:aws-cn:scheduler:::aws-sdk:ec2:terminateInstances",
+    );
   });
 
   test("the instance itself is unchanged: its own timer and terminate on power-off stay", () => {
@@ -382,17 +464,27 @@ describe("aws lifetime cap outside the machine (lifetime-role)", () => {
     assert.equal(without.resource.aws_scheduler_schedule, undefined);
     const caveats = prepare({}).inputs.plan.summary().caveats ?? [];
     assert.equal(caveats.length, 1);
-    assert.match(caveats[0]!, /lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/);
+    assert.match(
+      caveats[0]!,
+      /lifetime-role is not set: on AWS only the machine's own timer .* and the stop job end the machine/,
+    );
     assert.deepEqual(prepare({ "lifetime-role": LIFETIME_ROLE }).inputs.plan.summary().caveats, undefined);
   });
 
   test("every capacity alternative keeps the schedule", () => {
-    const { inputs, context } = prepare({ "machine-type": "g5.xlarge,g4dn.xlarge", spot: "true", "lifetime-role": LIFETIME_ROLE });
+    const { inputs, context } = prepare({
+      "machine-type": "g5.xlarge,g4dn.xlarge",
+      spot: "true",
+      "lifetime-role": LIFETIME_ROLE,
+    });
     const alternatives = inputs.plan.alternatives();
     assert.equal(alternatives.length, 4);
     for (const plan of alternatives) assert.equal(awsCloud.configOf(plan)?.lifetimeRole, LIFETIME_ROLE);
     const fallback = synthInputs(inputs, context, alternatives.at(-1)!);
     assert.equal(instance(fallback).instance_type, "g4dn.xlarge");
-    assert.equal(fallback.resource.aws_scheduler_schedule["lifetime-0"].target.input, tf(`jsonencode({"InstanceIds" = [aws_instance.runner-0.id]})`));
+    assert.equal(
+      fallback.resource.aws_scheduler_schedule["lifetime-0"].target.input,
+      tf(`jsonencode({"InstanceIds" = [aws_instance.runner-0.id]})`),
+    );
   });
 });

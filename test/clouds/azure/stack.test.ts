@@ -11,15 +11,17 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { OWNERSHIP_KEYS } from "../stacks/names.ts";
-import { InputError } from "../stacks/input-reader.ts";
-import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
-import { azureCloud, COMPUTE_API_VERSION, endCommand, LIFETIME_CAP_MARGIN_MINUTES, vmResourceId } from "../stacks/azure.ts";
-import { BootSandbox, killAllSandboxes, ReleaseServer, type RunResult } from "./kit/boot-sandbox.ts";
-import { type BadInput, type Json, jitReferences, stackKit, tf } from "./kit/stack-synth.ts";
+import { OWNERSHIP_KEYS } from "../../../stacks/names.ts";
+import { InputError } from "../../../stacks/input-reader.ts";
+import { parseInputs, type StartInputs } from "../../../scripts/settings/inputs.ts";
+import { azureCloud } from "../../../stacks/azure/index.ts";
+import { COMPUTE_API_VERSION, endCommand, vmResourceId } from "../../../stacks/azure/end-command.ts";
+import { LIFETIME_CAP_MARGIN_MINUTES } from "../../../stacks/lifetime-cap.ts";
+import { BootSandbox, killAllSandboxes, ReleaseServer, type RunResult } from "../../kit/boot-sandbox.ts";
+import { type BadInput, type Json, jitReferences, stackKit, tf } from "../../kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
-await azureCloud.load();
+await azureCloud.terraform.load();
 
 const LABEL = "gpu-555-3-0a1b2c3d";
 /** The synthesis clock, fixed: the auto-shutdown time is counted from it. */
@@ -39,10 +41,18 @@ const BASE: Record<string, string> = {
   accelerator: "t4",
 };
 
-const kit = stackKit({ base: BASE, label: LABEL, repository: "Example-Org/Example.Repo", runId: "555", runAttempt: "3", synthesizedAt: SYNTHESIZED_AT });
+const kit = stackKit({
+  base: BASE,
+  label: LABEL,
+  repository: "Example-Org/Example.Repo",
+  runId: "555",
+  runAttempt: "3",
+  synthesizedAt: SYNTHESIZED_AT,
+});
 const { envOf, prepare, synth, ownership: OWNERSHIP } = kit;
 
-const resources = (json: Json, type: string): Record<string, Json> => (json.resource?.[type] ?? {}) as Record<string, Json>;
+const resources = (json: Json, type: string): Record<string, Json> =>
+  (json.resource?.[type] ?? {}) as Record<string, Json>;
 
 function vm(json: Json, index = 0): Json {
   const found = resources(json, "azurerm_linux_virtual_machine")[`runner-${index}`];
@@ -91,12 +101,19 @@ describe("azure stack", () => {
       assert.equal(machine.size, "Standard_NC4as_T4_v3");
       assert.deepEqual(machine.network_interface_ids, [tf(`azurerm_network_interface.nic-${index}.id`)]);
     }
-    assert.deepEqual(json.output.machines.value, { [`${LABEL}-0`]: tf("azurerm_linux_virtual_machine.runner-0.id"), [`${LABEL}-1`]: tf("azurerm_linux_virtual_machine.runner-1.id") });
+    assert.deepEqual(json.output.machines.value, {
+      [`${LABEL}-0`]: tf("azurerm_linux_virtual_machine.runner-0.id"),
+      [`${LABEL}-1`]: tf("azurerm_linux_virtual_machine.runner-1.id"),
+    });
   });
 
   test("the provider: the subscription asked for, features set, no resource provider registered", () => {
     assert.deepEqual(json.provider.azurerm, [
-      { subscription_id: SUBSCRIPTION, resource_provider_registrations: "none", features: [{ virtual_machine: [{ delete_os_disk_on_deletion: true }] }] },
+      {
+        subscription_id: SUBSCRIPTION,
+        resource_provider_registrations: "none",
+        features: [{ virtual_machine: [{ delete_os_disk_on_deletion: true }] }],
+      },
     ]);
   });
 
@@ -116,7 +133,11 @@ describe("azure stack", () => {
     assert.deepEqual(Object.keys(groups), ["no-inbound"]);
     assert.equal(groups["no-inbound"]!.security_rule, undefined, "no inline rule");
     const rules = Object.values(resources(json, "azurerm_network_security_rule"));
-    assert.equal(rules.filter((r) => r.direction === "Inbound" && r.access === "Allow").length, 0, "no inbound allow rule");
+    assert.equal(
+      rules.filter((r) => r.direction === "Inbound" && r.access === "Allow").length,
+      0,
+      "no inbound allow rule",
+    );
     assert.deepEqual(
       rules.map(({ "//": _, description: __, ...rule }) => rule),
       [
@@ -139,14 +160,19 @@ describe("azure stack", () => {
     const associations = Object.values(resources(json, "azurerm_network_interface_security_group_association"));
     assert.deepEqual(
       associations.map((a) => [a.network_interface_id, a.network_security_group_id]),
-      [0, 1].map((i) => [tf(`azurerm_network_interface.nic-${i}.id`), tf("azurerm_network_security_group.no-inbound.id")]),
+      [0, 1].map((i) => [
+        tf(`azurerm_network_interface.nic-${i}.id`),
+        tf("azurerm_network_security_group.no-inbound.id"),
+      ]),
     );
   });
 
   test("NICs in the subnet given, with no public IP unless asked", () => {
     for (const index of [0, 1]) {
       const nic = resources(json, "azurerm_network_interface")[`nic-${index}`]!;
-      assert.deepEqual(nic.ip_configuration, [{ name: "primary", subnet_id: SUBNET, private_ip_address_allocation: "Dynamic" }]);
+      assert.deepEqual(nic.ip_configuration, [
+        { name: "primary", subnet_id: SUBNET, private_ip_address_allocation: "Dynamic" },
+      ]);
     }
     assert.equal(json.resource.azurerm_public_ip, undefined);
   });
@@ -156,7 +182,10 @@ describe("azure stack", () => {
     const ip = resources(open, "azurerm_public_ip")["public-ip-0"]!;
     assert.deepEqual([ip.sku, ip.allocation_method, ip.zones, ip.name], ["Standard", "Static", ["2"], `${LABEL}-0-ip`]);
     assert.deepEqual(ip.tags, OWNERSHIP);
-    assert.equal(resources(open, "azurerm_network_interface")["nic-0"]!.ip_configuration[0].public_ip_address_id, tf("azurerm_public_ip.public-ip-0.id"));
+    assert.equal(
+      resources(open, "azurerm_network_interface")["nic-0"]!.ip_configuration[0].public_ip_address_id,
+      tf("azurerm_public_ip.public-ip-0.id"),
+    );
     assert.equal(vm(open).zone, "2");
   });
 
@@ -165,7 +194,8 @@ describe("azure stack", () => {
     let carriers = 0;
     for (const [type, byName] of Object.entries(open.resource as Record<string, Record<string, Json>>)) {
       // A rule belongs to its group and an association to its NIC: Azure has no tags on either.
-      if (type === "azurerm_network_security_rule" || type === "azurerm_network_interface_security_group_association") continue;
+      if (type === "azurerm_network_security_rule" || type === "azurerm_network_interface_security_group_association")
+        continue;
       for (const [name, resource] of Object.entries(byName)) {
         assert.deepEqual(resource.tags, tagged, `${type}.${name}`);
         carriers++;
@@ -175,7 +205,12 @@ describe("azure stack", () => {
   });
 
   test("the OS disk: named after the runner, Premium SSD of the size asked for; destroyed with the VM", () => {
-    assert.deepEqual(vm(json).os_disk, { name: `${LABEL}-0-osdisk`, caching: "ReadWrite", storage_account_type: "Premium_LRS", disk_size_gb: 100 });
+    assert.deepEqual(vm(json).os_disk, {
+      name: `${LABEL}-0-osdisk`,
+      caching: "ReadWrite",
+      storage_account_type: "Premium_LRS",
+      disk_size_gb: 100,
+    });
     assert.deepEqual(vm(synth({ "disk-size": "256", "disk-type": "StandardSSD_LRS" })).os_disk.disk_size_gb, 256);
     assert.equal(vm(synth({ "disk-type": "StandardSSD_ZRS" })).os_disk.storage_account_type, "StandardSSD_ZRS");
     assert.equal(json.provider.azurerm[0].features[0].virtual_machine[0].delete_os_disk_on_deletion, true);
@@ -201,7 +236,10 @@ describe("azure stack", () => {
     }
     assert.equal(fields[0]?.toString(), "ssh-rsa");
     const strip = (b: Buffer) => (b[0] === 0 ? b.subarray(1) : b);
-    const parsed = createPublicKey({ key: { kty: "RSA", e: strip(fields[1]!).toString("base64url"), n: strip(fields[2]!).toString("base64url") }, format: "jwk" });
+    const parsed = createPublicKey({
+      key: { kty: "RSA", e: strip(fields[1]!).toString("base64url"), n: strip(fields[2]!).toString("base64url") },
+      format: "jwk",
+    });
     assert.equal(parsed.asymmetricKeyDetails?.modulusLength, 2048);
     assert.doesNotMatch(JSON.stringify(json), /PRIVATE KEY|ghs_not-a-real-token/);
   });
@@ -215,27 +253,37 @@ describe("azure stack", () => {
     for (const index of [0, 1]) {
       const machine = vm(json, index);
       assert.equal(machine.custom_data, tf(`base64encode(local.boot_script_${index})`));
-      assert.equal(machine.user_data, undefined, "userData is served by the metadata service to every process: not used");
+      assert.equal(
+        machine.user_data,
+        undefined,
+        "userData is served by the metadata service to every process: not used",
+      );
       const script: string = json.locals[`boot_script_${index}`];
       assert.deepEqual(jitReferences(script), [String(index)]);
       const delivered = customDataBytes(json, index, jit);
       assert.ok(delivered.toString("utf8").startsWith("#!/bin/bash\n"));
       assert.equal(header(delivered.toString("utf8"), "GR_RUNNER_NAME"), `${LABEL}-${index}`);
       assert.equal(header(delivered.toString("utf8"), "GR_JIT_CONFIG"), jit);
-      assert.ok(delivered.length < azureCloud.userDataLimitBytes, `${delivered.length} bytes`);
+      assert.ok(delivered.length < azureCloud.terraform.userDataLimitBytes, `${delivered.length} bytes`);
     }
   });
 
   test("custom data is counted in bytes of UTF-8, not in characters", () => {
     // "é" is one character and two bytes; "€" three bytes.
-    assert.equal(azureCloud.userDataBytes("#!/bin/bash\n"), 12);
-    assert.equal(azureCloud.userDataBytes("#!/bin/bash\n# é €\n"), 12 + 9);
+    assert.equal(azureCloud.terraform.userDataBytes("#!/bin/bash\n"), 12);
+    assert.equal(azureCloud.terraform.userDataBytes("#!/bin/bash\n# é €\n"), 12 + 9);
   });
 
   test("the largest pre-runner script the action takes still fits Azure's custom data, with an identity", () => {
-    const big = synth({ "pre-runner-script": `#!/bin/bash\n${"echo 0123456789abcdef\n".repeat(400)}`.slice(0, 8 * 1024), identity: IDENTITY });
+    const big = synth({
+      "pre-runner-script": `#!/bin/bash\n${"echo 0123456789abcdef\n".repeat(400)}`.slice(0, 8 * 1024),
+      identity: IDENTITY,
+    });
     const delivered = customDataBytes(big, 0, "QUJD".repeat(1024));
-    assert.ok(delivered.length < azureCloud.userDataLimitBytes, `${delivered.length} bytes of ${azureCloud.userDataLimitBytes}`);
+    assert.ok(
+      delivered.length < azureCloud.terraform.userDataLimitBytes,
+      `${delivered.length} bytes of ${azureCloud.terraform.userDataLimitBytes}`,
+    );
   });
 
   test("regular priority unless spot; Spot is evicted by deletion, with no price cap below on-demand", () => {
@@ -249,12 +297,21 @@ describe("azure stack", () => {
     assert.deepEqual([vm(json).vtpm_enabled, vm(json).secure_boot_enabled], [true, false]);
     for (const overrides of [{ accelerator: "h100:8" }, { "trusted-launch": "false" }, { accelerator: "a100:8" }]) {
       const machine = vm(synth(overrides));
-      assert.deepEqual([machine.vtpm_enabled, machine.secure_boot_enabled], [undefined, undefined], JSON.stringify(overrides));
+      assert.deepEqual(
+        [machine.vtpm_enabled, machine.secure_boot_enabled],
+        [undefined, undefined],
+        JSON.stringify(overrides),
+      );
     }
   });
 
   test("the default image is Ubuntu-HPC 24.04 with the NVIDIA driver; a URN or an image id when given", () => {
-    assert.deepEqual(vm(json).source_image_reference, { publisher: "microsoft-dsvm", offer: "ubuntu-hpc", sku: "2404", version: "latest" });
+    assert.deepEqual(vm(json).source_image_reference, {
+      publisher: "microsoft-dsvm",
+      offer: "ubuntu-hpc",
+      sku: "2404",
+      version: "latest",
+    });
     assert.deepEqual(vm(synth({ image: "Canonical:ubuntu-24_04-lts:server:24.04.202501140" })).source_image_reference, {
       publisher: "Canonical",
       offer: "ubuntu-24_04-lts",
@@ -279,7 +336,10 @@ describe("azure stack", () => {
     for (const index of [0, 1]) {
       const machine = vm(withIdentity, index);
       assert.deepEqual(machine.identity, { type: "UserAssigned", identity_ids: [IDENTITY] });
-      const command = Buffer.from(header(withIdentity.locals[`boot_script_${index}`], "GR_END_COMMAND_B64") ?? "", "base64").toString("utf8");
+      const command = Buffer.from(
+        header(withIdentity.locals[`boot_script_${index}`], "GR_END_COMMAND_B64") ?? "",
+        "base64",
+      ).toString("utf8");
       const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/gpu-runners/providers/Microsoft.Compute/virtualMachines/${LABEL}-${index}`;
       // Written out by hand: the values it acts on, then stacks/azure/deallocate.sh below its shebang.
       const values = [
@@ -291,7 +351,7 @@ describe("azure stack", () => {
         `VM_ID='${id}'`,
         `IDENTITY_ID='${IDENTITY}'`,
       ].join("\n");
-      const body = readFileSync(new URL("../stacks/azure/deallocate.sh", import.meta.url), "utf8");
+      const body = readFileSync(new URL("../../../stacks/azure/deallocate.sh", import.meta.url), "utf8");
       assert.equal(command, `${values}\n${body.slice(body.indexOf("\n") + 1)}`);
     }
     const { inputs } = prepare({ identity: IDENTITY });
@@ -323,12 +383,19 @@ describe("azure stack", () => {
       [{ "auto-shutdown": "false" }, /^auto-shutdown is false: nothing outside the VM enforces max-lifetime/],
       [{ "max-lifetime": "1440" }, /^max-lifetime is 1440 minutes: Azure's auto-shutdown fires at a time of day/],
     ] as const) {
-      assert.equal(synth(overrides).resource.azurerm_dev_test_global_vm_shutdown_schedule, undefined, JSON.stringify(overrides));
+      assert.equal(
+        synth(overrides).resource.azurerm_dev_test_global_vm_shutdown_schedule,
+        undefined,
+        JSON.stringify(overrides),
+      );
       const caveats = prepare({ ...overrides, identity: IDENTITY }).inputs.plan.summary().caveats ?? [];
       assert.equal(caveats.length, 1);
       assert.match(caveats[0]!, why);
     }
-    assert.ok(synth({ "max-lifetime": "1370" }).resource.azurerm_dev_test_global_vm_shutdown_schedule, "23 hours with the margin still fits");
+    assert.ok(
+      synth({ "max-lifetime": "1370" }).resource.azurerm_dev_test_global_vm_shutdown_schedule,
+      "23 hours with the margin still fits",
+    );
   });
 
   test("state: local in the stack; the JIT variables sensitive and validated", () => {
@@ -342,7 +409,10 @@ describe("azure stack", () => {
 
 describe("azure inputs", () => {
   test("the parsed config", () => {
-    const config = azureCloud.configOf(prepare({ zones: "1,3", "machine-type": "Standard_NC8as_T4_v3, Standard_NC16as_T4_v3", identity: IDENTITY }).inputs.plan);
+    const config = azureCloud.configOf(
+      prepare({ zones: "1,3", "machine-type": "Standard_NC8as_T4_v3, Standard_NC16as_T4_v3", identity: IDENTITY })
+        .inputs.plan,
+    );
     assert.deepEqual(config, {
       subscription: SUBSCRIPTION,
       location: "westeurope",
@@ -372,7 +442,10 @@ describe("azure inputs", () => {
     }
     assert.throws(
       () => parseInputs({ ...without, ARM_SUBSCRIPTION_ID: "my-subscription" }),
-      (error: unknown) => error instanceof InputError && error.input === "subscription" && /ARM_SUBSCRIPTION_ID \(or AZURE_SUBSCRIPTION_ID\) is not one/.test(error.message),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.input === "subscription" &&
+        /ARM_SUBSCRIPTION_ID \(or AZURE_SUBSCRIPTION_ID\) is not one/.test(error.message),
     );
   });
 
@@ -414,42 +487,108 @@ describe("azure inputs", () => {
     ["zone 4", { zones: "4" }, "zones"],
     ["a GCE zone", { zones: "us-central1-a" }, "zones"],
     ["four zones", { zones: "1,2,3,1" }, "zones"],
-    ["a client id as identity", { identity: "00000000-0000-0000-0000-000000000000" }, "identity", /userAssignedIdentities/],
+    [
+      "a client id as identity",
+      { identity: "00000000-0000-0000-0000-000000000000" },
+      "identity",
+      /userAssignedIdentities/,
+    ],
     ["auto-shutdown as yes", { "auto-shutdown": "yes" }, "auto-shutdown"],
     ["trusted-launch as on", { "trusted-launch": "on" }, "trusted-launch"],
     ["an EC2 instance type", { "machine-type": "g4dn.xlarge" }, "machine-type", /Standard_NC4as_T4_v3/],
     ["a size without Standard_", { "machine-type": "NC4as_T4_v3" }, "machine-type"],
-    ["a T4 on an A100 size", { "machine-type": "Standard_NC24ads_A100_v4" }, "accelerator", /Standard_NC24ads_A100_v4 carries a100-80gb:1; t4:1 comes with Standard_NC4as_T4_v3/],
-    ["two T4s (no size carries two)", { accelerator: "t4:2" }, "accelerator", /t4 in a count that one azure machine carries, 1 or 4/],
-    ["an L4, which azure does not offer", { accelerator: "l4" }, "accelerator", /a GPU that azure offers: azure offers t4 \(1 or 4\), a10 \(1 or 2\)/],
+    [
+      "a T4 on an A100 size",
+      { "machine-type": "Standard_NC24ads_A100_v4" },
+      "accelerator",
+      /Standard_NC24ads_A100_v4 carries a100-80gb:1; t4:1 comes with Standard_NC4as_T4_v3/,
+    ],
+    [
+      "two T4s (no size carries two)",
+      { accelerator: "t4:2" },
+      "accelerator",
+      /t4 in a count that one azure machine carries, 1 or 4/,
+    ],
+    [
+      "an L4, which azure does not offer",
+      { accelerator: "l4" },
+      "accelerator",
+      /a GPU that azure offers: azure offers t4 \(1 or 4\), a10 \(1 or 2\)/,
+    ],
     ["neither accelerator nor machine-type", { accelerator: undefined }, "accelerator", /or a machine-type/],
-    ["an A10 with the default image (no GRID driver)", { accelerator: "a10" }, "image", /GRID driver for Standard_NV36ads_A10_v5/],
-    ["a GCE image", { image: "projects/debian-cloud/global/images/family/debian-12" }, "image", /PUBLISHER:OFFER:SKU:VERSION/],
+    [
+      "an A10 with the default image (no GRID driver)",
+      { accelerator: "a10" },
+      "image",
+      /GRID driver for Standard_NV36ads_A10_v5/,
+    ],
+    [
+      "a GCE image",
+      { image: "projects/debian-cloud/global/images/family/debian-12" },
+      "image",
+      /PUBLISHER:OFFER:SKU:VERSION/,
+    ],
     ["an AMI", { image: "ami-0123456789abcdef0" }, "image"],
     ["a URN without version", { image: "microsoft-dsvm:ubuntu-hpc:2404" }, "image"],
     ["an EBS volume type", { "disk-type": "gp3" }, "disk-type", /Premium_LRS, StandardSSD_LRS/],
-    ["Premium on a size that cannot take it", { accelerator: undefined, "machine-type": "Standard_NC6", "disk-type": "Premium_LRS" }, "disk-type", /Standard_NC6 cannot attach Premium storage/],
+    [
+      "Premium on a size that cannot take it",
+      { accelerator: undefined, "machine-type": "Standard_NC6", "disk-type": "Premium_LRS" },
+      "disk-type",
+      /Standard_NC6 cannot attach Premium storage/,
+    ],
     ["a tiny disk", { "disk-size": "20" }, "disk-size"],
     ["spot as yes", { spot: "yes" }, "spot"],
     ["a tag name with '/'", { tags: JSON.stringify({ "cost/center": "42" }) }, "tags", /without < > % & \\ \? \//],
-    ["tag names that differ only in case", { tags: JSON.stringify({ Team: "a", team: "b" }) }, "tags", /case-insensitive/],
-    ["a tag name Azure reserves", { tags: JSON.stringify({ "Microsoft.Owner": "x" }) }, "tags", /microsoft, azure, windows are reserved/],
-    ["more tags than Azure allows", { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, "v"]))) }, "tags", /at most 44 tags with cloud azure/],
+    [
+      "tag names that differ only in case",
+      { tags: JSON.stringify({ Team: "a", team: "b" }) },
+      "tags",
+      /case-insensitive/,
+    ],
+    [
+      "a tag name Azure reserves",
+      { tags: JSON.stringify({ "Microsoft.Owner": "x" }) },
+      "tags",
+      /do not start with microsoft, azure, windows, which are reserved by Azure \(Microsoft\.Owner does\)/,
+    ],
+    [
+      "more tags than Azure allows",
+      { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, "v"]))) },
+      "tags",
+      /at most 44 tags with cloud azure/,
+    ],
     ["the administrator as runner user", { "runner-user": "azureuser" }, "runner-user"],
   ];
   kit.testRejections(bad);
 
   test("an A10 with an image that has the GRID driver; A100 80 GB and H100 on their cheapest sizes", () => {
     const image = `/subscriptions/${SUBSCRIPTION}/resourceGroups/images/providers/Microsoft.Compute/images/ubuntu-grid`;
-    assert.equal(azureCloud.configOf(prepare({ accelerator: "a10:2", image }).inputs.plan)?.size, "Standard_NV72ads_A10_v5");
-    assert.equal(azureCloud.configOf(prepare({ accelerator: "a100-80gb:8" }).inputs.plan)?.size, "Standard_ND96amsr_A100_v4");
-    assert.equal(azureCloud.configOf(prepare({ accelerator: "h100:2" }).inputs.plan)?.size, "Standard_NC80adis_H100_v5");
+    assert.equal(
+      azureCloud.configOf(prepare({ accelerator: "a10:2", image }).inputs.plan)?.size,
+      "Standard_NV72ads_A10_v5",
+    );
+    assert.equal(
+      azureCloud.configOf(prepare({ accelerator: "a100-80gb:8" }).inputs.plan)?.size,
+      "Standard_ND96amsr_A100_v4",
+    );
+    assert.equal(
+      azureCloud.configOf(prepare({ accelerator: "h100:2" }).inputs.plan)?.size,
+      "Standard_NC80adis_H100_v5",
+    );
     assert.equal(azureCloud.configOf(prepare({ accelerator: "h200:8" }).inputs.plan)?.size, "Standard_ND96isr_H200_v5");
   });
 
   test("a size without premium storage gets Standard SSD by default", () => {
-    assert.equal(azureCloud.configOf(prepare({ accelerator: undefined, "machine-type": "Standard_NC6" }).inputs.plan)?.diskType, "StandardSSD_LRS");
-    assert.equal(azureCloud.configOf(prepare({ "machine-type": "Standard_NC4as_T4_v3,Standard_NC8as_T4_v3" }).inputs.plan)?.diskType, "Premium_LRS");
+    assert.equal(
+      azureCloud.configOf(prepare({ accelerator: undefined, "machine-type": "Standard_NC6" }).inputs.plan)?.diskType,
+      "StandardSSD_LRS",
+    );
+    assert.equal(
+      azureCloud.configOf(prepare({ "machine-type": "Standard_NC4as_T4_v3,Standard_NC8as_T4_v3" }).inputs.plan)
+        ?.diskType,
+      "Premium_LRS",
+    );
   });
 
   test("the aws- and gcp-only inputs are ignored with a notice, not refused", () => {
@@ -462,7 +601,17 @@ describe("azure inputs", () => {
   });
 
   test("the azure-only inputs are ignored with a notice on the other clouds", () => {
-    const inputs = parseInputs(envOf({ mode: "start", cloud: "aws", "github-token": "ghs_x", region: "us-east-1", accelerator: "t4", location: "eastus", zones: "1" })) as StartInputs;
+    const inputs = parseInputs(
+      envOf({
+        mode: "start",
+        cloud: "aws",
+        "github-token": "ghs_x",
+        region: "us-east-1",
+        accelerator: "t4",
+        location: "eastus",
+        zones: "1",
+      }),
+    ) as StartInputs;
     assert.deepEqual(inputs.notices, [
       "Input 'location' is read only with cloud azure; ignored with cloud aws.",
       "Input 'zones' is read only with cloud azure; ignored with cloud aws.",
@@ -498,17 +647,29 @@ class AzureStandIn {
         this.seen.push(entry);
         if (entry.url.startsWith("/metadata/identity/oauth2/token?")) {
           if (this.tokenStatus !== 200) {
-            res.writeHead(this.tokenStatus, { "content-type": "application/json" }).end('{"error":"invalid_request","error_description":"Identity not found"}');
+            res
+              .writeHead(this.tokenStatus, { "content-type": "application/json" })
+              .end('{"error":"invalid_request","error_description":"Identity not found"}');
             return;
           }
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ access_token: this.token, client_id: "c", expires_in: "86399", resource: "https://management.azure.com/", token_type: "Bearer" }));
+          res.end(
+            JSON.stringify({
+              access_token: this.token,
+              client_id: "c",
+              expires_in: "86399",
+              resource: "https://management.azure.com/",
+              token_type: "Bearer",
+            }),
+          );
           return;
         }
         if (entry.method === "POST" && entry.url.includes("/deallocate?")) {
           entry.argvWithToken = processesHolding(this.token);
           if (this.deallocateStatus !== 202) {
-            res.writeHead(this.deallocateStatus, { "content-type": "application/json" }).end('{"error":{"code":"AuthorizationFailed","message":"no deallocate/action"}}');
+            res
+              .writeHead(this.deallocateStatus, { "content-type": "application/json" })
+              .end('{"error":{"code":"AuthorizationFailed","message":"no deallocate/action"}}');
             return;
           }
           res.writeHead(202, { "content-length": "0" }).end();
@@ -562,10 +723,17 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
 
   async function boot(): Promise<RunResult> {
     const command = endCommand(vmId, IDENTITY, { imds: azure.url, arm: azure.url });
-    const sandbox = await BootSandbox.create({ server: release, values: { GR_END_COMMAND_B64: Buffer.from(command).toString("base64") } });
+    const sandbox = await BootSandbox.create({
+      server: release,
+      values: { GR_END_COMMAND_B64: Buffer.from(command).toString("base64") },
+    });
     sandboxes.push(sandbox);
     const result = await sandbox.run();
-    assert.deepEqual(sandbox.calls("power").filter((c) => c.startsWith("poweroff")), ["poweroff"], "the power-off follows, whatever the API said");
+    assert.deepEqual(
+      sandbox.calls("power").filter((c) => c.startsWith("poweroff")),
+      ["poweroff"],
+      "the power-off follows, whatever the API said",
+    );
     return result;
   }
 
@@ -577,7 +745,11 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
     const url = new URL(tokenRequest!.url, azure.url);
     assert.equal(tokenRequest!.method, "GET");
     assert.equal(url.pathname, "/metadata/identity/oauth2/token");
-    assert.deepEqual(Object.fromEntries(url.searchParams), { "api-version": "2018-02-01", resource: "https://management.azure.com/", msi_res_id: IDENTITY });
+    assert.deepEqual(Object.fromEntries(url.searchParams), {
+      "api-version": "2018-02-01",
+      resource: "https://management.azure.com/",
+      msi_res_id: IDENTITY,
+    });
     assert.equal(tokenRequest!.headers.metadata, "true");
     assert.equal(deallocate!.method, "POST");
     assert.equal(deallocate!.url, `${vmId}/deallocate?api-version=${COMPUTE_API_VERSION}`);
@@ -586,7 +758,10 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
     assert.equal(deallocate!.argvWithToken, 0, "the token is in no process's command line while it is used");
     const lines = result.lines;
     const at = (text: string) => lines.findIndex((l) => l.includes(text));
-    assert.ok(at("powering off: runner exited") >= 0 && at("powering off:") < at("ending the machine through the cloud's API"), result.stdout);
+    assert.ok(
+      at("powering off: runner exited") >= 0 && at("powering off:") < at("ending the machine through the cloud's API"),
+      result.stdout,
+    );
     assert.ok(at("ended through the cloud's API") > at("ending the machine through the cloud's API"), result.stdout);
     assert.ok(!result.stdout.includes(azure.token), "the token is never logged");
   });
@@ -597,7 +772,11 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
     try {
       const result = await boot();
       assert.ok(
-        result.lines.some((l) => /ending through the cloud's API failed \(exit code 2\): no token for the identity \(HTTP 400; is it assigned to this VM\?\): Identity not found$/.test(l)),
+        result.lines.some((l) =>
+          /ending through the cloud's API failed \(exit code 2\): no token for the identity \(HTTP 400; is it assigned to this VM\?\): Identity not found$/.test(
+            l,
+          ),
+        ),
         result.stdout,
       );
       assert.ok(!azure.seen.some((s) => s.method === "POST"), "no deallocation without a token");
@@ -611,7 +790,14 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
     azure.deallocateStatus = 403;
     try {
       const result = await boot();
-      assert.ok(result.lines.some((l) => /ending through the cloud's API failed \(exit code 4\): Azure Resource Manager refused to deallocate \(HTTP 403\): AuthorizationFailed \(\/subscriptions\//.test(l)), result.stdout);
+      assert.ok(
+        result.lines.some((l) =>
+          /ending through the cloud's API failed \(exit code 4\): Azure Resource Manager refused to deallocate \(HTTP 403\): AuthorizationFailed \(\/subscriptions\//.test(
+            l,
+          ),
+        ),
+        result.stdout,
+      );
       assert.ok(!result.stdout.includes(azure.token));
     } finally {
       azure.deallocateStatus = 202;
