@@ -75,7 +75,13 @@ describe("outside lifetime cap", () => {
 });
 
 describe("tag limits", () => {
-  const rules: TagRules = { max: 12, limitOf: "MyCloud", noun: "labels", setByStack: 1, reservedPrefixes: ["my:"] };
+  const rules: TagRules = {
+    max: 12,
+    limitOf: "MyCloud",
+    noun: "labels",
+    setByStack: 1,
+    reservedPrefixes: ["my:", "mine-"],
+  };
   const ownership = Object.keys(OWNERSHIP_KEYS).length;
   const tags = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, "v"]));
   const check = (given: Record<string, string>, with_: TagRules = rules) =>
@@ -105,11 +111,12 @@ describe("tag limits", () => {
     );
   });
 
-  it("refuses a key with a reserved prefix in any case, naming the prefix and the key", () => {
+  it("refuses a key with any reserved prefix in any case, naming the prefixes and every such key", () => {
     assert.match(
       refusal({ "My:Team": "x" }) ?? "",
-      /keys that do not start with my:, which are reserved by MyCloud \(My:Team does\)/,
+      /do not start with my:, mine-, which are reserved by MyCloud \(My:Team does\)/,
     );
+    assert.match(refusal({ "mine-x": "x", "My:Team": "y", ok: "z" }) ?? "", /\(mine-x, My:Team does\)\.$/);
     assert.equal(refusal({ "team-my:": "x" }), undefined);
   });
 
