@@ -9,13 +9,15 @@
 //              holds and restores, against keeping whole provider packages (the prune before this one)
 //
 //   npm run bench -- --runs 5 --lifecycles 3 --no-install
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import { copyFile, cp, mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allClouds, cloudNames } from "../../stacks/clouds.ts";
+import { cloudNames } from "../../stacks/clouds.ts";
 import { ACTION_ROOT, LocalWorld, localKindNodeOptions } from "../../test/kit/local-github/world.ts";
+import { median, mb, row, s, say } from "./bench-format.ts";
+import { install } from "./bench-install.ts";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -30,16 +32,6 @@ const TIME = "/usr/bin/time";
 /** The loader the action's main step runs with (action.yml). */
 const LOADER = "tsx/esm";
 
-const say = (text = "") => process.stdout.write(`${text}\n`);
-const median = (values: number[]) => {
-  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "unknown");
-const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
-const row = (cells: string[], widths: number[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
 
 interface Sample {
   ms: number;
@@ -258,66 +250,12 @@ async function lifecycles(): Promise<void> {
   say();
 }
 
-async function install(): Promise<void> {
-  say(
-    "Production install: npm ci --omit=dev into a copy of the action (npm registry), then prune-install.ts per cloud",
-  );
-  const dir = await mkdtemp(join(tmpdir(), "bench-install-"));
-  try {
-    for (const file of ["package.json", "package-lock.json"]) await copyFile(join(ACTION_ROOT, file), join(dir, file));
-    const began = Date.now();
-    try {
-      execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], {
-        cwd: dir,
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, npm_config_cache: join(dir, ".npm-cache") },
-      });
-    } catch (error) {
-      say(
-        `  npm ci failed (offline?): ${((error as { stderr?: Buffer }).stderr?.toString() ?? String(error)).trim().split("\n").slice(-3).join(" ")}`,
-      );
-      return;
-    }
-    const took = Date.now() - began;
-    const du = (path: string) => Number(execFileSync("du", ["-sk", path], { encoding: "utf8" }).split("\t")[0]);
-    say(`  npm ci --omit=dev: ${s(took)} (empty npm cache), node_modules ${mb(du(join(dir, "node_modules")))}`);
-    const widths = [12, 26, 26, 22];
-    say(row(["cloud", "whole provider packages", "pruned (what is cached)", "cache archive (tar.gz)"], widths));
-    for (const cloud of allClouds()) {
-      // A copy of the action: the prune loads the cloud's bindings from the install it prunes (hard links: cheap).
-      const copy = join(dir, `action-${cloud.name}`);
-      for (const entry of ["scripts", "stacks", "package.json"])
-        await cp(join(ACTION_ROOT, entry), join(copy, entry), { recursive: true });
-      execFileSync("cp", ["-al", join(dir, "node_modules"), join(copy, "node_modules")]);
-      // The prune before this one kept the chosen cloud's provider packages whole and removed every other one.
-      const providers = readdirSync(join(copy, "node_modules", "@cdktf")).filter((name) =>
-        name.startsWith("provider-"),
-      );
-      const others = providers
-        .filter((name) => !cloud.terraform.providerPackages.includes(`@cdktf/${name}`))
-        .map((name) => du(join(copy, "node_modules", "@cdktf", name)));
-      const whole = du(join(copy, "node_modules")) - others.reduce((a, b) => a + b, 0);
-      execFileSync(process.execPath, ["--import", LOADER, "scripts/prune-install.ts", cloud.name], {
-        cwd: copy,
-        stdio: "ignore",
-      });
-      const archive = join(dir, `${cloud.name}.tar.gz`);
-      execFileSync("tar", ["-czf", archive, "-C", copy, "node_modules"]);
-      say(row([cloud.name, mb(whole), mb(du(join(copy, "node_modules"))), mb(du(archive))], widths));
-    }
-    say("  target: at most 60 MB cached for each cloud");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  say();
-}
-
 async function main(): Promise<void> {
   say(`Benchmarks on node ${process.versions.node}, ${process.platform}/${process.arch}; figures, not a gate.`);
   say();
   await synth();
   await lifecycles();
-  if (INSTALL) await install();
+  if (INSTALL) await install(LOADER);
   else say("Production install: skipped (--no-install)");
 }
 
