@@ -32,7 +32,6 @@ const TIME = "/usr/bin/time";
 /** The loader the action's main step runs with (action.yml). */
 const LOADER = "tsx/esm";
 
-
 interface Sample {
   ms: number;
   maxRssKb: number;
