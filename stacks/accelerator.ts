@@ -32,7 +32,7 @@ export function formatAccelerator(request: AcceleratorRequest): string {
   return `${request.name}:${request.count}`;
 }
 
-/** "mycloud offers t4 (1, 4 or 8), l4 (1 or 2), ...": every GPU of a catalog with the counts one machine carries. */
+/** "<cloud> offers t4 (1, 4 or 8), l4 (1 or 2), ...": every GPU of a catalog with the counts one machine carries. */
 export function describeOffer(catalog: readonly CatalogMachine[], cloud: string): string {
   const names = [...new Set(catalog.map((m) => m.gpu))];
   return `${cloud} offers ${names.map((name) => `${name} (${orList(countsOf(catalog, name).map(String))})`).join(", ")}`;

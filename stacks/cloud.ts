@@ -35,7 +35,7 @@ export interface GpuCount {
   source: string;
   /**
    * Set when the stack reads the count from the cloud's own description of the machine type at apply (see
-   * RunnerStack.gpuCountAtApply), which then wins over `count`: what it reads, e.g. "mycloud's description of gpu-small".
+   * RunnerStack.gpuCountAtApply), which then wins over `count`: what it reads, e.g. "<cloud>'s description of <machine type>".
    */
   atApply?: string;
 }

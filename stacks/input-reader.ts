@@ -103,6 +103,7 @@ export class InputReader {
 
   /** The value as given; "" when unset. Own keys only: an input named like an Object method is no input. */
   private given(input: string): string {
+    // Stryker disable next-line StringLiteral: decodeInputs keeps strings only, so an own key is never undefined
     return Object.hasOwn(this.values, input) ? (this.values[input] ?? "") : "";
   }
 
@@ -193,12 +194,14 @@ export class InputReader {
   /** A list separated by commas or newlines; each item must match `item`. */
   list(input: string, item: RegExp, expected: string, opts: { max?: number } = {}): string[] {
     const value = this.raw(input);
+    // Stryker disable next-line ConditionalExpression,StringLiteral: a shortcut; "" splits into one empty item, dropped below
     if (value === "") return [];
     const items = value
       .split(/[,\n]/)
       .map((s) => s.trim())
       .filter((s) => s !== "");
     if (items.some((s) => !item.test(s))) this.fail(input, expected);
+    // Stryker disable next-line ConditionalExpression: a length is never > undefined; the check says what it means
     if (opts.max !== undefined && items.length > opts.max) this.fail(input, `${expected}, at most ${opts.max} items`);
     return items;
   }
@@ -210,6 +213,7 @@ export class InputReader {
     let parsed: unknown;
     try {
       parsed = JSON.parse(value);
+      // Stryker disable next-line BlockStatement: without it the type check below fails the same way on undefined
     } catch {
       this.fail(input, expected);
     }

@@ -41,7 +41,7 @@ describe("explainFailure", () => {
       name: `terraform on ${cloud.name}`,
       cloud: cloud.terraform,
       error: new TerraformError("apply", 1, "Error: 403"),
-      hint: new RegExp(`check that \\S+/\\S+ ran in this job.*docs/${cloud.name}\\.md`),
+      hint: new RegExp(`check (?!that the cloud's credentials step).*docs/${cloud.name}\\.md`),
     })),
     {
       name: "runners offline",

@@ -809,6 +809,7 @@ describe("the inputs variable (GPU_RUNNER_INPUTS = toJSON(inputs))", () => {
       for (const read of [() => parseInputs(env), () => readInputs(env, (s) => masked.push(s))]) {
         assert.throws(read, (error: unknown) => {
           assert.ok(error instanceof InputsVariableError, String(error));
+          assert.equal(error.name, "InputsVariableError", "the log names what broke: action.yml, not an input");
           assert.match(error.message, why);
           assert.ok(error.message.startsWith(`${INPUTS_VARIABLE} `), error.message);
           assert.ok(
@@ -821,6 +822,13 @@ describe("the inputs variable (GPU_RUNNER_INPUTS = toJSON(inputs))", () => {
       assert.deepEqual(masked, [], "nothing decoded, nothing to mask");
     });
   }
+
+  it("a variable without the secret inputs (an action.yml that declares none) masks nothing and decodes", () => {
+    const masked: string[] = [];
+    const values = readInputs({ [INPUTS_VARIABLE]: '{"mode": "start", "github-token": " "}' }, (s) => masked.push(s));
+    assert.equal(values.mode, "start");
+    assert.deepEqual(masked, [], "no secret given, none masked; a blank one is no secret either");
+  });
 
   it("the reader reads only inputs that are there: an Object method's name is no input", () => {
     const read = new InputReader(inputEnv({ mode: "start" }));

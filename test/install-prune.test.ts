@@ -96,7 +96,9 @@ describe("prune-install.ts", () => {
       });
       assert.equal(app.status, 0, app.stderr);
 
-      // The check can fail: take one module the stack needs out of the pruned tree, and the review says so.
+      // The check can fail: take one module the stack needs out of the pruned tree, and the review says so. (A cloud
+      // whose stack needs no provider package, built of Terraform's own resources, has none to take out.)
+      if (cloud.terraform.providerPackages.length === 0) return;
       const provider = join(copy, "node_modules", cloud.terraform.providerPackages[0]!);
       const needed = readdirSync(provider, { recursive: true })
         .map(String)

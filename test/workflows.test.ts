@@ -10,6 +10,7 @@ import { after, describe, it } from "node:test";
 import { parse } from "yaml";
 import { readActionFile, workflowErrors } from "./kit/action-file.ts";
 import { cloudNames } from "../stacks/clouds.ts";
+import { casesOf } from "./kit/cloud-cases.ts";
 
 type Permissions = string | Record<string, string>;
 
@@ -124,7 +125,11 @@ function expressionInRunProblems(wf: Workflow): string[] {
   return problems;
 }
 
-const OIDC_ACTIONS = /^(aws-actions\/configure-aws-credentials|google-github-actions\/auth|azure\/login)@/;
+/** The OIDC login actions of every registered cloud (each cloud's test folder names its own). */
+const OIDC_LOGINS = await Promise.all(cloudNames().map(async (name) => (await casesOf(name)).oidcLogin));
+const OIDC_ACTIONS = new RegExp(
+  `^(${OIDC_LOGINS.map((action) => action.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|")})@`,
+);
 
 /** Why a job may hold each write permission: a step that needs it. Anything else stays read-only. */
 const WRITE_NEEDS: Record<string, (job: Job) => boolean> = {

@@ -122,7 +122,7 @@ export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): 
     runnerUser: parseRunnerUser(read, cloud),
     runnerSudo: read.boolean("runner-sudo", true),
     runnerPreinstalled: read.boolean("runner-preinstalled", false),
-    tags: parseTags(read, ["gpu-runner-"]),
+    tags: parseTags(read),
     allowForks: read.boolean("allow-forks", false),
     dryRun: read.boolean("dry-run", false),
     plan: cloud.configure(read),
@@ -155,7 +155,7 @@ function parseStateStore(read: InputReader, cloud: Cloud): StateStore | undefine
  */
 function otherCloudsInputs(read: InputReader, cloud: Cloud): string[] {
   const notices = new Map<string, string>();
-  // Stryker disable next-line MethodExpression: the chosen cloud's own inputs are all in cloud.inputs.names, so it adds no notice
+  // Stryker disable next-line MethodExpression,ConditionalExpression: the chosen cloud's own inputs are all in cloud.inputs.names, so it adds no notice
   for (const other of allClouds().filter((c) => c !== cloud)) {
     for (const input of other.inputs.names.filter(
       (i) => read.isSet(i) && !cloud.inputs.names.includes(i) && !notices.has(i),
@@ -169,7 +169,10 @@ function otherCloudsInputs(read: InputReader, cloud: Cloud): string[] {
 const TAG_KEY = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 const TAG_VALUE = /^[A-Za-z0-9 _.:/=+@-]{0,256}$/;
 
-function parseTags(read: InputReader, reservedPrefixes: string[]): Record<string, string> {
+/** The prefix of the action's own tags, reserved on every cloud; each cloud's own reserved prefixes are its tag rules'. */
+const ACTION_TAG_PREFIX = "gpu-runner-";
+
+function parseTags(read: InputReader): Record<string, string> {
   const expected = 'a JSON object of string tags, such as {"team": "md-sim"}';
   const tags = read.stringMap("tags", expected);
   for (const [key, value] of Object.entries(tags)) {
@@ -179,10 +182,10 @@ function parseTags(read: InputReader, reservedPrefixes: string[]): Record<string
         `${expected}; keys of at most 128 and values of at most 256 letters, digits, spaces and _ . : / = + @ -`,
       );
     }
-    if (reservedPrefixes.some((p) => key.toLowerCase().startsWith(p))) {
+    if (key.toLowerCase().startsWith(ACTION_TAG_PREFIX)) {
       read.fail(
         "tags",
-        `${expected}; keys starting with ${reservedPrefixes.join(", ")} are reserved (ownership tags such as ${OWNERSHIP_KEYS.label} are set by the action)`,
+        `${expected}; keys starting with ${ACTION_TAG_PREFIX} are reserved (ownership tags such as ${OWNERSHIP_KEYS.label} are set by the action)`,
       );
     }
   }

@@ -59,6 +59,8 @@ export interface CloudCases {
   /** Words that name this cloud (its services, its CLI): no production file outside its folder may use them. */
   words: RegExp;
   accelerators: AcceleratorCases;
+  /** The action a workflow logs in to this cloud with through OIDC (`uses:` without its version). */
+  oidcLogin: string;
 }
 
 /** What the cloud makes of the accelerator input, read as the shared `with:` block of a matrix over clouds. */

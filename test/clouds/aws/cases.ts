@@ -39,6 +39,7 @@ export const cases: CloudCases = {
   },
   // No production file outside stacks/aws/ names the cloud (its services, its CLI, its image names).
   words: /\b(aws|ec2|amazon|ami|s3)\b/i,
+  oidcLogin: "aws-actions/configure-aws-credentials",
   accelerators: {
     defaultImage: (arch) =>
       `resolve:ssm:/aws/service/deeplearning/ami/${arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id`,

@@ -71,6 +71,7 @@ export const cases: CloudCases = {
   },
   // No production file outside stacks/azure/ names the cloud (its services, its CLI, its image names).
   words: /\b(azure|azurerm|microsoft|entra|devtestlab)\b/i,
+  oidcLogin: "azure/login",
   accelerators: {
     defaultImage: () => "microsoft-dsvm:ubuntu-hpc:2404:latest",
     rows: [

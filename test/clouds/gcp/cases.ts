@@ -21,6 +21,7 @@ export const cases: CloudCases = {
   },
   // No production file outside stacks/gcp/ names the cloud (its services, its CLI, its image names).
   words: /\b(gcp|google|gce|gcloud|gcs|compute engine)\b/i,
+  oidcLogin: "google-github-actions/auth",
   accelerators: {
     defaultImage: () =>
       "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580",
