@@ -10,6 +10,15 @@ import { INPUTS_VARIABLE } from "./names.ts";
  */
 export const SECRET_INPUTS: readonly string[] = ["github-token", "state-passphrase"];
 
+/**
+ * The shortest secret input that is masked. A shorter value is no secret the action can use: the parser refuses it
+ * in every secret input (GitHub's tokens are some 40 characters and more, a state-passphrase at least 16), without
+ * showing it. Masking it would be worse than useless: the runner's masker has no minimum of its own (actions/runner,
+ * SecretMasker.AddValue skips only an empty value), so a one-character token would turn that character into *** on
+ * every line of the log, the refusal included.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Input name (lower case, as action.yml declares it) -> value, as the step's `with:` gave it or defaulted. */
@@ -58,12 +67,15 @@ export function decodeInputs(env: Env): InputValues {
   return values;
 }
 
-/** decodeInputs, then each secret input handed to `mask` (core.setSecret) before anything can print it. */
+/**
+ * decodeInputs, then each secret input handed to `mask` (core.setSecret) before anything can print it; a value
+ * shorter than MIN_SECRET_LENGTH is not, as the parser refuses it without showing it (see there).
+ */
 export function readInputs(env: Env, mask: (secret: string) => void): InputValues {
   const values = decodeInputs(env);
   for (const input of SECRET_INPUTS) {
-    const value = values[input]?.trim();
-    if (value) mask(value);
+    const value = values[input]?.trim() ?? "";
+    if (value.length >= MIN_SECRET_LENGTH) mask(value);
   }
   return values;
 }
@@ -91,6 +103,22 @@ function describeGiven(given: string): string {
   return JSON.stringify(shown);
 }
 
+/** What InputReader.integer accepts. */
+export interface IntegerRule {
+  min: number;
+  max: number;
+  /** The value when the input is unset; undefined: the input is required. */
+  fallback?: number;
+  /** What is counted (minutes, GB, machines); none for an id. */
+  unit?: string;
+  /**
+   * What this input depends on in another, said in every refusal ("for disk-type io2"); `holds` checks a bound that
+   * the other sets, after the range and on the fallback too ("more than runner-timeout (10)"), and `why` is said
+   * when that fails.
+   */
+  dependency?: { says: string; holds?: (n: number) => boolean; why?: string };
+}
+
 export class InputReader {
   /**
    * `env`: the step's environment, where clouds find their own defaults (AWS_REGION...); `values`: the inputs,
@@ -116,11 +144,12 @@ export class InputReader {
     return this.raw(input) !== "";
   }
 
+  /** Refuses the input, showing what was given: nothing when empty, a stand-in for a secret, else the value. */
   fail(input: string, expected: string): never {
     const given = this.given(input);
     throw new InputError(
       input,
-      SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : given.trim() === "" ? "" : given,
+      given.trim() === "" ? "" : SECRET_INPUTS.includes(input) ? "(a secret, not shown)" : given,
       expected,
     );
   }
@@ -159,16 +188,29 @@ export class InputReader {
     return value;
   }
 
-  integer(input: string, opts: { min: number; max: number; fallback?: number }): number {
-    const expected = `a whole number from ${opts.min} to ${opts.max}`;
+  /**
+   * A whole number from `min` to `max` (`fallback` when unset; undefined means required). Every refusal says the
+   * unit and what the value depends on in other inputs, whichever rule was broken: "a whole number of minutes from
+   * 10 to 10080, more than runner-timeout (10)".
+   */
+  integer(input: string, opts: IntegerRule): number {
+    const { min, max, unit, dependency } = opts;
+    const expected = `a whole number ${unit ? `of ${unit} ` : ""}from ${min} to ${max}${dependency ? `, ${dependency.says}` : ""}`;
+    const n = this.wholeNumber(input, expected, opts);
+    if (dependency?.holds && !dependency.holds(n))
+      this.fail(input, dependency.why ? `${expected}, ${dependency.why}` : expected);
+    return n;
+  }
+
+  private wholeNumber(input: string, expected: string, { min, max, fallback }: IntegerRule): number {
     const value = this.exact(input, expected);
     if (value === "") {
-      if (opts.fallback === undefined) this.fail(input, expected);
-      return opts.fallback;
+      if (fallback === undefined) this.fail(input, expected);
+      return fallback;
     }
     if (!/^\d+$/.test(value)) this.fail(input, expected);
     const n = Number(value);
-    if (n < opts.min || n > opts.max) this.fail(input, expected);
+    if (n < min || n > max) this.fail(input, expected);
     return n;
   }
 

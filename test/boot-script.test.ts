@@ -31,6 +31,7 @@ import {
   waitFor,
 } from "./kit/boot-sandbox.ts";
 import { PARALLEL } from "./kit/patience.ts";
+import { gpuFacts } from "../scripts/phases/boot-lines.ts";
 import { renderBootScript } from "../stacks/boot-script.ts";
 
 const server = new ReleaseServer();
@@ -210,6 +211,11 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
         "GPU 0: NVIDIA H100 80GB HBM3, 81559 MiB (0 used), 44 C, driver 580.159.04, bus 00000000:00:06.0, uncorrected ECC errors: 0",
       ),
     );
+    // What the action's job summary shows of this machine: its one gpu-facts line, from the real captures (the CUDA
+    // version from the plain report's header), on the console where the action reads it.
+    const h100 = { count: 1, driver: "580.159.04", cuda: "13.0", model: "NVIDIA H100 80GB HBM3" };
+    assert.deepEqual(gpuFacts(result.stdout), h100);
+    assert.deepEqual(gpuFacts(readFileSync(sandbox.console, "utf8")), h100);
 
     // The lifetime backstop: shutdown scheduled 2 minutes past the cap (60 s here: ceil(60/60) + 2).
     assert.equal(sandbox.calls("power")[0], "shutdown -P +3");
@@ -273,6 +279,7 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
       "the two tarballs differ, so the x64 checksum would fail",
     );
     assert.ok(has(result, "GPU check passed: 1 GPU(s): NVIDIA H200 (143771 MiB)"), result.stdout);
+    assert.deepEqual(gpuFacts(result.stdout), { count: 1, driver: "580.159.04", cuda: "13.0", model: "NVIDIA H200" });
   });
 
   it("two GPUs expected, two reported (derived: the H100 row twice): passes", async () => {
@@ -282,7 +289,21 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
       has(result, "GPU check passed: 2 GPU(s): NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"),
       result.stdout,
     );
+    assert.ok(has(result, "gpu-facts: count=2 driver=580.159.04 cuda=13.0 model=NVIDIA H100 80GB HBM3"), result.stdout);
     assert.equal(sandbox.runnerRecord()?.jit_set, "yes");
+  });
+
+  it("the plain report failing (no capture for it: the stand-in exits 99): passes, the CUDA version unknown", async () => {
+    const { "nvidia-smi.txt": _, ...captures } = hostCaptures("h100");
+    const { sandbox, result } = await boot({ gpus: captures });
+    assertPoweredOff(sandbox, result);
+    assert.ok(sandbox.runnerRecord(), result.stdout);
+    assert.deepEqual(gpuFacts(result.stdout), {
+      count: 1,
+      driver: "580.159.04",
+      cuda: "unknown",
+      model: "NVIDIA H100 80GB HBM3",
+    });
   });
 
   it("ECC not reported ([N/A], as consumer cards answer; derived): passes", async () => {
@@ -295,6 +316,7 @@ describe("boot script: a healthy machine runs one job, then powers off", { concu
     const { sandbox, result } = await boot({ gpus: null, values: { GR_EXPECTED_GPUS: "0" } });
     assertPoweredOff(sandbox, result);
     assert.ok(has(result, "GPU check: skipped (GR_EXPECTED_GPUS=0)"));
+    assert.equal(gpuFacts(result.stdout), undefined, "no GPU facts without a check");
     assert.ok(sandbox.runnerRecord());
   });
 

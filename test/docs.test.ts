@@ -6,10 +6,13 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse, parseDocument } from "yaml";
+import { startSummary, stopSummary } from "../scripts/phases/job-summary.ts";
+import { POLL_INTERVAL_MS } from "../scripts/phases/wait-online.ts";
 import { parseInputs } from "../scripts/settings/inputs.ts";
 import { cloudNames } from "../stacks/clouds.ts";
+import { bundleKey } from "../stacks/state-store.ts";
 import { readActionFile, workflowErrors } from "./kit/action-file.ts";
-import { FAKE_TOKEN, inputEnv } from "./kit/env.ts";
+import { AWS_START, FAKE_TOKEN, inputEnv } from "./kit/env.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, ROOT), "utf8");
@@ -123,6 +126,7 @@ interface Step {
 
 interface Job {
   if?: string;
+  permissions?: unknown;
   needs?: string | string[];
   environment?: string | { name: string };
   outputs?: Record<string, string>;
@@ -132,6 +136,7 @@ interface Job {
 
 interface Workflow {
   on?: string | string[] | Record<string, unknown>;
+  permissions?: unknown;
   jobs?: Record<string, Job>;
 }
 
@@ -263,6 +268,39 @@ function pairingProblems(wf: Workflow): string[] {
   return problems;
 }
 
+/** The `actions` scope a job's GITHUB_TOKEN gets: its own permissions block, else the workflow's. */
+function actionsPermission(wf: Workflow, job: Job): string {
+  const block = job.permissions ?? wf.permissions;
+  if (block === "write-all") return "write";
+  if (block === undefined) return "default"; // the repository's default, which may be read-only
+  return isMap(block) ? String(block.actions ?? "none") : "none";
+}
+
+/**
+ * One stop job pattern everywhere. The stop job's own GITHUB_TOKEN lists the run's jobs and deletes the state
+ * artifact (scripts/phases/stop.ts: without `actions: write` it warns on every run), so every job with a stop step
+ * says `actions: write`; one that stops a start of the same workflow runs
+ * `if: ${{ always() && needs.<start>.outputs.state-id != '' }}`: after failures and cancellations, once the start
+ * named its state (it sets that output first), and not when the start was skipped.
+ */
+function stopPatternProblems(wf: Workflow): string[] {
+  const problems: string[] = [];
+  for (const [name, job] of Object.entries(wf.jobs ?? {})) {
+    const stop = thisActionSteps(job).find((step) => modeOf(step) === "stop");
+    if (!stop) continue;
+    const actions = actionsPermission(wf, job);
+    if (actions !== "write")
+      problems.push(
+        `${name} gives its GITHUB_TOKEN actions: ${actions}, not write: stop warns that it cannot delete the state artifact`,
+      );
+    const start = /^\$\{\{ needs\.([\w-]+)\.outputs\.state-id \}\}$/.exec(String(stop.with?.["state-id"] ?? ""))?.[1];
+    if (start === undefined) continue;
+    const expected = `\${{ always() && needs.${start}.outputs.state-id != '' }}`;
+    if ((job.if ?? "").trim() !== expected) problems.push(`${name} runs if: ${job.if ?? "(none)"}, not ${expected}`);
+  }
+  return problems;
+}
+
 const FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository";
 
 /** A start for pull requests skips forks at job level; one for pull_request_target waits in an environment. */
@@ -303,6 +341,7 @@ function yamlFenceProblems(body: string, name = "snippet.yml"): Record<string, s
     result.parser = workflowErrors(body, name);
     result.pairing = pairingProblems(parsed as Workflow);
     result.forks = forkProblems(parsed as Workflow);
+    result.stop = stopPatternProblems(parsed as Workflow);
   }
   return result;
 }
@@ -378,8 +417,11 @@ describe("documentation pages", () => {
 
 // ---- each rule can fail ------------------------------------------------------------------------------------
 
+/** aws.md's complete workflow (section 8), not its first-run one: the mutations below edit its lines. */
 const AWS_WORKFLOW =
-  YAML_FENCES.find((fence) => fence.file === "docs/aws.md" && isWorkflowText(fence.body))?.body ?? "";
+  YAML_FENCES.find(
+    (fence) => fence.file === "docs/aws.md" && isWorkflowText(fence.body) && fence.body.includes("state-backend: s3"),
+  )?.body ?? "";
 const FORK_WORKFLOW =
   YAML_FENCES.find((fence) => fence.file === "docs/fork-safety.md" && isWorkflowText(fence.body))?.body ?? "";
 const WITH_ONLY = YAML_FENCES.find((fence) => /^with:/.test(fence.body))?.body ?? "";
@@ -477,6 +519,18 @@ const MUTATIONS: Mutation[] = [
     rule: "forks",
   },
   {
+    name: "a stop job without actions: write",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace(/ +actions: write.*\n/, ""),
+    rule: "stop",
+  },
+  {
+    name: "a stop job that runs when start was skipped",
+    original: AWS_WORKFLOW,
+    mutate: (t) => t.replace("always() && needs.start-runner.outputs.state-id != ''", "always()"),
+    rule: "stop",
+  },
+  {
     name: "broken YAML",
     original: AWS_WORKFLOW,
     mutate: (t) => t.replace("permissions: {}", "permissions: {"),
@@ -518,5 +572,155 @@ describe("each documentation rule catches a broken snippet", () => {
     assert.equal(linkProblems("[gone](nope.md)", "docs/x.md", readRepoFile).length, 1);
     assert.equal(linkProblems("[gone](aws.md#no-such-heading)", "docs/x.md", readRepoFile).length, 1);
     assert.deepEqual(linkProblems("`[in code](nope.md)`", "docs/x.md", readRepoFile), []);
+  });
+});
+
+// ---- facts the prose states: the numbers and names the code decides -------------------------------------------
+
+const doc = (file: string): string => TEXTS.get(file) ?? "";
+
+/** Whether the action's parser accepts a start with these inputs on top of a valid AWS start. */
+function accepts(inputs: Record<string, string>): boolean {
+  try {
+    parseInputs(inputEnv({ ...AWS_START, ...inputs }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The largest n in [low, high] for which accepts(n), where every smaller n is accepted too. */
+function largestAccepted(low: number, high: number, ok: (n: number) => boolean): number {
+  assert.ok(ok(low) && !ok(high), `the limit lies between ${low} and ${high}`);
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (ok(mid)) low = mid;
+    else high = mid;
+  }
+  return low;
+}
+
+describe("documentation facts agree with the code", () => {
+  it("the pre-runner-script limit the docs give is the one the parser enforces", () => {
+    const max = largestAccepted(1, 1 << 20, (n) => accepts({ "pre-runner-script": "x".repeat(n) }));
+    for (const file of ["README.md", "docs/limits.md"]) {
+      const stated = /`pre-runner-script`[^.]*?at most (\d+) bytes/s.exec(doc(file))?.[1];
+      assert.equal(Number(stated), max, `${file} states ${stated} bytes`);
+    }
+  });
+
+  it("the state-passphrase minimum the docs give is the one the parser enforces", () => {
+    // An empty passphrase is accepted (the github-token is the key): the search starts at one character.
+    const min = largestAccepted(1, 256, (n) => !accepts({ "state-passphrase": "p".repeat(n) })) + 1;
+    for (const file of ["README.md", "docs/tokens.md"]) {
+      const stated = /at least (\d+) characters/.exec(doc(file))?.[1];
+      assert.equal(Number(stated), min, `${file} states ${stated} characters`);
+    }
+  });
+
+  it("migration.md gives start's polling interval (POLL_INTERVAL_MS)", () => {
+    const every = POLL_INTERVAL_MS === 1000 ? "every second" : `every ${POLL_INTERVAL_MS / 1000} seconds`;
+    assert.match(doc("docs/migration.md"), new RegExp(`start polls GitHub ${every}`));
+  });
+
+  it("limits.md counts the clouds the registry has", () => {
+    const words = ["no", "one", "two", "three", "four", "five", "six"];
+    const stated = /\*\*(\w+) clouds\*\*/i.exec(doc("docs/limits.md"))?.[1]?.toLowerCase();
+    assert.equal(stated, words[cloudNames().length]);
+  });
+
+  it("the state in a bucket is the one encrypted object the stores write, with no Terraform backend", () => {
+    assert.equal(bundleKey({ bucket: "b", prefix: "gpu-runner" }, "<state-id>"), "gpu-runner/<state-id>.bin");
+    for (const file of ["docs/aws.md", "docs/gcp.md"]) assert.match(doc(file), /`gpu-runner\/<state-id>\.bin`/, file);
+    for (const [file, body] of TEXTS) {
+      assert.doesNotMatch(
+        body,
+        /\.tfstate|tflock|use_lockfile/,
+        `${file} describes a Terraform backend the code does not use`,
+      );
+      assert.doesNotMatch(
+        body,
+        /artifact (still|then only) carries/,
+        `${file}: with a bucket, no artifact is uploaded`,
+      );
+    }
+  });
+
+  it("costs.md counts the stop summary from before apply, and covers every cloud", () => {
+    const costs = doc("docs/costs.md");
+    assert.doesNotMatch(costs, /counts from the end of the start/);
+    assert.match(costs, /counts from just before start's `terraform apply`/);
+    assert.match(costs, /Azure pay-as-you-go/);
+  });
+
+  it("costs.md quotes the tables the start and stop summaries write", () => {
+    const label = "gpu-9876543210-1-0a1b2c3d";
+    const start = startSummary({
+      label,
+      runners: [{ name: `${label}-0`, id: 1, machineId: "i-0123456789abcdef0" }],
+      machine: { machineType: "g4dn.xlarge", location: "us-east-1", image: "ami-0123456789abcdef0" },
+      gpusPerMachine: 1,
+      gpuCheck: "1 per machine",
+      maxLifetimeMinutes: 360,
+      usdPerHour: 0.526,
+      pricesAsOf: "2026-09",
+    });
+    const stop = stopSummary({
+      label,
+      machineCount: 1,
+      machine: { type: "g4dn.xlarge", location: "us-east-1", usdPerHour: 0.526, pricesAsOf: "2026-09" },
+      startedAt: "2026-09-01T10:00:00Z",
+      stoppedAt: new Date("2026-09-01T10:26:00Z"),
+      machines: [`${label}-0`],
+    });
+    const quoted = new Set(doc("docs/costs.md").split("\n"));
+    const tableLines = `${start}${stop}`.split("\n").filter((line) => line.startsWith("|"));
+    assert.ok(tableLines.length >= 6, "both summaries have a table");
+    assert.deepEqual(
+      tableLines.filter((line) => !quoted.has(`> ${line}`)),
+      [],
+    );
+  });
+
+  it("sweep.md sweeps every cloud, with the accounts each cloud's page creates", () => {
+    const sweep = YAML_FENCES.filter((fence) => fence.file === "docs/sweep.md" && isWorkflowText(fence.body));
+    const swept = sweep.flatMap((fence) => actionStepsIn(parse(fence.body))).map((step) => String(step.with?.cloud));
+    assert.deepEqual([...new Set(swept)].sort(), [...cloudNames()].sort());
+    const identity = /(role-to-assume|workload_identity_provider|service_account|client-id): (\S+)/g;
+    for (const fence of sweep) {
+      for (const [, key, value] of fence.body.matchAll(identity)) {
+        const page = key === "role-to-assume" ? "docs/aws.md" : key === "client-id" ? "docs/azure.md" : "docs/gcp.md";
+        assert.ok(doc(page).includes(value!), `${key}: ${value} is not in ${page}`);
+      }
+    }
+  });
+
+  it("aws.md's first run creates the reference's stop trust and start policy (less the instance-profile statement)", () => {
+    const aws = doc("docs/aws.md");
+    const shell = fences(aws, "docs/aws.md").find(
+      (fence) => fence.lang === "sh" && fence.body.includes("cat > policy.json"),
+    );
+    assert.ok(shell, "the first run's shell block");
+    const files = new Map(
+      [...shell.body.matchAll(/^cat > ([\w.-]+) <<'?EOF'?\n([\s\S]*?)^EOF$/gm)].map(([, name, body]) => [
+        name!,
+        JSON.parse(body!.replaceAll("${ACCOUNT}", "123456789012").replaceAll("${REPO}", "my-org/my-repo")),
+      ]),
+    );
+    /** The JSON block that follows the first mention of `name` in the reference. */
+    const reference = (name: string): { Statement: { Sid?: string }[] } => {
+      const from = aws.indexOf(`\`${name}\``, aws.indexOf("## The full setup"));
+      return JSON.parse(/```json\n([\s\S]*?)```/.exec(aws.slice(from))?.[1] ?? "");
+    };
+    assert.deepEqual(files.get("trust.json"), reference("trust-stop.json"));
+    const start = reference("policy-start.json");
+    start.Statement = start.Statement.filter((statement) => statement.Sid !== "PassInstanceProfileRole");
+    assert.deepEqual(files.get("policy.json"), start);
+  });
+
+  it("tokens.md: its table and its steps agree that the github-token needs no Actions permission", () => {
+    const tokens = doc("docs/tokens.md");
+    assert.match(tokens, /\| Repository: \*\*Actions\*\* \| not needed \|/);
+    assert.doesNotMatch(tokens, /\*\*Actions: Read and write\*\*|permission-actions:/);
   });
 });

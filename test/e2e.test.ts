@@ -334,6 +334,36 @@ describe("end to end on the local machine kind", () => {
     assertNothingLeft(w, stateId);
     assertNoSecretsAndConformance(w);
   });
+
+  it("npm run demo shows both job summaries: on the screen, or in the file --summary-file names", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "demo-summary-"));
+    try {
+      const demo = fileURLToPath(new URL("../scripts/dev/demo.ts", import.meta.url));
+      const run = (...args: string[]) =>
+        spawnSync(process.execPath, ["--import", "tsx", demo, ...args], {
+          encoding: "utf8",
+          env: { ...process.env, NO_COLOR: "1" },
+          timeout: 120_000,
+        });
+      const shown = run();
+      assert.equal(shown.status, 0, shown.stdout + shown.stderr);
+      const screen = shown.stdout.slice(shown.stdout.indexOf("5. The job summaries"));
+      assert.match(screen, /^ {4}### GPU runners started: `gpu-/m);
+      assert.match(screen, /^ {4}\| Runner \| Machine id \| Machine \|/m);
+      assert.match(screen, /^ {4}### GPU runners stopped: `gpu-/m);
+      assert.match(screen, /^ {4}Estimated total cost of the run: /m);
+
+      const file = join(dir, "summary.md");
+      const written = run(`--summary-file=${file}`);
+      assert.equal(written.status, 0, written.stdout + written.stderr);
+      assert.ok(written.stdout.includes(`written to ${file}`), written.stdout);
+      const text = readFileSync(file, "utf8");
+      assert.ok(text.indexOf("### GPU runners started") < text.indexOf("### GPU runners stopped"), text);
+      assert.ok(!written.stdout.includes("### GPU runners started"), "not on the screen as well");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("the local machine kind's stand-ins (test/kit/local-cloud/bin)", () => {

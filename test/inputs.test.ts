@@ -7,6 +7,7 @@ import {
   InputError,
   InputReader,
   InputsVariableError,
+  MIN_SECRET_LENGTH,
   readInputs,
   SECRET_INPUTS,
 } from "../stacks/input-reader.ts";
@@ -164,6 +165,15 @@ describe("parseInputs: a valid start", () => {
     assert.equal(awsCloud.configOf(inputs.plan)?.region, "eu-west-1");
   });
 
+  // The same variables, in the same order, as the CLI's look-ups (test/clouds/aws/cli.test.ts).
+  it("then from AWS_DEFAULT_REGION, an empty AWS_REGION being unset; the input wins over both", () => {
+    const regionOf = (region: string, env: Record<string, string>) =>
+      awsCloud.configOf((parseInputs(inputEnv({ ...AWS_START, region }, env)) as StartInputs).plan)?.region;
+    assert.equal(regionOf("", { AWS_REGION: "", AWS_DEFAULT_REGION: "eu-north-1" }), "eu-north-1");
+    assert.equal(regionOf("", { AWS_REGION: "eu-west-1", AWS_DEFAULT_REGION: "eu-north-1" }), "eu-west-1");
+    assert.equal(regionOf("us-west-2", { AWS_REGION: "eu-west-1", AWS_DEFAULT_REGION: "eu-north-1" }), "us-west-2");
+  });
+
   it("offers the chosen cloud's own state store, and only that one", () => {
     const s3 = parseStart({
       "state-backend": "s3",
@@ -313,10 +323,11 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   {
     input: "max-lifetime",
     value: "10",
-    expected: /more minutes than runner-timeout/,
+    expected: /more than runner-timeout \(15\)/,
     extra: { "runner-timeout": "15" },
   },
-  { input: "idle-timeout", value: "400", expected: /from 1 to 360/ },
+  { input: "idle-timeout", value: "400", expected: /at most max-lifetime \(360\)/ },
+  { input: "idle-timeout", value: "61", expected: /at most max-lifetime \(60\)/, extra: { "max-lifetime": "60" } },
   { input: "expected-gpus", value: "17", expected: /from 0 to 16/ },
   { input: "labels", value: "gpu;reboot", expected: /comma-separated labels/ },
   { input: "labels", value: "$(curl evil)", expected: /comma-separated labels/ },
@@ -449,6 +460,16 @@ describe("parseInputs: the limits themselves are accepted", () => {
       name: "runner-group-id 2^31-1",
       inputs: { "runner-group-id": "2147483647" },
       check: (i) => assert.equal(i.runnerGroupId, 2147483647),
+    },
+    {
+      name: "idle-timeout equal to max-lifetime",
+      inputs: { "max-lifetime": "60", "idle-timeout": "60" },
+      check: (i) => assert.equal(i.idleTimeoutMinutes, 60),
+    },
+    {
+      name: "a github-token of 8 characters (masked: test/inputs.test.ts, the secret inputs)",
+      inputs: { "github-token": "12345678" },
+      check: (i) => assert.equal(i.githubToken, "12345678"),
     },
     {
       name: "max-lifetime one minute over runner-timeout",
@@ -593,7 +614,7 @@ describe("parseInputs: error messages, word for word", () => {
     {
       name: "a required number that is unset says so (io2 needs its IOPS)",
       env: inputEnv({ ...AWS_START, "disk-type": "io2" }),
-      message: "Input 'disk-iops': got nothing; expected a whole number from 100 to 256000.",
+      message: "Input 'disk-iops': got nothing; expected a whole number of IOPS from 100 to 256000, for disk-type io2.",
     },
     {
       name: "a boolean with a trailing newline",
@@ -618,7 +639,64 @@ describe("parseInputs: error messages, word for word", () => {
     {
       name: "max-lifetime equal to runner-timeout",
       env: inputEnv({ ...AWS_START, "max-lifetime": "10", "runner-timeout": "10" }),
-      message: `Input 'max-lifetime': got "10"; expected more minutes than runner-timeout (10), or the machine powers off before its runner can come online.`,
+      message: `Input 'max-lifetime': got "10"; expected a whole number of minutes from 10 to 10080, more than runner-timeout (10), or the machine powers off before its runner can come online.`,
+    },
+    {
+      name: "max-lifetime out of its range says its unit and what it depends on",
+      env: inputEnv({ ...AWS_START, "max-lifetime": "5" }),
+      message: `Input 'max-lifetime': got "5"; expected a whole number of minutes from 10 to 10080, more than runner-timeout (10).`,
+    },
+    {
+      name: "idle-timeout over max-lifetime",
+      env: inputEnv({ ...AWS_START, "max-lifetime": "120", "idle-timeout": "121" }),
+      message: `Input 'idle-timeout': got "121"; expected a whole number of minutes from 1 to 10080, at most max-lifetime (120), which powers the machine off, idle or not.`,
+    },
+    {
+      name: "runner-timeout in minutes",
+      env: inputEnv({ ...AWS_START, "runner-timeout": "90" }),
+      message: `Input 'runner-timeout': got "90"; expected a whole number of minutes from 1 to 60.`,
+    },
+    {
+      name: "count in machines",
+      env: inputEnv({ ...AWS_START, count: "two" }),
+      message: `Input 'count': got "two"; expected a whole number of machines from 1 to 10.`,
+    },
+    {
+      name: "expected-gpus per machine",
+      env: inputEnv({ ...AWS_START, "expected-gpus": "17" }),
+      message: `Input 'expected-gpus': got "17"; expected a whole number of GPUs per machine from 0 to 16.`,
+    },
+    {
+      name: "disk-size in GB",
+      env: inputEnv({ ...AWS_START, "disk-size": "4" }),
+      message: `Input 'disk-size': got "4"; expected a whole number of GB from 8 to 16384.`,
+    },
+    {
+      name: "gp3 IOPS and throughput name their disk-type",
+      env: inputEnv({ ...AWS_START, "disk-iops": "3000", "disk-throughput": "2000" }),
+      message: `Input 'disk-throughput': got "2000"; expected a whole number of MiB/s from 125 to 1000, for disk-type gp3.`,
+    },
+    {
+      name: "an id has no unit",
+      env: inputEnv({ ...AWS_START, "runner-group-id": "0" }),
+      message: `Input 'runner-group-id': got "0"; expected a whole number from 1 to 2147483647.`,
+    },
+    {
+      name: "an empty github-token is said to be empty, not hidden",
+      env: inputEnv({ ...AWS_START, "github-token": " " }),
+      message: `Input 'github-token': got nothing; expected a token with repository Administration: write (fine-grained PAT or GitHub App).`,
+    },
+    {
+      name: "a github-token too short to be one is refused, not shown",
+      env: inputEnv({ ...AWS_START, "github-token": "x" }),
+      message: `Input 'github-token': got "(a secret, not shown)"; expected a token with repository Administration: write (fine-grained PAT or GitHub App), of at least 8 characters (GitHub's are some 40 and more).`,
+    },
+    {
+      name: "no region anywhere names the input, the variables and the step that sets them",
+      env: inputEnv({ ...AWS_START, region: "" }),
+      message:
+        "Input 'region': got nothing; expected an AWS region such as us-east-1, or AWS_REGION or AWS_DEFAULT_REGION set in the environment: " +
+        "aws-actions/configure-aws-credentials sets both from its aws-region input.",
     },
     {
       name: "21 labels",
@@ -674,6 +752,20 @@ describe("InputReader", () => {
       );
     });
   }
+
+  it("says an empty secret input is empty: nothing there to hide", () => {
+    for (const value of ["", " \n"]) {
+      const read = new InputReader(inputEnv({ "github-token": value }));
+      assert.throws(
+        () => read.fail("github-token", "a token"),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, String(error));
+          assert.equal(error.message, "Input 'github-token': got nothing; expected a token.");
+          return true;
+        },
+      );
+    }
+  });
 
   it("shows any other input's value", () => {
     const read = new InputReader(inputEnv({ region: "us-east-1" }));
@@ -855,6 +947,24 @@ describe("the secret inputs are masked before anything can print them", () => {
     assert.deepEqual(none, [], "an empty value is no secret (masking it would mask everything)");
   });
 
+  // A value shorter than MIN_SECRET_LENGTH is not masked, which is safe only because the parser refuses it.
+  for (const input of SECRET_INPUTS) {
+    it(`${input}: a value too short to mask is refused; the shortest masked one is`, () => {
+      const short = "s".repeat(MIN_SECRET_LENGTH - 1);
+      const env = inputEnv({ ...AWS_START, [input]: short });
+      const masked: string[] = [];
+      readInputs(env, (s) => masked.push(s));
+      assert.deepEqual(masked, input === "github-token" ? [] : [FAKE_TOKEN], "the short value is not masked");
+      assert.throws(
+        () => parseInputs(env),
+        (error: unknown) => error instanceof InputError && error.input === input && !error.message.includes(short),
+      );
+      const shortest: string[] = [];
+      readInputs(inputEnv({ [input]: "s".repeat(MIN_SECRET_LENGTH) }), (s) => shortest.push(s));
+      assert.deepEqual(shortest, ["s".repeat(MIN_SECRET_LENGTH)]);
+    });
+  }
+
   it("every secret input is declared in action.yml, and every declared input named like a secret is masked", () => {
     const declared = Object.keys(readActionFile().inputs);
     for (const input of SECRET_INPUTS)
@@ -895,6 +1005,22 @@ describe("the secret inputs are masked before anything can print them", () => {
       [[JOB_TOKEN, FAKE_TOKEN, PASSPHRASE]],
       "the notice was printed after every secret was masked",
     );
+  });
+
+  // The runner's masker has no minimum length: a one-character secret would turn that character into *** everywhere.
+  it("main refuses a one-character github-token in words a masker leaves whole", async () => {
+    const io = recordingIO();
+    await assert.rejects(
+      main({ env: inputEnv({ ...AWS_START, "github-token": "e" }), io, clock: realClock }),
+      (error: unknown) => {
+        assert.ok(error instanceof InputError && error.input === "github-token", String(error));
+        const shown = io.secrets.reduce((line, secret) => line.replaceAll(secret, "***"), error.message);
+        assert.equal(shown, error.message, "the message as the log shows it");
+        assert.match(error.message, /^Input 'github-token': got "\(a secret, not shown\)"; expected a token /);
+        return true;
+      },
+    );
+    assert.deepEqual(io.secrets, []);
   });
 
   it("main masks a secret input that is itself wrong before refusing it, and the refusal does not show it", async () => {

@@ -22,8 +22,8 @@ describe("job summary", () => {
     });
     const rows = md.split("\n").filter((l) => l.startsWith("| gpu-1-1-0a1b2c3d-"));
     assert.deepEqual(rows, [
-      "| gpu-1-1-0a1b2c3d-0 | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
-      "| gpu-1-1-0a1b2c3d-1 | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
+      "| gpu-1-1-0a1b2c3d-0 | i-0aaa | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
+      "| gpu-1-1-0a1b2c3d-1 | i-0bbb | g4dn.xlarge | 1 | us-east-1 | gpu-1-1-0a1b2c3d | 120 min | $0.53 |",
     ]);
     assert.match(
       md,
@@ -80,6 +80,44 @@ describe("job summary", () => {
     );
   });
 
+  it("start: each machine's id (unknown when terraform gave none) and what its GPU check found, or why not", () => {
+    const md = startSummary({
+      label: "l",
+      runners: [...runners, { name: "l-2", id: 12, machineId: "" }],
+      machine,
+      gpusPerMachine: 1,
+      gpuCheck: "1",
+      maxLifetimeMinutes: 60,
+      usdPerHour: 0.526,
+      pricesAsOf: "2026-09",
+      gpusFound: {
+        "gpu-1-1-0a1b2c3d-0": { count: 1, model: "NVIDIA H100 80GB HBM3", driver: "580.159.04", cuda: "13.0" },
+        "gpu-1-1-0a1b2c3d-1": "could not read the console of gpu-1-1-0a1b2c3d-1: AccessDenied",
+      },
+    });
+    assert.match(md, /^\| l-2 \| unknown \| g4dn\.xlarge \| 1 \| us-east-1 \|/m);
+    const table = md.slice(md.indexOf("| Runner | GPUs | Model | Driver | CUDA |"));
+    assert.deepEqual(table.split("\n").slice(2, 5), [
+      "| gpu-1-1-0a1b2c3d-0 | 1 | NVIDIA H100 80GB HBM3 | 580.159.04 | 13.0 |",
+      "| gpu-1-1-0a1b2c3d-1 | unknown: could not read the console of gpu-1-1-0a1b2c3d-1: AccessDenied |  |  |  |",
+      "| l-2 | unknown: its console was not read |  |  |  |",
+    ]);
+    // Without a GPU check, no GPU table at all.
+    assert.ok(
+      !startSummary({
+        label: "l",
+        runners,
+        machine,
+        gpusPerMachine: 0,
+        gpuCheck: "no check",
+        maxLifetimeMinutes: 60,
+        usdPerHour: 1,
+        pricesAsOf: "2026-09",
+        gpusFound: undefined,
+      }).includes("| Model |"),
+    );
+  });
+
   it("start on Spot: the on-demand list price as the upper bound, not unknown", () => {
     const md = startSummary({
       label: "l",
@@ -108,7 +146,8 @@ describe("job summary", () => {
       stoppedAt: new Date("2026-01-01T10:45:00Z"),
     });
     assert.match(md, /2 machine\(s\) of g5\.xlarge lived about 45 min/);
-    assert.match(md, /Estimated cost: \$1\.51 \(2 x \$1\.01 per hour/);
+    assert.match(md, /^Estimated total cost of the run: \$1\.51 \(2 x \$1\.01 per hour/m);
+    assert.equal(md.match(/Estimated/g)?.length, 1, "one total, not a second cost line");
   });
 
   it("stop: a row per machine, how long it lived and what it cost at most, and which job ran on each runner", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { InputError } from "../stacks/input-reader.ts";
 import { review } from "../scripts/dev/review.ts";
+import { UnknownInputError } from "../scripts/dev/review-env.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "review-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,10 +17,19 @@ function row(text: string, name: string): string | undefined {
   return new RegExp(`^ {2}${name} +(.*)$`, "m").exec(text)?.[1];
 }
 
+/** The inputs the review says it filled in from the cloud's example, as "input=value" items; [] when none. */
+function examples(text: string): string[] {
+  const line = /^Filled in as examples: (.*) \(set them to review your own: a run would not fill them in\)$/m.exec(
+    text,
+  );
+  return line ? line[1]!.split(", ") : [];
+}
+
 describe("review", () => {
   it("with nothing set, shows the AWS example and writes its Terraform JSON", async () => {
     const { text, stackDir } = await review({}, outdir());
     assert.equal(row(text, "cloud"), "aws");
+    assert.deepEqual(examples(text), ["accelerator=t4", "region=us-east-1"]);
     assert.equal(row(text, "machines"), "1 x g4dn.xlarge");
     assert.equal(
       row(text, "GPUs checked before a job"),
@@ -151,5 +161,133 @@ describe("review", () => {
     const file = join(dir, "bad.json");
     writeFileSync(file, "[1, 2]");
     await assert.rejects(review({ GPU_RUNNER_CONFIG_FILE: file }, outdir()), /GPU_RUNNER_CONFIG_FILE.*a JSON object/);
+  });
+  // Which example values a review fills in: only those the parser asks for, and only from a group of related inputs
+  // (the machine choice; the cloud's own inputs of its example) that the user left wholly unset.
+  const FILLED: [string, Record<string, string>, string[]][] = [
+    ["nothing set", {}, ["accelerator=t4", "region=us-east-1"]],
+    [
+      "AWS with lifetime-role alone",
+      { GPU_RUNNER_LIFETIME_ROLE: "arn:aws:iam::123456789012:role/gpu-runner-lifetime" },
+      ["accelerator=t4", "region=us-east-1"],
+    ],
+    ["AWS with AWS_REGION in the environment", { AWS_REGION: "eu-west-1" }, ["accelerator=t4"]],
+    ["AWS with machine-type", { GPU_RUNNER_MACHINE_TYPE: "g5.xlarge" }, ["region=us-east-1"]],
+    [
+      "GCP with an accelerator",
+      { GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_ACCELERATOR: "l4" },
+      ["project=example-project", "zone=us-central1-a"],
+    ],
+    [
+      "GCP with GOOGLE_CLOUD_PROJECT",
+      { GPU_RUNNER_CLOUD: "gcp", GOOGLE_CLOUD_PROJECT: "my-project", GPU_RUNNER_ACCELERATOR: "t4" },
+      ["zone=us-central1-a"],
+    ],
+    [
+      "GCP fully set",
+      {
+        GPU_RUNNER_CLOUD: "gcp",
+        GPU_RUNNER_PROJECT: "my-project",
+        GPU_RUNNER_ZONE: "europe-west4-a",
+        GPU_RUNNER_ACCELERATOR: "l4",
+      },
+      [],
+    ],
+    ["AWS fully set", { GPU_RUNNER_REGION: "eu-west-1", GPU_RUNNER_MACHINE_TYPE: "g5.xlarge" }, []],
+  ];
+  for (const [name, env, filled] of FILLED) {
+    it(`marks every value filled in from the example: ${name}`, async () => {
+      const { text } = await review(env, outdir());
+      assert.deepEqual(examples(text), filled);
+    });
+  }
+
+  it("GCP n1-standard-4 without accelerator: the machine a run would create, no example T4 attached", async () => {
+    const { text } = await review({ GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_MACHINE_TYPE: "n1-standard-4" }, outdir());
+    assert.equal(row(text, "machines"), "1 x n1-standard-4");
+    assert.match(row(text, "GPUs checked before a job") ?? "", /^none expected/);
+    assert.deepEqual(examples(text), ["project=example-project", "zone=us-central1-a"]);
+  });
+
+  // A group of related inputs the user began is theirs to finish: the review fails as the run would.
+  const UNFINISHED: [string, Record<string, string>, string][] = [
+    [
+      "GCP zone without project",
+      { GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_ZONE: "us-central1-a", GPU_RUNNER_ACCELERATOR: "t4" },
+      "project",
+    ],
+    ["GCP project without zone", { GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_PROJECT: "my-project" }, "zone"],
+    ["Azure location alone", { GPU_RUNNER_CLOUD: "azure", GPU_RUNNER_LOCATION: "westeurope" }, "subscription"],
+  ];
+  for (const [name, env, input] of UNFINISHED) {
+    it(`fails where a run would: ${name}`, async () => {
+      await assert.rejects(review(env, outdir()), (error: unknown) => {
+        assert.ok(error instanceof InputError);
+        assert.equal(error.input, input);
+        assert.match(error.message, new RegExp(`^Input '${input}': got nothing; expected`));
+        return true;
+      });
+    });
+  }
+
+  it("GCP zone without project passes with GOOGLE_CLOUD_PROJECT set, as a run would, filling in nothing", async () => {
+    const { text } = await review(
+      {
+        GPU_RUNNER_CLOUD: "gcp",
+        GPU_RUNNER_ZONE: "us-central1-a",
+        GPU_RUNNER_ACCELERATOR: "t4",
+        GOOGLE_CLOUD_PROJECT: "my-project",
+      },
+      outdir(),
+    );
+    assert.equal(row(text, "machines"), "1 x n1-standard-4 + 1 x nvidia-tesla-t4");
+    assert.deepEqual(examples(text), []);
+  });
+
+  it("refuses a misspelled variable, naming each unknown one and the input it likely meant", async () => {
+    await assert.rejects(
+      review({ GPU_RUNNER_ACELERATOR: "t4", GPU_RUNNER_REGOIN: "eu-west-1", GPU_RUNNER_XYZZY: "1" }, outdir()),
+      (error: unknown) => {
+        assert.ok(error instanceof UnknownInputError);
+        assert.deepEqual(error.names, [
+          "GPU_RUNNER_ACELERATOR (did you mean GPU_RUNNER_ACCELERATOR?)",
+          "GPU_RUNNER_REGOIN (did you mean GPU_RUNNER_REGION?)",
+          "GPU_RUNNER_XYZZY",
+        ]);
+        assert.match(
+          error.message,
+          /^Not inputs of this action: GPU_RUNNER_ACELERATOR \(did you mean GPU_RUNNER_ACCELERATOR\?\); /,
+        );
+        return true;
+      },
+    );
+  });
+
+  it("takes the review's own and the test-only GPU_RUNNER_* variables as no input, and refuses nothing for them", async () => {
+    const { text } = await review(
+      { GPU_RUNNER_REVIEW_LABEL: "gpu-1-1-00000000", GPU_RUNNER_TEST_POLL_MS: "100", GPU_RUNNER_INPUTS: "{}" },
+      outdir(),
+    );
+    assert.equal(row(text, "cloud"), "aws");
+  });
+
+  it("refuses an unknown key of the config file, naming it and the input it likely meant", async () => {
+    const file = join(dir, "typo.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ cloud: "gcp", projet: "my-project", Zone: "us-central1-a", "machine-type": "g2-standard-4" }),
+    );
+    await assert.rejects(review({ GPU_RUNNER_CONFIG_FILE: file }, outdir()), (error: unknown) => {
+      assert.ok(error instanceof UnknownInputError);
+      assert.deepEqual(error.names, [`key 'projet' of ${file} (did you mean 'project'?)`]);
+      return true;
+    });
+    writeFileSync(
+      file,
+      JSON.stringify({ cloud: "gcp", project: "my-project", Zone: "us-central1-a", "machine-type": "g2-standard-4" }),
+    );
+    const { text } = await review({ GPU_RUNNER_CONFIG_FILE: file }, outdir());
+    assert.equal(row(text, "machines"), "1 x g2-standard-4");
+    assert.deepEqual(examples(text), [], "input names ignore case, as in a with: block");
   });
 });

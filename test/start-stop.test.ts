@@ -204,10 +204,21 @@ describe("start and stop, real terraform, mocked GitHub", () => {
   });
 
   it("the GPU count read at apply reaches each boot script and the job summary, with the image as resolved", async () => {
-    const f = fixture({ gpusAtApply: 3, resolvedImage: "test-image-20261201" });
+    // Machine 0's console has its boot script's GPU facts; machine 1's cannot be read (a getter that throws, as the
+    // cloud's CLI would: not enumerable, so the configuration still serializes).
+    const consoles: Record<string, string> = {
+      [`${LABEL}-0`]:
+        "[ 40.1] cloud-init[912]: gpu-runner: gpu-facts: count=3 driver=580.159.04 cuda=13.0 model=NVIDIA H100 80GB HBM3\n",
+    };
+    Object.defineProperty(consoles, `${LABEL}-1`, {
+      get: () => {
+        throw new Error("AccessDenied: not authorized to get the console output\nsecond line");
+      },
+    });
+    const f = fixture({ gpusAtApply: 3, resolvedImage: "test-image-20261201", consoles });
     mockRegistration();
     mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
-    await start(f.inputs, f.context, deps(f));
+    const runners = await start(f.inputs, f.context, deps(f));
     // Terraform evaluated the expression into each machine's boot script: a number, inside the quotes.
     for (const i of [0, 1])
       assert.equal(
@@ -215,7 +226,19 @@ describe("start and stop, real terraform, mocked GitHub", () => {
         "export GR_EXPECTED_GPUS='3'",
       );
     const started = f.io.summaries.join("\n");
-    assert.match(started, new RegExp(`\\| ${LABEL}-0 \\| a \\| 3 \\| test-zone \\|`));
+    for (const r of runners) assert.ok(started.includes(`| ${r.name} | ${r.machineId} | a | 3 | test-zone |`), started);
+    // The unreadable console: said in one line, the start goes on, and the summary says why its facts are missing.
+    const failure = `could not read the console of ${LABEL}-1: AccessDenied: not authorized to get the console output; the machine's own lines are missing here`;
+    assert.ok(f.io.warnings.includes(failure), f.io.warnings.join("\n"));
+    assert.ok(started.includes(`| ${LABEL}-0 | 3 | NVIDIA H100 80GB HBM3 | 580.159.04 | 13.0 |`), started);
+    assert.ok(started.includes(`| ${LABEL}-1 | unknown: ${failure} |  |  |  |`), started);
+    // The timeline reads the last runner's console: its milestones, or this same reason.
+    assert.ok(
+      started.includes(`Machine phases: the last runner online, ${LABEL}-0.`) ||
+        started.includes(`Machine phases: unknown: ${failure}.`),
+      started,
+    );
+    assert.equal(f.io.warnings.filter((w) => w === failure).length, 1, "one line per machine, said once");
     assert.ok(
       started.includes(
         "GPU check: as many as the test cloud's description lists at apply (a is not in the test cloud's catalog; none listed: no check).",
@@ -291,12 +314,16 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     const started = f.io.summaries.join("\n");
     assert.match(
       started,
-      new RegExp(`\\| ${LABEL}-0 \\| a \\| not checked \\| test-zone \\| ${LABEL} \\| 360 min \\| \\$1\\.50 \\|`),
+      new RegExp(
+        `\\| ${LABEL}-0 \\| [0-9a-f-]{36} \\| a \\| not checked \\| test-zone \\| ${LABEL} \\| 360 min \\| \\$1\\.50 \\|`,
+      ),
     );
     assert.match(
       started,
       /Estimated cost: \$3\.00 per hour for 2 machine\(s\), at most \$18 if they ran to the lifetime cap/,
     );
+    // No GPU check (the test cloud lists no GPU for "a"): no GPU facts table, and only the last machine's console read.
+    assert.ok(!started.includes("| Runner | GPUs | Model | Driver | CUDA |"), started);
 
     nock(API)
       .get(`${RUNNERS}?per_page=100`)
@@ -313,7 +340,7 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.ok(!existsSync(stateFilePath(f.context, LABEL)), "the state file is removed");
     assert.match(
       stopIO.summaries.join("\n"),
-      /2 machine\(s\) of a lived about \d+ min \(start to stop\)\.\nEstimated cost: \$0\.00 \(2 x \$1\.50 per hour/,
+      /2 machine\(s\) of a lived about \d+ min \(start to stop\)\.\nEstimated total cost of the run: \$0\.00 \(2 x \$1\.50 per hour/,
     );
 
     nock(API).get(`${RUNNERS}?per_page=100`).reply(200, { total_count: 0, runners: [] });

@@ -4,14 +4,16 @@
 //   npm run demo                 # narrated
 //   npm run demo -- --verbose    # every line the action prints
 //   npm run demo -- --keep       # keep the scratch directory to look around
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+//   npm run demo -- --summary-file=summary.md   # the two job summaries go to that file instead of the screen
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { ActionRunResult, StepResult } from "../../test/kit/local-github/action-runner.ts";
 import { LocalWorld } from "../../test/kit/local-github/world.ts";
 
 const args = new Set(process.argv.slice(2));
 const verbose = args.has("--verbose");
 const keep = args.has("--keep");
+const summaryFile = [...args].find((a) => a.startsWith("--summary-file="))?.slice("--summary-file=".length);
 const COUNT = 2;
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -49,6 +51,27 @@ function onStep(step: StepResult, phase: "start" | "end"): void {
         ? "failed (continue-on-error)"
         : bad("FAILED");
   say(dim(`      -> ${mark} in ${seconds(step.endedAt - step.startedAt)}${step.note ? `; ${step.note}` : ""}`));
+}
+
+/**
+ * The job summaries (what each job wrote to GITHUB_STEP_SUMMARY, shown on the run's page at GitHub): on the screen,
+ * or in the file --summary-file names (the scratch directory that held them is gone by the end).
+ */
+function showSummaries(start: ActionRunResult, stop?: ActionRunResult): void {
+  const text = [
+    "<!-- the start job's summary -->",
+    start.summary.trimEnd() || "(empty)",
+    "",
+    ...(stop ? ["<!-- the stop job's summary -->", stop.summary.trimEnd() || "(empty)", ""] : []),
+  ].join("\n");
+  if (summaryFile) {
+    const path = resolve(summaryFile);
+    writeFileSync(path, text);
+    say(`    written to ${path} (Markdown, as GitHub renders it on the run's page)`);
+    return;
+  }
+  say(dim("    Markdown, as GitHub renders it on the run's page:"));
+  for (const line of text.split("\n")) say(line ? `    ${line}` : "");
 }
 
 function skipped(result: ActionRunResult): string {
@@ -95,6 +118,7 @@ async function main(): Promise<number> {
     if (skippedStart) say(skippedStart);
     if (start.failed) {
       say(bad(`    start failed: ${start.errors.join("; ")}`));
+      showSummaries(start);
       return 1;
     }
     const label = start.outputs.label ?? "";
@@ -135,7 +159,11 @@ async function main(): Promise<number> {
     if (skippedStop) say(skippedStop);
     say();
 
-    say(bold("5. What is left"));
+    say(bold("5. The job summaries (GITHUB_STEP_SUMMARY of the start and the stop job)"));
+    showSummaries(start, stop);
+    say();
+
+    say(bold("6. What is left"));
     check(!stop.failed, `stop succeeded${stop.failed ? `: ${stop.errors.join("; ")}` : ""}`);
     const processes = world.processes();
     check(processes.length === 0, `no process of the machines or runners (${processes.length} found)`);

@@ -1,6 +1,6 @@
 // `npm run review`: what a start with these inputs would create, without creating anything. Reads the same
-// GPU_RUNNER_* variables as the action (or GPU_RUNNER_CONFIG_FILE), filling in the cloud's example values, so it
-// runs on a fresh clone with no cloud account and no token.
+// GPU_RUNNER_* variables as the action (or GPU_RUNNER_CONFIG_FILE), filling in the cloud's example values where the
+// user left them unset (and saying which), so it runs on a fresh clone with no cloud account and no token.
 import { resolve } from "node:path";
 import { InputError } from "../../stacks/input-reader.ts";
 import { createTerraform } from "../adapters/terraform.ts";
@@ -8,7 +8,7 @@ import { describeStart, planStack } from "../phases/describe.ts";
 import { explainFailure } from "../phases/explain.ts";
 import { synthesize } from "../phases/synthesize.ts";
 import { newLabel } from "../settings/label.ts";
-import { parseReviewInputs } from "./review-env.ts";
+import { describeExamples, parseReviewInputs } from "./review-env.ts";
 import { readRunContext } from "../settings/run-context.ts";
 
 export interface ReviewResult {
@@ -17,14 +17,18 @@ export interface ReviewResult {
 }
 
 export async function review(env: Record<string, string | undefined>, outdir: string): Promise<ReviewResult> {
-  const { env: full, inputs } = parseReviewInputs(env);
+  const { env: full, inputs, examples } = parseReviewInputs(env);
   if (inputs.mode !== "start")
     throw new InputError("mode", inputs.mode, "start (a review shows what a start would create)");
   const context = readRunContext(full, outdir);
   const label = newLabel(context);
   const { stackDir, stackJsonPath } = await synthesize({ inputs, context, label }, inputs.plan, outdir);
   const notices = inputs.notices.map((notice) => `Notice: ${notice}\n`).join("");
-  return { text: notices + describeStart(inputs, label, inputs.plan, stackJsonPath), stackDir };
+  const filled = describeExamples(examples);
+  return {
+    text: notices + (filled && `${filled}\n`) + describeStart(inputs, label, inputs.plan, stackJsonPath),
+    stackDir,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,6 +1,7 @@
 // The job summary (GITHUB_STEP_SUMMARY): what start made and what it costs per hour; at stop, how long it lived
 // and what it cost. Estimates from a dated list-price table; "unknown" where the table has no price.
 import type { MachineSummary } from "../../stacks/cloud.ts";
+import type { GpuFacts } from "./boot-lines.ts";
 
 export interface StartSummary {
   label: string;
@@ -16,6 +17,11 @@ export interface StartSummary {
   usdPerHour: number | undefined;
   /** When the cloud's price table was taken. */
   pricesAsOf: string;
+  /**
+   * Per runner name, what its boot script's GPU check found (read from the machine's console), or why that is not
+   * known. Undefined: not read at all (no GPU check).
+   */
+  gpusFound?: Record<string, GpuFacts | string>;
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|");
@@ -27,6 +33,7 @@ export function startSummary(s: StartSummary): string {
   const rows = s.runners.map((r) =>
     [
       r.name,
+      r.machineId || "unknown",
       s.machine.machineType,
       s.gpusPerMachine > 0 ? String(s.gpusPerMachine) : "not checked",
       s.machine.location,
@@ -40,10 +47,11 @@ export function startSummary(s: StartSummary): string {
   const lines = [
     `### GPU runners started: \`${s.label}\``,
     "",
-    "| Runner | Machine | GPUs | Location | Label | Lifetime cap | Est. per hour |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| Runner | Machine id | Machine | GPUs | Location | Label | Lifetime cap | Est. per hour |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map((r) => `| ${r} |`),
     "",
+    ...gpusFound(s),
     `GPU check: ${cell(s.gpuCheck)}.`,
     "",
     `Image: ${cell(s.bootedImage && !s.machine.image.startsWith(s.bootedImage) ? `${s.bootedImage}, from ${s.machine.image}` : s.machine.image)}.`,
@@ -62,6 +70,27 @@ export function startSummary(s: StartSummary): string {
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** What each machine's GPU check found: to trace a result to the hardware and driver it ran on. */
+function gpusFound(s: StartSummary): string[] {
+  if (!s.gpusFound) return [];
+  const rows = s.runners.map((r) => {
+    const found = s.gpusFound?.[r.name];
+    const facts =
+      typeof found === "object"
+        ? [String(found.count), found.model, found.driver, found.cuda]
+        : [`unknown: ${found ?? "its console was not read"}`, "", "", ""];
+    return `| ${[r.name, ...facts].map(cell).join(" | ")} |`;
+  });
+  return [
+    "GPUs found by the boot script's check (nvidia-smi):",
+    "",
+    "| Runner | GPUs | Model | Driver | CUDA |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+  ];
 }
 
 export interface StopSummary {
@@ -100,8 +129,8 @@ export function stopSummary(s: StopSummary): string {
   );
   lines.push(
     price === undefined
-      ? "Estimated cost: unknown (no list price for this machine type)."
-      : `Estimated cost: ${usd((price * s.machineCount * minutes) / 60)} (${s.machineCount} x ${usd(price)} per hour, on-demand list price of ${s.machine?.pricesAsOf ?? "unknown date"}; ` +
+      ? "Estimated total cost of the run: unknown (no list price for this machine type)."
+      : `Estimated total cost of the run: ${usd((price * s.machineCount * minutes) / 60)} (${s.machineCount} x ${usd(price)} per hour, on-demand list price of ${s.machine?.pricesAsOf ?? "unknown date"}; ` +
           "billing granularity, disks and traffic not included).",
   );
   return `${lines.join("\n")}\n`;

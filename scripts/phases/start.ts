@@ -10,6 +10,7 @@ import { OUTPUTS } from "../lib/constants.ts";
 import type { StartInputs } from "../settings/inputs.ts";
 import { newLabel, runnerName } from "../settings/label.ts";
 import type { RunContext } from "../settings/run-context.ts";
+import { type GpuFacts, gpuFacts, readConsole } from "./boot-lines.ts";
 import { describeStart, planStack } from "./describe.ts";
 import { guardAgainstForks } from "./fork-guard.ts";
 import { startSummary } from "./job-summary.ts";
@@ -74,8 +75,8 @@ export async function start(inputs: StartInputs, context: RunContext, deps: Star
     progress.times.registered = Date.now();
     await provisionMachines(inputs, context, progress, deps);
     progress.times.applied = Date.now();
-    await waitOnline(inputs, progress, deps);
-    await summarize(inputs, progress, io);
+    const gpusFound = await waitOnline(inputs, progress, deps);
+    await summarize(inputs, progress, io, gpusFound);
     return progress.runners;
   } catch (error) {
     throw await undo(progress, error, deps);
@@ -159,8 +160,15 @@ async function provisionMachines(
   deps.io.setOutput(OUTPUTS.runners, JSON.stringify(progress.runners));
 }
 
-/** Phase 3: every runner online at GitHub (its machine booted, passed the GPU gate and started the runner). */
-async function waitOnline(inputs: StartInputs, progress: StartProgress, deps: StartDeps): Promise<void> {
+/**
+ * Phase 3: every runner online at GitHub (its machine booted, passed the GPU gate and started the runner). Returns
+ * what each machine's GPU check found, for the summary (undefined when there was no check).
+ */
+async function waitOnline(
+  inputs: StartInputs,
+  progress: StartProgress,
+  deps: StartDeps,
+): Promise<Record<string, GpuFacts | string> | undefined> {
   const options = {
     timeoutMs: deps.runnerTimeoutMs ?? inputs.runnerTimeoutMinutes * 60_000,
     intervalMs: deps.pollIntervalMs ?? POLL_INTERVAL_MS,
@@ -172,33 +180,48 @@ async function waitOnline(inputs: StartInputs, progress: StartProgress, deps: St
   const [lastId, lastAt] = [...seen].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
   progress.times.online = lastAt || Date.now();
   const last = progress.runners.find((r) => r.id === lastId);
-  if (last) await readMachineTimes(progress, last, deps);
+  const checked = (progress.resolved?.gpusPerMachine ?? expectedGpus(inputs, progress.plan)) > 0;
+  // Without a GPU check there are no GPU facts: only the last machine's console is read, for the timeline.
+  const gpus = await readMachines(progress, checked ? progress.runners : last ? [last] : [], last, deps);
+  return checked ? gpus : undefined;
 }
 
 /**
- * The boot milestones of the last runner's machine, from its console, for the timeline. Bounded: the GPU job waits
- * for this step to end, so a slow or refused console read leaves the machine's phases unknown rather than waiting.
+ * From the machines' consoles: the boot milestones of the last runner's machine, for the timeline, and what each
+ * machine's GPU check found. In parallel and bounded (the GPU job waits for this step to end): a slow or refused
+ * console read leaves that machine's part unknown, in one warning, rather than waiting or failing the start.
  */
-async function readMachineTimes(progress: StartProgress, runner: StartedRunner, deps: StartDeps): Promise<void> {
-  const timeout = new Promise<"late">((done) => setTimeout(() => done("late"), CONSOLE_READ_LIMIT_MS).unref());
-  try {
-    const text = await Promise.race([
-      progress.plan.bootConsole({ name: runner.name, id: runner.machineId }, deps.run),
-      timeout,
-    ]);
-    if (text === "late")
-      progress.times.machineUnknown = `its console was not read within ${CONSOLE_READ_LIMIT_MS / 1000} s`;
-    else progress.times.machine = { runner: runner.name, milestones: bootMilestones(text) };
-  } catch (error) {
-    progress.times.machineUnknown = `its console could not be read (${(error as Error).message.split("\n", 1)[0]})`;
-  }
+async function readMachines(
+  progress: StartProgress,
+  runners: StartedRunner[],
+  last: StartedRunner | undefined,
+  deps: StartDeps,
+): Promise<Record<string, GpuFacts | string>> {
+  const gpus: Record<string, GpuFacts | string> = {};
+  await Promise.all(
+    runners.map(async (runner) => {
+      const read = await readConsole(progress.plan, { name: runner.name, id: runner.machineId }, deps.run);
+      if ("failure" in read) deps.io.warning(read.failure);
+      gpus[runner.name] =
+        "failure" in read
+          ? read.failure
+          : (gpuFacts(read.text) ??
+            "no gpu-facts line in its console yet (the boot script did not print it, or the cloud's copy of the console lags)");
+      if (runner !== last) return;
+      if ("failure" in read) progress.times.machineUnknown = read.failure;
+      else progress.times.machine = { runner: runner.name, milestones: bootMilestones(read.text) };
+    }),
+  );
+  return gpus;
 }
 
-/** How long the start waits for a console, after every runner is online. */
-const CONSOLE_READ_LIMIT_MS = 5000;
-
 /** Phase 4: what was started and what it costs, in the job summary. */
-async function summarize(inputs: StartInputs, progress: StartProgress, io: ActionIO): Promise<void> {
+async function summarize(
+  inputs: StartInputs,
+  progress: StartProgress,
+  io: ActionIO,
+  gpusFound: Record<string, GpuFacts | string> | undefined,
+): Promise<void> {
   await io.summary(
     startSummary({
       label: progress.label,
@@ -210,6 +233,7 @@ async function summarize(inputs: StartInputs, progress: StartProgress, io: Actio
       maxLifetimeMinutes: inputs.maxLifetimeMinutes,
       usdPerHour: progress.plan.hourlyPriceUsd(),
       pricesAsOf: progress.plan.cloud.catalog.pricesAsOf,
+      gpusFound,
     }) + timelineMarkdown(progress.times, inputs.preRunnerScript !== ""),
   );
 }

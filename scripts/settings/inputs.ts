@@ -3,7 +3,7 @@
 import type { Cloud, MachinePlan, StateStore } from "../../stacks/cloud.ts";
 import { allClouds, cloudNamed, cloudNames, DEFAULT_CLOUD } from "../../stacks/clouds.ts";
 import { OWNERSHIP_KEYS } from "../../stacks/names.ts";
-import { decodeInputs, type Env, InputReader, type InputValues } from "../../stacks/input-reader.ts";
+import { decodeInputs, type Env, InputReader, type InputValues, MIN_SECRET_LENGTH } from "../../stacks/input-reader.ts";
 import { parseLabels, parsePreRunnerScript, parseRunnerGroupName, parseRunnerUser } from "./runner-inputs.ts";
 
 export type Mode = "start" | "stop" | "sweep";
@@ -65,15 +65,15 @@ export const STATE_ID_PATTERN = /^gpu-\d{1,20}-\d{1,4}-[0-9a-f]{8}$/;
 /** An explicit passphrase is the key of an artifact anyone signed in can download: short ones are guessed offline. */
 const MIN_PASSPHRASE = 16;
 
+/** A week: max-lifetime's cap, and so idle-timeout's. */
+const MAX_LIFETIME_MINUTES = 7 * 24 * 60;
+
 /** `values`: the inputs, decoded from `env` unless the caller has decoded (and masked) them already, as main does. */
 export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): Inputs {
   const read = new InputReader(env, values);
   const mode = read.oneOf<Mode>("mode", ["start", "stop", "sweep"]);
   const cloud = cloudNamed(read.oneOf("cloud", cloudNames(), DEFAULT_CLOUD))!;
-  const githubToken = read.required(
-    "github-token",
-    "a token with repository Administration: write (fine-grained PAT or GitHub App)",
-  );
+  const githubToken = parseGithubToken(read);
   const common: CommonInputs = {
     cloud,
     githubToken,
@@ -94,30 +94,42 @@ export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): 
     };
   }
   const notices = otherCloudsInputs(read, cloud);
-  const runnerTimeoutMinutes = read.integer("runner-timeout", { min: 1, max: 60, fallback: 10 });
-  const maxLifetimeMinutes = read.integer("max-lifetime", { min: 10, max: 7 * 24 * 60, fallback: 360 });
-  if (maxLifetimeMinutes <= runnerTimeoutMinutes) {
-    read.fail(
-      "max-lifetime",
-      `more minutes than runner-timeout (${runnerTimeoutMinutes}), or the machine powers off before its runner can come online`,
-    );
-  }
+  const runnerTimeoutMinutes = read.integer("runner-timeout", { min: 1, max: 60, fallback: 10, unit: "minutes" });
+  const maxLifetimeMinutes = read.integer("max-lifetime", {
+    min: 10,
+    max: MAX_LIFETIME_MINUTES,
+    fallback: 360,
+    unit: "minutes",
+    dependency: {
+      says: `more than runner-timeout (${runnerTimeoutMinutes})`,
+      holds: (minutes) => minutes > runnerTimeoutMinutes,
+      why: "or the machine powers off before its runner can come online",
+    },
+  });
   const idleTimeoutMinutes = read.integer("idle-timeout", {
     min: 1,
-    max: maxLifetimeMinutes,
+    max: MAX_LIFETIME_MINUTES,
     fallback: Math.min(30, maxLifetimeMinutes),
+    unit: "minutes",
+    dependency: {
+      says: `at most max-lifetime (${maxLifetimeMinutes})`,
+      holds: (minutes) => minutes <= maxLifetimeMinutes,
+      why: "which powers the machine off, idle or not",
+    },
   });
   return {
     ...common,
     mode,
-    count: read.integer("count", { min: 1, max: 10, fallback: 1 }),
+    count: read.integer("count", { min: 1, max: 10, fallback: 1, unit: "machines" }),
     extraLabels: parseLabels(read),
     runnerGroupId: read.integer("runner-group-id", { min: 1, max: 2 ** 31 - 1, fallback: 1 }),
     runnerGroupName: parseRunnerGroupName(read, common.runnerScope),
     runnerTimeoutMinutes,
     maxLifetimeMinutes,
     idleTimeoutMinutes,
-    expectedGpus: read.isSet("expected-gpus") ? read.integer("expected-gpus", { min: 0, max: 16 }) : undefined,
+    expectedGpus: read.isSet("expected-gpus")
+      ? read.integer("expected-gpus", { min: 0, max: 16, unit: "GPUs per machine" })
+      : undefined,
     preRunnerScript: parsePreRunnerScript(read),
     runnerUser: parseRunnerUser(read, cloud),
     runnerSudo: read.boolean("runner-sudo", true),
@@ -128,6 +140,21 @@ export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): 
     plan: cloud.configure(read),
     notices,
   };
+}
+
+/**
+ * Required, and no shorter than any GitHub token: a shorter value is refused here, unshown and unmasked (readInputs
+ * masks no value shorter than MIN_SECRET_LENGTH, which would star out its characters all over the log).
+ */
+function parseGithubToken(read: InputReader): string {
+  const expected = "a token with repository Administration: write (fine-grained PAT or GitHub App)";
+  const token = read.required("github-token", expected);
+  if (token.length < MIN_SECRET_LENGTH)
+    read.fail(
+      "github-token",
+      `${expected}, of at least ${MIN_SECRET_LENGTH} characters (GitHub's are some 40 and more)`,
+    );
+  return token;
 }
 
 function parsePassphrase(read: InputReader): string | undefined {

@@ -4,12 +4,14 @@ import { type CloudCli, type CommandRunner, type FoundMachine, jsonList, runChec
 import type { Env } from "../input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../names.ts";
 import type { AwsConfig } from "./config.ts";
+import { REGION_SOURCE, REGION_VARIABLES, regionFromEnv } from "./inputs.ts";
 
+/** The region of the start's parse when its input is empty (REGION_VARIABLES): sweep and stop have no region input. */
 function regionOf(env: Env): string {
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  const region = regionFromEnv(env);
   if (!region)
     throw new Error(
-      "AWS_REGION is not set: configure-aws-credentials sets it; without it the machines cannot be looked up",
+      `${REGION_VARIABLES.join(" and ")} are not set: ${REGION_SOURCE}; without one the machines cannot be looked up`,
     );
   return region;
 }

@@ -2,11 +2,27 @@
 // names the input, what was given and what is expected, before anything exists.
 import { type AcceleratorRequest, machineTypesFor, readAccelerator } from "../accelerator.ts";
 import type { CloudInputs } from "../cloud.ts";
-import type { InputReader } from "../input-reader.ts";
+import type { Env, InputReader } from "../input-reader.ts";
 import { CATALOG, DEFAULT_IMAGE } from "./catalog.ts";
 import type { AwsConfig, AwsImage } from "./config.ts";
 
 export const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+/**
+ * Where the region comes from when the region input is empty, first set first; the CLI's look-ups (sweep, stop) read
+ * the same. aws-actions/configure-aws-credentials exports its required aws-region input as both (v6.2.3: README, the
+ * output-env-credentials input, on by default without aws-profile; src/helpers.ts, exportRegion).
+ */
+export const REGION_VARIABLES = ["AWS_REGION", "AWS_DEFAULT_REGION"] as const;
+
+/** Who sets REGION_VARIABLES, for the messages that ask for them. */
+export const REGION_SOURCE = "aws-actions/configure-aws-credentials sets both from its aws-region input";
+
+/** The region REGION_VARIABLES give, or undefined (an empty one is unset: that action's cleanup empties them). */
+export function regionFromEnv(env: Env): string | undefined {
+  for (const variable of REGION_VARIABLES) if (env[variable]) return env[variable];
+  return undefined;
+}
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
 /** An IAM role ARN (its partition captured), with an optional path: arn:aws:iam::123456789012:role/NAME. */
@@ -20,6 +36,15 @@ const SSM_IMAGE = /^resolve:ssm:([A-Za-z0-9_./-]{1,2048})$/;
 const AMI_NAME = /^(\d{12}|amazon|aws-marketplace|self)\/([A-Za-z0-9()[\] ./'@_*?-]{3,128})$/;
 const LAUNCH_TEMPLATE = /^(lt-[0-9a-f]{8,17})(?::(\d{1,6}|\$Latest|\$Default))?$/;
 const DISK_TYPES = ["gp3", "io2"] as const;
+
+/** The region input, else the environment's (unchecked: the AWS CLI's own setting); refused when neither is set. */
+function readRegion(read: InputReader): string {
+  const expected = "an AWS region such as us-east-1";
+  const fromEnv = regionFromEnv(read.env);
+  if (!read.isSet("region") && fromEnv === undefined)
+    read.fail("region", `${expected}, or ${REGION_VARIABLES.join(" or ")} set in the environment: ${REGION_SOURCE}`);
+  return read.matching("region", REGION, expected, fromEnv);
+}
 
 /** The instance types to try, in order: machine-type's list (each must carry the accelerator), or the accelerator's cheapest. */
 function readInstanceTypes(read: InputReader, accelerator: AcceleratorRequest | undefined, spot: boolean): string[] {
@@ -61,13 +86,28 @@ function readDisk(read: InputReader): Pick<AwsConfig, "diskType" | "diskIops" | 
   if (diskType === "io2") {
     if (read.isSet("disk-throughput"))
       read.fail("disk-throughput", "nothing with disk-type io2 (its throughput follows its IOPS)");
-    return { diskType, diskIops: read.integer("disk-iops", { min: 100, max: 256_000 }) };
+    return {
+      diskType,
+      diskIops: read.integer("disk-iops", {
+        min: 100,
+        max: 256_000,
+        unit: "IOPS",
+        dependency: { says: "for disk-type io2" },
+      }),
+    };
   }
   return {
     diskType,
-    diskIops: read.isSet("disk-iops") ? read.integer("disk-iops", { min: 3000, max: 16_000 }) : undefined,
+    diskIops: read.isSet("disk-iops")
+      ? read.integer("disk-iops", { min: 3000, max: 16_000, unit: "IOPS", dependency: { says: "for disk-type gp3" } })
+      : undefined,
     diskThroughput: read.isSet("disk-throughput")
-      ? read.integer("disk-throughput", { min: 125, max: 1000 })
+      ? read.integer("disk-throughput", {
+          min: 125,
+          max: 1000,
+          unit: "MiB/s",
+          dependency: { says: "for disk-type gp3" },
+        })
       : undefined,
   };
 }
@@ -127,12 +167,12 @@ export const awsInputs: CloudInputs<AwsConfig> = {
     const accelerator = readAccelerator(read, CATALOG, "aws");
     const [instanceType, ...fallbackInstanceTypes] = readInstanceTypes(read, accelerator, spot);
     return {
-      region: read.matching("region", REGION, "an AWS region such as us-east-1", read.env.AWS_REGION || undefined),
+      region: readRegion(read),
       instanceType: instanceType!,
       fallbackInstanceTypes,
       ...(accelerator ? { accelerator } : {}),
       image: readImage(read),
-      diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100 }),
+      diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100, unit: "GB" }),
       ...readDisk(read),
       ...readPlaces(read),
       securityGroupIds: read.list(

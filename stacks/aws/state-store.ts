@@ -2,7 +2,7 @@
 import { runChecked, type CommandRunner, type StateStore, type StateStoreDefinition } from "../cloud.ts";
 import type { InputReader } from "../input-reader.ts";
 import { bundleKey, readStoreLocation } from "../state-store.ts";
-import { REGION } from "./inputs.ts";
+import { REGION, regionFromEnv } from "./inputs.ts";
 
 /** S3 bucket names: 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit. */
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -20,7 +20,7 @@ function s3Store(read: InputReader): StateStore {
     "state-region",
     REGION,
     "the AWS region of the state bucket, such as us-east-1",
-    read.env.AWS_REGION || undefined,
+    regionFromEnv(read.env),
   );
   const url = (stateId: string) => `s3://${location.bucket}/${bundleKey(location, stateId)}`;
   const s3 = (run: CommandRunner, args: string[]) =>

@@ -168,7 +168,7 @@ export const azureInputs: CloudInputs<AzureConfig> = {
       fallbackSizes,
       ...(accelerator ? { accelerator } : {}),
       image: readImage(read, [size, ...fallbackSizes]),
-      diskSizeGb: read.integer("disk-size", { min: 30, max: 4095, fallback: 100 }),
+      diskSizeGb: read.integer("disk-size", { min: 30, max: 4095, fallback: 100, unit: "GB" }),
       diskType: readDiskType(read, [size, ...fallbackSizes]),
       zone,
       fallbackZones,

@@ -366,7 +366,7 @@ install_runner() {
 }
 
 gpu_gate() {
-  local o=$STATE/gpus end=$((SECONDS + WAIT)) why n=0 bad='' ok='' i name drv mem used temp ecc bus
+  local o=$STATE/gpus end=$((SECONDS + WAIT)) why n=0 bad='' ok='' i name drv mem used temp ecc bus models='' driver='' cuda=''
   if ((GPUS == 0)); then
     log "GPU check: skipped (GR_EXPECTED_GPUS=0)"
     return 0
@@ -396,10 +396,16 @@ gpu_gate() {
       bad+="; GPU $i reports ECC errors '$ecc'"
     fi
     ok+=", $name ($mem MiB)"
+    [[ ", $models, " == *", $name, "* ]] || models+=", $name"
+    driver=$drv # the read that ends the loop empties drv
   done < <(sed 's/ *, */,/g; s/ *$//' "$o")
   ((n == GPUS)) || bad+="; found $n GPU(s), expected $GPUS"
   [[ -z $bad ]] || power_off "GPU check failed: ${bad#; }"
   log "GPU check passed: $n GPU(s): ${ok#, }"
+  # The CUDA version is only in the plain report's header. One line for the action's job summary (model last: it has
+  # spaces), so a result can be traced to the hardware and driver it ran on; a failed header read is not a bad GPU.
+  step timeout 60 nvidia-smi >"$o" 2>&1 && cuda=$(sed -n 's/.*CUDA Version: *\([^ |]*\).*/\1/p' "$o")
+  log "gpu-facts: count=$n driver=${driver:-unknown} cuda=${cuda:-unknown} model=${models#, }"
 }
 
 pre_runner() {

@@ -4,15 +4,17 @@ import { type CloudCli, type FoundMachine, jsonList, runChecked } from "../cloud
 import type { Env } from "../input-reader.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../names.ts";
 import { type GcpConfig, ZONE } from "./config.ts";
+import { PROJECT_SOURCE, PROJECT_VARIABLES, projectFromEnv } from "./inputs.ts";
 import { toGcpLabels } from "./labels.ts";
 
+/** The project of the start's parse (PROJECT_VARIABLES): sweep and stop have no project input. */
 function projectOf(env: Env): string {
-  const project = env.GOOGLE_CLOUD_PROJECT || env.CLOUDSDK_CORE_PROJECT || env.CLOUDSDK_PROJECT;
-  if (!project)
+  const found = projectFromEnv(env);
+  if (!found)
     throw new Error(
-      "GOOGLE_CLOUD_PROJECT is not set: google-github-actions/auth sets it; without it the machines cannot be looked up",
+      `${PROJECT_VARIABLES.join(" and ")} are not set: ${PROJECT_SOURCE}; without one the machines cannot be looked up`,
     );
-  return project;
+  return found.project;
 }
 
 /**

@@ -8,12 +8,35 @@ import {
   readAccelerator,
 } from "../accelerator.ts";
 import type { CloudInputs } from "../cloud.ts";
-import type { InputReader } from "../input-reader.ts";
+import type { Env, InputReader } from "../input-reader.ts";
 import { BY_TYPE, CATALOG, DEFAULT_IMAGE, N1_GPUS, N1_HOST } from "./catalog.ts";
 import { type GcpConfig, type GcpGpu, regionOf, ZONE } from "./config.ts";
 import { GCP_MAX_LABELS, toGcpLabels } from "./labels.ts";
 
 const PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
+/**
+ * Where the project comes from when the project input is empty, first set first; the CLI's look-ups (sweep, stop)
+ * read the same. google-github-actions/auth exports the project it knows (its project_id input, else the one in
+ * its service_account or credentials_json) as all of CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROJECT, GCLOUD_PROJECT,
+ * GCP_PROJECT and GOOGLE_CLOUD_PROJECT (v3.0.0: README and action.yml, export_environment_variables, on by default;
+ * src/main.ts). Read here: the client libraries' name and gcloud's own (its core/project property), which a step
+ * other than auth may set.
+ */
+export const PROJECT_VARIABLES = ["GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"] as const;
+
+/** Who sets PROJECT_VARIABLES, for the messages that ask for them. */
+export const PROJECT_SOURCE =
+  "google-github-actions/auth sets both from its project_id input (or the project of its service account)";
+
+/** The variable that gives the project and its value; undefined when none is set (an empty one is unset). */
+export function projectFromEnv(env: Env): { variable: string; project: string } | undefined {
+  for (const variable of PROJECT_VARIABLES) {
+    const project = env[variable];
+    if (project) return { variable, project };
+  }
+  return undefined;
+}
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9][a-z0-9-]{0,60}$/;
 /** An image or image family, always with its project so the choice is unambiguous; optionally a full self-link. */
 const IMAGE =
@@ -78,6 +101,19 @@ function readMachines(
   return { types };
 }
 
+/** The project input, else the environment's (checked too: it names what is billed); refused when neither is set. */
+function readProject(read: InputReader): string {
+  const expected = "a Google Cloud project id such as my-project-123 (6 to 30 lower-case letters, digits and '-')";
+  const fromEnv = projectFromEnv(read.env);
+  if (!read.isSet("project") && fromEnv === undefined)
+    read.fail("project", `${expected}, or ${PROJECT_VARIABLES.join(" or ")} set in the environment: ${PROJECT_SOURCE}`);
+  const project = read.matching("project", PROJECT, expected, fromEnv?.project);
+  // The fallback comes from the environment unchecked.
+  if (!PROJECT.test(project))
+    read.fail("project", `${expected}; ${fromEnv?.variable} in the environment is ${JSON.stringify(project)}`);
+  return project;
+}
+
 function readImage(read: InputReader): string {
   const expected =
     "a Compute Engine image as projects/PROJECT/global/images/IMAGE or an image family as projects/PROJECT/global/images/family/FAMILY; " +
@@ -139,11 +175,7 @@ export const gcpInputs: CloudInputs<GcpConfig> = {
     accelerator: "t4",
   },
   parse(read: InputReader): GcpConfig {
-    const projectExpected =
-      "a Google Cloud project id such as my-project-123 (6 to 30 lower-case letters, digits and '-')";
-    const project = read.matching("project", PROJECT, projectExpected, read.env.GOOGLE_CLOUD_PROJECT || undefined);
-    // The fallback comes from the environment unchecked.
-    if (!PROJECT.test(project)) read.fail("project", `${projectExpected}; GOOGLE_CLOUD_PROJECT is not one`);
+    const project = readProject(read);
     const zonesExpected = "Compute Engine zones such as us-central1-a, comma-separated in order of preference";
     const [zone, ...fallbackZones] = read.list("zone", ZONE, zonesExpected, { max: 5 });
     if (zone === undefined) read.fail("zone", zonesExpected);
@@ -168,7 +200,7 @@ export const gcpInputs: CloudInputs<GcpConfig> = {
       ...(accelerator ? { accelerator } : {}),
       gpu,
       image,
-      diskSizeGb: read.integer("disk-size", { min: 10, max: 65536, fallback: 100 }),
+      diskSizeGb: read.integer("disk-size", { min: 10, max: 65536, fallback: 100, unit: "GB" }),
       diskType,
       spot,
       serviceAccount: parseServiceAccount(read),

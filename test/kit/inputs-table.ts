@@ -83,19 +83,30 @@ function combined(input: string, mode: Mode): string {
   return `${stores.join("/")}: ${result}`;
 }
 
+/**
+ * One table of the inputs every cloud reads, then one per cloud of the inputs only it reads (in action.yml's
+ * order), so a reader of one cloud's setup skips the others' rows.
+ */
 export function inputsTable(): string {
   const action = readActionFile();
-  const rows = ["| Input | Start | Stop | Sweep | Default | Description |", "| --- | --- | --- | --- | --- | --- |"];
-  for (const [name, spec] of Object.entries(action.inputs)) {
-    const start = combined(name, "start");
-    const stop = combined(name, "stop");
-    const sweep = combined(name, "sweep");
+  const header = ["| Input | Start | Stop | Sweep | Default | Description |", "| --- | --- | --- | --- | --- | --- |"];
+  const row = (name: string) => {
+    const spec = action.inputs[name]!;
     const fallback = spec.default === undefined ? "" : `\`${spec.default}\``;
-    rows.push(
-      `| \`${name}\` | ${start} | ${stop} | ${sweep} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`,
-    );
+    const modes = (["start", "stop", "sweep"] as const).map((mode) => combined(name, mode));
+    return `| \`${name}\` | ${modes.join(" | ")} | ${fallback} | ${spec.description.replace(/\|/g, "\\|")} |`;
+  };
+  const names = Object.keys(action.inputs);
+  const owned = new Set(allClouds().flatMap((cloud) => cloud.inputs.names));
+  const sections = [
+    ["#### Every cloud", "", ...header, ...names.filter((name) => !owned.has(name)).map(row)].join("\n"),
+  ];
+  for (const cloud of allClouds()) {
+    const own = names.filter((name) => cloud.inputs.names.includes(name));
+    if (own.length > 0)
+      sections.push([`#### \`cloud: ${cloud.name}\` only`, "", ...header, ...own.map(row)].join("\n"));
   }
-  return rows.join("\n");
+  return sections.join("\n\n");
 }
 
 export function readmeTable(readme: string): string {

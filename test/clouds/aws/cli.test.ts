@@ -216,9 +216,27 @@ describe("finding and deleting machines by their tags (stop without state, mode:
     assert.ok(!calls.some((c) => c.includes("delete-schedule")));
   });
 
-  it("aws without a region refuses rather than guess", async () => {
-    await assert.rejects(CLOUD.cli.findMachines({ label: LABEL }, {}, recorder({}).run), /AWS_REGION is not set/);
+  it("aws without a region refuses rather than guess, naming the variables and the step that sets them", async () => {
+    for (const env of [{}, { AWS_REGION: "", AWS_DEFAULT_REGION: "" }]) {
+      await assert.rejects(CLOUD.cli.findMachines({ label: LABEL }, env, recorder({}).run), {
+        message:
+          "AWS_REGION and AWS_DEFAULT_REGION are not set: aws-actions/configure-aws-credentials sets both from its aws-region input; " +
+          "without one the machines cannot be looked up",
+      });
+    }
   });
+
+  // The start's parse reads the same variables in the same order (test/inputs.test.ts): sweep finds where start made.
+  for (const [env, region] of [
+    [{ AWS_REGION: "eu-west-1", AWS_DEFAULT_REGION: "us-east-1" }, "eu-west-1"],
+    [{ AWS_REGION: "", AWS_DEFAULT_REGION: "us-east-1" }, "us-east-1"],
+  ] as const) {
+    it(`aws looks in ${region} with ${JSON.stringify(env)}`, async () => {
+      const { run, calls } = recorder({ "aws ec2 describe-instances": { stdout: "[]" } });
+      await CLOUD.cli.findMachines({ label: LABEL }, env, run);
+      assert.match(calls[0] ?? "", new RegExp(`^aws ec2 describe-instances --region ${region} `));
+    });
+  }
 });
 
 describe("state store (state-backend: the cloud's bucket)", () => {

@@ -605,7 +605,7 @@ describe("azure inputs", () => {
       envOf({
         mode: "start",
         cloud: "aws",
-        "github-token": "ghs_x",
+        "github-token": "ghs_not-a-real-token",
         region: "us-east-1",
         accelerator: "t4",
         location: "eastus",

@@ -98,6 +98,32 @@ describe("finding and deleting machines by their tags (stop without state, mode:
     ]);
   });
 
+  it("gcp without a project refuses rather than guess, naming the variables and the step that sets them", async () => {
+    // CLOUDSDK_PROJECT, which google-github-actions/auth sets beside them, is not read: the parse does not read it.
+    for (const env of [
+      {},
+      { GOOGLE_CLOUD_PROJECT: "", CLOUDSDK_CORE_PROJECT: "", CLOUDSDK_PROJECT: "my-project-123" },
+    ]) {
+      await assert.rejects(CLOUD.cli.findMachines({ label: LABEL }, env, recorder({}).run), {
+        message:
+          "GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are not set: google-github-actions/auth sets both from its project_id input " +
+          "(or the project of its service account); without one the machines cannot be looked up",
+      });
+    }
+  });
+
+  // The start's parse reads the same variables in the same order (test/clouds/gcp/stack.test.ts).
+  for (const [env, project] of [
+    [{ GOOGLE_CLOUD_PROJECT: "from-libraries", CLOUDSDK_CORE_PROJECT: "from-gcloud" }, "from-libraries"],
+    [{ GOOGLE_CLOUD_PROJECT: "", CLOUDSDK_CORE_PROJECT: "from-gcloud" }, "from-gcloud"],
+  ] as const) {
+    it(`gcp looks in ${project} with ${JSON.stringify(env)}`, async () => {
+      const { run, calls } = recorder({ "gcloud compute instances list": { stdout: "[]" } });
+      await CLOUD.cli.findMachines({ label: LABEL }, env, run);
+      assert.match(calls[0] ?? "", new RegExp(`^gcloud compute instances list --project ${project} `));
+    });
+  }
+
   it("gcp looks a repository up by its label value as the stack normalised it", async () => {
     const { run, calls } = recorder({ "gcloud compute instances list": { stdout: "[]" } });
     await CLOUD.cli.findMachines({ repository: "Octo-Org/MD.Sim" }, { GOOGLE_CLOUD_PROJECT: "my-project-123" }, run);

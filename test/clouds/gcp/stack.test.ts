@@ -268,15 +268,50 @@ describe("gcp inputs", () => {
     });
   });
 
-  test("project defaults to GOOGLE_CLOUD_PROJECT (set by google-github-actions/auth)", () => {
-    const env = { ...envOf({ ...BASE, project: undefined }), GOOGLE_CLOUD_PROJECT: "from-auth-step" };
-    const inputs = parseInputs(env) as StartInputs;
-    assert.equal(gcpCloud.configOf(inputs.plan)?.project, "from-auth-step");
-    assert.throws(
-      () => parseInputs({ ...env, GOOGLE_CLOUD_PROJECT: "Not A Project" }),
-      (error: unknown) => error instanceof InputError && error.input === "project",
+  // The same variables, in the same order, as the CLI's look-ups (test/clouds/gcp/cli.test.ts).
+  test("project defaults to GOOGLE_CLOUD_PROJECT, then CLOUDSDK_CORE_PROJECT (both set by google-github-actions/auth)", () => {
+    const unset = envOf({ ...BASE, project: undefined });
+    const projectOf = (env: Record<string, string | undefined>) =>
+      gcpCloud.configOf((parseInputs({ ...unset, ...env }) as StartInputs).plan)?.project;
+    assert.equal(
+      projectOf({ GOOGLE_CLOUD_PROJECT: "from-libraries", CLOUDSDK_CORE_PROJECT: "from-gcloud" }),
+      "from-libraries",
+    );
+    assert.equal(projectOf({ GOOGLE_CLOUD_PROJECT: "", CLOUDSDK_CORE_PROJECT: "from-gcloud" }), "from-gcloud");
+    assert.equal(
+      gcpCloud.configOf((parseInputs({ ...envOf(BASE), GOOGLE_CLOUD_PROJECT: "from-libraries" }) as StartInputs).plan)
+        ?.project,
+      "my-project-123",
+      "the input wins over the environment",
     );
   });
+
+  const projectId = "a Google Cloud project id such as my-project-123 (6 to 30 lower-case letters, digits and '-')";
+  for (const { name, env, message } of [
+    {
+      name: "no project anywhere names the input, the variables and the step that sets them",
+      env: { CLOUDSDK_PROJECT: "my-project-123" },
+      message:
+        `Input 'project': got nothing; expected ${projectId}, or GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT set in the environment: ` +
+        "google-github-actions/auth sets both from its project_id input (or the project of its service account).",
+    },
+    {
+      name: "a project from the environment is checked too, naming the variable it came from",
+      env: { GOOGLE_CLOUD_PROJECT: "", CLOUDSDK_CORE_PROJECT: "Not A Project" },
+      message: `Input 'project': got nothing; expected ${projectId}; CLOUDSDK_CORE_PROJECT in the environment is "Not A Project".`,
+    },
+  ]) {
+    test(name, () => {
+      assert.throws(
+        () => parseInputs({ ...envOf({ ...BASE, project: undefined }), ...env }),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, String(error));
+          assert.equal(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
 
   test("accepted images", () => {
     for (const image of [
