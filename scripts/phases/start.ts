@@ -17,11 +17,12 @@ import { startSummary } from "./job-summary.ts";
 import { bootMilestones, type StartTimes, timelineMarkdown } from "./timeline.ts";
 import { provision } from "./provision.ts";
 import { expectedGpus, gpuCheck, synthesize } from "./synthesize.ts";
+import type { StartDeps, StartedRunner, StartProgress } from "./start-progress.ts";
+import { saveState, undo } from "./start-undo.ts";
 import { POLL_INTERVAL_MS, waitForRunnersOnline } from "./wait-online.ts";
 
 export { type StartDeps, type StartedRunner, StartError } from "./start-progress.ts";
-import type { StartDeps, StartedRunner, StartProgress } from "./start-progress.ts";
-import { saveState, undo } from "./start-undo.ts";
+
 export async function start(inputs: StartInputs, context: RunContext, deps: StartDeps): Promise<StartedRunner[]> {
   const { io } = deps;
   await guardAgainstForks(context, inputs.allowForks);

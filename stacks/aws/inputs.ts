@@ -23,6 +23,7 @@ export function regionFromEnv(env: Env): string | undefined {
   for (const variable of REGION_VARIABLES) if (env[variable]) return env[variable];
   return undefined;
 }
+
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
 /** An IAM role ARN (its partition captured), with an optional path: arn:aws:iam::123456789012:role/NAME. */
