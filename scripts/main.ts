@@ -108,11 +108,32 @@ export async function main(deps: MainDeps): Promise<void> {
   }
 }
 
-// Run only as the entry point, so tests can import main() with their own dependencies.
+/**
+ * The action's run, as scripts/launch.mjs starts it: `env` is the step's whole environment, which the launcher took
+ * out of process.env before any TypeScript was loaded, so that the transpiler's process never held its secrets.
+ * Tests import main() with their own dependencies instead.
+ */
+export async function runAction(env: Env): Promise<void> {
+  let cancelled = false;
+  const onCancel = (handler: () => void) =>
+    onProcessCancel(() => {
+      cancelled = true;
+      handler();
+    });
+  await main({ env, io: coreIO, clock: realClock, onCancel })
+    .catch((error: unknown) => {
+      core.setFailed(explainFailure(error, chosenCloud(env)?.terraform));
+    })
+    .finally(() => {
+      // After a cancel, once start has saved its state, nothing may keep the step alive until GitHub kills it (a
+      // registration abandoned in flight waits out its timeout): end now, with the exit code set above.
+      if (cancelled) process.exit();
+    });
+}
+
+// Run directly, it would already have handed the transpiler the step's secrets: it says how to run it instead.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main({ env: process.env, io: coreIO, clock: realClock, onCancel: onProcessCancel }).catch((error: unknown) => {
-    core.setFailed(explainFailure(error, chosenCloud(process.env)?.terraform));
-  });
+  core.setFailed("scripts/main.ts runs through its launcher: node scripts/launch.mjs scripts/main.ts (see action.yml)");
 }
 
 /** The cloud the inputs name, for the failure's hint; none when the inputs cannot be read (that may be the failure). */

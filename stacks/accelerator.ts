@@ -130,3 +130,31 @@ function countsOf(catalog: readonly CatalogMachine[], name: string): number[] {
 function orList(items: string[]): string {
   return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
 }
+
+export const EXPECTED_GPUS_INPUT = "expected-gpus";
+
+/** expected-gpus: 0, the user's own word that a machine without a GPU is meant (a CPU-only check of the pipeline). */
+export function noGpuExpected(read: InputReader): boolean {
+  return (
+    read.isSet(EXPECTED_GPUS_INPUT) &&
+    read.integer(EXPECTED_GPUS_INPUT, { min: 0, max: 16, unit: "GPUs per machine" }) === 0
+  );
+}
+
+/**
+ * Refuses machine types the cloud's naming says carry no GPU (`gpulessWhy` says why, or undefined for a GPU type),
+ * unless expected-gpus is 0: otherwise a CPU machine would register under the label and take the GPU job, the GPU
+ * gate having nothing to count.
+ */
+export function refuseGpuless(
+  read: InputReader,
+  machineTypes: readonly string[],
+  gpulessWhy: (machineType: string) => string | undefined,
+): void {
+  const why = machineTypes.map(gpulessWhy).find((reason) => reason !== undefined);
+  if (why === undefined || noGpuExpected(read)) return;
+  read.fail(
+    "machine-type",
+    `machine types that carry a GPU (${why}), the ${ACCELERATOR_INPUT} input instead, or ${EXPECTED_GPUS_INPUT}: 0 for a machine without one`,
+  );
+}

@@ -9,7 +9,10 @@
 // MachinePlan whose methods the action calls, so no `unknown` config crosses this seam.
 import type { Construct } from "constructs";
 import { type CapacityChoices, capacityOrder } from "./capacity.ts";
-import type { Env, InputReader } from "./input-reader.ts";
+import type { CloudCli, StateStoreDefinition } from "./cloud-cli.ts";
+import type { CommandRunner } from "./cloud-command.ts";
+import type { InputReader } from "./input-reader.ts";
+import type { PreflightFinding, PreflightRequest } from "./preflight.ts";
 import type { MachineStack, SharedStackConfig } from "./runner-stack.ts";
 import { checkTagsFit, type TagRules } from "./tag-rules.ts";
 
@@ -38,79 +41,6 @@ export interface GpuCount {
    * RunnerStack.gpuCountAtApply), which then wins over `count`: what it reads, e.g. "<cloud>'s description of <machine type>".
    */
   atApply?: string;
-}
-
-export interface CommandResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a cloud's CLI (the few things Terraform cannot do); injected, so tests see the exact command lines. */
-export type CommandRunner = (command: string, args: string[]) => Promise<CommandResult>;
-
-/** Runs a command that must succeed; the error names the command and carries the end of its stderr. */
-export async function runChecked(run: CommandRunner, command: string, args: string[]): Promise<string> {
-  const result = await run(command, args);
-  if (result.exitCode !== 0) {
-    throw new Error(
-      `${command} ${args.slice(0, 3).join(" ")} failed (exit ${result.exitCode}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`,
-    );
-  }
-  return result.stdout;
-}
-
-/**
- * A bucket of the cloud that keeps a start's encrypted state bundle (the same bytes as the workflow artifact) when
- * `state-backend` names it. Terraform's own state never goes there: it holds the machines' user-data, runner
- * credential included, in clear, so it stays in the job's scratch directory and leaves only inside the bundle.
- */
-export interface StateStore {
-  /** The value of the `state-backend` input that selects it (not "artifact", which is the workflow artifact). */
-  kind: string;
-  /** Where the bundles go, for logs and the review. */
-  description: string;
-  put(stateId: string, file: string, run: CommandRunner): Promise<void>;
-  /** Copies the bundle to `file`; false when the store has none for this state id. */
-  get(stateId: string, file: string, run: CommandRunner): Promise<boolean>;
-  remove(stateId: string, run: CommandRunner): Promise<void>;
-}
-
-export interface StateStoreDefinition {
-  kind: string;
-  /** Reads state-bucket, state-prefix and whatever else the store needs (errors name the input). */
-  parse(read: InputReader): StateStore;
-}
-
-export type MachineFilter = { label: string } | { repository: string };
-
-/** A machine found by its tags. */
-export interface FoundMachine {
-  /** What the cloud's CLI deletes it by (instance id; name for clouds that address machines by name). */
-  id: string;
-  /** Its name: the runner's. */
-  name: string;
-  /** The ownership label of its start (its state id). */
-  label: string;
-  /** running (or starting); stopped (or stopping): powered off but not deleted, its disk still billed. */
-  state: "running" | "stopped";
-  launchedAt?: Date;
-  /** The max-lifetime it was started with, from its tags. */
-  maxLifetimeMinutes?: number;
-  /** Where it is (region, zone), for the sweep's table. */
-  location: string;
-}
-
-/** A CLI's `--output json` / `--format=json` listing, which must be a JSON list; `what` names the command in errors. */
-export function jsonList(text: string, what: string): unknown[] {
-  let listed: unknown;
-  try {
-    listed = JSON.parse(text || "[]");
-  } catch {
-    throw new Error(`${what} did not print JSON`);
-  }
-  if (!Array.isArray(listed)) throw new Error(`${what} did not print a JSON list`);
-  return listed;
 }
 
 /** The cloud's inputs (inputs.ts): which it reads, how, and what it refuses before anything exists. */
@@ -154,31 +84,15 @@ export interface CloudTerraform<C> {
   capacityErrors: readonly RegExp[];
   /** What to check when Terraform fails: this cloud's credentials step and the permissions it needs. */
   credentialsHint: string;
+  /**
+   * Apply errors with one known fix (a missing account-wide role, a disk smaller than its image): the first whose
+   * pattern matches the failure is what to check next, instead of the credentials hint. None are capacity errors.
+   */
+  applyErrorHints?: readonly { pattern: RegExp; hint: string }[];
   /** The most bytes of boot script the cloud accepts as user-data / startup-script metadata. */
   userDataLimitBytes: number;
   /** The bytes the cloud counts against that limit for a boot script (compressed where the stack compresses it). */
   userDataBytes(script: string): number;
-}
-
-/** What the cloud's CLI does that Terraform cannot (cli.ts): read a boot console, find and delete machines without state. */
-export interface CloudCli<C> {
-  /**
-   * The machine's console (serial port) output, where the boot script's lines appear: shown when a runner does
-   * not come online, before the machine is destroyed.
-   */
-  bootConsole(config: C, machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
-  /**
-   * The machines this action made that still exist (not yet terminated or deleted), found by their ownership tags
-   * with the cloud's CLI, without Terraform state: those of one start (`label`), or every one of a repository. `env`
-   * holds the cloud's usual variables (region, project), which say where to look.
-   */
-  findMachines(filter: MachineFilter, env: Env, run: CommandRunner): Promise<FoundMachine[]>;
-  /**
-   * Deletes these machines, then what the starts of `labels` made beside them (security groups, schedules...),
-   * found by their tags. Returns one line per thing deleted (and, in parentheses, per harmless leftover it could not
-   * look for). Used by stop when the state is lost or cannot be destroyed, and by mode: sweep.
-   */
-  deleteMachines(machines: FoundMachine[], labels: string[], env: Env, run: CommandRunner): Promise<string[]>;
 }
 
 /** Everything one cloud knows, typed by its own configuration C: one member per file of its folder. */
@@ -205,7 +119,7 @@ export interface Cloud {
   readonly inputs: Omit<CloudInputs<never>, "parse">;
   readonly catalog: Pick<CloudCatalog<never>, "pricesAsOf">;
   readonly terraform: Omit<CloudTerraform<never>, "createStack">;
-  readonly cli: Omit<CloudCli<never>, "bootConsole">;
+  readonly cli: Omit<CloudCli<never>, "bootConsole" | "preflight">;
   readonly stateStore?: StateStoreDefinition;
   /** Parses this cloud's inputs into the machines a start would make. */
   configure(read: InputReader): MachinePlan;
@@ -222,6 +136,8 @@ export interface MachinePlan {
   /** Synchronous, as cdktf is: `await cloud.terraform.load()` first. */
   createStack(scope: Construct, id: string, shared: SharedStackConfig): MachineStack;
   bootConsole(machine: { name: string; id: string }, run: CommandRunner): Promise<string>;
+  /** The cloud's answers to whether this plan (this candidate alone) can be started: see CloudCli.preflight. */
+  preflight(request: PreflightRequest, run: CommandRunner): Promise<PreflightFinding[]>;
 }
 
 /** A cloud as its own folder (and its tests) see it: typed by its configuration. */
@@ -244,6 +160,7 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
       alternatives: () => capacityOrder(catalog.capacity(config)).map(plan),
       createStack: (scope, id, shared) => terraform.createStack(scope, id, shared, config),
       bootConsole: (machine, run) => cli.bootConsole(config, machine, run),
+      preflight: (request, run) => cli.preflight(config, request, run),
     };
     configs.set(bound, config);
     return bound;
@@ -258,12 +175,14 @@ export function defineCloud<C>(definition: CloudDefinition<C>): DefinedCloud<C> 
       providerPackages: terraform.providerPackages,
       capacityErrors: terraform.capacityErrors,
       credentialsHint: terraform.credentialsHint,
+      applyErrorHints: terraform.applyErrorHints,
       userDataLimitBytes: terraform.userDataLimitBytes,
       userDataBytes: (script) => terraform.userDataBytes(script),
     },
     cli: {
       findMachines: (filter, env, run) => cli.findMachines(filter, env, run),
-      deleteMachines: (machines, labels, env, run) => cli.deleteMachines(machines, labels, env, run),
+      findLeftovers: (filter, env, run) => cli.findLeftovers(filter, env, run),
+      deleteMachines: (machines, starts, env, run) => cli.deleteMachines(machines, starts, env, run),
     },
     stateStore: definition.stateStore,
     configure(read) {

@@ -10,7 +10,14 @@ export const INPUTS_VARIABLE = "GPU_RUNNER_INPUTS";
 /** Tag (or label) keys that mark what one start owns: every resource carries them, so a sweep finds it. */
 export const OWNERSHIP_KEYS = {
   managedBy: "gpu-runner-managed-by",
+  /** owner/repo, for people reading the cloud's console: never what a sweep or stop decides by (see repositoryId). */
   repository: "gpu-runner-repository",
+  /**
+   * The repository's numeric id (GITHUB_REPOSITORY_ID): what sweep and stop find and judge by. A name can be
+   * renamed, reused, or folded by a cloud's label rules into another repository's value ("md.sim" and "md_sim"
+   * both becoming "md_sim", names cut at 63 characters); a number cannot.
+   */
+  repositoryId: "gpu-runner-repository-id",
   runId: "gpu-runner-run-id",
   runAttempt: "gpu-runner-run-attempt",
   label: "gpu-runner-label",
@@ -19,6 +26,9 @@ export const OWNERSHIP_KEYS = {
 } as const;
 
 export const MANAGED_BY_VALUE = "ephemeral-gpu-runner";
+
+/** How every start's label (its state id, settings/label.ts) begins: a cloud lists what takes no tags by it. */
+export const LABEL_PREFIX = "gpu-";
 
 /** Prefix of the terraform variables that carry one JIT config each: never in cdk.tf.json, only via TF_VAR_. */
 export const JIT_VARIABLE_PREFIX = "jit_config_";

@@ -16,6 +16,8 @@ export interface RunnerSlot {
 
 export interface Ownership {
   repository: string;
+  /** The repository's numeric id (RunContext.repositoryId): the ownership tag sweep and stop decide by. */
+  repositoryId: string;
   runId: string;
   runAttempt: string;
 }
@@ -36,6 +38,26 @@ export interface SharedStackConfig {
 export interface MachineMade {
   id: string;
   image: string;
+}
+
+/**
+ * Every tag a start's resources carry: the user's, then the ownership tags, which the user's can never override. The
+ * preflight sends the same in its dry runs, so that tag-conditioned policies are judged as at apply.
+ */
+export function stackTags(
+  shared: Pick<SharedStackConfig, "ownership" | "label" | "userTags" | "boot">,
+): Record<string, string> {
+  const { ownership, label, userTags } = shared;
+  return {
+    ...userTags,
+    [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
+    [OWNERSHIP_KEYS.repository]: ownership.repository,
+    [OWNERSHIP_KEYS.repositoryId]: ownership.repositoryId,
+    [OWNERSHIP_KEYS.runId]: ownership.runId,
+    [OWNERSHIP_KEYS.runAttempt]: ownership.runAttempt,
+    [OWNERSHIP_KEYS.label]: label,
+    [OWNERSHIP_KEYS.maxLifetime]: String(shared.boot.maxLifetimeMinutes),
+  };
 }
 
 /** Characters of a base64 JIT config: the only ones Terraform will accept into the boot script's quotes. */
@@ -98,16 +120,7 @@ export abstract class RunnerStack<C> extends TerraformStack implements MachineSt
 
   /** Ownership tags every resource carries, so a sweeper can find what one start made without its state. */
   ownershipTags(): Record<string, string> {
-    const { ownership, label, userTags } = this.shared;
-    return {
-      ...userTags,
-      [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
-      [OWNERSHIP_KEYS.repository]: ownership.repository,
-      [OWNERSHIP_KEYS.runId]: ownership.runId,
-      [OWNERSHIP_KEYS.runAttempt]: ownership.runAttempt,
-      [OWNERSHIP_KEYS.label]: label,
-      [OWNERSHIP_KEYS.maxLifetime]: String(this.shared.boot.maxLifetimeMinutes),
-    };
+    return stackTags(this.shared);
   }
 
   /**

@@ -3,7 +3,13 @@
 // folder (test/clouds/<name>/cases.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type CatalogMachine, cheapestCarrying, describeOffer, machinesCarrying } from "../stacks/accelerator.ts";
+import {
+  type CatalogMachine,
+  cheapestCarrying,
+  describeOffer,
+  machinesCarrying,
+  refuseGpuless,
+} from "../stacks/accelerator.ts";
 import { InputError, InputReader } from "../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../scripts/settings/inputs.ts";
 import { allClouds, cloudNamed, cloudNames } from "../stacks/clouds.ts";
@@ -210,6 +216,27 @@ describe("catalog helpers", () => {
       machinesCarrying(catalog, { name: "t4", count: 1 }).map((m) => m.machineType),
       ["cheap", "mid", "dear"],
     );
+  });
+
+  it("refuseGpuless names the first machine type without a GPU; only expected-gpus: 0 lets it pass", () => {
+    const why = (type: string) => (type.startsWith("cpu") ? `${type} has no GPU` : undefined);
+    const refusal = (types: string[], inputs: Record<string, string> = {}) => {
+      try {
+        refuseGpuless(new InputReader(inputEnv({ "machine-type": types.join(","), ...inputs })), types, why);
+      } catch (error) {
+        assert.ok(error instanceof InputError, String(error));
+        return error.message;
+      }
+      return undefined;
+    };
+    assert.equal(refusal(["gpu-a", "gpu-b"]), undefined);
+    assert.equal(
+      refusal(["gpu-a", "cpu-1", "cpu-2"]),
+      `Input 'machine-type': got "gpu-a,cpu-1,cpu-2"; expected machine types that carry a GPU (cpu-1 has no GPU), the accelerator input instead, or expected-gpus: 0 for a machine without one.`,
+    );
+    assert.equal(refusal(["cpu-1"], { "expected-gpus": "0" }), undefined);
+    assert.match(refusal(["cpu-1"], { "expected-gpus": "2" }) ?? "", /cpu-1 has no GPU/);
+    assert.match(refusal(["cpu-1"], { "expected-gpus": "" }) ?? "", /cpu-1 has no GPU/);
   });
 
   it("cheapestCarrying refuses a request only Spot capacity meets, naming every such machine", () => {

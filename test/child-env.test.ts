@@ -90,6 +90,27 @@ describe("childEnvironment", () => {
     }
   });
 
+  it("never passes the step's tokens, whatever a cloud allows", () => {
+    const tokens = {
+      [INPUTS_VARIABLE]: INPUTS_JSON,
+      JOB_GITHUB_TOKEN: "ghs_job-token",
+      GITHUB_TOKEN: "ghs_workflow-token",
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token",
+      ACTIONS_RUNTIME_TOKEN: "runtime-token",
+    };
+    for (const name of Object.keys(tokens))
+      assert.deepEqual(
+        childEnvironment({ ...tokens, PATH: "/bin" }, [new RegExp(`^${name}$`)]),
+        { PATH: "/bin" },
+        name,
+      );
+    // What the OIDC request token comes with, its URL, is no secret: a cloud that asks for it gets it.
+    assert.deepEqual(
+      childEnvironment({ ...tokens, ACTIONS_ID_TOKEN_REQUEST_URL: "https://t.example" }, [/^ACTIONS_ID_TOKEN_/]),
+      { ACTIONS_ID_TOKEN_REQUEST_URL: "https://t.example" },
+    );
+  });
+
   it("passes a cloud's own variables only when that cloud allows them, and never an unset one", () => {
     const env = {
       AWS_REGION: "us-east-1",

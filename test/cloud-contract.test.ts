@@ -51,6 +51,7 @@ function reviewEnv(cloud: string, contract: CloudContract): Record<string, strin
   const base: Record<string, string | undefined> = {
     ...contract.env,
     GITHUB_REPOSITORY: "Example-Org/Example.Repo",
+    GITHUB_REPOSITORY_ID: "7654321",
     GITHUB_RUN_ID: "31337",
     GITHUB_RUN_ATTEMPT: "3",
   };
@@ -137,6 +138,7 @@ for (const name of CLOUD_NAMES) {
       const expected = {
         [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
         [OWNERSHIP_KEYS.repository]: "Example-Org/Example.Repo",
+        [OWNERSHIP_KEYS.repositoryId]: "7654321",
         [OWNERSHIP_KEYS.runId]: "31337",
         [OWNERSHIP_KEYS.runAttempt]: "3",
         [OWNERSHIP_KEYS.label]: first.label,

@@ -1,8 +1,8 @@
 // Faults through the whole path, without a cloud: the action driven through action.yml, real terraform on the
 // `local` machine kind, the real boot script as each machine, and the GitHub stand-in with its fault knobs (see
 // test/e2e.test.ts for the plain path). Two starts side by side in one run, a 5xx storm on registration, an apply
-// that fails half way, a machine that dies after coming online, a cancelled start, a lost state artifact and a
-// state that cannot be decrypted. After each: no process of its machines or runners, nothing registered at the
+// that fails half way, a machine that dies after coming online, a start cancelled mid-apply and one cancelled while
+// registering, a lost state artifact and a state that cannot be decrypted. After each: no process of its machines or runners, nothing registered at the
 // stand-in, no machine directory, and no secret readable in clear in any output, file or artifact byte.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { readEncryptedBundle, type StateBundle } from "../scripts/adapters/state-bundle.ts";
+import { ownerLabel } from "../scripts/settings/label.ts";
+import { RUN_CONTEXT_ENV } from "./kit/env.ts";
 import {
   ACTION_ROOT,
   type ActionDefinition,
@@ -158,10 +160,15 @@ describe("fault injection end to end on the local machine kind", {
       assert.equal(w.server.runner(runner.id)?.status, "online", `${runner.name} online`);
       assert.ok(w.machineProcesses(runner.name).length > 0, `${runner.name}'s machine runs`);
     }
-    assert.deepEqual(w.server.runner(runnersA[0]!.id)?.labels, [idA], "A's runner carries only A's label");
+    const ownerId = RUN_CONTEXT_ENV.GITHUB_REPOSITORY_ID;
+    assert.deepEqual(
+      w.server.runner(runnersA[0]!.id)?.labels,
+      [idA, ownerLabel(idA, ownerId)],
+      "A's runner carries only A's label (and A's owner label)",
+    );
     assert.ok(
-      runnersB.every((r) => w.server.runner(r.id)?.labels.join() === idB),
-      "B's runners carry only B's label",
+      runnersB.every((r) => w.server.runner(r.id)?.labels.join() === [idB, ownerLabel(idB, ownerId)].join()),
+      "B's runners carry only B's label (and B's owner label)",
     );
     assert.equal((await uploadedState(w, idA))?.runners.length, 1);
     assert.equal((await uploadedState(w, idB))?.runners.length, 2);
@@ -452,6 +459,48 @@ describe("fault injection end to end on the local machine kind", {
       assertNothingLeft(w, stateId);
       assertNoSecretsAndConformance(w);
     });
+  });
+
+  it("a start cancelled while registering (GitHub asked it to wait): no runner registered after the cancel, no apply; it ends by itself", async () => {
+    const w = await world();
+    // The first registration is refused with a rate limit that asks for 30 s: the job is cancelled during that wait.
+    w.server.rateLimitNext(/\/actions\/runners\/generate-jitconfig$/, 1, 30, "POST");
+    const start = await w.start(
+      { count: "2" },
+      {
+        cancel: {
+          when: (line) =>
+            /generate JIT config for runner \S+-0: (secondary )?rate limit(ed)?, attempt 1\/\d+, retrying/.test(line),
+          interruptGraceMs: INTERRUPT_GRACE_MS,
+          terminateGraceMs: TERMINATE_GRACE_MS,
+        },
+      },
+    );
+    const stateId = start.outputs["state-id"] ?? "";
+    assert.equal(start.cancelled, true);
+    const main = step(start, "main");
+    assert.equal(main.outcome, "cancelled");
+    assert.deepEqual(
+      main.signals?.map((s) => s.signal),
+      ["SIGINT"],
+      "the start ended by itself on the interrupt",
+    );
+    assert.match(main.stdout, /Cancelled: stopping terraform and saving the state/);
+    assert.match(main.stdout, /Start cancelled: no machine was being made yet/);
+    assert.equal(
+      w.server.requests.filter((r) => r.method === "POST" && r.url.endsWith("/generate-jitconfig")).length,
+      1,
+      "the registration GitHub refused was not sent again after the cancel, nor the next one",
+    );
+    assert.deepEqual(issuedFor(w, stateId), [], "no runner was registered");
+    assert.equal(appliedAnything(start), false, "no terraform apply");
+    assert.deepEqual(w.machineDirs(), []);
+    assert.equal(step(start, /Upload the encrypted state/).outcome, "success");
+    assert.deepEqual((await uploadedState(w, stateId))?.runners, []);
+    const stop = await w.stop(stateId);
+    assert.equal(stop.failed, false, explain(stop));
+    assertNothingLeft(w, stateId);
+    assertNoSecretsAndConformance(w);
   });
 
   it("the state artifact is gone before stop: stop looks for the machines by label and deletes the runners by name", async () => {

@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { STATE_ID_PATTERN } from "../scripts/settings/inputs.ts";
+import { ownerLabel } from "../scripts/settings/label.ts";
+import { RUN_CONTEXT_ENV } from "./kit/env.ts";
 import { cloudNames } from "../stacks/clouds.ts";
 import { INPUTS_VARIABLE } from "../stacks/names.ts";
 import { readEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
@@ -75,7 +77,8 @@ describe("end to end on the local machine kind", () => {
       assert.ok(runner.machineId, "a machine id from terraform's output");
       assert.ok(record?.onlineAt, `${runner.name} reported online`);
       assert.ok(record?.seenOnlineAt, `start saw ${runner.name} online`);
-      assert.deepEqual(record?.labels, [stateId]);
+      // Its start's label, and the owner label a sweep proves it is this repository's by (settings/label.ts).
+      assert.deepEqual(record?.labels, [stateId, ownerLabel(stateId, RUN_CONTEXT_ENV.GITHUB_REPOSITORY_ID)]);
     }
     assert.match(step(start, "main").stdout, /2 runner\(s\) online with label/);
     // Where the minutes went: every phase timed, the machine's from its boot script's milestones.

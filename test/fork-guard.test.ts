@@ -78,35 +78,16 @@ const CASES: { name: string; eventName: string; payload: unknown; refused: boole
     payload: { repository: { full_name: BASE }, issue: { number: 8 } },
     refused: false,
   },
-  // Events whose head it cannot make out are refused as forks, not crashed on (a TypeError would be no refusal).
   {
-    name: "a pull_request without a head",
+    name: "pull_request_target from a deleted fork (GitHub's null head repository)",
     eventName: "pull_request_target",
-    payload: { repository: { full_name: BASE }, pull_request: {} },
+    payload: pr(null),
     refused: true,
   },
   {
-    name: "a workflow_run without a head repository",
+    name: "workflow_run of a deleted fork's PR",
     eventName: "workflow_run",
-    payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request" } },
-    refused: true,
-  },
-  {
-    name: "a workflow_run event without its workflow_run",
-    eventName: "workflow_run",
-    payload: { repository: { full_name: BASE } },
-    refused: true,
-  },
-  {
-    name: "a comment event without its issue",
-    eventName: "issue_comment",
-    payload: { repository: { full_name: BASE } },
-    refused: true,
-  },
-  {
-    name: "a comment event whose issue is null",
-    eventName: "issue_comment",
-    payload: { repository: { full_name: BASE }, issue: null },
+    payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request", head_repository: null } },
     refused: true,
   },
   {
@@ -186,6 +167,101 @@ describe("guardAgainstForks", () => {
     });
   }
 
+  // Fail closed: a payload that cannot prove where the code comes from is refused, whatever the event's name says,
+  // not let through as an event without a head (the guard once allowed a pull_request_target event that was `{}`).
+  const unproven: { name: string; eventName: string; payload: unknown; missing: string }[] = [
+    ...["pull_request_target", "pull_request", "pull_request_review", "pull_request_review_comment"].map(
+      (eventName) => ({
+        name: `a ${eventName} event that is {}`,
+        eventName,
+        payload: {},
+        missing: "pull_request.head.repo",
+      }),
+    ),
+    {
+      name: "a pull_request_target event whose pull_request is null",
+      eventName: "pull_request_target",
+      payload: { repository: { full_name: BASE }, pull_request: null },
+      missing: "pull_request.head.repo",
+    },
+    {
+      name: "a pull_request_target event without a head",
+      eventName: "pull_request_target",
+      payload: { repository: { full_name: BASE }, pull_request: {} },
+      missing: "pull_request.head.repo",
+    },
+    {
+      name: "a pull_request_target event whose head has no repo",
+      eventName: "pull_request_target",
+      payload: { repository: { full_name: BASE }, pull_request: { head: { ref: "main", sha: "0".repeat(40) } } },
+      missing: "pull_request.head.repo",
+    },
+    {
+      name: "a pull_request_target event whose head repo has no full_name",
+      eventName: "pull_request_target",
+      payload: { repository: { full_name: BASE }, pull_request: { head: { repo: { name: "md-sim" } } } },
+      missing: "pull_request.head.repo.full_name",
+    },
+    {
+      name: "a pull_request_target event whose head repo's full_name is not a string",
+      eventName: "pull_request_target",
+      payload: { repository: { full_name: BASE }, pull_request: { head: { repo: { full_name: 42 } } } },
+      missing: "pull_request.head.repo.full_name",
+    },
+    {
+      name: "a pull_request_target event whose head repo is not an object",
+      eventName: "pull_request_target",
+      payload: { pull_request: { head: { repo: "octo-org/md-sim" } } },
+      missing: "pull_request.head.repo.full_name",
+    },
+    {
+      name: "an event of another name that carries a pull request without a head",
+      eventName: "check_suite",
+      payload: { repository: { full_name: BASE }, pull_request: {} },
+      missing: "pull_request.head.repo",
+    },
+    {
+      name: "a workflow_run event without its workflow_run",
+      eventName: "workflow_run",
+      payload: { repository: { full_name: BASE } },
+      missing: "workflow_run.head_repository",
+    },
+    {
+      name: "a workflow_run without a head repository",
+      eventName: "workflow_run",
+      payload: { repository: { full_name: BASE }, workflow_run: { event: "pull_request" } },
+      missing: "workflow_run.head_repository",
+    },
+    {
+      name: "a comment event without its issue",
+      eventName: "issue_comment",
+      payload: { repository: { full_name: BASE } },
+      missing: "issue",
+    },
+    {
+      name: "a comment event whose issue is null",
+      eventName: "issue_comment",
+      payload: { repository: { full_name: BASE }, issue: null },
+      missing: "issue",
+    },
+    {
+      name: "a comment event whose issue is a string",
+      eventName: "issue_comment",
+      payload: { repository: { full_name: BASE }, issue: "pull_request" },
+      missing: "issue",
+    },
+  ];
+  for (const c of unproven) {
+    it(`refuses ${c.name}: it cannot prove the code is this repository's`, async () => {
+      const context = { eventName: c.eventName, eventPath: eventFile(c.payload), repository: BASE };
+      await assert.rejects(guardAgainstForks(context, false), {
+        name: "EventUnreadableError",
+        message: `Refusing to start: the ${c.eventName} event does not name where its code comes from (no ${c.missing}), so the action cannot tell whether this run comes from a fork. Set allow-forks: true to skip this check.`,
+      });
+      await guardAgainstForks(context, true);
+    });
+  }
+
   it("says why it cannot read the event, and how to skip the check", async () => {
     await assert.rejects(guardAgainstForks({ eventName: "push", eventPath: "", repository: BASE }, false), {
       name: "EventUnreadableError",
@@ -224,15 +300,6 @@ describe("guardAgainstForks", () => {
       await assert.rejects(guardAgainstForks(context, false), { name: "ForkRefusedError", message: c.message });
     });
   }
-
-  it("refuses a pull_request that is null: a pull request it cannot read is not a push", async () => {
-    const context = {
-      eventName: "pull_request_target",
-      eventPath: eventFile({ repository: { full_name: BASE }, pull_request: null }),
-      repository: BASE,
-    };
-    await assert.rejects(guardAgainstForks(context, false), ForkRefusedError);
-  });
 
   it("trusts GITHUB_REPOSITORY, not the payload's repository, as the base", async () => {
     // A payload claiming the fork as its own repository must not make the fork look like the base.

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { awsCloud } from "../stacks/aws/index.ts";
+import { gcpCloud } from "../stacks/gcp/index.ts";
 import { cloudNames } from "../stacks/clouds.ts";
 import {
   decodeInputs,
@@ -165,7 +169,7 @@ describe("parseInputs: a valid start", () => {
     assert.equal(awsCloud.configOf(inputs.plan)?.region, "eu-west-1");
   });
 
-  // The same variables, in the same order, as the CLI's look-ups (test/clouds/aws/cli.test.ts).
+  // The same variables, in the same order, as the CLI's look-ups (test/clouds/aws/cli-real.test.ts).
   it("then from AWS_DEFAULT_REGION, an empty AWS_REGION being unset; the input wins over both", () => {
     const regionOf = (region: string, env: Record<string, string>) =>
       awsCloud.configOf((parseInputs(inputEnv({ ...AWS_START, region }, env)) as StartInputs).plan)?.region;
@@ -384,11 +388,11 @@ const BAD_START_INPUTS: { input: string; value: string; expected: RegExp; extra?
   { input: "tags", value: '{"team": "$(whoami)"}', expected: /letters, digits/ },
   { input: "tags", value: '{"team": "a\\nb"}', expected: /letters, digits/ },
   { input: "tags", value: `{"${"k".repeat(129)}": "v"}`, expected: /at most 128/ },
-  // EC2 takes 50 tags per resource and the action sets 7: the 44th user tag fails here, not at EC2 after registration.
+  // EC2 takes 50 tags per resource and the action sets 8: the 43rd user tag fails here, not at EC2 after registration.
   {
     input: "tags",
-    value: JSON.stringify(Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`t${i}`, "v"]))),
-    expected: /at most 43 tags with cloud aws/,
+    value: JSON.stringify(Object.fromEntries(Array.from({ length: 43 }, (_, i) => [`t${i}`, "v"]))),
+    expected: /at most 42 tags with cloud aws/,
   },
   { input: "state-backend", value: "ftp", expected: /one of artifact, s3\b/ },
   { input: "state-bucket", value: "", expected: /S3 bucket/, extra: { "state-backend": "s3" } },
@@ -825,6 +829,7 @@ describe("readRunContext", () => {
     );
     assert.equal(context.owner, "octo-org");
     assert.equal(context.repo, "md-sim");
+    assert.equal(context.repositoryId, "612345678");
     assert.equal(context.runId, "987654321");
     assert.equal(context.runAttempt, "2");
     assert.equal(context.apiUrl, "https://ghe.example.com/api/v3");
@@ -834,6 +839,8 @@ describe("readRunContext", () => {
   for (const [name, value] of [
     ["GITHUB_REPOSITORY", "not a repo"],
     ["GITHUB_RUN_ID", "abc"],
+    ["GITHUB_REPOSITORY_ID", ""],
+    ["GITHUB_REPOSITORY_ID", "octo-org/md-sim"],
     ["GITHUB_RUN_ATTEMPT", "x"],
   ] as const) {
     it(`refuses ${name}=${JSON.stringify(value)}`, () => {
@@ -1034,4 +1041,231 @@ describe("the secret inputs are masked before anything can print them", () => {
     });
     assert.deepEqual(io.secrets, [FAKE_TOKEN, short.slice(1)]);
   });
+});
+
+// Issue 21's cloud facts that would fail, or bill for nothing, on a first run: each refused before anything exists,
+// naming the input, what was given and what to do. Each case has its twin that passes, so a refusal that fired for
+// everything would fail too.
+describe("parseInputs: the first run's facts", () => {
+  const GCP_START = {
+    mode: "start",
+    cloud: "gcp",
+    "github-token": FAKE_TOKEN,
+    project: "example-project",
+    zone: "us-central1-a",
+  };
+  const refusal = (inputs: Record<string, string>, extra: Record<string, string> = {}): InputError | undefined => {
+    try {
+      parseInputs(inputEnv(inputs, extra));
+    } catch (error) {
+      assert.ok(error instanceof InputError, String(error));
+      return error;
+    }
+    return undefined;
+  };
+
+  it("a machine type without a GPU is refused on every cloud unless expected-gpus is 0", () => {
+    for (const [base, machineType, why] of [
+      [AWS_START, "m5.xlarge", /m5\.xlarge is not of EC2's G or P families/],
+      [AWS_START, "g4dn.xlarge,c5.xlarge", /c5\.xlarge is not of EC2's G or P families/],
+      [AWS_START, "inf2.xlarge", /inf2\.xlarge is not of EC2's G or P/],
+      [GCP_START, "n2-standard-4", /n2-standard-4 is not of the accelerator-optimized A or G series/],
+      [GCP_START, "n1-standard-4", /n1-standard-4 is N1 with no GPU attached: set accelerator to t4, p4, p100 or v100/],
+      [AZURE_START, "Standard_D4s_v5", /Standard_D4s_v5 is not of Azure's N families/],
+    ] as const) {
+      const inputs = { ...base, accelerator: "", "machine-type": machineType };
+      const error = refusal(inputs);
+      assert.equal(error?.input, "machine-type", `${machineType}: ${String(error)}`);
+      assert.match(error.message, new RegExp(`^Input 'machine-type': got "${machineType.replaceAll(".", "\\.")}"; `));
+      assert.match(error.message, why);
+      assert.match(error.message, /the accelerator input instead, or expected-gpus: 0 for a machine without one\.$/);
+      assert.equal(refusal({ ...inputs, "expected-gpus": "0" }), undefined, `${machineType} with expected-gpus: 0`);
+      // Any other count still expects GPUs: only 0 says a CPU machine is meant.
+      assert.equal(refusal({ ...inputs, "expected-gpus": "1" })?.input, "machine-type", machineType);
+    }
+    // GPU types outside the catalog are not refused: their family says GPU, and the cloud's description decides at apply.
+    for (const [base, machineType] of [
+      [AWS_START, "g4ad.xlarge"],
+      [AWS_START, "p6-b200.48xlarge"],
+      [GCP_START, "a4-highgpu-8g"],
+      [AZURE_START, "Standard_NC24ads_A100_v4"],
+    ] as const)
+      assert.equal(refusal({ ...base, accelerator: "", "machine-type": machineType }), undefined, machineType);
+  });
+
+  it("AWS v100 (p3) with the default image is refused on image, naming what drives Volta; with an image it starts", () => {
+    for (const inputs of [
+      { accelerator: "v100:8", "machine-type": "" },
+      { accelerator: "", "machine-type": "p3.2xlarge" },
+      { accelerator: "", "machine-type": "g4dn.xlarge,p3.2xlarge" },
+    ]) {
+      const error = refusal({ ...AWS_START, image: "", ...inputs });
+      assert.equal(error?.input, "image", JSON.stringify(inputs));
+      assert.match(
+        error.message,
+        /^Input 'image': got nothing; expected an AMI whose NVIDIA driver drives V100 \(Volta\) GPUs for p3\./,
+      );
+      assert.match(error.message, /open kernel modules, which drive Turing and later GPUs only/);
+      assert.match(error.message, /proprietary kernel modules of a driver branch up to R580/);
+    }
+    const chosen = parseStart({ image: "ami-0123456789abcdef0", accelerator: "v100:8", "machine-type": "" });
+    assert.equal(awsCloud.configOf(chosen.plan)?.instanceType, "p3.16xlarge");
+    // Turing and later keep the default image.
+    assert.equal(refusal({ ...AWS_START, image: "", "machine-type": "g4dn.xlarge" }), undefined);
+  });
+
+  it("GCP h200 comes only as Spot, on a Hyperdisk boot disk", () => {
+    const onDemand = refusal({ ...GCP_START, accelerator: "h200:8" });
+    assert.equal(onDemand?.input, "accelerator");
+    assert.match(onDemand.message, /h200:8 comes only as Spot capacity \(a3-ultragpu-8g\); set spot: true/);
+    const named = refusal({ ...GCP_START, "machine-type": "a3-ultragpu-8g" });
+    assert.equal(named?.input, "machine-type");
+    assert.match(named.message, /a3-ultragpu-8g is sold only as Spot or flex-start capacity/);
+    const spot = parseInputs(inputEnv({ ...GCP_START, accelerator: "h200:8", spot: "true" })) as StartInputs;
+    assert.equal(spot.plan.summary().machineType, "a3-ultragpu-8g (spot)");
+    // A3 Ultra boots only from Hyperdisk: the default follows, and a Persistent Disk is refused.
+    assert.equal(gcpCloud.configOf(spot.plan)?.diskType, "hyperdisk-balanced");
+    const pd = refusal({ ...GCP_START, accelerator: "h200:8", spot: "true", "disk-type": "pd-balanced" });
+    assert.equal(pd?.input, "disk-type");
+    assert.match(
+      pd.message,
+      /^Input 'disk-type': got "pd-balanced"; expected hyperdisk-balanced \(the default for them\): a3-ultragpu-8g boot only from Hyperdisk\.$/,
+    );
+    // Other types keep pd-balanced as their default (N1 cannot boot from Hyperdisk at all).
+    const t4 = parseInputs(inputEnv({ ...GCP_START, accelerator: "t4" })) as StartInputs;
+    assert.equal(gcpCloud.configOf(t4.plan)?.diskType, "pd-balanced");
+  });
+
+  it("Azure's default image needs a disk of at least its 64 GB; a custom image is not held to it", () => {
+    const small = refusal({ ...AZURE_START, "disk-size": "63" });
+    assert.equal(small?.input, "disk-size");
+    assert.equal(
+      small.message,
+      `Input 'disk-size': got "63"; expected a whole number of GB from 30 to 4095, at least 64 with the default image, the size of Ubuntu-HPC 24.04's OS disk (Azure refuses an OS disk smaller than its image's).`,
+    );
+    assert.equal(refusal({ ...AZURE_START, "disk-size": "64" }), undefined);
+    assert.equal(
+      refusal({ ...AZURE_START, "disk-size": "30", image: "Canonical:ubuntu-24_04-lts:server:latest" }),
+      undefined,
+    );
+  });
+
+  it("GCP refuses the workflow's own service account for the machine, found in auth's credentials file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gcp-creds-"));
+    try {
+      const wif = join(dir, "wif.json");
+      writeFileSync(
+        wif,
+        JSON.stringify({
+          type: "external_account",
+          service_account_impersonation_url:
+            "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/gpu-starter@my-project.iam.gserviceaccount.com:generateAccessToken",
+          credential_source: { headers: { Authorization: "Bearer not-a-real-request-token" } },
+        }),
+      );
+      const key = join(dir, "key.json");
+      writeFileSync(
+        key,
+        JSON.stringify({ type: "service_account", client_email: "Keyed@my-project.iam.gserviceaccount.com" }),
+      );
+      const start = (account: string, variable: string, file: string) =>
+        refusal({ ...GCP_START, accelerator: "t4", "service-account": account }, { [variable]: file });
+      for (const [account, variable, file] of [
+        ["gpu-starter@my-project.iam.gserviceaccount.com", "GOOGLE_GHA_CREDS_PATH", wif],
+        ["gpu-starter@my-project.iam.gserviceaccount.com", "GOOGLE_APPLICATION_CREDENTIALS", wif],
+        ["keyed@my-project.iam.gserviceaccount.com", "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", key],
+      ] as const) {
+        const error = start(account, variable, file);
+        assert.equal(error?.input, "service-account", `${account} via ${variable}`);
+        assert.match(error.message, new RegExp(`a service account other than the workflow's own \\(${variable} names`));
+        assert.ok(!error.message.includes("not-a-real-request-token"), "nothing of the file but its account is shown");
+      }
+      // Direct federation (no service account in the file), another account, an unreadable or a non-JSON file, or no
+      // file at all: nothing provable, so nothing refused.
+      const direct = join(dir, "direct.json");
+      writeFileSync(direct, JSON.stringify({ type: "external_account", audience: "//iam.googleapis.com/projects/1" }));
+      assert.equal(start("gpu-starter@my-project.iam.gserviceaccount.com", "GOOGLE_GHA_CREDS_PATH", direct), undefined);
+      const garbled = join(dir, "garbled.json");
+      writeFileSync(garbled, "gpu-starter@my-project.iam.gserviceaccount.com");
+      assert.equal(
+        start("gpu-starter@my-project.iam.gserviceaccount.com", "GOOGLE_GHA_CREDS_PATH", garbled),
+        undefined,
+      );
+      assert.equal(start("runner@my-project.iam.gserviceaccount.com", "GOOGLE_GHA_CREDS_PATH", wif), undefined);
+      assert.equal(
+        start("gpu-starter@my-project.iam.gserviceaccount.com", "GOOGLE_GHA_CREDS_PATH", join(dir, "gone.json")),
+        undefined,
+      );
+      assert.equal(
+        refusal({
+          ...GCP_START,
+          accelerator: "t4",
+          "service-account": "gpu-starter@my-project.iam.gserviceaccount.com",
+        }),
+        undefined,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("parseInputs: max-cost", () => {
+  const refusal = (overrides: Record<string, string>): InputError => {
+    try {
+      parseStart(overrides);
+    } catch (error) {
+      if (error instanceof InputError) return error;
+      throw error;
+    }
+    return assert.fail("not refused");
+  };
+
+  it("unset: no limit; set: dollars, within the worst case (price x count x max-lifetime hours)", () => {
+    assert.equal(parseStart({}).maxCostUsd, undefined);
+    // g4dn.xlarge at $0.526 per hour, 2 machines, 6 hours: $6.312.
+    assert.equal(parseStart({ count: "2", "max-cost": "6.32" }).maxCostUsd, 6.32);
+    assert.equal(parseStart({ "max-cost": "250" }).maxCostUsd, 250);
+  });
+
+  it("a worst case over max-cost is refused before anything exists, naming both figures", () => {
+    const error = refusal({ count: "2", "max-cost": "6.31" });
+    assert.equal(error.input, "max-cost");
+    assert.equal(
+      error.message,
+      `Input 'max-cost': got "6.31"; expected at least $6.32, this start's worst case: $6.32 = $0.526 per hour ` +
+        "(g4dn.xlarge in us-east-1) x 2 machine(s) x 6 h max-lifetime; or a lower count, max-lifetime or machine type " +
+        "(every capacity candidate counts) to fit $6.31.",
+    );
+    // A shorter max-lifetime brings it under: 2 x $0.526 x 5 h = $5.26.
+    assert.equal(parseStart({ count: "2", "max-lifetime": "300", "max-cost": "6.31" }).maxCostUsd, 6.31);
+  });
+
+  it("the highest price among the capacity candidates counts, not the first's", () => {
+    // g4dn.xlarge ($0.526) first, g5.xlarge ($1.006) if it has no capacity: 1 x $1.006 x 6 h = $6.036.
+    assert.equal(parseStart({ "machine-type": "g4dn.xlarge,g5.xlarge", "max-cost": "6.04" }).maxCostUsd, 6.04);
+    assert.match(
+      refusal({ "machine-type": "g4dn.xlarge,g5.xlarge", "max-cost": "6" }).message,
+      /expected at least \$6\.04, this start's worst case: \$6\.04 = \$1\.006 per hour \(g5\.xlarge in us-east-1, the highest of 2 capacity candidates\)/,
+    );
+  });
+
+  it("a machine type without a known price is refused when max-cost is set, and only then", () => {
+    const unpriced = { "machine-type": "g4dn.xlarge,g7.xlarge", "expected-gpus": "1" };
+    assert.equal(parseStart(unpriced).maxCostUsd, undefined);
+    const error = refusal({ ...unpriced, "max-cost": "1000" });
+    assert.equal(error.input, "max-cost");
+    assert.match(
+      error.message,
+      /^Input 'max-cost': got "1000"; expected no max-cost, or a machine type with a list price: the worst case cannot be checked without one, and the action's price table \(of [0-9-]+\) has none for g7\.xlarge in us-east-1\.$/,
+    );
+  });
+
+  for (const bad of ["0", "0.00", "-5", "5$", "$5", "1e3", "12.345", " 5", "five", "12345678"]) {
+    it(`refuses max-cost ${JSON.stringify(bad)}`, () => {
+      const error = refusal({ "max-cost": bad });
+      assert.equal(error.input, "max-cost");
+      assert.match(error.message, /expected an amount of US dollars greater than 0, such as 25 or 12\.50/);
+    });
+  }
 });

@@ -31,6 +31,31 @@ describe("job summary", () => {
     );
   });
 
+  it("start: the worst case checked before the start, with max-cost or that none was set", () => {
+    const base = {
+      label: "l",
+      runners,
+      machine,
+      gpusPerMachine: 1,
+      gpuCheck: "1 per machine",
+      maxLifetimeMinutes: 360,
+      usdPerHour: 0.526,
+      pricesAsOf: "2025-06",
+    };
+    const worst = "$6.32 = $0.526 per hour (g4dn.xlarge in us-east-1) x 2 machine(s) x 6 h max-lifetime";
+    assert.ok(
+      startSummary({ ...base, worstCase: worst, maxCostUsd: 10 }).includes(
+        `\nWorst case, checked before anything was created: ${worst}; max-cost $10.00.\n`,
+      ),
+    );
+    assert.ok(
+      startSummary({ ...base, worstCase: worst }).includes(
+        `\nWorst case, checked before anything was created: ${worst}; max-cost not set.\n`,
+      ),
+    );
+    assert.ok(!startSummary(base).includes("Worst case"), "none given, none said");
+  });
+
   it("start: an unknown price says unknown, never a guess", () => {
     const md = startSummary({
       label: "l",
@@ -164,6 +189,20 @@ describe("job summary", () => {
     assert.match(
       md,
       /\| l-0 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|\n\| l-1 \| g5\.xlarge \| at most 30 min \| at most \$0\.60 \|/,
+    );
+  });
+
+  it("stop: what could not be checked is said above the rest, as a warning", () => {
+    const md = stopSummary({
+      label: "l",
+      machineCount: 0,
+      stoppedAt: new Date(0),
+      runnerJobs: ["l-0 took no job"],
+      notChecked: "machines labelled l: could not look | denied",
+    });
+    assert.equal(
+      md,
+      "### GPU runners stopped: `l`\n\n- l-0 took no job\n\n> [!WARNING]\n> Not checked: machines labelled l: could not look \\| denied\n\nNothing of this start was left to stop.\n",
     );
   });
 

@@ -4,7 +4,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { STATE_ID_PATTERN } from "../scripts/settings/inputs.ts";
-import { newLabel, runnerName, runOfLabel } from "../scripts/settings/label.ts";
+import {
+  labelOfRunner,
+  newLabel,
+  ownerLabel,
+  runnerLabels,
+  runnerName,
+  runOfLabel,
+} from "../scripts/settings/label.ts";
 
 describe("newLabel", () => {
   it("is gpu-<run id>-<attempt>- and the first 4 random bytes in hex", () => {
@@ -50,6 +57,45 @@ describe("runOfLabel", () => {
   for (const { name, run } of RUNS) {
     it(`${name} -> ${run ? `run ${run.runId} attempt ${run.runAttempt}` : "not a start's"}`, () => {
       assert.deepEqual(runOfLabel(name), run);
+    });
+  }
+});
+
+describe("the owner label (which repository registered a runner)", () => {
+  const LABEL = "gpu-987654321-2-0a1b2c3d";
+
+  it("is the start's label and the repository id: unique per start, so no job asks for it without the label", () => {
+    assert.equal(ownerLabel(LABEL, "612345678"), "gpu-987654321-2-0a1b2c3d-repository-612345678");
+    // Not the repository id alone, nor any label a job could ask for without knowing the start's label.
+    assert.ok(ownerLabel(LABEL, "612345678").startsWith(`${LABEL}-`));
+    assert.notEqual(ownerLabel(LABEL, "612345678"), ownerLabel(LABEL, "612345679"));
+    assert.notEqual(ownerLabel(LABEL, "612345678"), ownerLabel("gpu-987654321-2-ffffffff", "612345678"));
+  });
+
+  it("is registered second, between the start's label and the user's extra labels, and is no runner name", () => {
+    assert.deepEqual(runnerLabels(LABEL, "612345678", ["a100", "big"]), [
+      LABEL,
+      ownerLabel(LABEL, "612345678"),
+      "a100",
+      "big",
+    ]);
+    // A label is not a name: the sweep never reads a run out of it.
+    assert.equal(labelOfRunner(ownerLabel(LABEL, "612345678")), undefined);
+  });
+});
+
+describe("labelOfRunner", () => {
+  for (const [name, label] of [
+    ["gpu-987654321-2-0a1b2c3d-0", "gpu-987654321-2-0a1b2c3d"],
+    ["gpu-987654321-2-0a1b2c3d-12", "gpu-987654321-2-0a1b2c3d"],
+    // A start's label alone, or another shape, is no runner's name.
+    ["gpu-987654321-2-0a1b2c3d", undefined],
+    ["gpu-987654321-2-0a1b2c3d-0-copy", undefined],
+    ["gpu-1-1-0A1B2C3D-0", undefined],
+    ["build-box-3", undefined],
+  ] as const) {
+    it(`${name} -> ${label ?? "not a runner of a start"}`, () => {
+      assert.equal(labelOfRunner(name), label);
     });
   }
 });

@@ -66,7 +66,7 @@ describe("review", () => {
       location: "us-east-1",
       image:
         "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id (the default: AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04), resolved at apply)",
-      "estimated cost": "$0.53 per hour for 1 machine(s) (on-demand list price of 2026-09)",
+      "estimated cost": "$0.53 per hour for 1 machine(s) (on-demand list price of 2025-06)",
     },
     gcp: {
       machines: "1 x n1-standard-4 + 1 x nvidia-tesla-t4",
@@ -74,7 +74,7 @@ describe("review", () => {
       location: "us-central1-a",
       image:
         "projects/deeplearning-platform-release/global/images/family/common-cu129-ubuntu-2404-nvidia-580 (the default Deep Learning VM family: its newest image at apply)",
-      "estimated cost": "$0.54 per hour for 1 machine(s) (on-demand list price of 2026-09)",
+      "estimated cost": "$0.54 per hour for 1 machine(s) (on-demand list price of 2025)",
     },
     azure: {
       machines: "1 x Standard_NC4as_T4_v3",
@@ -137,7 +137,25 @@ describe("review", () => {
     const { text } = await review({ GPU_RUNNER_ACCELERATOR: "l4", GPU_RUNNER_SPOT: "true" }, outdir());
     assert.equal(
       row(text, "estimated cost"),
-      "at most $0.80 per hour for 1 machine(s) (Spot; the on-demand list price of 2026-09 is the upper bound)",
+      "at most $0.80 per hour for 1 machine(s) (Spot; the on-demand list price of 2025-06 is the upper bound)",
+    );
+  });
+
+  it("the worst case: the highest price among the capacity candidates x count x max-lifetime, beside max-cost", async () => {
+    const one = await review({ GPU_RUNNER_MAX_COST: "10" }, outdir());
+    assert.equal(
+      row(one.text, "worst case"),
+      "$3.16 = $0.526 per hour (g4dn.xlarge in us-east-1) x 1 machine(s) x 6 h max-lifetime; max-cost $10.00",
+    );
+    // Two candidates: g5.xlarge, the second, costs more; the bound is its price, whichever gets capacity.
+    const two = await review(
+      { GPU_RUNNER_MACHINE_TYPE: "g4dn.xlarge,g5.xlarge", GPU_RUNNER_COUNT: "2", GPU_RUNNER_MAX_LIFETIME: "90" },
+      outdir(),
+    );
+    assert.equal(row(two.text, "machines"), "2 x g4dn.xlarge");
+    assert.equal(
+      row(two.text, "worst case"),
+      "$3.02 = $1.006 per hour (g5.xlarge in us-east-1, the highest of 2 capacity candidates) x 2 machine(s) x 1.5 h max-lifetime; max-cost not set",
     );
   });
 
@@ -202,10 +220,16 @@ describe("review", () => {
     });
   }
 
-  it("GCP n1-standard-4 without accelerator: the machine a run would create, no example T4 attached", async () => {
-    const { text } = await review({ GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_MACHINE_TYPE: "n1-standard-4" }, outdir());
+  it("GCP n1-standard-4 without accelerator: refused as a run refuses it, and never given the example T4", async () => {
+    const cpu = { GPU_RUNNER_CLOUD: "gcp", GPU_RUNNER_MACHINE_TYPE: "n1-standard-4" };
+    await assert.rejects(
+      review(cpu, outdir()),
+      (error: unknown) =>
+        error instanceof InputError && error.input === "machine-type" && /N1 with no GPU attached/.test(error.message),
+    );
+    const { text } = await review({ ...cpu, GPU_RUNNER_EXPECTED_GPUS: "0" }, outdir());
     assert.equal(row(text, "machines"), "1 x n1-standard-4");
-    assert.match(row(text, "GPUs checked before a job") ?? "", /^none expected/);
+    assert.equal(row(text, "GPUs checked before a job"), "no check (expected-gpus: 0)");
     assert.deepEqual(examples(text), ["project=example-project", "zone=us-central1-a"]);
   });
 

@@ -322,6 +322,12 @@ describe("start and stop, real terraform, mocked GitHub", () => {
       started,
       /Estimated cost: \$3\.00 per hour for 2 machine\(s\), at most \$18 if they ran to the lifetime cap/,
     );
+    assert.ok(
+      started.includes(
+        "Worst case, checked before anything was created: $18.00 = $1.5 per hour (a in test-zone) x 2 machine(s) x 6 h max-lifetime; max-cost not set.",
+      ),
+      started,
+    );
     // No GPU check (the test cloud lists no GPU for "a"): no GPU facts table, and only the last machine's console read.
     assert.ok(!started.includes("| Runner | GPUs | Model | Driver | CUDA |"), started);
 
@@ -575,6 +581,14 @@ describe("start and stop, real terraform, mocked GitHub", () => {
       "the review table is printed",
     );
     assert.ok(f.io.lines.some((l) => /estimated cost +\$3\.00 per hour for 2 machine\(s\)/.test(l)));
+    assert.ok(
+      f.io.lines.some((l) =>
+        /^ {2}worst case +\$18\.00 = \$1\.5 per hour \(a in test-zone\) x 2 machine\(s\) x 6 h max-lifetime; max-cost not set$/.test(
+          l,
+        ),
+      ),
+      f.io.lines.join("\n"),
+    );
     assert.ok(f.io.lines.includes("Plan: 2 to add, 0 to change, 0 to destroy."), "terraform plan ran");
     assert.match(f.io.summaries.join(""), /### dry-run: what this start would create/);
     assert.deepEqual(readdirSync(f.markerDir), [], "no machine was created");
@@ -594,30 +608,120 @@ describe("start and stop, real terraform, mocked GitHub", () => {
     assert.deepEqual(readdirSync(f.markerDir), [], "no machine was created");
   });
 
-  it("when cancelled, saves the encrypted state at once", async () => {
+  /** The cancel handler start registers, and whether it is still registered; `fire` calls it as a signal would. */
+  function cancelHook() {
+    const hook: { fire: () => void; registered: boolean; onCancel: (handler: () => void) => () => void } = {
+      fire: () => assert.fail("no handler registered"),
+      registered: false,
+      onCancel: (handler: () => void) => {
+        hook.fire = handler;
+        hook.registered = true;
+        return () => {
+          hook.registered = false;
+        };
+      },
+    };
+    return hook;
+  }
+
+  it("cancelled while a registration is in flight: no further runner, no apply; the saved state names the runner", async () => {
     const f = fixture();
-    let cancel: () => void = () => assert.fail("not registered");
-    let registered = false;
+    const hook = cancelHook();
+    let registrations = 0;
     nock(API)
       .post(`${RUNNERS}/generate-jitconfig`)
       .reply(201, () => {
-        cancel();
+        registrations++;
+        // The job is cancelled while GitHub is answering the first registration.
+        hook.fire();
         return { runner: runnerBody(100, "offline"), encoded_jit_config: JIT[0] };
       });
+    // A second registration, were one sent, would be answered (and counted), not refused.
     nock(API)
       .post(`${RUNNERS}/generate-jitconfig`)
-      .reply(201, { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] });
-    mockPoll([runnerBody(100, "online"), runnerBody(101, "online")]);
-    const onCancel = (handler: () => void) => {
-      cancel = handler;
-      registered = true;
-      return () => {
-        registered = false;
-      };
-    };
-    await start(f.inputs, f.context, deps(f, { onCancel }));
+      .optionally()
+      .reply(201, () => {
+        registrations++;
+        return { runner: runnerBody(101, "offline"), encoded_jit_config: JIT[1] };
+      });
+    await assert.rejects(start(f.inputs, f.context, deps(f, { onCancel: hook.onCancel })), (error: unknown) => {
+      assert.ok(error instanceof StartError && error.cancelled, String(error));
+      assert.match(error.message, /^Start cancelled: no machine was being made yet; the stop job/);
+      return true;
+    });
+    nock.cleanAll();
+    assert.equal(registrations, 1, "no runner registered after the cancel");
+    assert.ok(!f.io.lines.some((l) => l.startsWith("::group::terraform")), "no terraform init or apply began");
+    assert.deepEqual(readdirSync(f.markerDir), [], "no machine");
     assert.ok(f.io.warnings.some((w) => w.startsWith("Cancelled: stopping terraform and saving the state")));
-    assert.equal(registered, false, "the handler is removed when start ends");
-    assert.ok(await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE));
+    assert.equal(hook.registered, false, "the handler is removed when start ends");
+    const bundle = await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE);
+    assert.deepEqual(
+      bundle?.runners,
+      [{ name: `${LABEL}-0`, id: 100 }],
+      "the runner whose answer came after the cancel",
+    );
+    assert.ok(!existsSync(f.workDir), "the plaintext work directory is removed");
+    assertNoSecretInClear(f);
+
+    // The stop job removes it, through the state.
+    mockList([100]);
+    mockDeletes([100]);
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/jobs")
+      .query(true)
+      .optionally()
+      .reply(200, { total_count: 0, jobs: [] });
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
+      .query(true)
+      .optionally()
+      .reply(200, { total_count: 0, artifacts: [] });
+    await stop(stopInputs(), f.context, { ...deps({ ...f, io: recordingIO() }), env: {} });
+  });
+
+  it("cancelled while waiting for the runners: stops at that poll, keeps the machines for the stop job, saves them in the state", async () => {
+    const f = fixture();
+    const hook = cancelHook();
+    mockRegistration();
+    let polls = 0;
+    nock(API)
+      .get(`${RUNNERS}?per_page=100`)
+      .times(20)
+      .optionally()
+      .reply(200, () => {
+        polls++;
+        if (polls === 1) hook.fire();
+        return { total_count: 2, runners: [runnerBody(100, "offline"), runnerBody(101, "offline")] };
+      });
+    await assert.rejects(start(f.inputs, f.context, deps(f, { onCancel: hook.onCancel })), (error: unknown) => {
+      assert.ok(error instanceof StartError && error.cancelled, String(error));
+      assert.match(error.message, /^Start cancelled: terraform was stopped and recorded what it had made/);
+      return true;
+    });
+    nock.cleanAll();
+    assert.equal(polls, 1, "no poll after the cancel");
+    assert.equal(readdirSync(f.markerDir).filter((m) => !m.includes(".")).length, 2, "both machines are left to stop");
+    const bundle = await readEncryptedBundle(stateFilePath(f.context, LABEL), PASSPHRASE);
+    assert.deepEqual(
+      bundle?.runners.map((r) => r.id),
+      [100, 101],
+    );
+    assert.equal((bundle?.files["terraform.tfstate"]?.match(/"type": "terraform_data"/g) ?? []).length, 2);
+
+    mockList([100, 101]);
+    mockDeletes([100, 101]);
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/jobs")
+      .query(true)
+      .optionally()
+      .reply(200, { total_count: 0, jobs: [] });
+    nock(API)
+      .get("/repos/octo-org/md-sim/actions/runs/987654321/artifacts")
+      .query(true)
+      .optionally()
+      .reply(200, { total_count: 0, artifacts: [] });
+    await stop(stopInputs(), f.context, { ...deps({ ...f, io: recordingIO() }), env: {} });
+    assert.deepEqual(readdirSync(f.markerDir), [], "the stop destroyed them through the saved state");
   });
 });

@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { Cloud, CommandRunner, FoundMachine, StateStore } from "../stacks/cloud.ts";
+import type { Cloud } from "../stacks/cloud.ts";
+import type { FoundMachine, StateStore } from "../stacks/cloud-cli.ts";
+import type { CommandRunner } from "../stacks/cloud-command.ts";
 import type { GitHubClient, RunJob, RunnerInfo } from "../scripts/adapters/github/types.ts";
 import { writeEncryptedBundle } from "../scripts/adapters/state-bundle.ts";
 import { type Terraform, TerraformError } from "../scripts/adapters/terraform.ts";
@@ -163,8 +165,11 @@ function fakeCloud(o: { found?: FoundMachine[]; fail?: Error } = {}): FakeCloud 
         if (o.fail) throw o.fail;
         return o.found ?? [];
       },
-      deleteMachines: async (machines, labels) => {
-        fake.deletes.push({ machines, labels });
+      findLeftovers: async () => ({ leftovers: [], unchecked: [] }),
+      deleteMachines: async (machines, starts) => {
+        // Every start asked for is this repository's.
+        assert.ok(starts.every((s) => s.repositoryId === "612345678"));
+        fake.deletes.push({ machines, labels: starts.map((s) => s.label) });
         return machines.map((m) => `instance ${m.name}`);
       },
     },
@@ -172,7 +177,14 @@ function fakeCloud(o: { found?: FoundMachine[]; fail?: Error } = {}): FakeCloud 
   return fake;
 }
 
-const MACHINE: FoundMachine = { id: "i-0", name: `${LABEL}-0`, label: LABEL, state: "running", location: "us-east-1" };
+const MACHINE: FoundMachine = {
+  id: "i-0",
+  name: `${LABEL}-0`,
+  label: LABEL,
+  repositoryId: "612345678",
+  state: "running",
+  location: "us-east-1",
+};
 
 interface Case {
   context: RunContext;
@@ -187,6 +199,7 @@ function newCase(): Case {
   const tempDir = join(dir, "temp");
   const context: RunContext = {
     repository: "octo-org/md-sim",
+    repositoryId: "612345678",
     owner: "octo-org",
     repo: "md-sim",
     runId: RUN_ID,
@@ -363,12 +376,16 @@ describe("the runners of a start", () => {
     registered(5, "gpu-12-1"),
   ];
 
-  it("registeredUnderLabel keeps only names that start with the label and a dash, as { id, name }", async () => {
+  it("registeredUnderLabel keeps only names that start with the label and a dash, as { id, name, busy }", async () => {
     // gpu-123-1-0 shares the label's first characters but belongs to another start.
-    assert.deepEqual(await registeredUnderLabel(fakeGitHub({ listed }).client, "gpu-12"), [
-      { id: 1, name: "gpu-12-0" },
-      { id: 5, name: "gpu-12-1" },
-    ]);
+    const busy = { ...registered(5, "gpu-12-1"), busy: true };
+    assert.deepEqual(
+      await registeredUnderLabel(fakeGitHub({ listed: [...listed.slice(0, 4), busy] }).client, "gpu-12"),
+      [
+        { id: 1, name: "gpu-12-0", busy: false },
+        { id: 5, name: "gpu-12-1", busy: true },
+      ],
+    );
     await assert.rejects(registeredUnderLabel(fakeGitHub({ listed: new Error("502") }).client, "gpu-12"), /502/);
   });
 
@@ -401,7 +418,12 @@ describe("stop, layer by layer", () => {
     assert.deepEqual(terraform.statesSeen, [TFSTATE]);
     assert.deepEqual(github.deleted, [100, 101, 555]);
     assert.deepEqual(github.jobsAskedFor, [RUN_ID]);
-    assert.deepEqual(cloud.finds, [], "a state destroyed cleanly needs no sweep");
+    // The sweep by label runs after a clean destroy too: it finds what the state does not name (here nothing).
+    assert.deepEqual(
+      cloud.finds.map((f) => f.filter),
+      [{ repositoryId: "612345678", label: LABEL }],
+    );
+    assert.deepEqual(cloud.deletes, [{ machines: [], labels: [LABEL] }]);
     assert.deepEqual(github.artifactsDeleted, [[RUN_ID, ARTIFACT]]);
     assert.ok(!existsSync(c.statePath), "the state file goes once everything is clean");
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed");
@@ -409,12 +431,12 @@ describe("stop, layer by layer", () => {
     assert.ok(!c.io.lines.some((l) => l.startsWith("No state found")), "a state was found");
     assert.deepEqual(
       c.io.lines.filter((l) => l.startsWith("::group::")),
-      ["::group::terraform init", "::group::terraform destroy"],
+      ["::group::terraform init", "::group::terraform destroy", `::group::Look for machines labelled ${LABEL} (test)`],
     );
     assert.ok(c.io.lines.includes(`Deleted the state artifact of ${LABEL}.`), c.io.lines.join("\n"));
     assert.ok(
       c.io.lines.includes(
-        "Cleanup:\n  machines (terraform)  done: destroyed (2 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 1 already gone",
+        "Cleanup:\n  machines (terraform)  done: destroyed (2 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 1 already gone\n  machines (by label)   done: none found",
       ),
       c.io.lines.join("\n"),
     );
@@ -455,7 +477,7 @@ describe("stop, layer by layer", () => {
     assert.equal(cloud.finds.length, 1);
     assert.deepEqual(
       [cloud.finds[0]?.filter, cloud.finds[0]?.env, cloud.finds[0]?.run === RUN],
-      [{ label: LABEL }, ENV, true],
+      [{ repositoryId: "612345678", label: LABEL }, ENV, true],
     );
     assert.deepEqual(cloud.deletes, [{ machines: [MACHINE], labels: [LABEL] }]);
     assert.deepEqual(github.artifactsDeleted, [], "the state stays for a re-run");
@@ -502,7 +524,7 @@ describe("stop, layer by layer", () => {
     assert.deepEqual(github.deleted, [555]);
     assert.deepEqual(
       cloud.finds.map((f) => f.filter),
-      [{ label: LABEL }],
+      [{ repositoryId: "612345678", label: LABEL }],
     );
     assert.ok(
       c.io.lines.includes(`No state found for ${LABEL}: it was never uploaded, or an earlier stop already removed it.`),
@@ -520,8 +542,11 @@ describe("stop, layer by layer", () => {
     );
     assert.deepEqual(github.artifactsDeleted, [[RUN_ID, ARTIFACT]]);
     assert.ok(!c.io.lines.some((l) => l.startsWith("Deleted the state artifact")), "none was there to delete");
+    // Green, but the summary says what was not checked.
     assert.deepEqual(c.io.summaries, [
-      `### GPU runners stopped: \`${LABEL}\`\n\nNothing of this start was left to stop.\n`,
+      `### GPU runners stopped: \`${LABEL}\`\n\n> [!WARNING]\n> Not checked: machines labelled ${LABEL}: could not look: ` +
+        "the cloud's CLI is not configured (no state: the start may have made nothing). A scheduled mode: sweep (docs/sweep.md) finds them.\n\n" +
+        "Nothing of this start was left to stop.\n",
     ]);
   });
 
@@ -542,7 +567,7 @@ describe("stop, layer by layer", () => {
     );
     assert.deepEqual(
       blind.finds.map((f) => f.filter),
-      [{ label: LABEL }],
+      [{ repositoryId: "612345678", label: LABEL }],
     );
     assert.deepEqual(failing.artifactsDeleted, []);
     assert.ok(existsSync(c.statePath), "the state stays for a re-run");
@@ -602,7 +627,7 @@ describe("stop, layer by layer", () => {
     assert.deepEqual(github.deleted, [100, 101]);
     assert.deepEqual(github.jobsAskedFor, [], "without the listing no verdict can be made");
     assert.equal(terraform.destroyEnv.length, 1);
-    assert.deepEqual(cloud.finds, [], "the destroy worked: no sweep");
+    assert.equal(cloud.finds.length, 1, "the sweep by label runs whatever the other layers did");
     assert.deepEqual(c.io.warnings, [
       "Could not list the runners at GitHub (GitHub said 502); removing the 2 the state names.",
     ]);
@@ -611,7 +636,8 @@ describe("stop, layer by layer", () => {
     assert.ok(!existsSync(c.workDir), "the decrypted state is removed");
     assert.deepEqual(c.io.summaries, [
       `### GPU runners not fully stopped: \`${LABEL}\`\n\n| Cleanup layer | Outcome |\n| --- | --- |\n` +
-        `| machines (terraform) | done: destroyed (2 machine(s) in the state) |\n| runners (GitHub) | FAILED: ${runnersDetail} |\n`,
+        `| machines (terraform) | done: destroyed (2 machine(s) in the state) |\n| runners (GitHub) | FAILED: ${runnersDetail} |\n` +
+        "| machines (by label) | done: none found |\n",
     ]);
   });
 
@@ -663,7 +689,7 @@ describe("stop, layer by layer", () => {
       assert.deepEqual(terraform.destroyEnv, [PLACEHOLDERS], "destroyed all the same");
       assert.ok(
         c.io.lines.includes(
-          "Cleanup:\n  machines (terraform)  done: destroyed (0 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 0 already gone",
+          "Cleanup:\n  machines (terraform)  done: destroyed (0 machine(s) in the state)\n  runners (GitHub)      done: 2 removed, 0 already gone\n  machines (by label)   done: none found",
         ),
         c.io.lines.join("\n"),
       );
@@ -754,6 +780,100 @@ describe("stop, layer by layer", () => {
     assert.ok(
       c.io.summaries[0]?.includes(`| machines (by label) | done: deleted instance ${LABEL}-0, instance ${LABEL}-1 |`),
       c.io.summaries[0],
+    );
+  });
+
+  it("a machine of the label that the state does not name is deleted by a stop whose destroy succeeded", async () => {
+    const c = newCase();
+    await writeState(c);
+    // A create cut off after the cloud accepted it: the machine exists, terraform's state never recorded it.
+    const unnamed: FoundMachine = { ...MACHINE, id: "i-2", name: `${LABEL}-2` };
+    const cloud = fakeCloud({ found: [unnamed] });
+    const github = fakeGitHub({ listed: [registered(100, `${LABEL}-0`), registered(101, `${LABEL}-1`)] });
+    const terraform = fakeTerraform();
+    await stop(inputs(cloud), c.context, deps(c, github, terraform));
+    assert.deepEqual(terraform.destroyEnv, [PLACEHOLDERS], "the destroy ran and succeeded");
+    assert.deepEqual(cloud.deletes, [{ machines: [unnamed], labels: [LABEL] }]);
+    assert.deepEqual(c.io.warnings, [
+      `Machines of this start that its state did not name (a create cut off mid-apply): ${LABEL}-2; deleted by label.`,
+    ]);
+    assert.ok(
+      c.io.lines.some((l) => l.endsWith(`machines (by label)   done: deleted instance ${LABEL}-2`)),
+      c.io.lines.join("\n"),
+    );
+    assert.ok(!existsSync(c.statePath), "all went well: the state goes");
+  });
+
+  it("after a clean destroy a sweep that cannot look is a warning, said in the summary, not a failure", async () => {
+    const c = newCase();
+    await writeState(c);
+    const cloud = fakeCloud({ fail: new Error("AccessDenied: ec2:DescribeInstances\nmore") });
+    const github = fakeGitHub({ listed: [registered(100, `${LABEL}-0`), registered(101, `${LABEL}-1`)] });
+    await stop(inputs(cloud), c.context, deps(c, github, fakeTerraform()));
+    assert.deepEqual(c.io.warnings, [
+      "Could not look for this start's machines: AccessDenied: ec2:DescribeInstances\nmore",
+    ]);
+    const why =
+      "could not look: AccessDenied: ec2:DescribeInstances (the state's machines were destroyed; one it does not name (a create cut off mid-apply) would be missed)";
+    assert.ok(
+      c.io.lines.some((l) => l.endsWith(`machines (by label)   done: ${why}`)),
+      c.io.lines.join("\n"),
+    );
+    assert.ok(
+      c.io.summaries[0]?.includes(
+        `> [!WARNING]\n> Not checked: machines labelled ${LABEL}: ${why}. A scheduled mode: sweep (docs/sweep.md) finds them.\n`,
+      ),
+      c.io.summaries[0],
+    );
+  });
+
+  it("a runner still registered and busy with no job of this run is another run's job running now: stop fails saying so", async () => {
+    const c = newCase();
+    await writeState(c);
+    const github = fakeGitHub({
+      listed: [registered(100, `${LABEL}-0`), { ...registered(101, `${LABEL}-1`), status: "online", busy: true }],
+      jobs: [],
+    });
+    await assertStopFails(
+      stop(inputs(fakeCloud()), c.context, deps(c, github, fakeTerraform())),
+      `jobs on the runners: ${LABEL}-1 is busy with a job outside this workflow run. ` +
+        "Its machine ran code of another workflow run with this repository's secrets and cloud: find that run in the repository's Actions tab, " +
+        "and check that no other workflow asks for this start's labels.",
+    );
+    assert.deepEqual(github.deleted, [100, 101], "cleaned up first");
+    assert.ok(c.io.lines.includes(`${LABEL}-0 took no job`), c.io.lines.join("\n"));
+  });
+
+  it("re-running a failed stop: the runners the first stop removed are 'removed earlier', not taken by another run", async () => {
+    const c = newCase();
+    await writeState(c);
+    const jobs = [job("simulate", `${LABEL}-0`)];
+    // The first stop: -0 ran this run's job and is gone; -1 never ran one and is still registered. Its destroy fails.
+    const first = fakeGitHub({ listed: [registered(101, `${LABEL}-1`)], deletes: { 100: "gone" }, jobs });
+    await assertStopFails(
+      stop(inputs(fakeCloud()), c.context, deps(c, first, fakeTerraform({ failDestroy: new Error("boom") }))),
+      "Stop did not finish cleanly:\nmachines (terraform): boom",
+    );
+    assert.deepEqual(first.deleted, [100, 101]);
+    assert.ok(existsSync(c.statePath), "the state stays for a re-run");
+
+    // The re-run of the failed job is a later attempt of the same run (the start's label says attempt 2). The state
+    // still names both runners; GitHub lists neither; this run's jobs show none on -1.
+    const again = fakeGitHub({ listed: [], deletes: { 100: "gone", 101: "gone" }, jobs });
+    const io = recordingIO();
+    await stop(inputs(fakeCloud()), { ...c.context, runAttempt: "3" }, deps({ ...c, io }, again, fakeTerraform()));
+    const removed = `${LABEL}-1 took no job of this run and was already removed, by the stop of an earlier attempt (this stop is a re-run)`;
+    assert.ok(io.lines.includes(removed), io.lines.join("\n"));
+    assert.ok(!io.warnings.some((w) => w.includes("outside this workflow run")), io.warnings.join("\n"));
+    assert.ok(io.summaries[0]?.includes(`- ${removed}\n`), io.summaries[0]);
+    assert.ok(!existsSync(c.statePath), "the re-run finished the cleanup");
+
+    // The same evidence in the start's own attempt is no re-run: there it means a job of another run took it.
+    await writeState(c);
+    const firstTime = fakeGitHub({ listed: [], deletes: { 100: "gone", 101: "gone" }, jobs });
+    await assert.rejects(
+      stop(inputs(fakeCloud()), c.context, deps({ ...c, io: recordingIO() }, firstTime, fakeTerraform())),
+      new RegExp(`jobs on the runners: ${LABEL}-1 was taken by a job outside this workflow run\\.`),
     );
   });
 

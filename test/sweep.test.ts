@@ -2,16 +2,25 @@
 // GitHub that answers listRunners/deleteRunner/runStatus from tables. No network, no CLI, no terraform. Every
 // expected decision below is written out by hand from the rules in scripts/phases/sweep.ts, with a fixed `now`.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import type { GitHubClient, RunnerInfo } from "../scripts/adapters/github/types.ts";
+import { after, afterEach, before, describe, it } from "node:test";
+import nock from "nock";
+import { createGitHubClient } from "../scripts/adapters/github/client.ts";
+import type { GitHubClient, RunnerInfo, RunnerScope } from "../scripts/adapters/github/types.ts";
 import { SweepError, sweep } from "../scripts/phases/sweep.ts";
 import type { SweepInputs } from "../scripts/settings/inputs.ts";
 import type { RunContext } from "../scripts/settings/run-context.ts";
-import type { Cloud, CommandRunner, FoundMachine } from "../stacks/cloud.ts";
+import { ownerLabel } from "../scripts/settings/label.ts";
+import type { Cloud } from "../stacks/cloud.ts";
+import type { FoundLeftover, FoundMachine, StartFilter } from "../stacks/cloud-cli.ts";
+import type { CommandRunner } from "../stacks/cloud-command.ts";
 import type { Env } from "../stacks/input-reader.ts";
+import { FAKE_TOKEN } from "./kit/env.ts";
 import { type RecordingIO, recordingIO } from "./kit/io.ts";
 
 const REPO = "octo-org/md-sim";
+/** This repository's id (GITHUB_REPOSITORY_ID), and another repository's. */
+const REPO_ID = "612345678";
+const OTHER_ID = "612345679";
 const NOW = Date.UTC(2025, 5, 2, 12, 0, 0);
 const MINUTE = 60_000;
 const ENV: Env = { AWS_REGION: "eu-west-1" };
@@ -34,7 +43,15 @@ const labelOf = (run: string, hex = "0a1b2c3d") => `gpu-${run}-1-${hex}`;
 
 function machine(run: string, extra: Partial<FoundMachine> = {}): FoundMachine {
   const label = labelOf(run);
-  return { id: `i-${run}`, name: `${label}-0`, label, state: "running", location: "test-zone", ...extra };
+  return {
+    id: `i-${run}`,
+    name: `${label}-0`,
+    label,
+    repositoryId: REPO_ID,
+    state: "running",
+    location: "test-zone",
+    ...extra,
+  };
 }
 
 /** Started with that max-lifetime, that long before NOW. */
@@ -44,13 +61,33 @@ const lifetime = (maxLifetimeMinutes: number, ageMs: number) => ({
 });
 
 let nextRunnerId = 100;
-/** A runner named as the machine `machine(run)` is, as a start registers it. */
+/** A runner named as the machine `machine(run)` is, with the labels a start registers it with (runnerLabels). */
 function runner(run: string, status: "online" | "offline", name = `${labelOf(run)}-0`): RunnerInfo {
-  return { id: nextRunnerId++, name, status, busy: false, labels: [labelOf(run)] };
+  return { id: nextRunnerId++, name, status, busy: false, labels: [labelOf(run), ownerLabel(labelOf(run), REPO_ID)] };
+}
+
+/** What a start of `run` made beside its machine, tagged as the machine is. */
+function leftover(run: string, extra: Partial<FoundLeftover> = {}): FoundLeftover {
+  const label = labelOf(run);
+  return {
+    kind: "security group",
+    id: `sg-${run}`,
+    name: `${label}-no-inbound`,
+    label,
+    repositoryId: REPO_ID,
+    location: "test-zone",
+    ...extra,
+  };
 }
 
 interface World {
   machines?: FoundMachine[];
+  leftovers?: FoundLeftover[];
+  /** What findLeftovers says it could not look for. */
+  unchecked?: string[];
+  failFindLeftovers?: boolean;
+  /** The runner scope (repository by default). */
+  runnerScope?: "repository" | "organization";
   runners?: RunnerInfo[];
   dryRun?: boolean;
   failDeleteMachines?: boolean;
@@ -63,7 +100,8 @@ interface Outcome {
   io: RecordingIO;
   error: unknown;
   finds: { filter: unknown; env: Env }[];
-  deleteCalls: { names: string[]; labels: string[]; env: Env }[];
+  leftoverFinds: { filter: unknown; env: Env }[];
+  deleteCalls: { names: string[]; labels: string[]; starts: StartFilter[]; env: Env }[];
   /** Runner ids deleteRunner was called with, failed ones included. */
   runnerDeletes: number[];
   runStatusCalls: string[];
@@ -71,7 +109,15 @@ interface Outcome {
 
 async function sweepWith(world: World): Promise<Outcome> {
   const io = recordingIO();
-  const out: Outcome = { io, error: undefined, finds: [], deleteCalls: [], runnerDeletes: [], runStatusCalls: [] };
+  const out: Outcome = {
+    io,
+    error: undefined,
+    finds: [],
+    leftoverFinds: [],
+    deleteCalls: [],
+    runnerDeletes: [],
+    runStatusCalls: [],
+  };
   const cloud: Pick<Cloud, "name" | "cli"> = {
     name: "fake",
     cli: {
@@ -79,8 +125,13 @@ async function sweepWith(world: World): Promise<Outcome> {
         out.finds.push({ filter, env });
         return world.machines ?? [];
       },
-      deleteMachines: async (machines, labels, env) => {
-        out.deleteCalls.push({ names: machines.map((m) => m.name), labels, env });
+      findLeftovers: async (filter, env) => {
+        out.leftoverFinds.push({ filter, env });
+        if (world.failFindLeftovers) throw new Error("AccessDenied\nwhole story");
+        return { leftovers: world.leftovers ?? [], unchecked: world.unchecked ?? [] };
+      },
+      deleteMachines: async (machines, starts, env) => {
+        out.deleteCalls.push({ names: machines.map((m) => m.name), labels: starts.map((s) => s.label), starts, env });
         if (world.failDeleteMachines) throw new Error("the cloud's API answered 500");
         return machines.map((m) => `instance ${m.name}`);
       },
@@ -108,8 +159,13 @@ async function sweepWith(world: World): Promise<Outcome> {
   } as unknown as GitHubClient;
   const noCli: CommandRunner = async () => assert.fail("the fake cloud runs no CLI");
   // The sweep reads only these inputs and this part of the context.
-  const inputs = { mode: "sweep", dryRun: world.dryRun ?? false, cloud: cloud as Cloud } as SweepInputs;
-  const context = { repository: REPO } as RunContext;
+  const inputs = {
+    mode: "sweep",
+    dryRun: world.dryRun ?? false,
+    cloud: cloud as Cloud,
+    runnerScope: world.runnerScope ?? "repository",
+  } as SweepInputs;
+  const context = { repository: REPO, repositoryId: REPO_ID } as RunContext;
   try {
     await sweep(inputs, context, {
       github,
@@ -137,12 +193,25 @@ const runnerRow = (r: RunnerInfo, decision: string) => `| ${r.name} | ${r.status
 const runnerLine = (r: RunnerInfo, decision: string) => `runner ${r.name}  ${r.status}  ${decision}`;
 
 const OVER = "deleted: its workflow run is over";
+/** A 404 for the run of something provably this repository's: the run was deleted, which is over too. */
+const DELETED_RUN = "deleted: its workflow run no longer exists (deleted)";
+/** The sweep's failure when a run that would have decided something could not be read (UNREADABLE's). */
+const GRANT =
+  /Could not judge what belongs to workflow run 444: its status could not be read, so it was left\. Give the sweep job's GITHUB_TOKEN `actions: read`/;
 const IN_PROGRESS = "kept: its workflow run is in progress";
 const UNCHECKED = "kept: its workflow run could not be checked";
 const STOPPED = "deleted: stopped: powered off but not deleted, its disk still billed";
 
 describe("sweep: each machine's decision", () => {
-  const cases: { name: string; machine: FoundMachine; age: string; decision: string; warned?: boolean }[] = [
+  const cases: {
+    name: string;
+    machine: FoundMachine;
+    age: string;
+    decision: string;
+    warned?: boolean;
+    /** The sweep fails (and says what to grant): a run that would have decided could not be read. */
+    fails?: boolean;
+  }[] = [
     { name: "its run is completed: deleted", machine: machine(DONE), age: "unknown", decision: OVER },
     {
       name: "its run is in progress: kept",
@@ -152,17 +221,33 @@ describe("sweep: each machine's decision", () => {
       warned: false,
     },
     {
-      name: "its run is gone from GitHub (runStatus undefined): counts as over",
+      name: "its run is gone from GitHub (404), and its repository-id tag proves the run was ours: deleted",
       machine: machine(GONE),
       age: "unknown",
-      decision: OVER,
+      decision: DELETED_RUN,
     },
     {
-      name: "its run cannot be read: kept, with a warning",
+      name: "its run cannot be read: kept, with a warning, and the sweep fails",
       machine: machine(UNREADABLE),
       age: "unknown",
       decision: UNCHECKED,
       warned: true,
+      fails: true,
+    },
+    // Not provably this repository's: never deleted, whatever its state or run; its run is not even asked for.
+    {
+      name: "another repository's id (a cloud that folded names together), stopped, its run over: kept",
+      machine: machine(DONE, { repositoryId: OTHER_ID, state: "stopped" }),
+      age: "unknown",
+      decision: `kept: tagged with repository id ${OTHER_ID}, not this repository's`,
+      warned: false,
+    },
+    {
+      name: "no repository-id tag, past its max-lifetime, its run gone: kept",
+      machine: machine(GONE, { repositoryId: "", ...lifetime(60, 90 * MINUTE) }),
+      age: "90 min",
+      decision: "kept: no repository-id tag: not provably this repository's",
+      warned: false,
     },
     {
       name: "stopped, though its run is in progress: deleted",
@@ -244,19 +329,29 @@ describe("sweep: each machine's decision", () => {
       name: "neither label nor name is this action's: kept",
       machine: machine(DONE, { name: "md-sim-builder", label: "hand-made" }),
       age: "unknown",
-      decision: UNCHECKED,
+      decision: "kept: not named after a start: cannot be judged",
     },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       const o = await sweepWith({ machines: [c.machine] });
-      assert.equal(o.error, undefined);
+      if (c.fails) {
+        assert.ok(o.error instanceof SweepError, String(o.error));
+        assert.match(o.error.message, GRANT);
+      } else assert.equal(o.error, undefined);
+      if (c.machine.repositoryId !== REPO_ID) assert.deepEqual(o.runStatusCalls, []);
       assert.ok(summaryOf(o).includes(machineRow(c.machine, c.age, c.decision)), summaryOf(o));
       assert.ok(o.io.lines.includes(machineLine(c.machine, c.age, c.decision)), o.io.lines.join("\n"));
       if (c.decision.startsWith("deleted")) {
         assert.deepEqual(
           o.deleteCalls.map((d) => d.names),
           [[c.machine.name]],
+        );
+        // Its start's leftovers by this repository's id and the start's label: never an empty label (on AWS
+        // `--name-prefix ""`, every schedule of the account), even for a machine whose label tag is missing.
+        assert.deepEqual(
+          o.deleteCalls.map((d) => d.starts),
+          [[{ repositoryId: REPO_ID, label: c.machine.name.replace(/-0$/, "") }]],
         );
         assert.ok(o.io.lines.includes(`Deleted: instance ${c.machine.name}.`), o.io.lines.join("\n"));
       } else {
@@ -276,16 +371,31 @@ describe("sweep: each machine's decision", () => {
 });
 
 describe("sweep: each runner's decision", () => {
-  const cases: { name: string; machines?: FoundMachine[]; runner: RunnerInfo; decision: string }[] = [
+  const ORG = "organization" as const;
+  /** Registered by another repository's start (or by this action before runners carried the owner label). */
+  const foreignRunner = (run: string, status: "online" | "offline", labels: string[]) => ({
+    ...runner(run, status),
+    labels,
+  });
+  const NOT_PROVEN = (run: string) =>
+    `kept: not provably this repository's (no ${ownerLabel(labelOf(run), REPO_ID)} label): left to its own repository`;
+  const cases: {
+    name: string;
+    machines?: FoundMachine[];
+    runner: RunnerInfo;
+    decision: string;
+    scope?: "organization";
+    fails?: boolean;
+  }[] = [
     {
       name: "offline, its run is over, no machine: removed",
       runner: runner(DONE, "offline"),
       decision: "deleted: offline, and its workflow run is over",
     },
     {
-      name: "offline, its run is gone from GitHub: removed",
+      name: "offline, its run is gone from GitHub (the runner list is this repository's own): removed",
       runner: runner(GONE, "offline"),
-      decision: "deleted: offline, and its workflow run is over",
+      decision: "deleted: offline, and its workflow run no longer exists (deleted)",
     },
     {
       name: "online, its run is over, no machine deleted now: kept",
@@ -306,7 +416,62 @@ describe("sweep: each runner's decision", () => {
       runner: runner(LIVE, "offline"),
       decision: IN_PROGRESS,
     },
-    { name: "offline, its run cannot be read: kept", runner: runner(UNREADABLE, "offline"), decision: UNCHECKED },
+    {
+      name: "offline, its run cannot be read: kept, and the sweep fails",
+      runner: runner(UNREADABLE, "offline"),
+      decision: UNCHECKED,
+      fails: true,
+    },
+    // An organization's list holds every repository's runners, named alike; another repository's run is a 404
+    // here. Only the owner label its start registered it with makes a runner this repository's.
+    {
+      name: "organization scope, another repository's booting runner (its run a 404 here): kept, its run not asked",
+      runner: foreignRunner(GONE, "offline", [labelOf(GONE), ownerLabel(labelOf(GONE), OTHER_ID)]),
+      decision: NOT_PROVEN(GONE),
+      scope: ORG,
+    },
+    {
+      name: "organization scope, a runner without any owner label, its run over: kept",
+      runner: foreignRunner(DONE, "offline", [labelOf(DONE)]),
+      decision: NOT_PROVEN(DONE),
+      scope: ORG,
+    },
+    {
+      name: "organization scope, the owner label of another start of this repository: kept",
+      runner: foreignRunner(DONE, "offline", [labelOf(DONE), ownerLabel(labelOf(DONE, "ffff0000"), REPO_ID)]),
+      decision: NOT_PROVEN(DONE),
+      scope: ORG,
+    },
+    {
+      name: "organization scope, a runner of an unreadable run that is not ours: kept, and no failure",
+      runner: foreignRunner(UNREADABLE, "offline", [labelOf(UNREADABLE)]),
+      decision: NOT_PROVEN(UNREADABLE),
+      scope: ORG,
+    },
+    {
+      name: "organization scope, this repository's owner label, its run gone (deleted): removed",
+      runner: runner(GONE, "offline"),
+      decision: "deleted: offline, and its workflow run no longer exists (deleted)",
+      scope: ORG,
+    },
+    {
+      name: "organization scope, this repository's owner label, its run over: removed",
+      runner: runner(DONE, "offline"),
+      decision: "deleted: offline, and its workflow run is over",
+      scope: ORG,
+    },
+    {
+      name: "organization scope, this repository's owner label, its run in progress: kept",
+      runner: runner(LIVE, "offline"),
+      decision: IN_PROGRESS,
+      scope: ORG,
+    },
+    // Repository scope: the list is this repository's own, so the owner label is not needed.
+    {
+      name: "repository scope, no owner label (registered before it existed), its run gone: removed",
+      runner: foreignRunner(GONE, "offline", [labelOf(GONE)]),
+      decision: "deleted: offline, and its workflow run no longer exists (deleted)",
+    },
     // With consistent tags a machine of a run that is over is deleted; a machine whose label is not this action's
     // is kept, and then so is the runner of the same name.
     {
@@ -318,8 +483,12 @@ describe("sweep: each runner's decision", () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const o = await sweepWith({ machines: c.machines, runners: [c.runner] });
-      assert.equal(o.error, undefined);
+      const o = await sweepWith({ machines: c.machines, runners: [c.runner], runnerScope: c.scope });
+      if (c.fails) {
+        assert.ok(o.error instanceof SweepError, String(o.error));
+        assert.match(o.error.message, GRANT);
+      } else assert.equal(o.error, undefined);
+      if (c.decision.startsWith("kept: not provably")) assert.deepEqual(o.runStatusCalls, [], "its run is not asked");
       assert.ok(summaryOf(o).includes(runnerRow(c.runner, c.decision)), summaryOf(o));
       assert.ok(o.io.lines.includes(runnerLine(c.runner, c.decision)), o.io.lines.join("\n"));
       assert.deepEqual(o.runnerDeletes, c.decision.startsWith("deleted") ? [c.runner.id] : []);
@@ -345,12 +514,165 @@ describe("sweep: each runner's decision", () => {
   });
 });
 
+describe("sweep: what starts left beside their machines", () => {
+  const leftoverRow = (l: FoundLeftover, decision: string) => `| ${l.name} | ${l.kind} | ${l.location} | ${decision} |`;
+  const schedule = (run: string, extra: Partial<FoundLeftover> = {}) =>
+    leftover(run, { kind: "lifetime schedule", id: `${labelOf(run)}-0`, name: `${labelOf(run)}-0`, ...extra });
+  const start = (run: string, hex?: string) => ({ repositoryId: REPO_ID, label: labelOf(run, hex) });
+  const cases: {
+    name: string;
+    machines?: FoundMachine[];
+    leftovers: FoundLeftover[];
+    decisions: string[];
+    /** The starts whose leftovers deleteMachines is asked to delete; none: it is not called. */
+    starts?: StartFilter[];
+    runs: string[];
+    fails?: boolean;
+  }[] = [
+    {
+      name: "its machine is gone and its run is over: its group and schedule are deleted",
+      leftovers: [leftover(DONE), schedule(DONE)],
+      decisions: Array(2).fill("deleted: its workflow run is over; no machine of its start is left"),
+      starts: [start(DONE)],
+      runs: [DONE],
+    },
+    {
+      name: "its machine is gone and its run was deleted (a 404; the tag proves it was ours): deleted",
+      leftovers: [leftover(GONE, { kind: "public IP" })],
+      decisions: ["deleted: its workflow run no longer exists (deleted); no machine of its start is left"],
+      starts: [start(GONE)],
+      runs: [GONE],
+    },
+    {
+      name: "its run is in progress (the start may still be making its machine): kept",
+      leftovers: [schedule(LIVE)],
+      decisions: [IN_PROGRESS],
+      runs: [LIVE],
+    },
+    {
+      name: "its start's machine is deleted now: deleted with it, its run not asked again",
+      machines: [machine(LIVE, { state: "stopped" })],
+      leftovers: [leftover(LIVE)],
+      decisions: ["deleted: the machines of its start are deleted now"],
+      starts: [start(LIVE)],
+      runs: [],
+    },
+    {
+      name: "a machine of its start is kept: kept (its group is in use, its schedule still the cap)",
+      machines: [machine(LIVE, { state: "stopped" }), machine(LIVE, { name: `${labelOf(LIVE)}-1` })],
+      leftovers: [leftover(LIVE), schedule(LIVE)],
+      decisions: Array(2).fill("kept: a machine of its start is kept"),
+      // The stopped machine goes, but not its start's leftovers.
+      starts: [],
+      runs: [LIVE],
+    },
+    {
+      name: "another repository's id: kept, its run not asked",
+      leftovers: [leftover(DONE, { repositoryId: OTHER_ID })],
+      decisions: [`kept: tagged with repository id ${OTHER_ID}, not this repository's`],
+      runs: [],
+    },
+    {
+      name: "no repository-id tag (e.g. a schedule whose description names none): kept",
+      leftovers: [schedule(GONE, { repositoryId: "" })],
+      decisions: ["kept: no repository-id tag: not provably this repository's"],
+      runs: [],
+    },
+    {
+      name: "no label tag: kept, and never handed over as an empty label",
+      leftovers: [leftover(DONE, { label: "" }), leftover(DONE, { label: "hand-made" })],
+      decisions: Array(2).fill("kept: no start's label tag: cannot be judged"),
+      runs: [],
+    },
+    {
+      name: "its run cannot be read: kept, and the sweep fails",
+      leftovers: [leftover(UNREADABLE, { kind: "disk" })],
+      decisions: [UNCHECKED],
+      runs: [UNREADABLE],
+      fails: true,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const o = await sweepWith({ machines: c.machines, leftovers: c.leftovers });
+      if (c.fails) {
+        assert.ok(o.error instanceof SweepError, String(o.error));
+        assert.match(o.error.message, GRANT);
+      } else assert.equal(o.error, undefined);
+      for (const [i, l] of c.leftovers.entries()) {
+        assert.ok(summaryOf(o).includes(leftoverRow(l, c.decisions[i]!)), summaryOf(o));
+      }
+      assert.deepEqual(
+        o.deleteCalls.map((d) => d.starts),
+        c.starts ? [c.starts] : [],
+      );
+      assert.deepEqual(o.runStatusCalls, c.runs);
+    });
+  }
+
+  it("dry-run: says what it would delete, and deletes nothing", async () => {
+    const l = leftover(DONE);
+    const o = await sweepWith({ dryRun: true, leftovers: [l] });
+    assert.equal(o.error, undefined);
+    assert.deepEqual(o.deleteCalls, []);
+    assert.ok(
+      summaryOf(o).includes(leftoverRow(l, "would delete: its workflow run is over; no machine of its start is left")),
+    );
+  });
+
+  it("a failing search for leftovers still judges the machines, then fails naming it", async () => {
+    const o = await sweepWith({ machines: [machine(DONE)], failFindLeftovers: true });
+    assert.ok(o.error instanceof SweepError, String(o.error));
+    assert.equal(
+      o.error.message,
+      "The sweep did not finish:\nCould not look for what the starts left beside their machines: AccessDenied\nwhole story",
+    );
+    assert.deepEqual(
+      o.deleteCalls.map((d) => d.names),
+      [[machine(DONE).name]],
+    );
+    assert.ok(
+      summaryOf(o).includes("Not looked for: what the starts left beside their machines (AccessDenied)."),
+      summaryOf(o),
+    );
+  });
+
+  it("with nothing left beside a machine, says so", async () => {
+    const o = await sweepWith({});
+    assert.ok(summaryOf(o).includes("Nothing else of this repository was found."), summaryOf(o));
+  });
+});
+
 describe("sweep", () => {
-  it("a run that cannot be checked keeps its machine and its runner, and the warning names the run and the permission", async () => {
+  it("fails for an unreadable run only after deleting what it could judge", async () => {
+    const done = machine(DONE);
+    const stopped = machine(UNREADABLE, { name: `${labelOf(UNREADABLE)}-1`, state: "stopped" });
+    const unjudged = machine(UNREADABLE);
+    const o = await sweepWith({ machines: [done, stopped, unjudged], runners: [runner(DONE, "offline")] });
+    assert.ok(o.error instanceof SweepError, String(o.error));
+    assert.equal(o.error.message, `The sweep did not finish:\n${o.error.message.split("\n")[1]}`);
+    assert.match(o.error.message, GRANT);
+    assert.deepEqual(
+      o.deleteCalls.map((d) => d.names),
+      [[done.name, stopped.name]],
+    );
+    assert.equal(o.runnerDeletes.length, 1);
+  });
+
+  it("a stopped machine of an unreadable run needs no run to be judged: no failure", async () => {
+    const o = await sweepWith({ machines: [machine(UNREADABLE, { state: "stopped" })] });
+    assert.equal(o.error, undefined);
+    assert.deepEqual(o.runStatusCalls, []);
+  });
+
+  it("a run that cannot be checked keeps its machine and its runner, warns naming the run, and fails saying what to grant", async () => {
     const m = machine(UNREADABLE);
     const r = runner(UNREADABLE, "offline");
     const o = await sweepWith({ machines: [m], runners: [r] });
-    assert.equal(o.error, undefined);
+    // A token without actions: read judges nothing: a green sweep would hide that nothing is being cleaned.
+    assert.ok(o.error instanceof SweepError, String(o.error));
+    assert.match(o.error.message, GRANT);
+    assert.ok(summaryOf(o).includes(o.error.message.split("\n")[1]!), "the summary says it too");
     assert.deepEqual(o.deleteCalls, []);
     assert.deepEqual(o.runnerDeletes, []);
     assert.equal(o.io.warnings.length, 1, "one warning per run, however many things belong to it");
@@ -367,7 +689,9 @@ describe("sweep", () => {
       machine(GONE),
     ];
     const o = await sweepWith({ machines: [...doomed, machine(LIVE)] });
-    assert.deepEqual(o.finds, [{ filter: { repository: REPO }, env: ENV }]);
+    // By the repository's numeric id, never its name (which GCE labels fold into other repositories' names).
+    assert.deepEqual(o.finds, [{ filter: { repositoryId: REPO_ID }, env: ENV }]);
+    assert.deepEqual(o.leftoverFinds, [{ filter: { repositoryId: REPO_ID }, env: ENV }]);
     assert.equal(o.deleteCalls.length, 1, "one call for all the machines");
     assert.deepEqual(
       o.deleteCalls[0]!.names,
@@ -375,7 +699,10 @@ describe("sweep", () => {
     );
     assert.deepEqual(o.deleteCalls[0]!.labels, [labelOf(DONE), second, labelOf(GONE)]);
     assert.equal(o.deleteCalls[0]!.env, ENV);
-    assert.ok(summaryOf(o).startsWith(`### GPU runner sweep: ${REPO}, fake\n`), summaryOf(o));
+    assert.ok(
+      summaryOf(o).startsWith(`### GPU runner sweep: ${REPO} (repository id ${REPO_ID}), fake\n`),
+      summaryOf(o),
+    );
   });
 
   it("asks GitHub once per run, however many machines and runners belong to it", async () => {
@@ -406,14 +733,20 @@ describe("sweep", () => {
     assert.deepEqual(o.deleteCalls, []);
     assert.deepEqual(o.runnerDeletes, []);
     const summary = summaryOf(o);
-    assert.ok(summary.startsWith(`### GPU runner sweep (dry-run: nothing deleted): ${REPO}, fake\n`), summary);
+    assert.ok(
+      summary.startsWith(`### GPU runner sweep (dry-run: nothing deleted): ${REPO} (repository id ${REPO_ID}), fake\n`),
+      summary,
+    );
     assert.ok(summary.includes(machineRow(m, "unknown", "would delete: its workflow run is over")), summary);
     assert.ok(summary.includes(machineRow(machine(LIVE), "unknown", IN_PROGRESS)), summary);
     assert.ok(
       summary.includes(runnerRow(r, "would delete: its workflow run is over; its machine is deleted now")),
       summary,
     );
-    assert.ok(summary.includes(runnerRow(offline, "would delete: offline, and its workflow run is over")), summary);
+    assert.ok(
+      summary.includes(runnerRow(offline, "would delete: offline, and its workflow run no longer exists (deleted)")),
+      summary,
+    );
     assert.ok(o.io.lines.includes(machineLine(m, "unknown", "would delete: its workflow run is over")));
     assert.ok(!o.io.lines.some((l) => l.startsWith("Deleted:")), o.io.lines.join("\n"));
   });
@@ -425,7 +758,10 @@ describe("sweep", () => {
     const o = await sweepWith({ failDeleteMachines: true, machines: [m], runners: [mine, other] });
     assert.ok(o.error instanceof SweepError, String(o.error));
     assert.equal(o.error.name, "SweepError");
-    assert.match(o.error.message, /Could not delete the machines: the cloud's API answered 500/);
+    assert.match(
+      o.error.message,
+      /Could not delete the machines and what their starts left: the cloud's API answered 500/,
+    );
     assert.deepEqual(o.runnerDeletes, [mine.id, other.id]);
     assert.ok(o.io.lines.includes(`Deleted: runner ${mine.name}, runner ${other.name}.`), o.io.lines.join("\n"));
     summaryOf(o); // the table is written before the error
@@ -469,7 +805,7 @@ describe("sweep", () => {
       [o.error.name, o.error.message],
       [
         "SweepError",
-        `The sweep did not finish:\nCould not delete the machines: the cloud's API answered 500\nCould not remove runner ${failing.name}: HTTP 500: server error`,
+        `The sweep did not finish:\nCould not delete the machines and what their starts left: the cloud's API answered 500\nCould not remove runner ${failing.name}: HTTP 500: server error`,
       ],
     );
   });
@@ -479,17 +815,28 @@ describe("sweep", () => {
     const gone = machine(DONE, { location: "zone|a" });
     const young = machine(LIVE, { launchedAt: new Date(NOW - 25 * MINUTE) });
     const r = runner(DONE, "online");
-    const o = await sweepWith({ machines: [gone, young], runners: [r] });
+    const sg = leftover(DONE, { location: "eu|west" });
+    const o = await sweepWith({
+      machines: [gone, young],
+      leftovers: [sg],
+      unchecked: ["lifetime schedules (AccessDenied)"],
+      runners: [r],
+    });
     assert.equal(o.error, undefined);
     assert.equal(
       summaryOf(o),
       [
-        `### GPU runner sweep: ${REPO}, fake`,
+        `### GPU runner sweep: ${REPO} (repository id ${REPO_ID}), fake`,
         "",
         "| Machine | State | Where | Age | Decision |",
         "| --- | --- | --- | --- | --- |",
         `| ${gone.name} | running | zone\\|a | unknown | ${OVER} |`,
         `| ${young.name} | running | test-zone | 25 min | ${IN_PROGRESS} |`,
+        "",
+        "| Left beside a machine | Kind | Where | Decision |",
+        "| --- | --- | --- | --- |",
+        `| ${sg.name} | security group | eu\\|west | deleted: the machines of its start are deleted now |`,
+        "Not looked for: lifetime schedules (AccessDenied).",
         "",
         "| Runner | Status | Decision |",
         "| --- | --- | --- |",
@@ -498,15 +845,19 @@ describe("sweep", () => {
       ].join("\n"),
     );
     assert.deepEqual(o.io.lines, [
-      `::group::Look for ${REPO}'s machines (fake)`,
+      `::group::Look for ${REPO}'s (repository id ${REPO_ID}) machines (fake)`,
       "::endgroup::",
-      "::group::Delete the machines",
+      `::group::Look for what ${REPO}'s (repository id ${REPO_ID}) starts made beside their machines (fake)`,
+      "::endgroup::",
+      "::group::Delete the machines and what their starts left",
       "::endgroup::",
       machineLine(gone, "unknown", OVER),
       machineLine(young, "25 min", IN_PROGRESS),
+      `leftover ${sg.name}  security group  eu|west  deleted: the machines of its start are deleted now`,
       runnerLine(r, "deleted: its workflow run is over; its machine is deleted now"),
       `Deleted: instance ${gone.name}, runner ${r.name}.`,
     ]);
+    assert.deepEqual(o.io.warnings, ["Not looked for: lifetime schedules (AccessDenied)."]);
   });
 
   it("without deps.now it reads the clock, rather than failing", async () => {
@@ -515,5 +866,83 @@ describe("sweep", () => {
     const o = await sweepWith({ noClock: true, machines: [m] });
     assert.equal(o.error, undefined);
     assert.ok(summaryOf(o).includes(machineRow(m, "unknown", OVER)), summaryOf(o));
+  });
+});
+
+describe("sweep against GitHub's REST API (runner-scope: organization)", () => {
+  // The real client against nock, with GitHub's own shapes: an organization's runner list holds every repository's
+  // runners (runner objects with busy and label objects, no repository), and a run of another repository is a 404
+  // in this one ({ message, documentation_url, status }).
+  const API = "https://api.github.com";
+  const OURS = "555";
+  const THEIRS = "333";
+  const NOT_FOUND = {
+    message: "Not Found",
+    documentation_url: "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run",
+    status: "404",
+  };
+  const runnerObject = (id: number, run: string, labels: string[]) => ({
+    id,
+    name: `${labelOf(run)}-0`,
+    os: "Linux",
+    status: "offline",
+    busy: false,
+    labels: labels.map((name, i) => ({ id: i + 1, name, type: "custom" })),
+  });
+  before(() => nock.disableNetConnect());
+  after(() => nock.enableNetConnect());
+  afterEach(() => nock.cleanAll());
+
+  it("removes this repository's runner of a deleted run, and leaves another repository's booting runner unasked", async () => {
+    nock(API)
+      .get("/orgs/octo-org/actions/runners")
+      .query(true)
+      .reply(200, {
+        total_count: 2,
+        runners: [
+          // Another repository's start, booting: its run is in progress there, a 404 here.
+          runnerObject(901, THEIRS, [labelOf(THEIRS), ownerLabel(labelOf(THEIRS), OTHER_ID)]),
+          runnerObject(902, OURS, [labelOf(OURS), ownerLabel(labelOf(OURS), REPO_ID), "a100"]),
+        ],
+      });
+    nock(API).get(`/repos/octo-org/md-sim/actions/runs/${OURS}`).reply(404, NOT_FOUND);
+    nock(API).delete("/orgs/octo-org/actions/runners/902").reply(204);
+    const client = (scope: RunnerScope) =>
+      createGitHubClient({ token: FAKE_TOKEN, apiUrl: API, scope, sleep: async () => {}, spaceWrites: false });
+    const io = recordingIO();
+    const cloud = {
+      name: "fake",
+      cli: {
+        findMachines: async () => [],
+        findLeftovers: async () => ({ leftovers: [], unchecked: [] }),
+        deleteMachines: async () => assert.fail("nothing to delete in the cloud"),
+      },
+    } as unknown as Cloud;
+    await sweep(
+      { mode: "sweep", dryRun: false, cloud, runnerScope: "organization" } as SweepInputs,
+      { repository: REPO, repositoryId: REPO_ID } as RunContext,
+      {
+        github: client({ kind: "organization", org: "octo-org" }),
+        runs: client({ kind: "repository", owner: "octo-org", repo: "md-sim" }),
+        io,
+        env: ENV,
+        run: async () => assert.fail("no CLI"),
+        now: () => NOW,
+      },
+    );
+    assert.deepEqual(nock.pendingMocks(), [], "its run was read and the runner deleted");
+    const summary = io.summaries[0] ?? "";
+    assert.ok(
+      summary.includes(
+        `| ${labelOf(THEIRS)}-0 | offline | kept: not provably this repository's (no ${ownerLabel(labelOf(THEIRS), REPO_ID)} label): left to its own repository |`,
+      ),
+      summary,
+    );
+    assert.ok(
+      summary.includes(
+        `| ${labelOf(OURS)}-0 | offline | deleted: offline, and its workflow run no longer exists (deleted) |`,
+      ),
+      summary,
+    );
   });
 });

@@ -2,7 +2,7 @@
 // console when it failed to come online, finding a start's machines by tag when its state is lost, and keeping the
 // encrypted state in the cloud's bucket.
 import { getExecOutput } from "@actions/exec";
-import type { CommandRunner } from "../../stacks/cloud.ts";
+import type { CommandRunner } from "../../stacks/cloud-command.ts";
 import type { Env } from "../../stacks/input-reader.ts";
 import { childEnvironment } from "./child-env.ts";
 

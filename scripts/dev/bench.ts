@@ -1,6 +1,6 @@
 // npm run bench: figures, never a verdict. Medians of several runs, each printed next to its target.
 //
-//   synth      the cdktf app per cloud, run as the action's main step runs (node --import tsx/esm): wall time and
+//   synth      the cdktf app per cloud, run with the loader the action's main step runs it with (its launcher registers tsx/esm): wall time and
 //              peak RSS, as ratios to a bare start of the same loader measured in the same run
 //   lifecycle  start (2 runners) -> a job each -> stop on the local machine kind: the start's own timeline (the job
 //              summary's), the online detection latency, the action's overhead (everything but the machine's create
@@ -29,7 +29,7 @@ const RUNS = option("runs", 5);
 const LIFECYCLES = option("lifecycles", 3);
 const INSTALL = !argv.includes("--no-install");
 const TIME = "/usr/bin/time";
-/** The loader the action's main step runs with (action.yml). */
+/** The loader the action's main step runs with (scripts/launch.mjs registers it). */
 const LOADER = "tsx/esm";
 
 interface Sample {

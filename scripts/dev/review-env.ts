@@ -205,6 +205,7 @@ function withInputs(base: Env, values: Readonly<Record<string, string>>): Record
   return {
     ...base,
     GITHUB_REPOSITORY: base.GITHUB_REPOSITORY || "example-org/example-repo",
+    GITHUB_REPOSITORY_ID: base.GITHUB_REPOSITORY_ID || "1",
     GITHUB_RUN_ID: base.GITHUB_RUN_ID || "0",
     GITHUB_RUN_ATTEMPT: base.GITHUB_RUN_ATTEMPT || "1",
     [INPUTS_VARIABLE]: JSON.stringify(values),

@@ -3,6 +3,7 @@
 import type { MachinePlan } from "../../stacks/cloud.ts";
 import type { Terraform } from "../adapters/terraform.ts";
 import type { StartInputs } from "../settings/inputs.ts";
+import { describeWorstCase, dollars, worstCase } from "../settings/worst-case.ts";
 import { gpuCheck } from "./synthesize.ts";
 import { jitPlaceholders } from "./teardown.ts";
 
@@ -28,6 +29,12 @@ export function describeStart(inputs: StartInputs, label: string, plan: MachineP
         : machine.spot
           ? `at most $${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (Spot; the on-demand list price of ${plan.cloud.catalog.pricesAsOf} is the upper bound)`
           : `$${(price * inputs.count).toFixed(2)} per hour for ${inputs.count} machine(s) (on-demand list price of ${plan.cloud.catalog.pricesAsOf})`,
+    ],
+    [
+      "worst case",
+      `${describeWorstCase(worstCase(plan, inputs.count, inputs.maxLifetimeMinutes))}; max-cost ${
+        inputs.maxCostUsd === undefined ? "not set" : dollars(inputs.maxCostUsd)
+      }`,
     ],
     [
       "extra tags",

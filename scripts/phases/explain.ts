@@ -14,14 +14,20 @@ import { RunnersNotOnlineError } from "./wait-online.ts";
 const TROUBLESHOOTING = "docs/troubleshooting.md in the action's repository";
 
 /** `cloud`: the chosen cloud, when the inputs named a known one; its own hint says what to check when Terraform fails. */
-export function explainFailure(error: unknown, cloud?: Pick<Cloud["terraform"], "credentialsHint">): string {
+export function explainFailure(
+  error: unknown,
+  cloud?: Pick<Cloud["terraform"], "credentialsHint" | "applyErrorHints">,
+): string {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof StartError && error.cancelled) return message;
   const hint = nextStep(error instanceof StartError ? error.cause : error, cloud);
   return hint ? `${message}\n\nWhat to check next: ${hint}` : message;
 }
 
-function nextStep(error: unknown, cloud: Pick<Cloud["terraform"], "credentialsHint"> | undefined): string | undefined {
+function nextStep(
+  error: unknown,
+  cloud: Pick<Cloud["terraform"], "credentialsHint" | "applyErrorHints"> | undefined,
+): string | undefined {
   if (error instanceof InputError) {
     return `the input '${error.input}' in the step's with: block (the README's inputs table lists every input, its default and the modes that read it).`;
   }
@@ -36,6 +42,8 @@ function nextStep(error: unknown, cloud: Pick<Cloud["terraform"], "credentialsHi
     return `the boot lines printed above (one group per machine): they say how far the machine got. ${TROUBLESHOOTING} explains each line.`;
   }
   if (error instanceof TerraformError) {
+    const known = cloud?.applyErrorHints?.find((hint) => hint.pattern.test(error.message));
+    if (known) return known.hint;
     return `the terraform output in the group above. Most often the cloud's credentials step did not run in this job or lacks a permission: check ${
       cloud?.credentialsHint ??
       "that the cloud's credentials step ran in this job and has the permissions its docs page lists."

@@ -17,27 +17,52 @@ export class ForkRefusedError extends Error {
 }
 
 interface RepoRef {
-  full_name?: string;
+  full_name?: unknown;
 }
 
 interface EventPayload {
   issue?: { pull_request?: unknown } | null;
-  pull_request?: { head?: { repo?: RepoRef | null } } | null;
+  pull_request?: { head?: { repo?: RepoRef | null } | null } | null;
   workflow_run?: { head_repository?: RepoRef | null; event?: string } | null;
 }
 
-/** The repository the triggering code comes from, when the event names one; undefined for events with no head. */
-export function headRepository(eventName: string, payload: EventPayload): string | null | undefined {
-  // Present but null (or not an object) is not "no pull request": it is a pull request we cannot read.
-  if ("pull_request" in payload) return payload.pull_request?.head?.repo?.full_name ?? null;
-  if (eventName === "workflow_run") return payload.workflow_run?.head_repository?.full_name ?? null;
-  // A comment on a pull request names no head repository: it may be a fork's, so it counts as one (null).
-  if (
-    eventName === "issue_comment" &&
-    (payload.issue === undefined || payload.issue === null || "pull_request" in payload.issue)
-  )
-    return null;
+/** The events whose payload is about a pull request (webhook events and payloads: pull_request.head.repo). */
+const PULL_REQUEST_EVENTS = new Set([
+  "pull_request",
+  "pull_request_target",
+  "pull_request_review",
+  "pull_request_review_comment",
+]);
+
+/**
+ * Where the triggering code comes from: `{ head }`, the head repository's full name, or null where GitHub says there
+ * is none (a deleted fork's pull request has a null head.repo; a comment on a pull request names no head);
+ * `{ unreadable }`, the payload field that should name it and does not; undefined for events with no head.
+ * A pull request event is one by its name or by its payload: a payload without its pull request proves nothing.
+ */
+export function headRepository(
+  eventName: string,
+  payload: EventPayload,
+): { head: string | null } | { unreadable: string } | undefined {
+  if ("pull_request" in payload || PULL_REQUEST_EVENTS.has(eventName))
+    return repoOf(payload.pull_request?.head, "repo", "pull_request.head.repo");
+  if (eventName === "workflow_run")
+    return repoOf(payload.workflow_run, "head_repository", "workflow_run.head_repository");
+  if (eventName === "issue_comment") {
+    if (typeof payload.issue !== "object" || payload.issue === null) return { unreadable: "issue" };
+    // A comment on a pull request names no head repository: it may be a fork's, so it counts as one (null).
+    if ("pull_request" in payload.issue) return { head: null };
+  }
   return undefined;
+}
+
+/** The full name of `holder[key]`: null where that is null (GitHub's word for a deleted repository). */
+function repoOf(holder: unknown, key: string, path: string): { head: string | null } | { unreadable: string } {
+  if (typeof holder !== "object" || holder === null || !(key in holder)) return { unreadable: path };
+  const repo = (holder as Record<string, RepoRef | null | undefined>)[key];
+  if (repo === null) return { head: null };
+  const name = typeof repo === "object" ? repo.full_name : undefined;
+  return typeof name === "string" && name !== "" ? { head: name } : { unreadable: `${path}.full_name` };
 }
 
 /** Why the triggering event cannot be trusted to say where the code comes from: refusing is the safe side. */
@@ -52,8 +77,9 @@ export class EventUnreadableError extends Error {
 
 /**
  * Throws ForkRefusedError when the run was triggered from a fork, unless allowed. Fails closed: an event it cannot
- * read, or one whose pull request it cannot make out, is refused too. The base is GITHUB_REPOSITORY, which GitHub
- * sets, never the payload's own claim.
+ * read, and a pull request, workflow_run or comment event (by its name, or a pull_request in its payload) whose
+ * payload does not name its head repository, `{}` included, throw EventUnreadableError naming the missing field. The
+ * base is GITHUB_REPOSITORY, which GitHub sets, never the payload's own claim.
  */
 export async function guardAgainstForks(
   context: Pick<RunContext, "eventName" | "eventPath" | "repository">,
@@ -72,10 +98,15 @@ export async function guardAgainstForks(
   }
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw new EventUnreadableError("the triggering event is not a JSON object");
-  const head = headRepository(context.eventName, payload as EventPayload);
-  if (head === undefined) return;
+  const event = context.eventName || "event";
+  const found = headRepository(context.eventName, payload as EventPayload);
+  if (found === undefined) return;
+  if ("unreadable" in found)
+    throw new EventUnreadableError(
+      `the ${event} event does not name where its code comes from (no ${found.unreadable})`,
+    );
   const base = context.repository;
   // A deleted fork shows as a null head repository: still not this repository.
-  if (head === null || head.toLowerCase() !== base.toLowerCase())
-    throw new ForkRefusedError(context.eventName || "event", head ?? "", base);
+  if (found.head === null || found.head.toLowerCase() !== base.toLowerCase())
+    throw new ForkRefusedError(event, found.head ?? "", base);
 }

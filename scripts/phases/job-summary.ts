@@ -1,6 +1,7 @@
 // The job summary (GITHUB_STEP_SUMMARY): what start made and what it costs per hour; at stop, how long it lived
 // and what it cost. Estimates from a dated list-price table; "unknown" where the table has no price.
 import type { MachineSummary } from "../../stacks/cloud.ts";
+import { dollars } from "../settings/worst-case.ts";
 import type { GpuFacts } from "./boot-lines.ts";
 
 export interface StartSummary {
@@ -22,6 +23,9 @@ export interface StartSummary {
    * known. Undefined: not read at all (no GPU check).
    */
   gpusFound?: Record<string, GpuFacts | string>;
+  /** The start's worst case as checked before anything existed (describeWorstCase), and max-cost when set. */
+  worstCase?: string;
+  maxCostUsd?: number;
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|");
@@ -69,6 +73,14 @@ export function startSummary(s: StartSummary): string {
         `(${spot ? "Spot, whose price moves: the on-demand list price" : "on-demand list price"} of ${s.pricesAsOf}, one region; disks and traffic not included).`,
     );
   }
+  if (s.worstCase !== undefined) {
+    lines.push(
+      "",
+      `Worst case, checked before anything was created: ${cell(s.worstCase)}; max-cost ${s.maxCostUsd === undefined ? "not set" : dollars(s.maxCostUsd)}.`,
+    );
+  }
+  // What the plan warns of (e.g. a machine that stays billed after its job): shown where the cost is read.
+  for (const caveat of s.machine.caveats ?? []) lines.push("", `> [!WARNING]`, `> ${cell(caveat)}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -104,11 +116,14 @@ export interface StopSummary {
   runnerJobs?: string[];
   /** The machines the state still held, by runner name: each lived from the start until this stop at most. */
   machines?: string[];
+  /** What the stop could not check without failing (the sweep by label could not look), said plainly. */
+  notChecked?: string;
 }
 
 export function stopSummary(s: StopSummary): string {
   const lines = [`### GPU runners stopped: \`${s.label}\``, ""];
   if (s.runnerJobs && s.runnerJobs.length > 0) lines.push(...s.runnerJobs.map((line) => `- ${cell(line)}`), "");
+  if (s.notChecked) lines.push(`> [!WARNING]\n> Not checked: ${cell(s.notChecked)}`, "");
   const started = s.startedAt ? Date.parse(s.startedAt) : Number.NaN;
   if (s.machineCount === 0 || Number.isNaN(started)) {
     lines.push("Nothing of this start was left to stop.");

@@ -42,26 +42,31 @@ export function describeCandidate(plan: MachinePlan): string {
 
 /**
  * Applies the first candidate with capacity. `onStackDir` is told the directory before each apply, so the
- * caller always knows what to destroy and save if this throws half way.
+ * caller always knows what to destroy and save if this throws half way. Once `signal` fires (the job was
+ * cancelled) no apply begins: it throws the signal's reason instead.
  */
 export async function provision(
   target: ProvisionTarget,
-  deps: { terraform: Terraform; io: ActionIO },
+  deps: { terraform: Terraform; io: ActionIO; signal?: AbortSignal },
   onStackDir: (stackDir: string) => void,
 ): Promise<Provisioned> {
-  const { io, terraform } = deps;
+  const { io, terraform, signal } = deps;
   const candidates = target.inputs.plan.alternatives();
   const tried: string[] = [];
   for (const [index, plan] of candidates.entries()) {
+    signal?.throwIfAborted();
     const { stackDir } = await synthesize(target, plan, target.workDir);
     onStackDir(stackDir);
     const description = describeCandidate(plan);
     tried.push(description);
     await io.group("terraform init", () => terraform.init(stackDir));
     try {
-      await io.group(`terraform apply (${description})`, () =>
-        terraform.apply(stackDir, { secretEnv: target.secretEnv }),
-      );
+      await io.group(`terraform apply (${description})`, () => {
+        // Checked in the same turn of the event loop as terraform starts (a signal's handler runs between turns):
+        // no cancel slips in between.
+        signal?.throwIfAborted();
+        return terraform.apply(stackDir, { secretEnv: target.secretEnv });
+      });
       return { stackDir, plan };
     } catch (error) {
       if (!isCapacityError(plan, error)) throw error;

@@ -22,8 +22,8 @@ export interface StartDeps {
   runnerTimeoutMs?: number;
   /**
    * Registers what to do when the job is cancelled (SIGINT/SIGTERM from the runner); returns the unregister
-   * function. Start saves its state at once, so the upload step (if: always()) can hand it to the stop job even
-   * if this process is killed before its own cleanup ends.
+   * function. Start then creates nothing more, interrupts terraform and saves its state at once, so the upload step
+   * (if: always()) can hand it to the stop job even if this process is killed before its own cleanup ends.
    */
   onCancel?: (handler: () => void) => () => void;
   /** Runs the cloud's CLI (a machine's console, the state store). */

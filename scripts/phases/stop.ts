@@ -2,24 +2,26 @@
 //   1. the machines, destroyed by terraform from the start's encrypted state;
 //   2. the runners at GitHub: those the state names, plus any other registered under the start's label (when GitHub
 //      can list them; when it cannot, the state's list is enough to remove what start registered);
-//   3. the machines found by their label tag with the cloud's CLI: when there is no usable state, or the destroy failed.
+//   3. the machines found by their label tag with the cloud's CLI, always, after the destroy: a create cut off after
+//      the cloud accepted it (a cancel, a killed start) leaves a machine that no state names.
 // The stop fails, after all of them ran, if one that was needed failed; the state is deleted only when all went well,
-// so a re-run finds it. Running it again after success finds nothing left and succeeds.
+// so a re-run finds it. Running it again after success finds nothing left and succeeds; running it again after a
+// failure tells the runners the first stop removed from those a job of another run took (runner-jobs.ts).
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { StateStore } from "../../stacks/cloud.ts";
 import type { Env } from "../../stacks/input-reader.ts";
 import type { ActionIO } from "../adapters/action-io.ts";
 import type { CommandRunner } from "../adapters/command.ts";
 import type { GitHubClient } from "../adapters/github/types.ts";
-import { readEncryptedBundle, type StateBundle, unpackStackDir } from "../adapters/state-bundle.ts";
+import { type StateBundle, unpackStackDir } from "../adapters/state-bundle.ts";
 import { type Terraform, TerraformError } from "../adapters/terraform.ts";
-import { STATE_ARTIFACT_PREFIX } from "../lib/constants.ts";
 import type { StopInputs } from "../settings/inputs.ts";
 import type { RunContext } from "../settings/run-context.ts";
+import { runOfLabel } from "../settings/label.ts";
 import { stateFilePath } from "../settings/state-location.ts";
 import { type CleanupOutcome, cleanupTable } from "./cleanup-report.ts";
 import { stopSummary } from "./job-summary.ts";
+import { loadState, removeStateArtifact, removeStoredState } from "./stop-state.ts";
 import { STACK_ID } from "./synthesize.ts";
 import { describeRunnerJob, type RunnerJob, runnerJobs } from "./runner-jobs.ts";
 import { destroyStack, registeredUnderLabel, removeRunners, unionOfRunners } from "./teardown.ts";
@@ -55,6 +57,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
   // Stryker disable next-line ArrayDeclaration: without a bundle machineCount is 0, and stopSummary then lists no machine.
   let machineNames: string[] = [];
   let runnerReport: RunnerJob[] | undefined;
+  let notChecked: string | undefined;
   try {
     if (state.bundle) {
       const destroyed = await destroyFromState(state.bundle, deps);
@@ -66,12 +69,19 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
     outcomes.push(...runners.outcomes);
     runnerReport = runners.jobs;
     const destroyFailed = outcomes.some((o) => o.layer === "machines (terraform)" && !o.ok);
-    if (!state.bundle || destroyFailed) {
-      // Without a readable state (or a working destroy) the sweep is the only way to be sure nothing is left, so its
-      // failure is the stop's; when the state is simply gone (never uploaded, or an earlier stop removed it), a
-      // sweep that cannot look is a warning: the start may have made nothing.
-      outcomes.push(await sweepByLabel(inputs, deps, { required: state.unreadable !== undefined || destroyFailed }));
-    }
+    // Always: the state names only what terraform recorded. Without a readable state (or a working destroy) the
+    // sweep is the only way to be sure nothing is left, so a sweep that cannot look fails the stop. Otherwise it is
+    // a warning, said in the log and the summary: when the state is simply gone (never uploaded, or an earlier stop
+    // removed it) the start may have made nothing; when the state was destroyed, a machine it does not name exists
+    // only if a create was cut off mid-apply, and failing every stop of a repository whose CLI cannot list (the
+    // state kept, each re-run failing alike) would teach its users to ignore a red stop. The scheduled sweep, which
+    // fails when it cannot look, is the backstop for that case.
+    const sweep = await sweepByLabel(inputs, context, deps, {
+      required: state.unreadable !== undefined || destroyFailed,
+      stateDestroyed: state.bundle !== undefined && !destroyFailed,
+    });
+    outcomes.push(sweep.outcome);
+    notChecked = sweep.notChecked;
   } finally {
     // The decrypted state holds user-data (runner credentials) in clear: it never outlives the step.
     await rm(deps.workDir, { recursive: true, force: true });
@@ -98,6 +108,7 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       stoppedAt: new Date(deps.now?.() ?? Date.now()),
       runnerJobs: runnerReport?.map(describeRunnerJob),
       machines: machineNames,
+      notChecked,
     }),
   );
   // Cleaned up, state and all (a re-run would find the same): but a runner that ran another run's job is an alarm.
@@ -107,28 +118,6 @@ export async function stop(inputs: StopInputs, context: RunContext, deps: StopDe
       `jobs on the runners: ${elsewhere.map(describeRunnerJob).join("; ")}. Its machine ran code of another workflow run with this ` +
         "repository's secrets and cloud: find that run in the repository's Actions tab, and check that no other workflow asks for this start's labels.",
     );
-  }
-}
-
-interface LoadedState {
-  bundle?: StateBundle;
-  /** Why a state that exists could not be used (a wrong passphrase, an altered file). */
-  unreadable?: Error;
-}
-
-async function loadState(inputs: StopInputs, statePath: string, deps: StopDeps): Promise<LoadedState> {
-  try {
-    // With a state store the bundle comes from the cloud's bucket; else the download step put the artifact there.
-    if (inputs.stateStore) await inputs.stateStore.get(inputs.stateId, statePath, deps.run);
-    const bundle = await readEncryptedBundle(statePath, inputs.statePassphrase);
-    if (!bundle)
-      deps.io.info(
-        `No state found for ${inputs.stateId}: it was never uploaded, or an earlier stop already removed it.`,
-      );
-    return { bundle };
-  } catch (error) {
-    deps.io.info(`The state of ${inputs.stateId} cannot be used (${(error as Error).message}).`);
-    return { unreadable: error as Error };
   }
 }
 
@@ -178,7 +167,7 @@ async function removeRunnersOfStart(
     return undefined;
   });
   const runners = unionOfRunners(known, listed ?? []);
-  const jobs = listed && runners.length > 0 ? await whoRanOnThem(runners, listed, context, deps) : undefined;
+  const jobs = listed && runners.length > 0 ? await whoRanOnThem(label, runners, listed, context, deps) : undefined;
   const removal = await removeRunners(deps.github, runners, deps.io);
   const outcomes: CleanupOutcome[] = [
     listed
@@ -190,14 +179,18 @@ async function removeRunnersOfStart(
 
 /** Which job ran on each runner, from the run's jobs; undefined (with a warning) when the jobs cannot be listed. */
 async function whoRanOnThem(
+  label: string,
   runners: { name: string }[],
-  listed: { name: string }[],
+  listed: { name: string; busy: boolean }[],
   context: RunContext,
   deps: StopDeps,
 ): Promise<RunnerJob[] | undefined> {
   try {
     const jobs = await (deps.artifacts ?? deps.github).listRunJobs(context.runId);
-    const report = runnerJobs(runners, new Set(listed.map((r) => r.name)), jobs);
+    // A stop in a later attempt than its start is a re-run (of a failed stop): the stop before it removed runners.
+    const startAttempt = Number(runOfLabel(label)?.runAttempt);
+    const rerun = Number(context.runAttempt) > startAttempt;
+    const report = runnerJobs(runners, new Map(listed.map((r) => [r.name, r])), jobs, rerun);
     for (const line of report) (line.verdict === "elsewhere" ? deps.io.warning : deps.io.info)(describeRunnerJob(line));
     return report;
   } catch (error) {
@@ -208,57 +201,46 @@ async function whoRanOnThem(
   }
 }
 
-/** Layer 3: the machines found by their label tag, with the cloud's CLI. */
+/**
+ * Layer 3: the machines found by their label tag, with the cloud's CLI. `required`: its failure fails the stop;
+ * `stateDestroyed`: the state's machines were destroyed, so what it finds is what the state did not name.
+ * `notChecked` says, when it could not look and that is no failure, what was not checked (for the summary).
+ */
 async function sweepByLabel(
   inputs: StopInputs,
+  context: RunContext,
   deps: StopDeps,
-  { required }: { required: boolean },
-): Promise<CleanupOutcome> {
+  { required, stateDestroyed }: { required: boolean; stateDestroyed: boolean },
+): Promise<{ outcome: CleanupOutcome; notChecked?: string }> {
   const layer = "machines (by label)";
   return deps.io.group(`Look for machines labelled ${inputs.stateId} (${inputs.cloud.name})`, async () => {
     try {
-      const found = await inputs.cloud.cli.findMachines({ label: inputs.stateId }, deps.env, deps.run);
+      // By the repository id too: a label alone does not prove the machine is this repository's.
+      const start = { repositoryId: context.repositoryId, label: inputs.stateId };
+      const found = await inputs.cloud.cli.findMachines(start, deps.env, deps.run);
       // Its label's leftovers (a security group, schedules) too, even when no machine is left.
-      const deleted = await inputs.cloud.cli.deleteMachines(found, [inputs.stateId], deps.env, deps.run);
+      const deleted = await inputs.cloud.cli.deleteMachines(found, [start], deps.env, deps.run);
+      if (stateDestroyed && found.length > 0)
+        deps.io.warning(
+          `Machines of this start that its state did not name (a create cut off mid-apply): ${found.map((m) => m.name).join(", ")}; deleted by label.`,
+        );
       deps.io.info(deleted.length > 0 ? `Deleted: ${deleted.join(", ")}.` : "None found.");
-      return { layer, ok: true, detail: deleted.length > 0 ? `deleted ${deleted.join(", ")}` : "none found" };
+      return {
+        outcome: { layer, ok: true, detail: deleted.length > 0 ? `deleted ${deleted.join(", ")}` : "none found" },
+      };
     } catch (error) {
       deps.io.warning(`Could not look for this start's machines: ${(error as Error).message}`);
       const detail = `could not look: ${firstLine(error)}`;
+      if (required) return { outcome: { layer, ok: false, detail } };
+      const why = stateDestroyed
+        ? "the state's machines were destroyed; one it does not name (a create cut off mid-apply) would be missed"
+        : "no state: the start may have made nothing";
       return {
-        layer,
-        ok: !required,
-        detail: required ? detail : `${detail} (no state: the start may have made nothing)`,
+        outcome: { layer, ok: true, detail: `${detail} (${why})` },
+        notChecked: `machines labelled ${inputs.stateId}: ${detail} (${why}). A scheduled mode: sweep (docs/sweep.md) finds them.`,
       };
     }
   });
-}
-
-/** Once everything it describes is gone, the bundle goes too; a failure leaves an encrypted object behind, no more. */
-async function removeStoredState(store: StateStore, stateId: string, deps: StopDeps): Promise<void> {
-  try {
-    await store.remove(stateId, deps.run);
-    deps.io.info(`Deleted the state of ${stateId} from ${store.description}.`);
-  } catch (error) {
-    deps.io.warning(
-      `Could not delete the state from ${store.description} (${(error as Error).message}); it is encrypted, delete it by hand.`,
-    );
-  }
-}
-
-/** Best effort: deleting artifacts needs `actions: write`, which the token may lack; the state is encrypted anyway. */
-async function removeStateArtifact(
-  github: GitHubClient,
-  context: RunContext,
-  stateId: string,
-  io: ActionIO,
-): Promise<void> {
-  try {
-    const deleted = await github.deleteArtifactsNamed(context.runId, `${STATE_ARTIFACT_PREFIX}${stateId}`);
-    if (deleted > 0) io.info(`Deleted the state artifact of ${stateId}.`);
-  } catch (error) {
-    io.warning(`Could not delete the state artifact (${(error as Error).message}); it expires with its retention.`);
-  }
 }
 
 /** An error in one line: its message's first line, and for terraform the first error it printed. */

@@ -20,7 +20,7 @@ const GPU_WAIT_SECONDS = 300;
 
 export interface SynthesisTarget {
   inputs: StartInputs;
-  context: Pick<RunContext, "repository" | "runId" | "runAttempt">;
+  context: Pick<RunContext, "repository" | "repositoryId" | "runId" | "runAttempt">;
   label: string;
   /** The clock (epoch milliseconds), for caps set as a point in time; Date.now by default, fixed in tests. */
   now?: () => number;
@@ -71,7 +71,12 @@ export function buildStackConfig(
   return {
     label,
     runners,
-    ownership: { repository: context.repository, runId: context.runId, runAttempt: context.runAttempt },
+    ownership: {
+      repository: context.repository,
+      repositoryId: context.repositoryId,
+      runId: context.runId,
+      runAttempt: context.runAttempt,
+    },
     userTags: inputs.tags,
     boot: {
       runnerUser: inputs.runnerUser,

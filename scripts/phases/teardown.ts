@@ -95,19 +95,19 @@ export async function runnersOfStart(github: GitHubClient, label: string, known:
   return unionOfRunners(known, await registeredUnderLabel(github, label));
 }
 
-/** The runners registered at GitHub now whose name says they belong to this start. */
+/** The runners registered at GitHub now whose name says they belong to this start, and whether each is busy. */
 export async function registeredUnderLabel(
   github: GitHubClient,
   label: string,
-): Promise<{ id: number; name: string }[]> {
+): Promise<{ id: number; name: string; busy: boolean }[]> {
   return (await github.listRunners())
     .filter((runner) => runner.name.startsWith(`${label}-`))
-    .map((r) => ({ id: r.id, name: r.name }));
+    .map((r) => ({ id: r.id, name: r.name, busy: r.busy }));
 }
 
 export function unionOfRunners(...lists: { id: number; name: string }[][]): { id: number; name: string }[] {
   const byId = new Map<number, { id: number; name: string }>();
-  for (const runner of lists.flat()) byId.set(runner.id, runner);
+  for (const { id, name } of lists.flat()) byId.set(id, { id, name });
   return [...byId.values()];
 }
 

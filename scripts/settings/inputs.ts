@@ -1,10 +1,12 @@
 // The one parser from the inputs (and the environment, for the clouds' own defaults) to typed settings. Everything is
 // validated here, before any runner or cloud resource exists.
-import type { Cloud, MachinePlan, StateStore } from "../../stacks/cloud.ts";
+import type { Cloud, MachinePlan } from "../../stacks/cloud.ts";
+import type { StateStore } from "../../stacks/cloud-cli.ts";
 import { allClouds, cloudNamed, cloudNames, DEFAULT_CLOUD } from "../../stacks/clouds.ts";
 import { OWNERSHIP_KEYS } from "../../stacks/names.ts";
 import { decodeInputs, type Env, InputReader, type InputValues, MIN_SECRET_LENGTH } from "../../stacks/input-reader.ts";
 import { parseLabels, parsePreRunnerScript, parseRunnerGroupName, parseRunnerUser } from "./runner-inputs.ts";
+import { describeWorstCase, dollars, dollarsUp, worstCase } from "./worst-case.ts";
 
 export type Mode = "start" | "stop" | "sweep";
 
@@ -43,6 +45,8 @@ export interface StartInputs extends CommonInputs {
   plan: MachinePlan;
   /** Said to the user, not failed on: inputs of another cloud that this start ignores. */
   notices: string[];
+  /** max-cost in US dollars: the start's worst case (worst-case.ts) was checked to be within it. Undefined: unset. */
+  maxCostUsd?: number;
 }
 
 export interface StopInputs extends CommonInputs {
@@ -117,7 +121,7 @@ export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): 
       why: "which powers the machine off, idle or not",
     },
   });
-  return {
+  const start: StartInputs = {
     ...common,
     mode,
     count: read.integer("count", { min: 1, max: 10, fallback: 1, unit: "machines" }),
@@ -140,6 +144,37 @@ export function parseInputs(env: Env, values: InputValues = decodeInputs(env)): 
     plan: cloud.configure(read),
     notices,
   };
+  // Last, when the machines, their count and their lifetime are known: refused here, before anything exists.
+  return { ...start, maxCostUsd: parseMaxCost(read, start) };
+}
+
+const MAX_COST = /^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$/;
+
+/**
+ * max-cost: US dollars the start's worst case (every machine at the highest price among its capacity candidates,
+ * until max-lifetime) may reach. A machine type without a list price cannot be checked, so it is refused rather
+ * than let through: the bound is the promise.
+ */
+function parseMaxCost(read: InputReader, start: StartInputs): number | undefined {
+  const expected = "an amount of US dollars greater than 0, such as 25 or 12.50";
+  const text = read.matching("max-cost", MAX_COST, expected, "");
+  if (text === "") return undefined;
+  const maxCost = Number(text);
+  if (maxCost <= 0) read.fail("max-cost", expected);
+  const worst = worstCase(start.plan, start.count, start.maxLifetimeMinutes);
+  if (worst.usd === undefined) {
+    read.fail(
+      "max-cost",
+      `no max-cost, or a machine type with a list price: the worst case cannot be checked without one, and the action's price table (of ${start.plan.cloud.catalog.pricesAsOf}) has none for ${worst.unpriced.join(", ")}`,
+    );
+  }
+  if (worst.usd > maxCost) {
+    read.fail(
+      "max-cost",
+      `at least ${dollarsUp(worst.usd)}, this start's worst case: ${describeWorstCase(worst)}; or a lower count, max-lifetime or machine type (every capacity candidate counts) to fit ${dollars(maxCost)}`,
+    );
+  }
+  return maxCost;
 }
 
 /**

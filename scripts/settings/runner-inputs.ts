@@ -14,7 +14,22 @@ const LABEL_ITEM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const GENERIC_LABEL =
   /^(self-hosted|linux|windows|macos|x64|x86|arm|arm64|(ubuntu|windows|macos)-.*|gpu-\d+-\d+-[0-9a-f]{8}(-\d+)?)$/i;
 
-/** Accounts Linux images already have (system accounts, distributions' admin users; each cloud adds its own). */
+/**
+ * Accounts the default images already have (each cloud adds its own: imageAccounts). An existing account keeps its
+ * own rights (a system account's files and services, an admin's sudo, docker or lxd), and the boot script refuses it
+ * only on the machine, after it was paid for; these names are refused here, before anything exists. Where the names
+ * come from (from the packages that create them; no image was booted to list its /etc/passwd):
+ * - Debian's base-passwd (the fixed accounts, /usr/share/base-passwd/passwd.master): root to nobody below;
+ * - accounts that Ubuntu 22.04/24.04 and Debian 12 server images' packages create: messagebus (dbus), syslog
+ *   (rsyslog), sshd (openssh-server), lxd, uuidd, tcpdump, tss (tpm2-tss), landscape, pollinate, polkitd, fwupd-refresh,
+ *   usbmux, dnsmasq, dhcpcd, chrony and _chrony, snap_daemon (snapd), systemd-* and _apt (the prefixes below);
+ * - the RHEL family's base accounts (setup and its packages): adm, halt, shutdown, operator, ftp, dbus, rpc, rpcuser,
+ *   sssd, libstoragemgmt, unbound, rngd, cloud-user;
+ * - the NVIDIA driver's nvidia-persistenced (the daemon's own user, created by the driver packages the GPU images
+ *   install), and any nvidia-* account beside it;
+ * - the images' default users (cloud-init's default_user: ubuntu, debian, admin, centos, rocky, almalinux, fedora);
+ *   docker (the name of the group Docker's packages create, root-equivalent), postfix and ntp (mail and time daemons).
+ */
 const EXISTING_ACCOUNTS = new Set([
   "root",
   "daemon",
@@ -44,12 +59,27 @@ const EXISTING_ACCOUNTS = new Set([
   "landscape",
   "pollinate",
   "polkitd",
+  "fwupd-refresh",
+  "usbmux",
+  "dhcpcd",
+  "snap_daemon",
   "chrony",
   "dnsmasq",
-  "usbmux",
   "ntp",
   "postfix",
   "docker",
+  "adm",
+  "halt",
+  "shutdown",
+  "operator",
+  "ftp",
+  "dbus",
+  "rpc",
+  "rpcuser",
+  "sssd",
+  "libstoragemgmt",
+  "unbound",
+  "rngd",
   "ubuntu",
   "debian",
   "admin",
@@ -59,6 +89,9 @@ const EXISTING_ACCOUNTS = new Set([
   "fedora",
   "cloud-user",
 ]);
+
+/** Prefixes of system accounts: _apt, _chrony...; systemd-network, systemd-resolve...; nvidia-persistenced... */
+const SYSTEM_PREFIXES = ["_", "systemd-", "nvidia-"];
 
 export function parseLabels(read: InputReader): string[] {
   const labels = read.list(
@@ -84,8 +117,7 @@ export function parseRunnerUser(read: InputReader, cloud: Cloud): string {
   if (
     EXISTING_ACCOUNTS.has(user) ||
     cloud.inputs.imageAccounts?.includes(user) ||
-    user.startsWith("_") ||
-    user.startsWith("systemd-")
+    SYSTEM_PREFIXES.some((prefix) => user.startsWith(prefix))
   ) {
     read.fail(
       "runner-user",

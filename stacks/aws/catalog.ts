@@ -10,7 +10,9 @@ interface AwsMachine extends CatalogMachine {
   arch: Architecture;
 }
 
-const PRICES_AS_OF = "2026-09";
+// When the figures below were taken: EC2's on-demand list after the June 2025 P4/P5 price cut (p5.48xlarge at
+// $55.04), not re-read since. A later check of the price page moves this date with the figures.
+const PRICES_AS_OF = "2025-06";
 
 function machine(
   machineType: string,
@@ -116,6 +118,31 @@ export const DEFAULT_IMAGE = {
   parameter: (arch: Architecture) =>
     `/aws/service/deeplearning/ami/${arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id`,
 };
+
+/**
+ * V100 (Volta) instance types, which the default image cannot drive: its NVIDIA driver loads the open GPU kernel
+ * modules, which support Turing and later GPUs only ("the open-source GPU kernel modules are not compatible with"
+ * Maxwell, Pascal or Volta: NVIDIA Driver Installation Guide, Kernel Modules,
+ * https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html), and its driver branch
+ * (595 in the 2026 releases) is past R580, the last branch with Volta support. Its release notes' supported
+ * instances list no P3 (appendix-ami-release-notes.html above). A P3 booted from it fails the GPU check and bills
+ * until runner-timeout: refused before anything exists (inputs.ts), unless an image is given.
+ */
+export const VOLTA_TYPES = /^p3(dn)?\./;
+
+/**
+ * EC2 names its families with NVIDIA GPUs G and P (G4dn, G5, G5g, G6, Gr6, G6e, P3, P4d, P5, P6...; G4ad carries an
+ * AMD GPU); the other accelerated families carry none (Inf and Trn: AWS chips, DL: Gaudi, F: FPGAs, VT: video), nor
+ * do the general-purpose, compute, memory and storage ones (EC2 instance types, naming conventions and accelerated
+ * computing: https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html, .../ac.html).
+ */
+const GPU_FAMILY = /^(g|gr|p)\d/;
+
+/** Why an instance type carries no GPU, or undefined when it does (or may: a G or P type outside the catalog). */
+export function gpulessWhy(instanceType: string): string | undefined {
+  if (BY_TYPE.has(instanceType) || instanceType in UNPRICED_GPUS || GPU_FAMILY.test(instanceType)) return undefined;
+  return `${instanceType} is not of EC2's G or P families, the ones with GPUs`;
+}
 
 export function defaultImageParameter(instanceType: string): string {
   return DEFAULT_IMAGE.parameter(architectureOf(instanceType));

@@ -1,9 +1,9 @@
 // The AWS inputs: region, instance types, image, disk, subnets or zones, launch template, lifetime role. Each error
 // names the input, what was given and what is expected, before anything exists.
-import { type AcceleratorRequest, machineTypesFor, readAccelerator } from "../accelerator.ts";
+import { type AcceleratorRequest, machineTypesFor, readAccelerator, refuseGpuless } from "../accelerator.ts";
 import type { CloudInputs } from "../cloud.ts";
 import type { Env, InputReader } from "../input-reader.ts";
-import { CATALOG, DEFAULT_IMAGE } from "./catalog.ts";
+import { CATALOG, DEFAULT_IMAGE, gpulessWhy, VOLTA_TYPES } from "./catalog.ts";
 import type { AwsConfig, AwsImage } from "./config.ts";
 
 export const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
@@ -55,16 +55,29 @@ function readInstanceTypes(read: InputReader, accelerator: AcceleratorRequest | 
     "EC2 instance types such as g4dn.xlarge, comma-separated in order of preference",
     { max: 5 },
   );
-  return machineTypesFor(read, CATALOG, accelerator, types, {
+  const chosen = machineTypesFor(read, CATALOG, accelerator, types, {
     spot,
     cloud: "aws",
     example: "t4, a10g, l4, l40s or h100, with an optional count (l4:4)",
   });
+  refuseGpuless(read, chosen, gpulessWhy);
+  return chosen;
 }
 
-function readImage(read: InputReader): AwsImage {
+function readImage(read: InputReader, instanceTypes: string[]): AwsImage {
   const value = read.raw("image");
-  if (value === "") return { kind: "default" };
+  if (value === "") {
+    const volta = instanceTypes.filter((type) => VOLTA_TYPES.test(type));
+    if (volta.length > 0) {
+      read.fail(
+        "image",
+        `an AMI whose NVIDIA driver drives V100 (Volta) GPUs for ${volta.join(", ")}: the default, ${DEFAULT_IMAGE.name}, ` +
+          "loads NVIDIA's open kernel modules, which drive Turing and later GPUs only; give an AMI with the proprietary " +
+          "kernel modules of a driver branch up to R580, the last with Volta support (docs/images.md), or another accelerator",
+      );
+    }
+    return { kind: "default" };
+  }
   if (AMI_ID.test(value)) return { kind: "id", id: value };
   const ssm = SSM_IMAGE.exec(value);
   if (ssm) return { kind: "ssm", parameter: ssm[1]! };
@@ -172,7 +185,7 @@ export const awsInputs: CloudInputs<AwsConfig> = {
       instanceType: instanceType!,
       fallbackInstanceTypes,
       ...(accelerator ? { accelerator } : {}),
-      image: readImage(read),
+      image: readImage(read, [instanceType!, ...fallbackInstanceTypes]),
       diskSizeGb: read.integer("disk-size", { min: 8, max: 16384, fallback: 100, unit: "GB" }),
       ...readDisk(read),
       ...readPlaces(read),
@@ -199,6 +212,8 @@ export const awsInputs: CloudInputs<AwsConfig> = {
   // EC2 allows 50 tags per resource; the stack sets Name beside the ownership tags. AWS refuses user tags whose key
   // starts with aws: (any case).
   tags: { max: 50, limitOf: "EC2", noun: "tags", setByStack: 1, reservedPrefixes: ["aws:"] },
-  // Amazon Linux's default user (Ubuntu's and Debian's are in the action's own list).
-  imageAccounts: ["ec2-user"],
+  // Amazon Linux's default user (Ubuntu's and Debian's are in the action's own list); ec2-instance-connect, the
+  // account the ec2-instance-connect package creates (on Ubuntu AMIs and Amazon Linux); ssm-user, the account the SSM
+  // Agent creates, with sudo, for Session Manager (AWS Systems Manager User Guide, "ssm-user").
+  imageAccounts: ["ec2-user", "ec2-instance-connect", "ssm-user"],
 };

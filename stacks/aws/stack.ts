@@ -9,8 +9,10 @@ import { lifetimeCapTime } from "../lifetime-cap.ts";
 import { lazyBindings } from "../provider-bindings.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "../runner-stack.ts";
 import { architectureOf, defaultImageParameter } from "./catalog.ts";
+import { AWS_APPLY_ERROR_HINTS } from "./apply-errors.ts";
 import type { AwsConfig } from "./config.ts";
 import { IAM_ROLE_ARN } from "./inputs.ts";
+import { scheduleDescription } from "./schedule-owner.ts";
 
 /** The provider bindings, imported on first use (deep paths: the package root loads 2,200 modules). */
 const bindings = lazyBindings("aws", async () => {
@@ -186,7 +188,7 @@ export class AwsRunnerStack extends RunnerStack<AwsConfig> {
       // (schedules take no tags: only schedule groups do). Names: 1-64 of [0-9a-zA-Z-_.].
       name: runner.name,
       groupName: "default",
-      description: `Terminates ${runner.name} at its lifetime cap (ephemeral GPU runner)`,
+      description: scheduleDescription(runner.name, this.shared.ownership.repositoryId),
       // A one-time schedule, at(yyyy-mm-ddThh:mm:ss) in the time zone given (docs.aws.amazon.com/scheduler/latest/
       // UserGuide/schedule-types.html#one-time).
       scheduleExpression: atExpression(
@@ -235,6 +237,7 @@ export const awsTerraform: CloudTerraform<AwsConfig> = {
   providerPackages: ["@cdktf/provider-aws"],
   createStack: (scope, id, shared, config) => new AwsRunnerStack(scope, id, shared, config),
   capacityErrors: CAPACITY_ERRORS,
+  applyErrorHints: AWS_APPLY_ERROR_HINTS,
   credentialsHint:
     "that aws-actions/configure-aws-credentials ran in this job and its role has the permissions listed in docs/aws.md " +
     "(ssm:GetParameter for the default image, ec2:DescribeInstanceTypes for the GPU count), that the image exists in this region, " +

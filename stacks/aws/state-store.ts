@@ -1,5 +1,6 @@
 // state-backend: s3, the AWS bucket that keeps each start's encrypted state bundle.
-import { runChecked, type CommandRunner, type StateStore, type StateStoreDefinition } from "../cloud.ts";
+import type { StateStore, StateStoreDefinition } from "../cloud-cli.ts";
+import { runChecked, type CommandRunner } from "../cloud-command.ts";
 import type { InputReader } from "../input-reader.ts";
 import { bundleKey, readStoreLocation } from "../state-store.ts";
 import { REGION, regionFromEnv } from "./inputs.ts";

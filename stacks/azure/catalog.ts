@@ -6,6 +6,8 @@ import type { CapacityChoices } from "../capacity.ts";
 import type { CloudCatalog } from "../cloud.ts";
 import type { AzureConfig, AzureImage } from "./config.ts";
 
+// When the figures below were taken: the Retail Prices API's eastus pay-as-you-go Linux prices of 2024, not re-read
+// since (no month was recorded with them).
 const PRICES_AS_OF = "2024";
 /** ND H200 v5 had no pay-as-you-go list price in the table used: estimates say "unknown". */
 const UNLISTED = Number.POSITIVE_INFINITY;
@@ -66,6 +68,17 @@ function isAcceleratedFamily(machineType: string): boolean {
 }
 
 /**
+ * Why a size carries no GPU, or undefined when it does (or may): Azure's GPU sizes are the N families (GPU
+ * accelerated sizes: https://learn.microsoft.com/azure/virtual-machines/sizes/overview, "GPU accelerated"); D, E,
+ * F, B, L, M and H sizes carry none.
+ */
+export function gpulessWhy(machineType: string): string | undefined {
+  return isAcceleratedFamily(machineType)
+    ? undefined
+    : `${machineType} is not of Azure's N families, the GPU accelerated sizes`;
+}
+
+/**
  * The GPU series Azure documents for Trusted Launch (https://learn.microsoft.com/azure/virtual-machines/trusted-launch,
  * "Virtual machines sizes": NCasT4_v3, NVadsA10 v5, NC_A100_v4; the ND series are not supported). Other sizes start
  * with the standard security type.
@@ -97,6 +110,14 @@ export const DEFAULT_IMAGE = {
   version: "latest",
 } as const;
 
+/**
+ * The default image's OS disk, in GB: Ubuntu-HPC 24.04 is built with a 64 GB OS disk (its images' osDiskImage
+ * size; users of microsoft-dsvm:ubuntu-hpc:2404 report its 64 GB root), and Azure refuses an OS disk smaller than
+ * the image's ("The specified disk size ... is smaller than the size of the corresponding disk in the VM image").
+ * A custom image's size is not known offline: docs/images.md says disk-size must be at least it.
+ */
+export const DEFAULT_IMAGE_DISK_GB = 64;
+
 export function describeImage(image: AzureImage): string {
   if (image.kind === "id") return image.id;
   const urn = `${image.publisher}:${image.offer}:${image.sku}:${image.version}`;
@@ -105,9 +126,10 @@ export function describeImage(image: AzureImage): string {
     : urn;
 }
 
-const NO_SELF_END =
+const NO_SELF_END = (usdPerHour: number | undefined) =>
   "identity is not set: on Azure a VM that powers itself off (after its job, when idle, at max-lifetime) stays allocated and billed " +
-  "at the full price; only the stop job, mode: sweep and the auto-shutdown schedule end that. Set identity to a managed identity " +
+  `at the full price (${usdPerHour === undefined ? "unknown for this size" : `$${usdPerHour.toFixed(2)} per hour per VM, list price of ${PRICES_AS_OF}`}); ` +
+  "only the stop job, mode: sweep and the auto-shutdown schedule end that. Set identity to a managed identity " +
   "that may deallocate the runners' VMs (docs/azure.md).";
 const NO_OUTSIDE_CAP = (why: string) =>
   `${why}: nothing outside the VM enforces max-lifetime on Azure; only the machine's own timer (which a job with sudo can disarm) ` +
@@ -142,7 +164,7 @@ export const azureCatalog: CloudCatalog<AzureConfig> = {
   },
   summary(config) {
     const caveats: string[] = [];
-    if (!config.identity) caveats.push(NO_SELF_END);
+    if (!config.identity) caveats.push(NO_SELF_END(azureCatalog.hourlyPriceUsd(config)));
     if (!config.autoShutdown) caveats.push(NO_OUTSIDE_CAP(config.noCapReason ?? "auto-shutdown is false"));
     return {
       machineType: `${config.size}${config.spot ? " (spot)" : ""}`,

@@ -1,10 +1,19 @@
 // The Azure inputs: subscription, location, resource group, subnet, sizes, zones, image, disk, identity,
 // auto-shutdown. Each error names the input, what was given and what is expected, before anything exists.
-import { type AcceleratorRequest, machineTypesFor, readAccelerator } from "../accelerator.ts";
+import { type AcceleratorRequest, machineTypesFor, readAccelerator, refuseGpuless } from "../accelerator.ts";
 import type { CloudInputs } from "../cloud.ts";
 import type { InputReader } from "../input-reader.ts";
 import { lifetimeScheduleFits } from "./auto-shutdown.ts";
-import { CATALOG, DEFAULT_IMAGE, describeImage, needsGridDriver, SIZE, supportsPremiumStorage } from "./catalog.ts";
+import {
+  CATALOG,
+  DEFAULT_IMAGE,
+  DEFAULT_IMAGE_DISK_GB,
+  describeImage,
+  gpulessWhy,
+  needsGridDriver,
+  SIZE,
+  supportsPremiumStorage,
+} from "./catalog.ts";
 import { ADMIN_USER, type AzureConfig, type AzureDiskType, type AzureImage, DISK_TYPES } from "./config.ts";
 
 const SUBSCRIPTION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,11 +39,27 @@ function readSizes(read: InputReader, accelerator: AcceleratorRequest | undefine
     "Azure VM sizes such as Standard_NC4as_T4_v3, comma-separated in order of preference",
     { max: 5 },
   );
-  return machineTypesFor(read, CATALOG, accelerator, sizes, {
+  const chosen = machineTypesFor(read, CATALOG, accelerator, sizes, {
     spot,
     cloud: "azure",
     example: "t4, a10, a100-80gb or h100, with an optional count (t4:4)",
     ignoreCase: true,
+  });
+  refuseGpuless(read, chosen, gpulessWhy);
+  return chosen;
+}
+
+/** disk-size: at least the default image's OS disk when it boots that image (a custom image's size is not known). */
+function readDiskSize(read: InputReader, image: AzureImage): number {
+  const rule = { min: 30, max: 4095, fallback: 100, unit: "GB" };
+  if (image !== DEFAULT_IMAGE) return read.integer("disk-size", rule);
+  return read.integer("disk-size", {
+    ...rule,
+    dependency: {
+      says: `at least ${DEFAULT_IMAGE_DISK_GB} with the default image`,
+      holds: (gb) => gb >= DEFAULT_IMAGE_DISK_GB,
+      why: "the size of Ubuntu-HPC 24.04's OS disk (Azure refuses an OS disk smaller than its image's)",
+    },
   });
 }
 
@@ -145,6 +170,7 @@ export const azureInputs: CloudInputs<AzureConfig> = {
     const spot = read.boolean("spot", false);
     const accelerator = readAccelerator(read, CATALOG, "azure");
     const [size, ...fallbackSizes] = readSizes(read, accelerator, spot) as [string, ...string[]];
+    const image = readImage(read, [size, ...fallbackSizes]);
     const [zone, ...fallbackZones] = read.list(
       "zones",
       ZONE,
@@ -167,8 +193,8 @@ export const azureInputs: CloudInputs<AzureConfig> = {
       size,
       fallbackSizes,
       ...(accelerator ? { accelerator } : {}),
-      image: readImage(read, [size, ...fallbackSizes]),
-      diskSizeGb: read.integer("disk-size", { min: 30, max: 4095, fallback: 100, unit: "GB" }),
+      image,
+      diskSizeGb: readDiskSize(read, image),
       diskType: readDiskType(read, [size, ...fallbackSizes]),
       zone,
       fallbackZones,

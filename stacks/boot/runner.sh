@@ -42,24 +42,30 @@ power_off() {
   log "powering off: $1"
   [[ -z $RUNNER && -r $STATE/runner.pid ]] && RUNNER=$(<"$STATE/runner.pid")
   for p in "$TIMER" "$STEP" "$RUNNER"; do [[ -z $p ]] || kill "$p" 2>/dev/null; done
-  end_through_cloud
+  if [[ -n $RUNNER ]]; then end_through_cloud runner-started; else end_through_cloud before-runner; fi
   halt_machine
   exit 0
 }
-# Where a guest power-off does not end the bill (the cloud keeps the VM allocated), the cloud's stack gives a command
-# (GR_END_COMMAND_B64) that ends this machine through the cloud's own API. It runs as root, bounded; whatever it does,
-# the power-off follows. Nothing of the runner's is left running by then.
+# Where a guest power-off does not end the bill (a cloud that keeps a powered-off VM allocated, or a stopped
+# machine's disk), the cloud's stack gives a command (GR_END_COMMAND_B64) that ends this machine through the cloud's
+# own API: it deallocates or deletes it (stacks/<cloud>/ says which). It runs as root, bounded; whatever it does (a
+# refusal, a throttle, no token), the power-off follows and the boot log says why. Nothing of the runner's is left
+# running by then. The lifetime re-arm runs it too, on a later boot. A job with sudo can still remove it, or keep the
+# machine. Its one argument says when: before-runner (start may still be waiting, and reading this machine's
+# console), runner-started, or none (a later boot). Exit code 10: it left the machine as it is on purpose, saying why.
 end_through_cloud() {
-  local f c=${GR_END_COMMAND_B64-}
+  local f rc c=${GR_END_COMMAND_B64-}
   [[ -n $c ]] || return 0
   f=$(mktemp "${TMPDIR:-/tmp}/gpu-runner-end.XXXXXXXX") || { log "ending through the cloud: no temporary file"; return 0; }
   if printf %s "$c" | base64 -d >"$f" 2>/dev/null; then
     log "ending the machine through the cloud's API"
-    if timeout 120 bash "$f" >"$f.out" 2>&1; then
-      log "ended through the cloud's API"
-    else
-      log "ending through the cloud's API failed (exit code $?): $(line1 "$f.out")"
-    fi
+    timeout 120 bash "$f" "${1-}" >"$f.out" 2>&1
+    rc=$?
+    case $rc in
+    0) log "ended through the cloud's API" ;;
+    10) log "not ended through the cloud's API: $(line1 "$f.out")" ;;
+    *) log "ending through the cloud's API failed (exit code $rc): $(line1 "$f.out")" ;;
+    esac
   else
     log "ending through the cloud: GR_END_COMMAND_B64 is not base64"
   fi
@@ -138,7 +144,9 @@ install_rearm() { # SYSTEM_ROOT
   {
     printf '#!/bin/bash\n# gpu-runner lifetime re-arm, written at first boot by the boot script, run at every boot by %s\n' "$unit"
     printf 'set -u\nCONSOLE=%q DEADLINE=%q REARM=%q ID_FILE=%q UNIT=%q LIFE=%q\n' "$CONSOLE" "$DEADLINE" "$REARM" "$ID_FILE" "$UNIT" "$LIFE"
-    declare -f log line1 machine_id halt_machine rearm
+    # The cloud's end command too: a cap reached on a later boot ends the machine as the first boot's would.
+    printf 'GR_END_COMMAND_B64=%q\n' "${GR_END_COMMAND_B64-}"
+    declare -f log line1 machine_id end_through_cloud halt_machine rearm
     # shellcheck disable=SC2016 # expanded where it runs
     printf '%s\n' 'rearm "${1:-0}"'
   } >"$REARM.new" && mv -f -- "$REARM.new" "$REARM" || return 1
@@ -161,6 +169,7 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
   { read -r d id <"$DEADLINE"; } 2>/dev/null
   if [[ ! $d =~ ^[0-9]{1,12}$ ]]; then
     log "powering off: no lifetime deadline readable in $DEADLINE (removed?): failing closed"
+    end_through_cloud
     halt_machine
     exit 0
   fi
@@ -171,6 +180,7 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
   left=$((d - now))
   if ((left <= 0)); then
     log "powering off: max lifetime reached ($LIFE minute(s), counted from the first boot)"
+    end_through_cloud
     halt_machine
     exit 0
   fi
@@ -191,10 +201,10 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
 # guest agent's copy in /tmp is $0. Where a cloud's guest agent keeps the user-data in a directory of its own
 # (GR_AGENT_DIR), base64-encoded as delivered, that directory is searched too; the cloud's file (stacks/<cloud>.ts)
 # says which files, and what removing them costs. Every regular file under both is searched for the config: as it
-# is; in base64, in the file with its whitespace removed (so wrapped lines too); through gzip -dc when the file starts
-# with gzip's magic. A substring's base64 depends on its offset mod 3: for k = 0, 1, 2 filler bytes before the config,
-# its base64 less the first ceil(4k/3) characters (they carry filler bits) and the last 4 (they may carry what
-# follows it). grep reads what it looks for from a pipe, never argv. Files holding it are zeroed and removed. The log
+# is; in base64, in the file with its whitespace removed (so wrapped lines too); in each gzip stream in the file,
+# wherever it starts (see holds). A substring's base64 depends on its offset mod 3: for k = 0, 1, 2 filler bytes
+# before the config, its base64 less the first ceil(4k/3) characters (they carry filler bits) and the last 4 (they
+# may carry what follows it). grep reads what it looks for from a pipe, never argv. Files holding it are zeroed and removed. The log
 # line names each, and each file or directory that could not be checked; a directory that does not exist (an image
 # without cloud-init, or without such an agent) is nothing to check. Not removed by this: where a metadata service
 # serves the user-data, it serves it to any process on this machine (a hop limit of 1 keeps containers out, not the
@@ -202,7 +212,7 @@ rearm() { # GRACE: seconds past the deadline that the systemd timer fires
 # reboot. What protects the credential is that it is spent once the runner has started: it registers a runner that
 # takes one job.
 scrub() {
-  local d f g k s n=0 z=0 b=0 removed='' unchecked='' left='' dirs=() pats=()
+  local d f g k s n=0 z=0 b=0 removed='' unchecked='' left='' why='' dirs=() pats=()
   want d CLOUD_INIT_DIR /var/lib/cloud '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
   dirs=("$d")
   want d AGENT_DIR /var/lib/waagent '^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+$' 'an absolute path, not /'
@@ -223,7 +233,7 @@ scrub() {
       continue
       ;;
     4)
-      unchecked+=", $f (gzip that does not decompress)"
+      unchecked+=", $f ($why)"
       continue
       ;;
     *) continue ;;
@@ -250,10 +260,15 @@ scrub() {
   removed=${removed#, } unchecked=${unchecked#, }
   log "user-data: removed $n on-disk cop(ies) holding the runner credential ($z gzip-compressed, $b base64-encoded)${removed:+: $removed}; could not check: ${unchecked:-none}${left:+; could not remove: ${left#, }}"
 }
-# holds FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 5 base64-encoded, 3 unreadable, 4 gzip that
-# does not decompress
+# holds FILE: 0 holds the config, 1 does not, 2 holds it gzip-compressed, 5 base64-encoded, 3 unreadable, 4 not all
+# checked (why says what). Compressed, it is looked for in every gzip stream of the file, not only one at offset 0:
+# cloud-init's pickled object holds the raw user-data among other bytes. Every place gzip's magic and method (1f 8b
+# 08) appear, found by grep as bytes, is decompressed from there (gzip stops at the stream's end, and only warns of
+# what follows it); one that does not decompress is named by its offset (a header-like run of bytes that is no
+# stream reads so too), and past the 64th the rest are named as not checked.
 holds() {
-  local s
+  local s o n=0 at=''
+  why=''
   grep -qF -f <(printf %s "$JIT") -- "$1" 2>/dev/null
   s=$?
   ((s < 2)) || return 3
@@ -262,11 +277,24 @@ holds() {
     tr -d '[:space:]' <"$1" 2>/dev/null | grep -qF -f <(printf '%s\n' "${pats[@]}")
     ((PIPESTATUS[1])) || return 5
   fi
-  [[ $(od -An -N2 -tx1 -- "$1" 2>/dev/null) == ' 1f 8b' ]] || return 1
-  gzip -dc -- "$1" 2>/dev/null | grep -qF -f <(printf %s "$JIT")
-  set -- "${PIPESTATUS[@]}"
-  (($2 != 0)) || return 2
-  (($1 == 0)) || return 4
+  while IFS=: read -r o _; do
+    [[ $o =~ ^[0-9]+$ ]] || continue
+    if ((++n > 64)); then
+      why="gzip headers past the 64th, from byte $o, not checked"
+      break
+    fi
+    tail -c "+$((o + 1))" -- "$1" 2>/dev/null | gzip -dc 2>/dev/null | grep -qF -f <(printf %s "$JIT")
+    set -- "$1" "${PIPESTATUS[@]}"
+    (($4 != 0)) || return 2
+    (($3 == 0 || $3 == 2)) || at+=", $o"
+  done < <(LC_ALL=C grep -obaF -f <(printf '\037\213\010') -- "$1" 2>/dev/null)
+  at=${at#, }
+  if [[ $at == 0 ]]; then
+    why="gzip that does not decompress${why:+; $why}"
+  elif [[ -n $at ]]; then
+    why="gzip at byte(s) ${at:0:200} that does not decompress${why:+; $why}"
+  fi
+  [[ -z $why ]] || return 4
   return 1
 }
 
@@ -298,7 +326,7 @@ settings() {
 }
 
 ensure_user() {
-  local e=$STATE/err uid groups
+  local e=$STATE/err uid
   if id -u "$USR" >/dev/null 2>&1; then
     # An account the image already has keeps its own rights: a system account's, an admin group's sudo (which
     # GR_RUNNER_SUDO=false would not take away). The action refuses the usual names before anything exists; the
@@ -306,10 +334,6 @@ ensure_user() {
     uid=$(id -u "$USR")
     if ! [[ $uid =~ ^[0-9]+$ ]] || ((uid < 1000)); then
       power_off "runner user $USR is a system account of the image (uid ${uid:0:20}): refusing to run jobs as it"
-    fi
-    groups=" $(id -nG "$USR" 2>/dev/null) "
-    if [[ $SUDO == false && ($groups == *" sudo "* || $groups == *" wheel "* || $groups == *" admin "*) ]]; then
-      power_off "runner user $USR already exists in an admin group (${groups:1:100}): it would keep sudo although GR_RUNNER_SUDO=false"
     fi
     log "user $USR already exists"
   else
@@ -319,12 +343,45 @@ ensure_user() {
   fi
   if [[ $SUDO == false ]]; then
     rm -f -- "$SUDOERS"
+    no_way_to_root
     log "passwordless sudo: not granted"
   else
     { mkdir -p -- "${SUDOERS%/*}" && echo "$USR ALL=(ALL) NOPASSWD:ALL" >"$SUDOERS" && chmod 0440 -- "$SUDOERS"; } 2>"$e" ||
       power_off "could not write $SUDOERS: $(line1 "$e")"
     log "passwordless sudo: granted to $USR"
   fi
+}
+# With GR_RUNNER_SUDO=false the runner user must have no way to root. A new account has none; one the image already
+# has may: an admin group, a group that is root by another door, a sudoers rule for it or one of its groups (cloud-
+# init's for the image's default user, a cloud agent's for the group it puts its users in). Such an account is
+# refused, not repaired: taking it out of groups and rewriting sudoers files others wrote (aliases, includes, rules
+# for ALL, an agent that writes them again) could leave one path open and break the image's own tools, while the
+# default runner-user is a new account with none to remove. Root without sudo: docker and lxd (a container with the
+# host's / mounted; Docker's and LXD's security pages say their group is root-equivalent), incus-admin and libvirt
+# (a VM given the host's disks), disk (the root filesystem's block device, writable), root (what only root's group may
+# write). sudo itself is asked what the user may run (sudo -l -U, in the C locale for its wording), so a rule counts
+# however it is written; without sudo installed there is no rule to use. Not asked: doas, on no default image.
+no_way_to_root() {
+  local g groups out=$STATE/sudo-l rc
+  groups=$(id -nG "$USR" 2>&1) || power_off "could not list the groups of runner user $USR: ${groups:0:200}"
+  groups=" $groups "
+  if [[ $groups == *" sudo "* || $groups == *" wheel "* || $groups == *" admin "* ]]; then
+    power_off "runner user $USR already exists in an admin group (${groups:1:100}): it would keep sudo although GR_RUNNER_SUDO=false"
+  fi
+  for g in docker lxd incus-admin libvirt disk root; do
+    [[ $groups != *" $g "* ]] ||
+      power_off "runner user $USR is in group $g, which is root without sudo: refusing it with GR_RUNNER_SUDO=false (groups:${groups:0:100})"
+  done
+  command -v sudo >/dev/null || return 0
+  LC_ALL=C timeout 20 sudo -n -l -U "$USR" >"$out" 2>&1
+  rc=$?
+  if ((rc == 0)) && grep -qx "User $USR is not allowed to run sudo on .*" "$out"; then
+    return 0
+  elif ((rc == 0)) && grep -q "^User $USR may run the following commands" "$out"; then
+    g=$(sed -n '/may run the following commands/{n;s/^[[:space:]]*//;p;q}' "$out")
+    power_off "runner user $USR may run commands with sudo (${g:0:100}), from a sudoers rule for it or its group: refusing it with GR_RUNNER_SUDO=false"
+  fi
+  power_off "could not tell what runner user $USR may run with sudo (sudo -l exit code $rc: $(line1 "$out")): refusing it with GR_RUNNER_SUDO=false"
 }
 
 # An image baked with the runner (runner-preinstalled: true) keeps it if it is the pinned release or a later one, as

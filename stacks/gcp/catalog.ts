@@ -13,7 +13,9 @@ interface GcpMachine extends CatalogMachine {
   attach?: string;
 }
 
-const PRICES_AS_OF = "2026-09";
+// When the figures below were taken: Compute Engine's 2025 list (its GPU and VM instance pricing pages), not re-read
+// since; no month is claimed because none was recorded with them. A later check moves this date with the figures.
+const PRICES_AS_OF = "2025";
 
 /** On-demand list prices of N1 hosts and of one GPU attached to them, USD per hour, us-central1. */
 const N1_HOST_PRICE: Readonly<Record<string, number>> = {
@@ -94,9 +96,32 @@ export const CATALOG: readonly GcpMachine[] = [
   carried("a3-highgpu-2g", "h100", 2, 22.1225, true),
   carried("a3-highgpu-4g", "h100", 4, 44.245, true),
   carried("a3-highgpu-8g", "h100", 8, 88.49),
-  // NVIDIA H200 141 GB: A3 Ultra
-  carried("a3-ultragpu-8g", "h200", 8, 84.806908),
+  // NVIDIA H200 141 GB: A3 Ultra, sold through reservations, flex-start and Spot only: never plain on-demand (AI
+  // Hypercomputer, "Choose a consumption option": https://cloud.google.com/ai-hypercomputer/docs/consumption-models).
+  // Spot it is here. Its figure is the list price the table was given (2025), no on-demand offer: for Spot, an
+  // upper bound, as for every Spot machine.
+  carried("a3-ultragpu-8g", "h200", 8, 84.806908, true),
 ];
+
+/**
+ * Machine types that boot only from Hyperdisk: A3 Ultra supports Hyperdisk and no Persistent Disk (Compute Engine,
+ * accelerator-optimized machines, A3 Ultra's supported disk types:
+ * https://cloud.google.com/compute/docs/accelerator-optimized-machines; Vertex AI's DiskSpec defaults A3 Ultra's
+ * boot disk to hyperdisk-balanced for the same reason: https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DiskSpec).
+ */
+export const HYPERDISK_ONLY = /^a3-ultragpu-/;
+
+/**
+ * Why a machine type with no GPU attached carries none, or undefined when it does (or may): Compute Engine's GPU
+ * machines are the accelerator-optimized A and G series, and N1 with GPUs attached
+ * (https://cloud.google.com/compute/docs/gpus); N2, E2, C3 and the other general-purpose and compute series take none.
+ */
+export function gpulessWhy(machineType: string): string | undefined {
+  if (ACCELERATOR_OPTIMIZED.test(machineType)) return undefined;
+  return machineType.startsWith("n1-")
+    ? `${machineType} is N1 with no GPU attached: set accelerator to t4, p4, p100 or v100 to attach one`
+    : `${machineType} is not of the accelerator-optimized A or G series, the ones with GPUs`;
+}
 
 export const BY_TYPE = new Map(CATALOG.filter((m) => !m.attach).map((m) => [m.machineType, m]));
 
@@ -136,6 +161,15 @@ function capacity(config: GcpConfig): CapacityChoices<GcpConfig, string> {
     }),
   };
 }
+
+/**
+ * Without a service account the machine has no token to delete itself with (stacks/gcp/end-command.ts): powered off,
+ * it stays a stopped instance, and Compute Engine clears max_run_duration's termination time when a VM stops.
+ */
+const NO_SELF_DELETE = (diskSizeGb: number) =>
+  "service-account is not set: a machine that powers itself off (after its job, when idle, at max-lifetime) stays a " +
+  `stopped instance, its ${diskSizeGb} GB disk billed, and max_run_duration no longer applies to it; only the stop job ` +
+  "and mode: sweep delete it. Set service-account to one whose role may delete the action's machines (docs/gcp.md).";
 
 export const gcpCatalog: CloudCatalog<GcpConfig> = {
   gpus(config) {
@@ -180,6 +214,7 @@ export const gcpCatalog: CloudCatalog<GcpConfig> = {
         ? `${DEFAULT_IMAGE} (the default Deep Learning VM family: its newest image at apply)`
         : config.image,
     spot: config.spot,
+    caveats: config.serviceAccount ? undefined : [NO_SELF_DELETE(config.diskSizeGb)],
   }),
   capacity,
 };

@@ -6,12 +6,14 @@ import {
   formatAccelerator,
   machinesCarrying,
   readAccelerator,
+  refuseGpuless,
 } from "../accelerator.ts";
 import type { CloudInputs } from "../cloud.ts";
 import type { Env, InputReader } from "../input-reader.ts";
-import { BY_TYPE, CATALOG, DEFAULT_IMAGE, N1_GPUS, N1_HOST } from "./catalog.ts";
+import { BY_TYPE, CATALOG, DEFAULT_IMAGE, gpulessWhy, HYPERDISK_ONLY, N1_GPUS, N1_HOST } from "./catalog.ts";
 import { type GcpConfig, type GcpGpu, regionOf, ZONE } from "./config.ts";
 import { GCP_MAX_LABELS, toGcpLabels } from "./labels.ts";
+import { workflowServiceAccount } from "./workflow-identity.ts";
 
 const PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
@@ -75,7 +77,10 @@ function readMachines(
       `machine types sold on demand, or spot: true (${type} is sold only as Spot or flex-start capacity)`,
     );
   }
-  if (!accelerator) return { types };
+  if (!accelerator) {
+    refuseGpuless(read, types, gpulessWhy);
+    return { types };
+  }
   // Both given: they must agree. The accelerator is what is refused, so a review can drop its example value.
   const disagree = (why: string, fits: string): never =>
     read.fail(
@@ -153,6 +158,15 @@ function parseServiceAccount(read: InputReader): GcpConfig["serviceAccount"] {
     "a service account email such as runner@my-project.iam.gserviceaccount.com",
     "",
   );
+  const own = email === "" ? undefined : workflowServiceAccount(read.env);
+  if (own && own.email === email.toLowerCase()) {
+    read.fail(
+      "service-account",
+      `a service account other than the workflow's own (${own.variable} names its credentials): it may create and delete ` +
+        "instances, and on the machine a job could use it to lift its own max_run_duration or delete the project's VMs; " +
+        "give the machine an account that may delete only itself (docs/gcp.md), or none",
+    );
+  }
   if (email === "") {
     if (read.isSet("scopes"))
       read.fail("scopes", "nothing unless service-account is set (without one the machine gets no credentials)");
@@ -185,7 +199,18 @@ export const gcpInputs: CloudInputs<GcpConfig> = {
     const { types, gpu } = readMachines(read, accelerator, spot);
     const [machineType, ...fallbackMachineTypes] = types as [string, ...string[]];
     const image = readImage(read);
-    const diskType = read.oneOf("disk-type", DISK_TYPES, "pd-balanced");
+    const hyperdiskOnly = types.filter((type) => HYPERDISK_ONLY.test(type));
+    const diskType = read.oneOf(
+      "disk-type",
+      DISK_TYPES,
+      hyperdiskOnly.length > 0 ? "hyperdisk-balanced" : "pd-balanced",
+    );
+    if (!diskType.startsWith("hyperdisk-") && hyperdiskOnly.length > 0) {
+      read.fail(
+        "disk-type",
+        `hyperdisk-balanced (the default for them): ${hyperdiskOnly.join(", ")} boot only from Hyperdisk`,
+      );
+    }
     if (diskType.startsWith("hyperdisk-") && machineType.startsWith("n1-")) {
       read.fail(
         "disk-type",
@@ -224,4 +249,7 @@ export const gcpInputs: CloudInputs<GcpConfig> = {
         ? "tag keys that stay distinct as GCE labels (lower-cased, other characters than letters, digits, '_' and '-' become '_')"
         : undefined,
   },
+  // jupyter: the JupyterLab user of the Deep Learning VM images that Vertex AI Workbench runs on (its jupyter-user
+  // metadata key defaults to it: cloud.google.com/vertex-ai/docs/workbench/instances/manage-metadata).
+  imageAccounts: ["jupyter"],
 };

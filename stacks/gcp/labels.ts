@@ -24,6 +24,10 @@ function labelKey(key: string): string {
  * cut to 63 characters ("Owner/Repo" -> "owner_repo"). Keys that are already valid labels win a collision over
  * keys that had to be changed, so the ownership keys (gpu-runner-*) always keep their values. A sweeper that
  * looks for a start's machines by label must normalise its search values with this same function.
+ *
+ * The folding is lossy: "octo-org/md_sim" and "octo-org/md.sim" (and any two names equal in their first 63
+ * characters once lower-cased) become one value. So the readable repository label is for people only; ownership is
+ * decided by the repository-id label, whose digits pass through unchanged.
  */
 export function toGcpLabels(tags: Readonly<Record<string, string>>): Record<string, string> {
   const changed: Record<string, string> = {};

@@ -1,12 +1,15 @@
 // The Compute Engine stack: one google_compute_instance per runner. Security and cost posture lives here: a hard
-// lifetime enforced by Compute Engine itself (max_run_duration, then DELETE), no service account unless asked,
-// no external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
+// lifetime enforced by Compute Engine itself on a running instance (max_run_duration, then DELETE), an instance that
+// deletes itself after its job when it has a service account (end-command.ts), no service account unless asked, no
+// external IP unless asked, project-wide SSH keys blocked, every resource labelled with its owner.
 import { Fn } from "cdktf";
 import { formatAccelerator } from "../accelerator.ts";
 import type { CloudTerraform } from "../cloud.ts";
 import { lazyBindings } from "../provider-bindings.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "../runner-stack.ts";
+import { GCP_APPLY_ERROR_HINTS } from "./apply-errors.ts";
 import type { GcpConfig } from "./config.ts";
+import { endCommand } from "./end-command.ts";
 import { toGcpLabels } from "./labels.ts";
 
 /** These series only boot with the gVNIC network driver. */
@@ -79,6 +82,16 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
     });
   }
 
+  /**
+   * With a service account, the boot script deletes its own instance before it powers off (after its job, at the
+   * idle timeout, at the lifetime cap): a guest power-off only stops a Compute Engine instance, whose boot disk then
+   * stays billed and which max_run_duration no longer deletes. Without one, nothing on the machine can call the API.
+   */
+  protected override bootOverrides(config: GcpConfig): Record<string, string> {
+    if (!config.serviceAccount) return {};
+    return { GR_END_COMMAND_B64: Buffer.from(endCommand(), "utf8").toString("base64") };
+  }
+
   protected override createMachine(runner: RunnerSlot, userData: string, config: GcpConfig): MachineMade {
     const { ComputeInstance } = bindings.get();
     if (config.accelerator && !config.gpu) this.machineTypeData(config);
@@ -109,9 +122,11 @@ export class GcpRunnerStack extends RunnerStack<GcpConfig> {
         automaticRestart: false,
         provisioningModel: spot ? "SPOT" : "STANDARD",
         preemptible: spot,
-        // The hard cost cap, enforced by Compute Engine even if the machine's own timers never run: at
-        // max-lifetime the instance is deleted (not stopped, which would keep its disk billed). Spot preemption
-        // deletes it too.
+        // The cost cap held by Compute Engine, out of a job's reach: a RUNNING instance is deleted at max-lifetime
+        // (not stopped, which would keep its disk billed). It does not reach a stopped one: Compute Engine clears the
+        // termination time when an instance stops ("Limit the run time of a VM"), which is what a guest power-off
+        // or host maintenance (TERMINATE, no automatic restart) does; hence the self-delete above, the stop job and
+        // the sweep. Spot preemption deletes it too.
         maxRunDuration: { seconds: this.shared.boot.maxLifetimeMinutes * 60 },
         instanceTerminationAction: "DELETE",
       },
@@ -161,6 +176,7 @@ export const gcpTerraform: CloudTerraform<GcpConfig> = {
   providerPackages: ["@cdktf/provider-google"],
   createStack: (scope, id, shared, config) => new GcpRunnerStack(scope, id, shared, config),
   capacityErrors: CAPACITY_ERRORS,
+  applyErrorHints: GCP_APPLY_ERROR_HINTS,
   credentialsHint:
     "that google-github-actions/auth ran in this job and its service account has the roles listed in docs/gcp.md " +
     "(compute.machineTypes.list for the GPU count), " +

@@ -1,5 +1,6 @@
 // state-backend: gcs, the Cloud Storage bucket that keeps each start's encrypted state bundle.
-import { runChecked, type StateStore, type StateStoreDefinition } from "../cloud.ts";
+import type { StateStore, StateStoreDefinition } from "../cloud-cli.ts";
+import { runChecked } from "../cloud-command.ts";
 import type { InputReader } from "../input-reader.ts";
 import { bundleKey, readStoreLocation } from "../state-store.ts";
 

@@ -1,6 +1,6 @@
 // A scratch "machine" in which the real boot script (stacks/boot/runner.sh) runs for real: a cloud-init-like
 // directory holding the user-data (and a guest agent's directory, empty unless a test fills it), stand-ins for what a test must not touch (poweroff, useradd, runuser, nvidia-smi,
-// uname, systemd-run...), a runner release tarball built at test time and served from 127.0.0.1. The system paths the
+// uname, systemd-run, sudo -l...), a runner release tarball built at test time and served from 127.0.0.1. The system paths the
 // lifetime re-arm writes (/etc/systemd/system, /var/lib/gpu-runner, the VM's DMI UUID) live under the scratch root. PATH holds only the stand-ins and
 // links to the real tools the script may use, so a command the script calls that is not listed here fails the test.
 // When the tests run as root, the script runs as nobody: a broken script (say, one that goes on after a failed
@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { constants as zlibConstants, gzipSync, inflateRawSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
 import { renderBootScript, shellQuote } from "../../stacks/boot-script.ts";
 import { HUNG_MS, waitFor } from "./patience.ts";
@@ -46,6 +46,7 @@ const TOOLS = [
   "sleep",
   "sort",
   "head",
+  "tail",
   "tar",
   "timeout",
   "tr",
@@ -168,6 +169,10 @@ export interface SandboxOptions {
   files?: (sandbox: BootSandbox) => Record<string, string | Buffer>;
   /** Real tools (of TOOLS) whose every call is recorded, argv included, as the stand-ins' are: then run as usual. */
   recordTools?: string[];
+  /** What `sudo -n -l -U USER` answers: "policy" (the default) as sudo would from the sudoers rules under the scratch
+   * root (etc/sudoers, etc/sudoers.d/*: a rule for the user, one of its groups, or ALL), "absent" (no sudo on the
+   * machine), "broken" (sudo fails). */
+  sudo?: "policy" | "absent" | "broken";
 }
 
 export interface RunResult {
@@ -187,6 +192,8 @@ export function killAllSandboxes(): void {
 }
 
 export function killGroup(pgid: number): void {
+  // 0 is a sandbox that never started: process.kill(-0) would signal the test runner's own process group.
+  if (!(pgid > 0)) return;
   try {
     process.kill(-pgid, "SIGKILL");
   } catch {
@@ -453,6 +460,7 @@ echo "Running timer as unit: gpu-runner-lifetime-cap.timer"
       await this.writeStandIn(tool, `${record(tool, tool)}exec ${shellQuote(join(this.root, "tools", tool))} "$@"\n`);
     }
     await this.writeStandIn("shutdown", `${record("power", "shutdown")}exit 0\n`);
+    if (this.options.sudo !== "absent") await this.writeStandIn("sudo", this.sudoStandIn(record("sudo"), users));
     await this.writeStandIn("systemctl", `${record("power", "systemctl")}exit 1\n`);
     await this.writeStandIn("useradd", `${record("useradd")}echo "\${!#}:1001" >>${users}\n`);
     await this.writeStandIn(
@@ -510,6 +518,38 @@ exit 99
 `,
       );
     }
+  }
+
+  /** sudo, asked only what a user may run (`sudo -n -l -U USER`), answering in sudo's own words (sudo 1.9, C locale). */
+  private sudoStandIn(record: string, users: string): string {
+    if (this.options.sudo === "broken")
+      return `${record}echo "sudo: unable to open /etc/sudoers: Permission denied" >&2\nexit 1\n`;
+    const files = [join(this.root, "etc", "sudoers"), join(this.root, "etc", "sudoers.d")].map(shellQuote);
+    return `${record}[[ $1 == -n && $2 == -l && $3 == -U && $# == 4 ]] || { echo "stand-in sudo: unsupported: $*" >&2; exit 2; }
+user=$4 found='' groups=''
+while IFS=: read -r name _ g; do
+  [[ $name == "$user" ]] || continue
+  found=1 groups="$name \${g-}"
+done <${users}
+[[ -n $found ]] || { echo "sudo: unknown user $user" >&2; exit 1; }
+rules=''
+for f in ${files[0]} ${files[1]}/*; do
+  [[ -f $f ]] || continue
+  while read -r who rest; do
+    [[ -n $who && $who != \\#* ]] || continue
+    match=''
+    [[ $who == "$user" || $who == ALL ]] && match=1
+    for g in $groups; do [[ $who == "%$g" ]] && match=1; done
+    [[ -z $match ]] || rules+="    \${rest#*=}"$'\\n'
+  done <"$f"
+done
+if [[ -z $rules ]]; then
+  echo "User $user is not allowed to run sudo on sandbox."
+else
+  printf '%s\\n' "Matching Defaults entries for $user on sandbox:" "    env_reset" "" "User $user may run the following commands on sandbox:"
+  printf %s "$rules"
+fi
+`;
   }
 
   /** The stand-in runner: records what it was given (never the config itself), then behaves as `mode` says. */
@@ -670,8 +710,10 @@ ${behaviour[mode]}
   }
 
   /**
-   * Regular files under the scratch root whose content includes the JIT config: in clear, gzip-compressed, or inside
-   * base64 text at any offset (whitespace aside), found by decoding every base64 run at each of its 4 alignments.
+   * Regular files under the scratch root whose content includes the JIT config: in clear, in a gzip stream at any
+   * offset (each 1f 8b 08 decompressed from there, what follows the stream ignored, a truncated one as far as it
+   * goes), or inside base64 text at any offset (whitespace aside), found by decoding every base64 run at each of its
+   * 4 alignments.
    */
   filesHoldingSecret(): string[] {
     const needle = Buffer.from(this.secret);
@@ -685,12 +727,10 @@ ${behaviour[mode]}
     };
     const holds = (bytes: Buffer): boolean => {
       if (bytes.includes(needle) || inBase64(bytes)) return true;
-      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
-      try {
-        return gunzipSync(bytes).includes(needle);
-      } catch {
-        return false; // a truncated stream: what it does decompress is not checked here
+      for (let at = bytes.indexOf(GZIP_MAGIC); at >= 0; at = bytes.indexOf(GZIP_MAGIC, at + 1)) {
+        if (gzipStreamAt(bytes, at)?.includes(needle)) return true;
       }
+      return false;
     };
     const found: string[] = [];
     const walk = (dir: string) => {
@@ -743,6 +783,23 @@ ${behaviour[mode]}
     live.delete(this.pid);
     await chmod(this.root, 0o700).catch(() => undefined);
     await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
+
+/** What the gzip stream whose header starts at `at` decompresses to, as far as it goes (RFC 1952's header fields:
+ * FEXTRA, FNAME, FCOMMENT, FHCRC); undefined where nothing decompresses. */
+export function gzipStreamAt(bytes: Buffer, at: number): Buffer | undefined {
+  const flags = bytes[at + 3] ?? 0;
+  let body = at + 10;
+  if (flags & 0x04) body += 2 + (bytes.readUInt16LE(Math.min(body, bytes.length - 2)) || 0);
+  for (const bit of [0x08, 0x10]) if (flags & bit) body = bytes.indexOf(0, body) + 1 || bytes.length;
+  if (flags & 0x02) body += 2;
+  try {
+    return inflateRawSync(bytes.subarray(body), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return undefined;
   }
 }
 

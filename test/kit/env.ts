@@ -6,6 +6,7 @@ export const FAKE_TOKEN = "test-token-not-real-0123456789";
 
 export const RUN_CONTEXT_ENV = {
   GITHUB_REPOSITORY: "octo-org/md-sim",
+  GITHUB_REPOSITORY_ID: "612345678",
   GITHUB_RUN_ID: "987654321",
   GITHUB_RUN_ATTEMPT: "2",
   GITHUB_API_URL: "https://api.github.com",

@@ -1,7 +1,11 @@
 // The tools `npm test` needs beside Node and npm, checked once before any test runs: the real terraform binary
-// (the orchestration and end-to-end tests run it) and Debian's shellcheck (every shell script is linted). A missing
-// one is one clear line saying how to get it, instead of a failure in every test that needs it.
+// (the orchestration and end-to-end tests run it), Debian's shellcheck (every shell script is linted), and the
+// clouds' own CLIs, aws, gcloud and az, and openssl (the cloud CLI tests run the CLIs against local stand-ins, built
+// from the API descriptions they ship; the Azure one speaks TLS with a certificate openssl makes). A missing one is
+// one clear line saying how to get it, instead of a failure in every test that needs it (those tests fail too, with
+// the same line: test/kit/cloud-apis/clis.ts).
 import { spawnSync } from "node:child_process";
+import { AWS_CLI, AZ_CLI, type CliTool, GCLOUD_CLI, OPENSSL, onPath } from "./cloud-apis/clis.ts";
 
 interface Prerequisite {
   tool: string;
@@ -37,6 +41,13 @@ export const PREREQUISITES: Prerequisite[] = [
     howToGet:
       "sudo apt-get install shellcheck (Debian, Ubuntu), brew install shellcheck (macOS), or https://github.com/koalaman/shellcheck#installing",
   },
+  ...[AWS_CLI, GCLOUD_CLI, AZ_CLI, OPENSSL].map(
+    (cli: CliTool): Prerequisite => ({
+      tool: cli.command,
+      problem: () => (onPath(cli.command) ? cli.tooOld?.() : "not found on PATH"),
+      howToGet: cli.howToGet,
+    }),
+  ),
 ];
 
 /** One line per missing or unusable tool; empty when everything is there. */

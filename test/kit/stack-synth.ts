@@ -20,6 +20,9 @@ export type Json = Record<string, any>;
 /** Input name -> value; undefined leaves a base input out. */
 export type Inputs = Record<string, string | undefined>;
 
+/** The GITHUB_REPOSITORY_ID of every synthesis here: what the repository-id ownership tag must carry. */
+export const REPOSITORY_ID = "612345678";
+
 export interface StackKitOptions {
   /** The inputs every synthesis starts from (mode, cloud, github-token and the cloud's own). */
   base: Readonly<Record<string, string>>;
@@ -59,6 +62,7 @@ export function stackKit(options: StackKitOptions): StackKit {
     // JSON leaves an undefined input out, as the base's own would be left out of with:.
     return {
       GITHUB_REPOSITORY: repository,
+      GITHUB_REPOSITORY_ID: REPOSITORY_ID,
       GITHUB_RUN_ID: runId,
       GITHUB_RUN_ATTEMPT: runAttempt,
       [INPUTS_VARIABLE]: JSON.stringify(inputs),
@@ -91,6 +95,7 @@ export function stackKit(options: StackKitOptions): StackKit {
     ownership: {
       [OWNERSHIP_KEYS.managedBy]: MANAGED_BY_VALUE,
       [OWNERSHIP_KEYS.repository]: repository,
+      [OWNERSHIP_KEYS.repositoryId]: REPOSITORY_ID,
       [OWNERSHIP_KEYS.runId]: runId,
       [OWNERSHIP_KEYS.runAttempt]: runAttempt,
       [OWNERSHIP_KEYS.label]: label,

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { DataResource, Fn } from "cdktf";
 import { defineCloud } from "../../stacks/cloud.ts";
+import type { PreflightFinding } from "../../stacks/preflight.ts";
 import { type MachineMade, RunnerStack, type RunnerSlot } from "../../stacks/runner-stack.ts";
 
 export interface TestCloudConfig {
@@ -23,6 +24,8 @@ export interface TestCloudConfig {
   resolvedImage?: string;
   /** Boot script values this cloud adds (as Azure adds its deallocate command). */
   bootExtra?: Record<string, string>;
+  /** What the cloud answers a preflight of each machine type (nothing asked when absent). */
+  preflight?: Record<string, PreflightFinding[]>;
 }
 
 export function markerOf(config: Pick<TestCloudConfig, "markerDir">, runnerName: string): string {
@@ -125,11 +128,14 @@ export const testCloud = defineCloud<TestCloudConfig>({
     // A stop without state looks here; TEST_SWEEP answers as the cloud would ("fail" for an unreachable CLI).
     findMachines: async (filter, env) => {
       if (env.TEST_SWEEP === "fail") throw new Error("the cloud's CLI is not configured");
-      const label = "label" in filter ? filter.label : "gpu-1-1-00000000";
+      const label = filter.label ?? "gpu-1-1-00000000";
+      const { repositoryId } = filter;
       return env.TEST_SWEEP === "found"
-        ? [{ id: `${label}-0`, name: `${label}-0`, label, state: "running", location: "test-zone" }]
+        ? [{ id: `${label}-0`, name: `${label}-0`, label, repositoryId, state: "running", location: "test-zone" }]
         : [];
     },
+    findLeftovers: async () => ({ leftovers: [], unchecked: [] }),
     deleteMachines: async (machines) => machines.map((m) => `instance ${m.name}`),
+    preflight: async (config) => config.preflight?.[config.machineType] ?? [],
   },
 });

@@ -35,6 +35,9 @@ export async function createJitConfig(api: Transport, prefix: string, req: JitRe
   };
   const label = `GitHub: generate JIT config for runner ${req.name}`;
   const beforeResend = async () => {
+    // Cancelled: no second registration. One the failed attempt may have made is left for the stop job, which
+    // removes every runner named under the start's label; the step has no time to look for it now.
+    req.signal?.throwIfAborted();
     try {
       await removeRunnersNamed(api, prefix, req.name, label);
     } catch (err) {
@@ -42,7 +45,7 @@ export async function createJitConfig(api: Transport, prefix: string, req: JitRe
       throw err;
     }
   };
-  const response = await api.send("POST", path, { body, policy: { label, beforeResend } });
+  const response = await api.send("POST", path, { body, policy: { label, beforeResend }, signal: req.signal });
 
   const data = response.data as { encoded_jit_config?: unknown; runner?: { id?: unknown; name?: unknown } } | string;
   if (typeof data !== "object" || data === null)

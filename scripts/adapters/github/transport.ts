@@ -31,7 +31,7 @@ export interface Transport {
   send(
     method: Method,
     path: string,
-    options?: { body?: Record<string, unknown>; policy?: RequestPolicy },
+    options?: { body?: Record<string, unknown>; policy?: RequestPolicy; signal?: AbortSignal },
   ): Promise<Answer>;
   /** The answer, or "gone" for a 404: the one place a 404 is read so, for the calls whose goal it is. */
   unlessGone(method: Method, path: string): Promise<Answer | "gone">;
@@ -71,6 +71,8 @@ export function createTransport(opts: GitHubClientOptions): Transport {
       const method = options.method;
       const attempt = async () => {
         if (writeTurn && isWrite(method)) await writeTurn();
+        // A caller that gave up while this waited its turn (a cancelled start) sends nothing, nor a re-send.
+        (options.request as { signal?: AbortSignal } | undefined)?.signal?.throwIfAborted();
         try {
           return await request(options);
         } catch (err) {
@@ -96,7 +98,12 @@ export function createTransport(opts: GitHubClientOptions): Transport {
   });
 
   const send: Transport["send"] = (method, path, options = {}) =>
-    octokit.request({ method, url: path, ...options.body, request: { policy: options.policy } });
+    octokit.request({
+      method,
+      url: path,
+      ...options.body,
+      request: { policy: options.policy, signal: options.signal },
+    });
 
   return {
     scope: opts.scope,

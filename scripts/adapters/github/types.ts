@@ -16,7 +16,14 @@ export interface JitConfig {
   encodedJitConfig: string;
 }
 
-export type JitRequest = { name: string; labels: string[]; runnerGroupId: number; workFolder?: string };
+export type JitRequest = {
+  name: string;
+  labels: string[];
+  runnerGroupId: number;
+  workFolder?: string;
+  /** Once it fires (the job was cancelled), a failed attempt is not sent again: a re-send would register anew. */
+  signal?: AbortSignal;
+};
 
 export type RunnerScope = { kind: "repository"; owner: string; repo: string } | { kind: "organization"; org: string };
 

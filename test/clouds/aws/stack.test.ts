@@ -14,7 +14,7 @@ import { parseInputs } from "../../../scripts/settings/inputs.ts";
 import { synthesizeLoaded } from "../../../scripts/phases/synthesize.ts";
 import { awsCloud } from "../../../stacks/aws/index.ts";
 import { LIFETIME_CAP_MARGIN_MINUTES } from "../../../stacks/lifetime-cap.ts";
-import { type BadInput, type Json, jitReferences, stackKit, tf } from "../../kit/stack-synth.ts";
+import { type BadInput, type Json, jitReferences, REPOSITORY_ID, stackKit, tf } from "../../kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await awsCloud.terraform.load();
@@ -393,6 +393,8 @@ describe("aws lifetime cap outside the machine (lifetime-role)", () => {
     for (const index of [0, 1]) {
       assert.equal(schedules[`lifetime-${index}`]!.name, `${LABEL}-${index}`);
       assert.equal(schedules[`lifetime-${index}`]!.group_name, "default");
+      // A schedule takes no tags: its description names the repository id the sweep finds it by (schedule-owner.ts).
+      assert.match(schedules[`lifetime-${index}`]!.description, new RegExp(`repository id ${REPOSITORY_ID}\\)$`));
     }
   });
 

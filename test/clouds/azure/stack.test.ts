@@ -459,7 +459,7 @@ describe("azure inputs", () => {
       [{ accelerator: "h100:8" }, 8, 98.32],
       [{ accelerator: "h200:8" }, 8, undefined],
       [{ accelerator: undefined, "machine-type": "Standard_ND96isr_H100_v5" }, 8, 98.32],
-      [{ accelerator: undefined, "machine-type": "Standard_D4s_v5" }, 0, undefined],
+      [{ accelerator: undefined, "machine-type": "Standard_D4s_v5", "expected-gpus": "0" }, 0, undefined],
       [{ accelerator: undefined, "machine-type": "Standard_NC99zz_X1_v9" }, undefined, undefined],
     ] as const) {
       const { plan } = prepare(overrides).inputs;
@@ -556,7 +556,7 @@ describe("azure inputs", () => {
       "more tags than Azure allows",
       { tags: JSON.stringify(Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, "v"]))) },
       "tags",
-      /at most 44 tags with cloud azure/,
+      /at most 43 tags with cloud azure/,
     ],
     ["the administrator as runner user", { "runner-user": "azureuser" }, "runner-user"],
   ];
@@ -802,5 +802,45 @@ describe("azure: the boot script deallocates its own VM before powering off (boo
     } finally {
       azure.deallocateStatus = 202;
     }
+  });
+});
+
+describe("azure: without identity, the review and the job summary say what a powered-off VM costs", () => {
+  test("the caveat carries the size's hourly list price, and both the review and the job summary show it", async () => {
+    const { startSummary } = await import("../../../scripts/phases/job-summary.ts");
+    const { describeStart } = await import("../../../scripts/phases/describe.ts");
+    const { inputs } = prepare({});
+    const usd = inputs.plan.hourlyPriceUsd();
+    assert.ok(usd !== undefined && usd > 0, "t4 has a list price in the catalog");
+    const caveat = inputs.plan.summary().caveats?.[0] ?? "";
+    assert.ok(caveat.includes(`billed at the full price ($${usd.toFixed(2)} per hour per VM, list price of `), caveat);
+    const review = describeStart(inputs, LABEL, inputs.plan, "cdk.tf.json");
+    assert.ok(review.includes(`caveat`) && review.includes(caveat), review);
+    const summary = startSummary({
+      label: LABEL,
+      runners: [{ name: `${LABEL}-0`, id: 1, machineId: "vm-0" }],
+      machine: inputs.plan.summary(),
+      gpusPerMachine: 1,
+      gpuCheck: "1 per machine",
+      maxLifetimeMinutes: 60,
+      usdPerHour: usd,
+      pricesAsOf: "2024",
+    });
+    assert.ok(summary.includes(`> [!WARNING]\n> ${caveat}`), summary);
+    // With identity: no such warning anywhere.
+    const withIdentity = prepare({ identity: IDENTITY }).inputs;
+    assert.equal(withIdentity.plan.summary().caveats, undefined);
+    assert.ok(
+      !startSummary({
+        label: LABEL,
+        runners: [{ name: `${LABEL}-0`, id: 1, machineId: "vm-0" }],
+        machine: withIdentity.plan.summary(),
+        gpusPerMachine: 1,
+        gpuCheck: "1 per machine",
+        maxLifetimeMinutes: 60,
+        usdPerHour: usd,
+        pricesAsOf: "2024",
+      }).includes("[!WARNING]"),
+    );
   });
 });

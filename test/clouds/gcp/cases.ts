@@ -45,7 +45,9 @@ export const cases: CloudCases = {
       { accelerator: "h100", want: /only as Spot capacity \(a3-highgpu-1g\); set spot: true/ },
       { accelerator: "h100", want: "a3-highgpu-1g (spot)", inputs: { spot: "true" } },
       { accelerator: "h100:8", want: "a3-highgpu-8g" },
-      { accelerator: "h200:8", want: "a3-ultragpu-8g" },
+      // A3 Ultra comes through reservations, flex-start or Spot, never plain on-demand.
+      { accelerator: "h200:8", want: /only as Spot capacity \(a3-ultragpu-8g\); set spot: true/ },
+      { accelerator: "h200:8", want: "a3-ultragpu-8g (spot)", inputs: { spot: "true" } },
     ],
     wrongValues: [
       { input: "disk-type", value: "gp3", expected: /one of pd-balanced, pd-ssd, pd-standard, hyperdisk-balanced/ },

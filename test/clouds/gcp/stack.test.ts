@@ -2,13 +2,21 @@
 // synthesized by cdktf to cdk.tf.json (test/kit/stack-synth.ts), and the JSON checked for the properties that carry
 // security and cost.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { OWNERSHIP_KEYS } from "../../../stacks/names.ts";
 import { InputError } from "../../../stacks/input-reader.ts";
 import { parseInputs, type StartInputs } from "../../../scripts/settings/inputs.ts";
 import { gcpCloud } from "../../../stacks/gcp/index.ts";
 import { isValidGcpLabel, toGcpLabels } from "../../../stacks/gcp/labels.ts";
-import { type BadInput, type Inputs, type Json, jitReferences, stackKit } from "../../kit/stack-synth.ts";
+import {
+  type BadInput,
+  type Inputs,
+  type Json,
+  jitReferences,
+  REPOSITORY_ID,
+  stackKit,
+} from "../../kit/stack-synth.ts";
 
 // The provider bindings load lazily (the action prunes unused ones); synthesis needs them loaded.
 await gcpCloud.terraform.load();
@@ -181,6 +189,7 @@ describe("gcp stack", () => {
       cost_center: "cc-42",
       [OWNERSHIP_KEYS.managedBy]: "ephemeral-gpu-runner",
       [OWNERSHIP_KEYS.repository]: "example-org_example_repo",
+      [OWNERSHIP_KEYS.repositoryId]: REPOSITORY_ID,
       [OWNERSHIP_KEYS.runId]: "4242",
       [OWNERSHIP_KEYS.runAttempt]: "2",
       [OWNERSHIP_KEYS.label]: LABEL,
@@ -268,7 +277,7 @@ describe("gcp inputs", () => {
     });
   });
 
-  // The same variables, in the same order, as the CLI's look-ups (test/clouds/gcp/cli.test.ts).
+  // The same variables, in the same order, as the CLI's look-ups (test/clouds/gcp/cli-real.test.ts).
   test("project defaults to GOOGLE_CLOUD_PROJECT, then CLOUDSDK_CORE_PROJECT (both set by google-github-actions/auth)", () => {
     const unset = envOf({ ...BASE, project: undefined });
     const projectOf = (env: Record<string, string | undefined>) =>
@@ -330,7 +339,7 @@ describe("gcp inputs", () => {
       [{ accelerator: "p4" }, 1],
       [{ "machine-type": "a2-highgpu-4g", accelerator: undefined }, 4],
       [{ "machine-type": "g2-standard-48", accelerator: undefined }, 4],
-      [{ "machine-type": "n2-standard-8", accelerator: undefined }, 0],
+      [{ "machine-type": "n2-standard-8", accelerator: undefined, "expected-gpus": "0" }, 0],
       [{ "machine-type": "a4-highgpu-8g", accelerator: undefined }, 8],
       [{ "machine-type": "g4-standard-96", accelerator: undefined }, 2],
       [{ "machine-type": "a9-futuregpu-1x", accelerator: undefined }, undefined],
@@ -482,4 +491,35 @@ describe("toGcpLabels", () => {
       for (const [key, value] of Object.entries(out)) assert.ok(isValidGcpLabel(key, value), `${key}=${value}`);
     });
   }
+});
+
+describe("gcp stack: the instance deletes itself after its job", () => {
+  const email = "runner@my-project-123.iam.gserviceaccount.com";
+  const headerOf = (script: string, name: string) => new RegExp(`^export ${name}='([^']*)'$`, "m").exec(script)?.[1];
+  const json = synth({ count: "2" });
+
+  test("with service-account: every boot script carries the self-delete, against Google's own endpoints", () => {
+    const withAccount = synth({ count: "2", "service-account": email });
+    const body = readFileSync(new URL("../../../stacks/gcp/self-delete.sh", import.meta.url), "utf8");
+    for (const index of [0, 1]) {
+      const script: string = instance(withAccount, index).metadata["startup-script"];
+      const command = Buffer.from(headerOf(script, "GR_END_COMMAND_B64") ?? "", "base64").toString("utf8");
+      // Written out by hand: the endpoints it calls, then stacks/gcp/self-delete.sh below its shebang.
+      const values = [
+        "#!/bin/bash",
+        "METADATA='http://metadata.google.internal'",
+        "COMPUTE='https://compute.googleapis.com'",
+      ].join("\n");
+      assert.equal(command, `${values}\n${body.slice(body.indexOf("\n") + 1)}`);
+    }
+  });
+
+  test("without service-account: no end command (nothing on the machine could get a token)", () => {
+    for (const index of [0, 1])
+      assert.equal(headerOf(instance(json, index).metadata["startup-script"], "GR_END_COMMAND_B64"), undefined);
+  });
+
+  test("the boot disk goes with the instance, whoever deletes it", () => {
+    assert.equal(instance(synth({ "service-account": email })).boot_disk.auto_delete, true);
+  });
 });

@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 import { DataResource } from "cdktf";
 import { shellQuote } from "../../../stacks/boot-script.ts";
 import type { InputReader } from "../../../stacks/input-reader.ts";
-import { defineCloud, type FoundMachine, runChecked } from "../../../stacks/cloud.ts";
+import { defineCloud } from "../../../stacks/cloud.ts";
+import type { FoundMachine } from "../../../stacks/cloud-cli.ts";
+import { runChecked } from "../../../stacks/cloud-command.ts";
 import { MANAGED_BY_VALUE, OWNERSHIP_KEYS } from "../../../stacks/names.ts";
 import { RunnerStack, type RunnerSlot } from "../../../stacks/runner-stack.ts";
 
@@ -153,16 +155,13 @@ export const localCloud = defineCloud<LocalConfig>({
           () => undefined,
         );
         if (!tags || tags[OWNERSHIP_KEYS.managedBy] !== MANAGED_BY_VALUE) continue;
-        if (
-          "label" in filter
-            ? tags[OWNERSHIP_KEYS.label] !== filter.label
-            : tags[OWNERSHIP_KEYS.repository] !== filter.repository
-        )
-          continue;
+        if (tags[OWNERSHIP_KEYS.repositoryId] !== filter.repositoryId) continue;
+        if (filter.label !== undefined && tags[OWNERSHIP_KEYS.label] !== filter.label) continue;
         machines.push({
           id: entry,
           name: entry,
           label: tags[OWNERSHIP_KEYS.label] ?? "",
+          repositoryId: tags[OWNERSHIP_KEYS.repositoryId] ?? "",
           state: existsSync(join(root, entry, "powered-off")) ? "stopped" : "running",
           launchedAt: (await stat(tagsFile)).mtime,
           maxLifetimeMinutes: Number(tags[OWNERSHIP_KEYS.maxLifetime]) || undefined,
@@ -171,7 +170,11 @@ export const localCloud = defineCloud<LocalConfig>({
       }
       return machines;
     },
-    async deleteMachines(machines, _labels, env, run) {
+    // A local machine is one directory: nothing is made beside it.
+    async findLeftovers() {
+      return { leftovers: [], unchecked: [] };
+    },
+    async deleteMachines(machines, _starts, env, run) {
       const root = env[LOCAL_ENV.root];
       if (!root) throw new Error(`${LOCAL_ENV.root} is not set: the local machines cannot be deleted`);
       const deleted: string[] = [];
@@ -180,6 +183,19 @@ export const localCloud = defineCloud<LocalConfig>({
         deleted.push(`local machine ${machine.name}`);
       }
       return deleted;
+    },
+    // What a local start needs that can be missing: its scratch directory, where each machine gets its own.
+    async preflight(config) {
+      const check = `the scratch directory ${config.root}`;
+      const isDirectory = await stat(config.root).then(
+        (found) => found.isDirectory(),
+        () => false,
+      );
+      return [
+        isDirectory
+          ? { check, status: "ok", detail: "exists", scope: "start" }
+          : { check, status: "failed", detail: "missing", fix: `create it, or set ${LOCAL_ENV.root}`, scope: "start" },
+      ];
     },
   },
 });

@@ -32,6 +32,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
+import { RUN_CONTEXT_ENV } from "../env.ts";
 import { ExpressionError, type ExpressionContext, evaluateCondition, interpolate, type Value } from "./expressions.ts";
 
 export interface ActionStep {
@@ -101,6 +102,8 @@ export interface ActionRunOptions {
   /** `token` is the job's GITHUB_TOKEN (github.token). */
   github: {
     repository: string;
+    /** GITHUB_REPOSITORY_ID; a fixed one when left out. */
+    repositoryId?: string;
     runId: string;
     runAttempt: string;
     apiUrl: string;
@@ -436,6 +439,7 @@ async function runScript(
     GITHUB_ACTION_REPOSITORY: "",
     GITHUB_REPOSITORY: options.github.repository,
     GITHUB_REPOSITORY_OWNER: options.github.repository.split("/")[0] ?? "",
+    GITHUB_REPOSITORY_ID: options.github.repositoryId ?? RUN_CONTEXT_ENV.GITHUB_REPOSITORY_ID,
     GITHUB_RUN_ID: options.github.runId,
     GITHUB_RUN_ATTEMPT: options.github.runAttempt,
     GITHUB_API_URL: options.github.apiUrl,
