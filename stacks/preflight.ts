@@ -71,7 +71,8 @@ export function judgePreflight(candidates: readonly CandidateFindings[]): Prefli
   const dropped = candidates.filter(({ findings }) =>
     findings.some((f) => f.status === "failed" && f.scope === "candidate"),
   );
-  const allDropped = candidates.length > 0 && dropped.length === candidates.length;
+  // With no candidate at all nothing is dropped, and nothing is said either way.
+  const allDropped = dropped.length === candidates.length;
   for (const { candidate, findings } of dropped)
     for (const f of findings.filter((f) => f.status === "failed" && f.scope === "candidate"))
       if (allDropped) once(reasons, `${candidate}: ${line(f)}`);

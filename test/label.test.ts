@@ -88,11 +88,15 @@ describe("labelOfRunner", () => {
   for (const [name, label] of [
     ["gpu-987654321-2-0a1b2c3d-0", "gpu-987654321-2-0a1b2c3d"],
     ["gpu-987654321-2-0a1b2c3d-12", "gpu-987654321-2-0a1b2c3d"],
+    // A re-run's attempt has more than one digit.
+    ["gpu-987654321-12-0a1b2c3d-0", "gpu-987654321-12-0a1b2c3d"],
     // A start's label alone, or another shape, is no runner's name.
     ["gpu-987654321-2-0a1b2c3d", undefined],
     ["gpu-987654321-2-0a1b2c3d-0-copy", undefined],
     ["gpu-1-1-0A1B2C3D-0", undefined],
     ["build-box-3", undefined],
+    // A name that only ends like a runner's is not one (the pattern is anchored at both ends).
+    ["my-gpu-987654321-2-0a1b2c3d-0", undefined],
   ] as const) {
     it(`${name} -> ${label ?? "not a runner of a start"}`, () => {
       assert.equal(labelOfRunner(name), label);

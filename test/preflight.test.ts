@@ -85,6 +85,34 @@ describe("judgePreflight: the shared rule", () => {
       warnings: [],
     },
     {
+      name: "a dropped candidate is said by its failed candidate checks only, not by its other answers",
+      candidates: [
+        {
+          candidate: "a",
+          findings: [
+            failed("quota", "candidate"),
+            ok("zone offer", "candidate"),
+            unchecked("Spot quota"),
+            failed("image", "start", "set image"),
+          ],
+        },
+        { candidate: "b", findings: [ok("quota", "candidate")] },
+      ],
+      failed: true,
+      reasons: ["image: denied. set image"],
+      warnings: ["not checked: Spot quota: not allowed to read it", "a would be skipped: quota: denied. grant it"],
+    },
+    {
+      name: "a start-wide failure does not drop its candidate: another candidate's own failure stays a warning",
+      candidates: [
+        { candidate: "a", findings: [failed("image", "start", "set image")] },
+        { candidate: "b", findings: [failed("quota", "candidate")] },
+      ],
+      failed: true,
+      reasons: ["image: denied. set image"],
+      warnings: ["b would be skipped: quota: denied. grant it"],
+    },
+    {
       name: "a question that could not be asked is a warning, never a failure",
       candidates: [{ candidate: "a", findings: [unchecked("quota")] }],
       failed: false,

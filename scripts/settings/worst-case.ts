@@ -63,11 +63,12 @@ function hourly(amount: number): string {
 }
 
 /**
- * The bound and how it was reached, in one line: "$12.07 = $1.006 per hour (g5.xlarge in us-east-1, the highest of 2
+ * The bound and how it was reached, in one line: "$12.08 = $1.006 per hour (g5.xlarge in us-east-1, the highest of 2
  * capacity candidates) x 2 machine(s) x 6 h max-lifetime".
  */
 export function describeWorstCase(w: WorstCase): string {
   const hours = `${Number((w.maxLifetimeMinutes / 60).toFixed(2))} h max-lifetime`;
+  // Stryker disable next-line LogicalOperator,ConditionalExpression: worstCase sets usd and usdPerHour together (both from one known price); the second test only narrows the type.
   if (w.usd === undefined || w.usdPerHour === undefined)
     return `unknown: no list price for ${w.unpriced.join(", ")} (${w.count} machine(s) x ${hours})`;
   const which = w.candidates > 1 ? `, the highest of ${w.candidates} capacity candidates` : "";

@@ -23,6 +23,7 @@ export default {
       "test/runner-jobs.test.ts",
       "test/runner-user.test.ts",
       "test/preflight.test.ts",
+      "test/worst-case.test.ts",
     ],
     nodeArgs: ["-r", "{{hookFile}}", "--import", "tsx", "--test-reporter=tap", "{{testFile}}"],
     forceBail: true,

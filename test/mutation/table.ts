@@ -85,8 +85,46 @@ export const TABLE: TableMutant[] = [
   {
     name: "the cloud's end command is never run",
     file: BOOT,
-    find: "  end_through_cloud\n  halt_machine\n",
+    find: "  if [[ -n $RUNNER ]]; then end_through_cloud runner-started; else end_through_cloud before-runner; fi\n  halt_machine\n",
     replace: "  halt_machine\n",
+    tests: [...BOOT_TESTS, "test/clouds/gcp/self-delete.test.ts"],
+  },
+  {
+    name: "the lifetime cap on a later boot powers off without ending the machine through the cloud",
+    file: BOOT,
+    find: 'counted from the first boot)"\n    end_through_cloud\n',
+    replace: 'counted from the first boot)"\n',
+    tests: ["test/clouds/gcp/self-delete.test.ts"],
+  },
+  // The runner user without sudo
+  {
+    name: "an existing account in the docker group keeps root with runner-sudo: false",
+    file: BOOT,
+    find: "for g in docker lxd incus-admin libvirt disk root; do",
+    replace: "for g in lxd incus-admin libvirt disk root; do",
+    tests: ["test/boot-user.test.ts"],
+  },
+  {
+    name: "an existing account with its own sudoers rule keeps it with runner-sudo: false",
+    file: BOOT,
+    find: '  elif ((rc == 0)) && grep -q "^User $USR may run the following commands" "$out"; then',
+    replace: "  elif false; then",
+    tests: ["test/boot-user.test.ts"],
+  },
+  {
+    name: "an account sudo cannot answer for is accepted with runner-sudo: false",
+    file: BOOT,
+    find: '  power_off "could not tell what runner user $USR may run with sudo',
+    replace: '  return 0\n  power_off "could not tell what runner user $USR may run with sudo',
+    tests: ["test/boot-user.test.ts"],
+  },
+  // The user-data scrub
+  {
+    name: "the scrub looks for compressed user-data at offset 0 only",
+    file: BOOT,
+    find: "done < <(LC_ALL=C grep -obaF -f <(printf '\\037\\213\\010') -- \"$1\" 2>/dev/null)",
+    replace: "done < <(printf '0:\\n')",
+    tests: ["test/boot-scrub.test.ts"],
   },
   {
     name: "the power-off leaves the runner running",
@@ -174,8 +212,9 @@ export const TABLE: TableMutant[] = [
   {
     name: "gzip-compressed copies are not searched",
     file: BOOT,
-    find: "[[ $(od -An -N2 -tx1 -- \"$1\" 2>/dev/null) == ' 1f 8b' ]] || return 1",
-    replace: "return 1",
+    find: "    (($4 != 0)) || return 2\n",
+    replace: "",
+    tests: [...BOOT_TESTS, "test/boot-scrub.test.ts"],
   },
   {
     name: "base64 copies are searched at one offset only",
