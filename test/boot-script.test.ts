@@ -11,47 +11,34 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync }
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { BOOT_LOG_PREFIX, BOOT_TIME_PREFIX } from "../stacks/names.ts";
 import { RUNNER_RELEASE } from "../stacks/boot-values.ts";
 import {
   BODY_PATH,
-  BootSandbox,
+  type BootSandbox,
   type Capture,
   hostCaptures,
   isAlive,
-  killAllSandboxes,
   killGroup,
-  ReleaseServer,
   type RunResult,
   readCapture,
   type SandboxOptions,
   sha256,
   waitFor,
+  sandboxesOfThisFile,
 } from "./kit/boot-sandbox.ts";
 import { PARALLEL } from "./kit/patience.ts";
 import { gpuFacts } from "../scripts/phases/boot-lines.ts";
 import { renderBootScript } from "../stacks/boot-script.ts";
 
-const server = new ReleaseServer();
-const sandboxes: BootSandbox[] = [];
-
-before(async () => {
-  await server.start();
-});
-
-after(async () => {
-  killAllSandboxes();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-  await server.close();
-});
+const { server, create } = sandboxesOfThisFile();
 
 async function boot(
   options: Omit<SandboxOptions, "server"> = {},
 ): Promise<{ sandbox: BootSandbox; result: RunResult }> {
-  const sandbox = await BootSandbox.create({ server, ...options });
-  sandboxes.push(sandbox);
+  const sandbox = await create({ ...options });
   const result = await sandbox.run();
   return { sandbox, result };
 }
@@ -771,8 +758,7 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
   it("the idle timeout does not stop a job that runs past it", async () => {
     // The job is held until the idle deadline (the runner's start, from the script's own milestone, plus 2 "minutes")
     // has passed; the runner then finishes it and the boot powers off for that reason alone.
-    const sandbox = await BootSandbox.create({ server, runner: "held-job", values: { GR_IDLE_TIMEOUT_MINUTES: "2" } });
-    sandboxes.push(sandbox);
+    const sandbox = await create({ runner: "held-job", values: { GR_IDLE_TIMEOUT_MINUTES: "2" } });
     const running = sandbox.run();
     await waitFor("the held job", () => sandbox.output().includes(`${BOOT_LOG_PREFIX} job taken: held-job`));
     const started = Number(/^gpu-runner-time: (\S+) runner-started$/m.exec(sandbox.output())?.[1]);
@@ -789,8 +775,7 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
   });
 
   it("SIGTERM to the boot script stops the runner and powers off", async () => {
-    const sandbox = await BootSandbox.create({ server, runner: "idle" });
-    sandboxes.push(sandbox);
+    const sandbox = await create({ runner: "idle" });
     const { exited } = sandbox.start();
     try {
       await waitFor("the runner", () => sandbox.output().includes("Listening for Jobs"));
@@ -815,11 +800,9 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
     // The pre-runner script hangs; the boot script is then killed with SIGKILL (no trap can run): the timer alone
     // must still power off at the cap.
     const life = String(LIFETIME_PAST_THE_START);
-    const sandbox = await BootSandbox.create({
-      server,
+    const sandbox = await create({
       values: { GR_MAX_LIFETIME_MINUTES: life, GR_PRE_RUNNER_SCRIPT_B64: b64("echo hanging\nexec sleep 3000\n") },
     });
-    sandboxes.push(sandbox);
     const { exited } = sandbox.start();
     try {
       await waitFor(
@@ -846,8 +829,7 @@ describe("boot script: timeouts", { concurrency: PARALLEL }, () => {
 
 describe("boot script: the runner credential's on-disk copies", { concurrency: PARALLEL }, () => {
   it("plain and gzip-compressed copies are all removed, and the log line names each", async () => {
-    const sandbox = await BootSandbox.create({ server });
-    sandboxes.push(sandbox);
+    const sandbox = await create();
     // Beside cloud-init's four, a gzip copy elsewhere under its directory (as a log rotation or a backup makes one).
     const extra = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0", "user-data.txt.gz");
     await writeFile(extra, gzipSync(readFileSync(sandbox.userDataFiles[1]!)));
@@ -863,8 +845,7 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
   });
 
   it("a file it cannot read, or a gzip stream that does not decompress, is named as unchecked, not as removed", async () => {
-    const sandbox = await BootSandbox.create({ server });
-    sandboxes.push(sandbox);
+    const sandbox = await create();
     const instance = join(sandbox.cloudDir, "instances", "i-0123456789abcdef0");
     const truncated = join(instance, "vendor-data.txt");
     const unreadable = join(instance, "sem-data");
@@ -921,8 +902,7 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
 
   it("a guest agent's base64-encoded copies (ovf-env.xml, CustomData) are removed and named; its other files stay", async () => {
     const agent = (sandbox: BootSandbox, name: string) => join(sandbox.agentDir, name);
-    const sandbox = await BootSandbox.create({
-      server,
+    const sandbox = await create({
       files: (s) => ({
         [agent(s, "ovf-env.xml")]: ovfEnv(b64(s.userData)),
         [agent(s, "CustomData")]: b64(s.userData),
@@ -930,7 +910,6 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
         [agent(s, "history/1/GoalState.xml")]: "<GoalState><Incarnation>1</Incarnation></GoalState>\n",
       }),
     });
-    sandboxes.push(sandbox);
     const copies = [agent(sandbox, "ovf-env.xml"), agent(sandbox, "CustomData")];
     // A directory of the agent's it cannot list: named as such, under the agent's directory (not cloud-init's).
     const closed = agent(sandbox, "events");
@@ -969,8 +948,7 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
     const name = (dir: string, what: string, k: number, wrap: boolean) =>
       join(dir, `${what}-${k}${wrap ? "-wrapped" : ""}.b64`);
     const cases = [0, 1, 2].flatMap((k) => [false, true].map((wrap) => ({ k, wrap })));
-    const sandbox = await BootSandbox.create({
-      server,
+    const sandbox = await create({
       files: (s) =>
         Object.fromEntries(
           cases.flatMap(({ k, wrap }) => {
@@ -983,7 +961,6 @@ describe("boot script: the runner credential's on-disk copies", { concurrency: P
         ),
       recordTools: ["base64", "grep", "gzip", "tr"],
     });
-    sandboxes.push(sandbox);
     const dirOf = (wrap: boolean) => (wrap ? sandbox.agentDir : sandbox.cloudDir);
     const copies = cases.map(({ k, wrap }) => name(dirOf(wrap), "this", k, wrap));
     const others = cases.map(({ k, wrap }) => name(dirOf(wrap), "other", k, wrap));
@@ -1138,12 +1115,10 @@ describe("boot script: the lifetime cap survives a reboot, counted from the firs
     // What a job with sudo can do in a minute: everything the boot script started dies, the scheduled shutdown is
     // cancelled. The timer systemd holds (here a session of its own) still runs the re-arm at the deadline.
     const life = String(LIFETIME_PAST_THE_START);
-    const sandbox = await BootSandbox.create({
-      server,
+    const sandbox = await create({
       runner: "job-then-hang",
       values: { GR_MAX_LIFETIME_MINUTES: life },
     });
-    sandboxes.push(sandbox);
     const { exited } = sandbox.start();
     try {
       await waitFor(

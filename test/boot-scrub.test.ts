@@ -7,25 +7,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { BOOT_LOG_PREFIX } from "../stacks/names.ts";
 import { renderBootScript } from "../stacks/boot-script.ts";
-import { BootSandbox, gzipStreamAt, killAllSandboxes, ReleaseServer, type RunResult } from "./kit/boot-sandbox.ts";
+import { type BootSandbox, gzipStreamAt, type RunResult, sandboxesOfThisFile } from "./kit/boot-sandbox.ts";
 import { PARALLEL } from "./kit/patience.ts";
 
-const server = new ReleaseServer();
-const sandboxes: BootSandbox[] = [];
-
-before(async () => {
-  await server.start();
-});
-
-after(async () => {
-  killAllSandboxes();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-  await server.close();
-});
+const { create } = sandboxesOfThisFile();
 
 /** The scrub's log line: what it removed (gzip ones marked), what it could not check. */
 function scrubReport(result: RunResult): { removed: string[]; gzip: string[]; unchecked: string; line: string } {
@@ -64,8 +53,7 @@ function pickled(...parts: Buffer[]): Buffer {
 const FALSE_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x03, 0xff, 0xff, 0xff, 0xff]);
 
 async function sandbox(): Promise<BootSandbox> {
-  const s = await BootSandbox.create({ server });
-  sandboxes.push(s);
+  const s = await create();
   return s;
 }
 

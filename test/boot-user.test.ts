@@ -5,33 +5,15 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { BOOT_LOG_PREFIX } from "../stacks/names.ts";
-import {
-  BootSandbox,
-  killAllSandboxes,
-  ReleaseServer,
-  type RunResult,
-  type SandboxOptions,
-} from "./kit/boot-sandbox.ts";
+import { type BootSandbox, type RunResult, type SandboxOptions, sandboxesOfThisFile } from "./kit/boot-sandbox.ts";
 import { PARALLEL } from "./kit/patience.ts";
 
-const server = new ReleaseServer();
-const sandboxes: BootSandbox[] = [];
-
-before(async () => {
-  await server.start();
-});
-
-after(async () => {
-  killAllSandboxes();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-  await server.close();
-});
+const { server, create } = sandboxesOfThisFile();
 
 async function boot(options: Omit<SandboxOptions, "server">): Promise<{ sandbox: BootSandbox; result: RunResult }> {
-  const sandbox = await BootSandbox.create({ server, ...options });
-  sandboxes.push(sandbox);
+  const sandbox = await create({ ...options });
   return { sandbox, result: await sandbox.run() };
 }
 

@@ -13,6 +13,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { constants as zlibConstants, gzipSync, inflateRawSync } from "node:zlib";
 import { RUNNER_RELEASE } from "../../stacks/boot-values.ts";
@@ -184,6 +185,32 @@ export interface RunResult {
 }
 
 const live = new Set<number>();
+
+/**
+ * For a test file of boot sandboxes: a release server started before its tests, and `create`, whose sandboxes are
+ * killed and removed after them (node:test's before and after hooks of the calling file).
+ */
+export function sandboxesOfThisFile(): {
+  server: ReleaseServer;
+  create(options?: Omit<SandboxOptions, "server">): Promise<BootSandbox>;
+} {
+  const server = new ReleaseServer();
+  const sandboxes: BootSandbox[] = [];
+  before(() => server.start());
+  after(async () => {
+    killAllSandboxes();
+    await Promise.all(sandboxes.map((s) => s.cleanup()));
+    await server.close();
+  });
+  return {
+    server,
+    async create(options = {}) {
+      const sandbox = await BootSandbox.create({ server, ...options });
+      sandboxes.push(sandbox);
+      return sandbox;
+    },
+  };
+}
 
 /** Kills every process group a sandbox started and that may still be there (for `after` hooks). */
 export function killAllSandboxes(): void {
