@@ -5,17 +5,16 @@
 // stand-in, so they run at once.
 // aws-cli v1 exits 255 on a service error, v2 254: both are accepted.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { AwsConfig } from "../../../stacks/aws/config.ts";
 import { awsCloud as CLOUD } from "../../../stacks/aws/index.ts";
 import { scheduleDescription } from "../../../stacks/aws/schedule-owner.ts";
 import { InputReader } from "../../../stacks/input-reader.ts";
 import { AWS_ERRORS, type AwsStandIn, startAwsStandIn } from "../../kit/cloud-apis/aws.ts";
 import { readEc2Request, ModelViolation, serviceModel } from "../../kit/cloud-apis/botocore.ts";
-import { AWS_CLI, realRunner, requireCli } from "../../kit/cloud-apis/clis.ts";
+import { AWS_CLI, realRunner, requireCli, scratchFolders } from "../../kit/cloud-apis/clis.ts";
 import { inputEnv } from "../../kit/env.ts";
 
 const REGION = "eu-west-1";
@@ -142,15 +141,7 @@ async function withAws(body: (aws: AwsStandIn, env: Record<string, string>) => P
 }
 
 /** A scratch folder for a test's bundle files, removed when the file's tests end. */
-const scratchDirs: string[] = [];
-const scratch = () => {
-  const dir = mkdtempSync(join(tmpdir(), "s3-store-"));
-  scratchDirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchFolders("s3-store-");
 
 const runner = (env: Record<string, string>) => realRunner(env, CLOUD.environment);
 

@@ -5,14 +5,13 @@
 // pass (cli.test.ts keeps only what runs no command). gcloud takes a second or more to start, so the calls are few
 // and the tests run at once.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { GcpConfig } from "../../../stacks/gcp/config.ts";
 import { gcpCloud as CLOUD } from "../../../stacks/gcp/index.ts";
 import { InputReader } from "../../../stacks/input-reader.ts";
-import { GCLOUD_CLI, realRunner, requireCli } from "../../kit/cloud-apis/clis.ts";
+import { GCLOUD_CLI, realRunner, requireCli, scratchFolders } from "../../kit/cloud-apis/clis.ts";
 import { GOOGLE_ERRORS, type GcpStandIn, startGcpStandIn } from "../../kit/cloud-apis/gcp.ts";
 import { checkAnswer, googleApi, matchRequest } from "../../kit/cloud-apis/google-apis.ts";
 import { inputEnv } from "../../kit/env.ts";
@@ -68,15 +67,7 @@ async function withGcp(body: (gcp: GcpStandIn, env: Record<string, string>) => P
 }
 
 /** A scratch folder for a test's bundle files, removed when the file's tests end. */
-const scratchDirs: string[] = [];
-const scratch = () => {
-  const dir = mkdtempSync(join(tmpdir(), "gcs-store-"));
-  scratchDirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchFolders("gcs-store-");
 
 const runner = (env: Record<string, string>) => realRunner(env, CLOUD.environment);
 const names = (gcp: GcpStandIn) => gcp.instances.map((i) => i.name).sort();

@@ -155,10 +155,25 @@ function readScalar(shape: Shape, value: string, name: string): unknown {
 }
 
 /** An ec2-protocol request body: its operation (by Action) and its input, read through the model. */
-export function readEc2Request(
+export function readEc2Request(model: ServiceModel, body: string): FormRequest {
+  return readFormRequest(model, body, readEc2);
+}
+
+/** What a form-encoded (ec2 or query protocol) request asks: its operation and its input. */
+interface FormRequest {
+  operation: string;
+  input: Record<string, unknown>;
+}
+
+/**
+ * A form-encoded request body (the ec2 and query protocols share the envelope: Action, Version, the input's
+ * fields), its input read by the protocol's own rules (`read`: readEc2 or readQuery).
+ */
+function readFormRequest(
   model: ServiceModel,
   body: string,
-): { operation: string; input: Record<string, unknown> } {
+  read: (model: ServiceModel, shapeName: string, value: Tree | string, path: string) => unknown,
+): FormRequest {
   const params = new URLSearchParams(body);
   const action = params.get("Action");
   const operation = action ? model.operations[action] : undefined;
@@ -166,7 +181,7 @@ export function readEc2Request(
   if (params.get("Version") !== model.metadata.apiVersion)
     throw new ModelViolation(`Version ${params.get("Version")} is not ${model.metadata.apiVersion}`);
   const input = operation.input
-    ? (readEc2(model, operation.input.shape, toTree(params, ["Action", "Version"]), "") as Record<string, unknown>)
+    ? (read(model, operation.input.shape, toTree(params, ["Action", "Version"]), "") as Record<string, unknown>)
     : {};
   return { operation: operation.name, input };
 }
@@ -457,20 +472,8 @@ function readQuery(model: ServiceModel, shapeName: string, value: Tree | string,
 }
 
 /** A query-protocol request body: its operation (by Action) and its input, read through the model. */
-export function readQueryRequest(
-  model: ServiceModel,
-  body: string,
-): { operation: string; input: Record<string, unknown> } {
-  const params = new URLSearchParams(body);
-  const action = params.get("Action");
-  const operation = action ? model.operations[action] : undefined;
-  if (!operation) throw new ModelViolation(`unknown Action ${action}`);
-  if (params.get("Version") !== model.metadata.apiVersion)
-    throw new ModelViolation(`Version ${params.get("Version")} is not ${model.metadata.apiVersion}`);
-  const input = operation.input
-    ? (readQuery(model, operation.input.shape, toTree(params, ["Action", "Version"]), "") as Record<string, unknown>)
-    : {};
-  return { operation: operation.name, input };
+export function readQueryRequest(model: ServiceModel, body: string): FormRequest {
+  return readFormRequest(model, body, readQuery);
 }
 
 /** A query-protocol answer: the output shape's members inside the operation's result wrapper. */

@@ -2,9 +2,10 @@
 // stand-ins can read the API descriptions that ship with it), how to get one that is missing, and the one runner the
 // action itself uses (scripts/adapters/command.ts), given an environment that points the CLI at 127.0.0.1.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { after } from "node:test";
 import { commandRunner } from "../../../scripts/adapters/command.ts";
 import type { CommandRunner } from "../../../stacks/cloud-command.ts";
 
@@ -129,4 +130,20 @@ export function realRunner(env: Record<string, string>, passEnv: readonly RegExp
 /** A scratch folder for a CLI's own configuration, so the developer's (or CI's) settings and accounts play no part. */
 export function scratchConfig(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * For a test file: `scratch()` makes a scratch folder (for a state bundle, say) named after `prefix`, and every one it
+ * made is removed when the file's tests end (node:test's after hook of the calling file).
+ */
+export function scratchFolders(prefix: string): () => string {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
 }
